@@ -1,0 +1,54 @@
+// The sans-I/O core on its own: parse a server's EHLO reply as it might
+// arrive from a socket (in pieces), read the capabilities, write the commands
+// of a transaction and dot-stuff a message. No network involved.
+#include <smtp/protocol.hpp>
+
+#include <iostream>
+#include <string>
+#include <string_view>
+
+int main()
+{
+    // What a server sent, split as a socket might deliver it.
+    const std::string_view pieces[] = {"250-mail.example.org Hello\r\n250-PIPE", "LINING\r\n250-SIZE 35882577\r\n",
+                                       "250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"};
+    std::string received; // the caller owns the bytes
+    smtp::reply_parser parser;
+    smtp::reply_view reply;
+    smtp::error_code ec;
+    std::size_t used = 0;
+    for (auto piece : pieces) {
+        received += piece;
+        used = parser.put(received, reply, ec);
+        if (ec != smtp::errc::need_more)
+            break;
+    }
+    if (ec) {
+        std::cerr << "bad reply: " << ec.message() << '\n';
+        return 1;
+    }
+    std::cout << "reply " << reply.code() << ", " << reply.line_count() << " lines, " << used << " bytes\n";
+
+    const auto caps = smtp::capabilities::from_ehlo(reply);
+    std::cout << "server: " << caps.server_name() << '\n'
+              << "pipelining: " << caps.has<smtp::ext::pipelining>() << '\n'
+              << "size limit: " << caps.size_limit().value_or(0) << '\n'
+              << "AUTH PLAIN: " << caps.get<smtp::ext::auth>()->contains("PLAIN") << '\n'
+              << "has_extn(\"smtputf8\"): " << caps.has_extn("smtputf8") << '\n';
+
+    // The commands of one transaction, validated before a byte is written.
+    std::string out;
+    const smtp::esmtp_param size[] = {{"SIZE", "42"}};
+    smtp::serialize(smtp::cmd::mail_from{"author@example.com", size}, out);
+    smtp::serialize(smtp::cmd::rcpt_to{"recipient@example.com"}, out);
+    smtp::serialize(smtp::cmd::data{}, out);
+    std::cout << out;
+
+    // A bad argument is refused with the field named, and nothing is written.
+    smtp::diagnostics diag;
+    smtp::serialize(smtp::cmd::rcpt_to{"victim@example.com>\r\nRCPT TO:<other@example.com"}, out, ec, diag);
+    std::cout << "refused: " << diag.describe(ec) << '\n';
+
+    // Dot-stuffing: a line that is a lone '.' cannot end the data early.
+    std::cout << smtp::data_encoder::encode_message("Hello\n.\nBye");
+}

@@ -1,0 +1,20 @@
+// smtp/protocol.hpp
+//
+// The sans-I/O protocol core, all of it: replies and their parser, commands,
+// extensions and the capability record, the DATA encoder and the BDAT framer.
+// No sockets, no Asio, no OpenSSL.
+#ifndef SMTP_PROTOCOL_HPP
+#define SMTP_PROTOCOL_HPP
+
+#include <smtp/protocol/base64.hpp>
+#include <smtp/protocol/bdat_framer.hpp>
+#include <smtp/protocol/capabilities.hpp>
+#include <smtp/protocol/commands.hpp>
+#include <smtp/protocol/data_encoder.hpp>
+#include <smtp/protocol/diagnostics.hpp>
+#include <smtp/protocol/error.hpp>
+#include <smtp/protocol/extensions.hpp>
+#include <smtp/protocol/reply.hpp>
+#include <smtp/protocol/reply_parser.hpp>
+
+#endif

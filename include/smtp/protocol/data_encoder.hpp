@@ -1,0 +1,256 @@
+// smtp/protocol/data_encoder.hpp
+//
+// The DATA encoder (RFC 5321 4.5.2, 4.1.1.4, 2.3.8): streaming dot-stuffing
+// with one explicit policy for bare CR and bare LF.
+//
+// Feed the message in chunks of any size; the encoder carries its state
+// (start of line, a CR waiting for its LF, the current line's length) across
+// chunk boundaries. finish() ends the data: CRLF when the last line is open,
+// then ".\r\n".
+//
+// Guarantee (SMTP smuggling): every line end in the output is CRLF, and every
+// line that starts with '.' gets one more. So whatever the input and however
+// it is chunked, CRLF "." CRLF appears in the output once, at its end.
+//
+// Line endings: line_endings::normalize (default) turns CRLF, a bare LF and a
+// bare CR each into one CRLF. line_endings::reject makes a bare CR or bare LF
+// an error (errc::data_bare_cr / data_bare_lf) instead.
+//
+// Line length: a line longer than max_line octets of text (998 by default,
+// RFC 5321 4.5.3.1.6) is errc::data_line_too_long; 0 lifts the limit.
+//
+// After an error the encoder stays failed: the caller must not end the data
+// (it cannot take back what it sent), but drop the connection or, when
+// nothing was sent yet, fix the input.
+#ifndef SMTP_PROTOCOL_DATA_ENCODER_HPP
+#define SMTP_PROTOCOL_DATA_ENCODER_HPP
+
+#include <smtp/protocol/detail/scan.hpp>
+#include <smtp/protocol/error.hpp>
+
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace smtp {
+
+/// What the encoder does with a CR or LF that is not part of CRLF.
+enum class line_endings {
+    normalize, ///< make it CRLF
+    reject,    ///< errc::data_bare_cr / errc::data_bare_lf
+};
+
+struct data_encoder_options {
+    line_endings bare_line_endings = line_endings::normalize;
+    /// Longest line in octets, without its CRLF; 0 for no limit.
+    std::size_t max_line = 998;
+};
+
+class data_encoder {
+public:
+    /// Output room encode() needs to take all of n input bytes at once.
+    static constexpr std::size_t max_encoded_size(std::size_t n) noexcept { return 2 * n + slack; }
+    /// What finish() appends at most.
+    static constexpr std::size_t max_trailer_size = 5;
+
+    data_encoder() noexcept = default;
+    explicit data_encoder(const data_encoder_options& options) noexcept : options_(options) {}
+
+    struct result {
+        std::size_t consumed; ///< input bytes taken
+        std::size_t produced; ///< output bytes written
+    };
+
+    /// Encodes as much of `in` as `out` surely has room for (out.size() / 2
+    /// input bytes, less a few), and says how much it took and wrote. On an
+    /// error, nothing it wrote is to be used.
+    result encode(std::string_view in, std::span<char> out, error_code& ec) noexcept
+    {
+        ec = {};
+        if (failed_) {
+            ec = failed_;
+            return {0, 0};
+        }
+        std::size_t take = in.size();
+        if (out.size() < max_encoded_size(take))
+            take = out.size() > slack ? (out.size() - slack) / 2 : 0;
+        char* const o0 = out.data();
+        char* const o = run(in.data(), in.data() + take, o0, ec);
+        if (ec) {
+            failed_ = ec;
+            return {0, 0};
+        }
+        return {take, static_cast<std::size_t>(o - o0)};
+    }
+
+    /// Appends the encoding of all of `in` to `out`; on an error `out` is left as it was.
+    void encode(std::string_view in, std::string& out, error_code& ec)
+    {
+        const std::size_t at = out.size();
+        out.resize(at + max_encoded_size(in.size()));
+        const auto r = encode(in, std::span<char>(out.data() + at, out.size() - at), ec);
+        out.resize(ec ? at : at + r.produced);
+    }
+
+    /// Throwing form.
+    void encode(std::string_view in, std::string& out)
+    {
+        error_code ec;
+        encode(in, out, ec);
+        if (ec)
+            throw system_error(ec);
+    }
+
+    /// Ends the data: CRLF if the last line is open, then ".\r\n". Writes at
+    /// most max_trailer_size bytes to `out` and returns how many.
+    std::size_t finish(std::span<char> out, error_code& ec) noexcept
+    {
+        ec = {};
+        if (failed_) {
+            ec = failed_;
+            return 0;
+        }
+        if (finished_) {
+            ec = errc::data_already_finished;
+            return 0;
+        }
+        if (require_lf_) {
+            ec = failed_ = errc::data_bare_cr;
+            return 0;
+        }
+        char* o = out.data();
+        if (!at_line_start_) {
+            *o++ = '\r';
+            *o++ = '\n';
+        }
+        *o++ = '.';
+        *o++ = '\r';
+        *o++ = '\n';
+        finished_ = true;
+        return static_cast<std::size_t>(o - out.data());
+    }
+
+    void finish(std::string& out, error_code& ec)
+    {
+        const std::size_t at = out.size();
+        out.resize(at + max_trailer_size);
+        const std::size_t n = finish(std::span<char>(out.data() + at, max_trailer_size), ec);
+        out.resize(at + n);
+    }
+
+    void finish(std::string& out)
+    {
+        error_code ec;
+        finish(out, ec);
+        if (ec)
+            throw system_error(ec);
+    }
+
+    /// Ready for the next message.
+    void reset() noexcept
+    {
+        at_line_start_ = true;
+        swallow_lf_ = require_lf_ = finished_ = false;
+        line_length_ = 0;
+        failed_ = {};
+    }
+
+    /// Encodes a whole message in one go: dot-stuffed data and the final ".\r\n".
+    static std::string encode_message(std::string_view message, const data_encoder_options& options = {})
+    {
+        data_encoder e(options);
+        std::string out;
+        out.reserve(max_encoded_size(message.size()) + max_trailer_size);
+        e.encode(message, out);
+        e.finish(out);
+        return out;
+    }
+
+private:
+    /// The SIMD copy loop stores sixteen bytes ahead of what it keeps.
+    static constexpr std::size_t slack = 16;
+
+    char* run(const char* p, const char* const end, char* o, error_code& ec) noexcept
+    {
+        const bool reject = options_.bare_line_endings == line_endings::reject;
+        const std::size_t max_line = options_.max_line;
+        if (finished_ && p != end) {
+            ec = errc::data_already_finished;
+            return o;
+        }
+        while (p != end) {
+            if (at_line_start_) {
+                if (swallow_lf_) {
+                    swallow_lf_ = false;
+                    if (*p == '\n') {
+                        require_lf_ = false;
+                        ++p;
+                        continue;
+                    }
+                    if (require_lf_) {
+                        ec = errc::data_bare_cr;
+                        return o;
+                    }
+                }
+                if (*p == '.')
+                    *o++ = '.';
+                at_line_start_ = false;
+            }
+            // Copy up to the next CR or LF.
+            const char* const run_start = p;
+#if SMTP_HAVE_SSE2
+            while (end - p >= 16) {
+                const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
+                if (const unsigned m = detail::cr_or_lf_mask16(v)) {
+                    const unsigned n = static_cast<unsigned>(__builtin_ctz(m));
+                    p += n;
+                    o += n;
+                    goto found;
+                }
+                p += 16;
+                o += 16;
+            }
+#endif
+            while (p != end && !detail::is_cr_or_lf(static_cast<unsigned char>(*p)))
+                *o++ = *p++;
+#if SMTP_HAVE_SSE2
+        found:
+#endif
+            line_length_ += static_cast<std::size_t>(p - run_start);
+            if (max_line && line_length_ > max_line) {
+                ec = errc::data_line_too_long;
+                return o;
+            }
+            if (p == end)
+                break;
+            // A line end: CR (maybe followed by LF) or a bare LF.
+            if (*p == '\n' && reject) {
+                ec = errc::data_bare_lf;
+                return o;
+            }
+            swallow_lf_ = *p == '\r';
+            require_lf_ = swallow_lf_ && reject;
+            ++p;
+            *o++ = '\r';
+            *o++ = '\n';
+            at_line_start_ = true;
+            line_length_ = 0;
+        }
+        return o;
+    }
+
+    data_encoder_options options_{};
+    bool at_line_start_ = true; ///< the next byte starts a line
+    bool swallow_lf_ = false;   ///< the last line end was a CR: an LF now belongs to it
+    bool require_lf_ = false;   ///< reject mode: that LF must come
+    bool finished_ = false;
+    std::size_t line_length_ = 0;
+    error_code failed_{};
+};
+
+} // namespace smtp
+
+#endif

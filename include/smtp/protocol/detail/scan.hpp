@@ -1,0 +1,90 @@
+// smtp/protocol/detail/scan.hpp
+//
+// Byte scanners shared by the reply parser and the DATA encoder: find the
+// first byte of a class, sixteen bytes at a time with SSE2 where the target has
+// it (every x86-64), a byte at a time elsewhere. Both paths are always compiled
+// so the tests can hold them against each other.
+#ifndef SMTP_PROTOCOL_DETAIL_SCAN_HPP
+#define SMTP_PROTOCOL_DETAIL_SCAN_HPP
+
+#include <cstddef>
+
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#define SMTP_HAVE_SSE2 1
+#include <emmintrin.h>
+#else
+#define SMTP_HAVE_SSE2 0
+#endif
+
+namespace smtp::detail {
+
+/// True for the bytes a reply line may not carry as text: 0x00-0x1F and 0x7F.
+/// (CR, LF and HTAB are among them; the callers decide what each means.)
+constexpr bool is_control(unsigned char c) noexcept { return c < 0x20 || c == 0x7F; }
+
+constexpr bool is_cr_or_lf(unsigned char c) noexcept { return c == '\r' || c == '\n'; }
+
+inline const char* find_control_scalar(const char* p, const char* end) noexcept
+{
+    for (; p != end; ++p)
+        if (is_control(static_cast<unsigned char>(*p)))
+            return p;
+    return end;
+}
+
+inline const char* find_cr_or_lf_scalar(const char* p, const char* end) noexcept
+{
+    for (; p != end; ++p)
+        if (is_cr_or_lf(static_cast<unsigned char>(*p)))
+            return p;
+    return end;
+}
+
+#if SMTP_HAVE_SSE2
+inline unsigned control_mask16(const char* p) noexcept
+{
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // v <= 0x1F (unsigned) <=> min(v, 0x1F) == v
+    const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+    const __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(low, del)));
+}
+
+inline unsigned cr_or_lf_mask16(__m128i v) noexcept
+{
+    const __m128i cr = _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'));
+    const __m128i lf = _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(cr, lf)));
+}
+#endif
+
+/// First control byte (see is_control) in [p, end), or end.
+inline const char* find_control(const char* p, const char* end) noexcept
+{
+#if SMTP_HAVE_SSE2
+    while (end - p >= 16) {
+        if (const unsigned m = control_mask16(p))
+            return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    return find_control_scalar(p, end);
+}
+
+/// First CR or LF in [p, end), or end.
+inline const char* find_cr_or_lf(const char* p, const char* end) noexcept
+{
+#if SMTP_HAVE_SSE2
+    while (end - p >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        if (const unsigned m = cr_or_lf_mask16(v))
+            return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    return find_cr_or_lf_scalar(p, end);
+}
+
+} // namespace smtp::detail
+
+#endif

@@ -1,0 +1,82 @@
+// smtp/protocol/diagnostics.hpp
+//
+// What goes with an error code: which argument was at fault, and the server's
+// reply when the server refused. The error_code says what; diagnostics say
+// where and what the server said (Boost.MySQL's split).
+#ifndef SMTP_PROTOCOL_DIAGNOSTICS_HPP
+#define SMTP_PROTOCOL_DIAGNOSTICS_HPP
+
+#include <smtp/protocol/error.hpp>
+#include <smtp/protocol/reply.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace smtp {
+
+class diagnostics {
+public:
+    /// The argument at fault ("MAIL FROM address"), empty when none is.
+    std::string_view field() const noexcept { return field_; }
+    /// The server's reply, when the server refused.
+    const std::optional<reply>& server_reply() const noexcept { return reply_; }
+
+    void clear() noexcept
+    {
+        field_ = {};
+        reply_.reset();
+    }
+    /// `name` must be a string literal (diagnostics keep the view).
+    void set_field(std::string_view name) noexcept { field_ = name; }
+    void set_reply(reply r) { reply_ = std::move(r); }
+
+    /// One line for a person: "RCPT TO address contains CR, LF, NUL or ..." or
+    /// "server replied with a permanent failure (5yz): 550 5.1.1 No such user".
+    std::string describe(const error_code& ec) const
+    {
+        std::string out;
+        if (!field_.empty()) {
+            out.append(field_);
+            out.push_back(' ');
+        }
+        out += ec.message();
+        if (reply_) {
+            out += ": ";
+            out += std::to_string(reply_->code().value());
+            out.push_back(' ');
+            out += reply_->message();
+        }
+        return out;
+    }
+
+private:
+    std::string_view field_{};
+    std::optional<reply> reply_{};
+};
+
+/// The exception thrown by the throwing forms: the error code, and the
+/// diagnostics that came with it. what() is diagnostics::describe().
+class error_with_diagnostics : public system_error {
+public:
+    error_with_diagnostics(const error_code& ec, diagnostics diag)
+        : system_error(ec, diag.describe(ec)), diag_(std::move(diag))
+    {}
+    const diagnostics& get_diagnostics() const noexcept { return diag_; }
+
+private:
+    diagnostics diag_;
+};
+
+namespace detail {
+inline void throw_on_error(const error_code& ec, const diagnostics& diag)
+{
+    if (ec)
+        throw error_with_diagnostics(ec, diag);
+}
+} // namespace detail
+
+} // namespace smtp
+
+#endif

@@ -1,0 +1,141 @@
+// smtp/protocol/error.hpp
+//
+// The library's error codes and their category.
+//
+// Every operation of the library comes in two forms: one that throws
+// smtp::system_error, and one that takes a boost::system::error_code& (and,
+// where there is more to say, an smtp::diagnostics&). The error codes below say
+// what went wrong; diagnostics say where (which argument) and carry the
+// server's reply when the server refused.
+#ifndef SMTP_PROTOCOL_ERROR_HPP
+#define SMTP_PROTOCOL_ERROR_HPP
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <string>
+#include <type_traits>
+
+namespace smtp {
+
+using error_code = boost::system::error_code;
+using system_error = boost::system::system_error;
+
+/// What went wrong. Values are stable; 0 is never used.
+enum class errc {
+    // --- Reply parser (RFC 5321 4.2) ------------------------------------
+    need_more = 1,              ///< not an error: feed more bytes
+    reply_code_invalid,         ///< not three digits, or the first is not 2..5
+    reply_separator_invalid,    ///< the byte after the code is not ' ', '-' or CRLF
+    reply_code_mismatch,        ///< a continuation line carries another code
+    reply_line_too_long,        ///< a line is longer than reply_limits::max_line
+    reply_too_long,             ///< a reply is longer than reply_limits::max_reply
+    reply_too_many_lines,       ///< a reply has more lines than reply_limits::max_lines
+    reply_bare_cr,              ///< CR not followed by LF inside a reply
+    reply_bare_lf,              ///< LF not preceded by CR (rejected by default)
+    reply_control_character,    ///< NUL or another control byte in reply text
+
+    // --- Command arguments, checked before a byte is written -------------
+    control_character,          ///< CR, LF, NUL or another control byte in an argument
+    command_line_too_long,      ///< the command line would exceed its limit (RFC 5321 4.5.3.1.4)
+    local_part_too_long,        ///< more than 64 octets (RFC 5321 4.5.3.1.1)
+    domain_too_long,            ///< more than 255 octets (RFC 5321 4.5.3.1.2)
+    path_too_long,              ///< more than 256 octets with the brackets (RFC 5321 4.5.3.1.3)
+    angle_bracket_in_address,   ///< '<' or '>' inside an address
+    address_syntax,             ///< not local-part@domain (or a valid special form)
+    non_ascii_without_smtputf8, ///< 8-bit bytes where SMTPUTF8 is not in use
+    invalid_utf8,               ///< SMTPUTF8 is in use but the bytes are not UTF-8
+    empty_argument,             ///< a required argument is empty
+    invalid_domain,             ///< not a domain name or an address literal
+    invalid_parameter_keyword,  ///< ESMTP parameter keyword is not (ALPHA/DIGIT)*(ALPHA/DIGIT/-)
+    invalid_parameter_value,    ///< ESMTP parameter value has '=', space or control bytes
+    duplicate_parameter,        ///< the same ESMTP parameter given twice
+    invalid_mechanism_name,     ///< not a SASL mechanism name (RFC 4422 3.1)
+    invalid_command_verb,       ///< a raw command's verb is not letters, digits and '-'
+
+    // --- DATA encoder ------------------------------------------------------
+    data_bare_cr,               ///< bare CR in message data, with line_endings::reject
+    data_bare_lf,               ///< bare LF in message data, with line_endings::reject
+    data_line_too_long,         ///< a text line longer than the encoder's limit
+    data_already_finished,      ///< encode() or finish() after finish()
+
+    // --- Capabilities --------------------------------------------------------
+    ehlo_reply_malformed,       ///< an EHLO line is not a keyword with parameters
+
+    // --- Encodings -------------------------------------------------------------
+    invalid_base64,             ///< not RFC 4648 base64
+
+    // --- Replies to commands (the reply travels in diagnostics) ------------------
+    transient_failure,          ///< 4yz reply
+    permanent_failure,          ///< 5yz reply
+    unexpected_reply,           ///< a 2yz/3yz code the command does not allow
+};
+
+namespace detail {
+
+class error_category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "smtp"; }
+
+    std::string message(int ev) const override { return describe(static_cast<errc>(ev)); }
+
+    static const char* describe(errc e) noexcept
+    {
+        switch (e) {
+        case errc::need_more: return "more input is needed";
+        case errc::reply_code_invalid: return "reply code is not three digits from 200 to 599";
+        case errc::reply_separator_invalid: return "reply code is not followed by space, hyphen or CRLF";
+        case errc::reply_code_mismatch: return "multi-line reply changes its code";
+        case errc::reply_line_too_long: return "reply line exceeds the line limit";
+        case errc::reply_too_long: return "reply exceeds the reply size limit";
+        case errc::reply_too_many_lines: return "reply exceeds the line count limit";
+        case errc::reply_bare_cr: return "reply contains a CR not followed by LF";
+        case errc::reply_bare_lf: return "reply line ends with a bare LF";
+        case errc::reply_control_character: return "reply contains a control character";
+        case errc::control_character: return "contains CR, LF, NUL or another control character";
+        case errc::command_line_too_long: return "command line exceeds its length limit";
+        case errc::local_part_too_long: return "local part exceeds 64 octets";
+        case errc::domain_too_long: return "domain exceeds 255 octets";
+        case errc::path_too_long: return "path exceeds 256 octets";
+        case errc::angle_bracket_in_address: return "contains '<' or '>'";
+        case errc::address_syntax: return "is not a valid address (local-part@domain)";
+        case errc::non_ascii_without_smtputf8: return "contains non-ASCII bytes but SMTPUTF8 is not in use";
+        case errc::invalid_utf8: return "is not valid UTF-8";
+        case errc::empty_argument: return "is empty";
+        case errc::invalid_domain: return "is not a domain name or address literal";
+        case errc::invalid_parameter_keyword: return "is not a valid ESMTP parameter keyword";
+        case errc::invalid_parameter_value: return "is not a valid ESMTP parameter value";
+        case errc::duplicate_parameter: return "is given more than once";
+        case errc::invalid_mechanism_name: return "is not a valid SASL mechanism name";
+        case errc::invalid_command_verb: return "is not a command verb (letters, digits, '-')";
+        case errc::data_bare_cr: return "message data contains a bare CR";
+        case errc::data_bare_lf: return "message data contains a bare LF";
+        case errc::data_line_too_long: return "message data has a line longer than the limit";
+        case errc::data_already_finished: return "message data was already finished";
+        case errc::ehlo_reply_malformed: return "EHLO reply line is malformed";
+        case errc::invalid_base64: return "is not valid base64";
+        case errc::transient_failure: return "server replied with a transient failure (4yz)";
+        case errc::permanent_failure: return "server replied with a permanent failure (5yz)";
+        case errc::unexpected_reply: return "server replied with a code not allowed for the command";
+        }
+        return "unknown smtp error";
+    }
+};
+
+} // namespace detail
+
+/// The category of every smtp::errc.
+inline const boost::system::error_category& smtp_category() noexcept
+{
+    static const detail::error_category cat;
+    return cat;
+}
+
+inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), smtp_category()}; }
+
+} // namespace smtp
+
+template <>
+struct boost::system::is_error_code_enum<smtp::errc> : std::true_type {};
+
+#endif
