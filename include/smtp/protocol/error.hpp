@@ -13,6 +13,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <ostream>
 #include <string>
 #include <type_traits>
 
@@ -132,6 +133,9 @@ inline const boost::system::error_category& smtp_category() noexcept
 }
 
 inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), smtp_category()}; }
+
+/// Prints the error's message (for logs and test frameworks).
+inline std::ostream& operator<<(std::ostream& os, errc e) { return os << detail::error_category::describe(e); }
 
 } // namespace smtp
 

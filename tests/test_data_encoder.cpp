@@ -1,0 +1,338 @@
+// Tests for the DATA encoder (RFC 5321 4.5.2, 4.1.1.4, 2.3.8): held against a
+// plain reference on generated inputs full of '.', CR and LF at every chunk
+// edge; the SMTP smuggling property; reject mode; the line limit.
+#define BOOST_TEST_MODULE data_encoder
+#include <smtp/protocol/data_encoder.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+/// The obvious, slow encoder: normalise line ends, split into lines, stuff,
+/// join, end. What the fast one must agree with.
+std::string reference_encode(std::string_view in)
+{
+    std::string norm;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '\r') {
+            norm += "\r\n";
+            if (i + 1 < in.size() && in[i + 1] == '\n')
+                ++i;
+        } else if (in[i] == '\n') {
+            norm += "\r\n";
+        } else {
+            norm += in[i];
+        }
+    }
+    std::string out;
+    bool line_start = true;
+    for (std::size_t i = 0; i < norm.size(); ++i) {
+        if (line_start && norm[i] == '.')
+            out += '.';
+        out += norm[i];
+        line_start = norm[i] == '\n';
+    }
+    if (!line_start)
+        out += "\r\n";
+    out += ".\r\n";
+    return out;
+}
+
+/// Undoes the encoder: strips the final ".\r\n" and one leading dot per line.
+std::string unstuff(std::string_view enc)
+{
+    BOOST_REQUIRE(enc.size() >= 3);
+    BOOST_REQUIRE(enc.substr(enc.size() - 3) == ".\r\n");
+    enc.remove_suffix(3);
+    std::string out;
+    bool line_start = true;
+    for (char c : enc) {
+        if (line_start && c == '.') {
+            line_start = false;
+            continue;
+        }
+        out += c;
+        line_start = c == '\n';
+    }
+    return out;
+}
+
+std::string normalise(std::string_view in)
+{
+    std::string norm;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '\r' || in[i] == '\n') {
+            norm += "\r\n";
+            if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n')
+                ++i;
+        } else
+            norm += in[i];
+    }
+    if (!norm.empty() && !(norm.size() >= 2 && norm.substr(norm.size() - 2) == "\r\n"))
+        norm += "\r\n";
+    return norm;
+}
+
+/// Encodes `in` cut at `cuts` with the std::string API.
+std::string encode_chunked(std::string_view in, const std::vector<std::size_t>& cuts, smtp::error_code& ec,
+                           smtp::data_encoder_options opt = {})
+{
+    smtp::data_encoder e(opt);
+    std::string out;
+    std::size_t from = 0;
+    for (std::size_t cut : cuts) {
+        e.encode(in.substr(from, cut - from), out, ec);
+        if (ec)
+            return out;
+        from = cut;
+    }
+    e.finish(out, ec);
+    return out;
+}
+
+/// The smuggling property: the only CRLF.CRLF (or leading .CRLF) is the end,
+/// and no bare CR or LF survives.
+void check_wire_safe(std::string_view out)
+{
+    BOOST_REQUIRE(out.size() >= 3);
+    const std::string_view body = out.substr(0, out.size() - 3);
+    BOOST_TEST(body.find("\r\n.\r\n") == std::string_view::npos);
+    BOOST_TEST(!(body.size() >= 2 && out.substr(0, 3) == ".\r\n"));
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (out[i] == '\r')
+            BOOST_REQUIRE(i + 1 < out.size() && out[i + 1] == '\n');
+        if (out[i] == '\n')
+            BOOST_REQUIRE(i > 0 && out[i - 1] == '\r');
+    }
+    BOOST_TEST((out.size() == 3 || out.substr(out.size() - 5) == "\r\n.\r\n"));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(seed_message_is_stuffed_and_ended_like_smtplib)
+{
+    const std::string msg = "Subject: Simple test message\r\n\r\nThis is the body of the message.";
+    BOOST_TEST(smtp::data_encoder::encode_message(msg) ==
+               "Subject: Simple test message\r\n\r\nThis is the body of the message.\r\n.\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(dot_stuffing_rfc5321_4_5_2)
+{
+    BOOST_TEST(smtp::data_encoder::encode_message(".") == "..\r\n.\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message(".\r\n") == "..\r\n.\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message("a\r\n.b\r\n..c\r\n") == "a\r\n..b\r\n...c\r\n.\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message("a.b\r\n") == "a.b\r\n.\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message("") == ".\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message("\r\n") == "\r\n.\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(bare_line_ends_normalised_by_default)
+{
+    BOOST_TEST(smtp::data_encoder::encode_message("a\nb\rc\r\nd") == "a\r\nb\r\nc\r\nd\r\n.\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message("\n.\n") == "\r\n..\r\n.\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message("\r.\r") == "\r\n..\r\n.\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message("\r\r\n") == "\r\n\r\n.\r\n");
+    BOOST_TEST(smtp::data_encoder::encode_message("\n\r") == "\r\n\r\n.\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(smtp_smuggling_cases_never_end_early)
+{
+    // SEC Consult 2023: receivers that take <LF>.<LF>, <CR>.<CR>, <LF>.<CR><LF> ...
+    // as the end of data. After encoding none of these can be one.
+    const std::string_view cases[] = {"a\n.\nMAIL FROM:<x@y>\n",     "a\r.\rMAIL FROM:<x@y>\r",
+                                      "a\r\n.\nMAIL FROM:<x@y>\r\n", "a\n.\r\nMAIL FROM:<x@y>\r\n",
+                                      "a\r\n.\rMAIL FROM:<x@y>\r\n", "a\r\n.\r\nMAIL FROM:<x@y>\r\n",
+                                      "a\r\n.\0\r\nb",               "\r\n.\r\n",
+                                      ".\r\n"};
+    for (auto c : cases) {
+        BOOST_TEST_CONTEXT(c)
+        {
+            const std::string out = smtp::data_encoder::encode_message(c);
+            check_wire_safe(out);
+            BOOST_TEST(out == reference_encode(c));
+            BOOST_TEST((out.find("MAIL FROM") == std::string::npos || out.find("\r\n..") != std::string::npos));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(exhaustive_short_inputs_every_split)
+{
+    // Every string of length <= 6 over {'.', CR, LF, 'a'}, each split in two
+    // at every point and fed one byte at a time.
+    const char alphabet[] = {'.', '\r', '\n', 'a'};
+    std::size_t checked = 0;
+    for (std::size_t len = 0; len <= 6; ++len) {
+        std::size_t total = 1;
+        for (std::size_t i = 0; i < len; ++i)
+            total *= 4;
+        for (std::size_t code = 0; code < total; ++code) {
+            std::string in;
+            for (std::size_t i = 0, c = code; i < len; ++i, c /= 4)
+                in.push_back(alphabet[c % 4]);
+            const std::string expected = reference_encode(in);
+            smtp::error_code ec;
+            for (std::size_t cut = 0; cut <= len; ++cut) {
+                const std::string out = encode_chunked(in, {cut, len}, ec);
+                BOOST_REQUIRE(!ec);
+                BOOST_REQUIRE(out == expected);
+            }
+            std::vector<std::size_t> bytes;
+            for (std::size_t i = 1; i <= len; ++i)
+                bytes.push_back(i);
+            const std::string out = encode_chunked(in, bytes, ec);
+            BOOST_REQUIRE(out == expected);
+            check_wire_safe(out);
+            BOOST_REQUIRE(unstuff(out) == normalise(in));
+            ++checked;
+        }
+    }
+    BOOST_TEST(checked == 5461u);
+}
+
+BOOST_AUTO_TEST_CASE(long_generated_inputs_random_chunks)
+{
+    // Long runs exercise the sixteen-byte path: CR, LF and '.' land at every
+    // offset modulo 16 and at chunk edges.
+    std::mt19937 rng(2024);
+    for (int iter = 0; iter < 300; ++iter) {
+        std::string in;
+        const std::size_t n = rng() % 2000;
+        for (std::size_t i = 0; i < n; ++i) {
+            const unsigned r = rng() % 100;
+            in.push_back(r < 4 ? '\r' : r < 8 ? '\n' : r < 12 ? '.' : r < 13 ? '\0' : char('a' + r % 26));
+        }
+        std::vector<std::size_t> cuts;
+        std::size_t at = 0;
+        while (at < n) {
+            at = std::min(n, at + 1 + rng() % 40);
+            cuts.push_back(at);
+        }
+        cuts.push_back(n);
+        smtp::error_code ec;
+        smtp::data_encoder_options opt;
+        opt.max_line = 0;
+        const std::string out = encode_chunked(in, cuts, ec, opt);
+        BOOST_REQUIRE(!ec);
+        BOOST_REQUIRE(out == reference_encode(in));
+        check_wire_safe(out);
+        BOOST_REQUIRE(unstuff(out) == normalise(in));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(span_api_with_small_output_buffers)
+{
+    std::string in;
+    for (int i = 0; i < 200; ++i)
+        in += (i % 3 == 0 ? ".line\n" : "a longer line of text that spans more than sixteen bytes\r\n");
+    const std::string expected = reference_encode(in);
+    for (std::size_t room : {std::size_t(20), std::size_t(33), std::size_t(64), std::size_t(1000)}) {
+        smtp::data_encoder e;
+        std::string out;
+        std::vector<char> buf(room);
+        std::string_view rest = in;
+        smtp::error_code ec;
+        while (!rest.empty()) {
+            const auto r = e.encode(rest, buf, ec);
+            BOOST_REQUIRE(!ec);
+            BOOST_REQUIRE(r.consumed > 0u);
+            BOOST_REQUIRE(r.produced <= room);
+            out.append(buf.data(), r.produced);
+            rest.remove_prefix(r.consumed);
+        }
+        char tail[smtp::data_encoder::max_trailer_size];
+        out.append(tail, e.finish(tail, ec));
+        BOOST_TEST(!ec);
+        BOOST_TEST(out == expected);
+    }
+    // No room at all: nothing taken, no error.
+    smtp::data_encoder e;
+    char small[8];
+    smtp::error_code ec;
+    const auto r = e.encode("abc", small, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(r.consumed == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(reject_mode_refuses_bare_cr_and_lf_across_chunks)
+{
+    smtp::data_encoder_options reject;
+    reject.bare_line_endings = smtp::line_endings::reject;
+    smtp::error_code ec;
+    BOOST_TEST(encode_chunked("a\r\nb\r\n", {7}, ec, reject) == "a\r\nb\r\n.\r\n");
+    BOOST_TEST(!ec);
+    BOOST_TEST(encode_chunked("a\r\nb\r\n", {2, 7}, ec, reject) == "a\r\nb\r\n.\r\n"); // CR | LF
+    BOOST_TEST(!ec);
+    for (std::size_t cut = 0; cut <= 4; ++cut) {
+        encode_chunked("a\nb\r\n", {cut, 5}, ec, reject);
+        BOOST_TEST(ec == smtp::errc::data_bare_lf);
+        encode_chunked("a\rb\r\n", {cut, 5}, ec, reject);
+        BOOST_TEST(ec == smtp::errc::data_bare_cr);
+    }
+    encode_chunked("ends with CR\r", {13}, ec, reject); // the LF never comes
+    BOOST_TEST(ec == smtp::errc::data_bare_cr);
+    encode_chunked("\n", {1}, ec, reject);
+    BOOST_TEST(ec == smtp::errc::data_bare_lf);
+    // The std::string form leaves the output as it was.
+    smtp::data_encoder e(reject);
+    std::string out = "kept";
+    e.encode("x\ny", out, ec);
+    BOOST_TEST(ec == smtp::errc::data_bare_lf);
+    BOOST_TEST(out == "kept");
+    // And the encoder stays failed: it will not end the data.
+    e.finish(out, ec);
+    BOOST_TEST(ec == smtp::errc::data_bare_lf);
+    BOOST_TEST(out == "kept");
+}
+
+BOOST_AUTO_TEST_CASE(line_length_limit_rfc5321_4_5_3_1_6)
+{
+    smtp::error_code ec;
+    const std::string ok(998, 'x'), over(999, 'x');
+    BOOST_TEST(encode_chunked(ok + "\r\n", {1000}, ec) == ok + "\r\n.\r\n");
+    BOOST_TEST(!ec);
+    encode_chunked(over + "\r\n", {1001}, ec);
+    BOOST_TEST(ec == smtp::errc::data_line_too_long);
+    // Counted across chunks, and for the last line without its CRLF.
+    encode_chunked(over, {500, 999}, ec);
+    BOOST_TEST(ec == smtp::errc::data_line_too_long);
+    encode_chunked(ok + "\n" + ok, {700, 998, 1200, 1997}, ec);
+    BOOST_TEST(!ec);
+    // The stuffing dot does not count: 998 octets of text starting with '.'.
+    const std::string dotted = "." + std::string(997, 'y');
+    BOOST_TEST(encode_chunked(dotted, {998}, ec) == "." + dotted + "\r\n.\r\n");
+    BOOST_TEST(!ec);
+    // Configurable, and 0 lifts it.
+    smtp::data_encoder_options opt;
+    opt.max_line = 10;
+    encode_chunked("0123456789A", {11}, ec, opt);
+    BOOST_TEST(ec == smtp::errc::data_line_too_long);
+    opt.max_line = 0;
+    encode_chunked(std::string(100000, 'z'), {100000}, ec, opt);
+    BOOST_TEST(!ec);
+}
+
+BOOST_AUTO_TEST_CASE(finish_once_and_reset)
+{
+    smtp::data_encoder e;
+    std::string out;
+    smtp::error_code ec;
+    e.encode("hi", out, ec);
+    e.finish(out, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(out == "hi\r\n.\r\n");
+    e.finish(out, ec);
+    BOOST_TEST(ec == smtp::errc::data_already_finished);
+    e.encode("more", out, ec);
+    BOOST_TEST(ec == smtp::errc::data_already_finished);
+    e.reset();
+    out.clear();
+    e.encode(".x", out, ec);
+    e.finish(out, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(out == "..x\r\n.\r\n");
+    BOOST_CHECK_THROW(e.finish(out), smtp::system_error);
+}

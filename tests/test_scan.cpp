@@ -1,0 +1,43 @@
+// The sixteen-byte scanners against their one-byte twins, at every alignment
+// and every position of the byte searched for.
+#define BOOST_TEST_MODULE scan
+#include <smtp/protocol/detail/scan.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <random>
+#include <string>
+
+BOOST_AUTO_TEST_CASE(find_control_matches_scalar)
+{
+    std::mt19937 rng(7);
+    std::string buf(200, 'a');
+    for (int iter = 0; iter < 20000; ++iter) {
+        for (auto& c : buf)
+            c = static_cast<char>(0x20 + rng() % 0x5F); // printable, no DEL
+        const std::size_t specials = rng() % 3;
+        for (std::size_t k = 0; k < specials; ++k)
+            buf[rng() % buf.size()] = static_cast<char>(std::string_view("\r\n\t\0\x1f\x7f\x01", 7)[rng() % 7]);
+        // 8-bit bytes are not controls.
+        buf[rng() % buf.size()] = static_cast<char>(0x80 + rng() % 0x80);
+        const std::size_t from = rng() % 40, to = from + rng() % (buf.size() - from);
+        const char* b = buf.data() + from;
+        const char* e = buf.data() + to;
+        BOOST_REQUIRE(smtp::detail::find_control(b, e) == smtp::detail::find_control_scalar(b, e));
+        BOOST_REQUIRE(smtp::detail::find_cr_or_lf(b, e) == smtp::detail::find_cr_or_lf_scalar(b, e));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_control_byte_is_found_and_no_other)
+{
+    for (int c = 0; c < 256; ++c) {
+        std::string buf(40, 'x');
+        buf[21] = static_cast<char>(c);
+        const bool control = c < 0x20 || c == 0x7F;
+        const char* hit = smtp::detail::find_control(buf.data(), buf.data() + buf.size());
+        BOOST_TEST((hit == buf.data() + 21) == control, "byte " << c);
+        const bool crlf = c == '\r' || c == '\n';
+        const char* hit2 = smtp::detail::find_cr_or_lf(buf.data(), buf.data() + buf.size());
+        BOOST_TEST((hit2 == buf.data() + 21) == crlf, "byte " << c);
+    }
+}
