@@ -438,6 +438,8 @@ struct auth {
 
     constexpr check_result check() const noexcept
     {
+        if (const errc e = smtp::detail::check_text(mechanism, false); e == errc::control_character)
+            return {e, "AUTH mechanism"};
         if (!smtp::detail::is_sasl_mechanism_name(mechanism))
             return {errc::invalid_mechanism_name, "AUTH mechanism"};
         return {};

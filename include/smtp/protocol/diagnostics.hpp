@@ -61,12 +61,15 @@ private:
 class error_with_diagnostics : public system_error {
 public:
     error_with_diagnostics(const error_code& ec, diagnostics diag)
-        : system_error(ec, diag.describe(ec)), diag_(std::move(diag))
+        : system_error(ec), diag_(std::move(diag)), what_(diag_.describe(ec))
     {}
     const diagnostics& get_diagnostics() const noexcept { return diag_; }
+    /// diagnostics::describe(): the field, the problem and the server's reply, once each.
+    const char* what() const noexcept override { return what_.c_str(); }
 
 private:
     diagnostics diag_;
+    std::string what_;
 };
 
 namespace detail {

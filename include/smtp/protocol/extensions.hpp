@@ -145,7 +145,8 @@ private:
 };
 
 /// AUTH mech... (RFC 4954). Also read from the pre-standard "AUTH=mech..."
-/// line that some servers still send; both lists are merged.
+/// line that some servers still send; both lists are merged. A word that is
+/// not a SASL mechanism name is skipped: the others stay usable.
 struct auth {
     static constexpr std::string_view keyword = "AUTH";
     using value_type = sasl_mechanisms;
@@ -155,11 +156,8 @@ struct auth {
         while (!params.empty()) {
             const auto sp = params.find(' ');
             const auto word = params.substr(0, sp);
-            if (!word.empty()) {
-                if (!smtp::detail::is_sasl_mechanism_name(upper(word)))
-                    return std::nullopt;
+            if (!word.empty() && smtp::detail::is_sasl_mechanism_name(upper(word)))
                 m.add(word);
-            }
             if (sp == std::string_view::npos)
                 break;
             params.remove_prefix(sp + 1);
