@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <iomanip>
 #include <cstdlib>
 #include <new>
 #include <random>
@@ -503,4 +504,54 @@ BOOST_AUTO_TEST_CASE(random_garbage_never_crashes_and_never_overruns)
             BOOST_REQUIRE(r.raw().substr(r.raw().size() - 2) == "\r\n");
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(fast_and_general_paths_agree)
+{
+    // A new one-line reply with 64 bytes in view takes a fast path; fed a
+    // byte at a time the same bytes take the general one. Near-valid replies
+    // with one thing wrong here and there must get the same answer both ways.
+    std::mt19937 rng(99);
+    const std::string_view codes[] = {"250", "550", "199", "600", "2x0", "25", "354"};
+    const char seps[] = {' ', ' ', ' ', '-', 'x', '\t'};
+    const char text_bytes[] = {'a', 'b', ' ', '.', '\t', '\x80', '\xc3', '\x7f', '\0', '\r', '\n', '\x1b'};
+    const std::string_view ends[] = {"\r\n", "\r\n", "\r\n", "\n", "\r", "\r\r\n"};
+    smtp::reply_limits lenient;
+    lenient.accept_bare_lf = true;
+    for (int iter = 0; iter < 30000; ++iter) {
+        std::string in(codes[rng() % 7]);
+        in.push_back(seps[rng() % 6]);
+        const std::size_t n = rng() % 90;
+        for (std::size_t i = 0; i < n; ++i)
+            in.push_back(rng() % 8 ? char('a' + rng() % 26) : text_bytes[rng() % sizeof text_bytes]);
+        in += ends[rng() % 6];
+        while (in.size() < 200)
+            in += "250 padding so that sixty-four bytes are in view\r\n";
+        for (const auto& limits : {smtp::reply_limits{}, lenient, smtp::reply_limits{70, 100, 3, false}}) {
+            const auto whole = feed_whole(in, limits);
+            const auto bytes = feed(in, chunkings(in.size()).back(), limits);
+            BOOST_TEST_INFO("input " << std::quoted(in.substr(0, 120)) << " limits " << limits.max_line << "/" << limits.max_reply << "/" << limits.max_lines << "/" << limits.accept_bare_lf);
+            BOOST_REQUIRE_MESSAGE(whole.ec == bytes.ec, whole.ec.message() << " vs " << bytes.ec.message());
+            BOOST_REQUIRE(whole.replies.size() == bytes.replies.size());
+            for (std::size_t i = 0; i < whole.replies.size(); ++i)
+                BOOST_REQUIRE(whole.replies[i].raw() == bytes.replies[i].raw());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(eight_bit_text_on_both_paths)
+{
+    // The block scan flags bytes >= 0x7F as candidates; 8-bit ones are text,
+    // DEL is not.
+    const std::string utf8 = "250 caf\xc3\xa9 \xe2\x9c\x93 ok\r\n";
+    std::string padded = utf8 + std::string(80, 'x');
+    smtp::reply_parser p;
+    smtp::reply_view r;
+    smtp::error_code ec;
+    BOOST_TEST(p.put(padded, r, ec) == utf8.size());
+    BOOST_TEST(!ec);
+    padded[6] = '\x7f';
+    p.reset();
+    BOOST_TEST(p.put(padded, r, ec) == 0u);
+    BOOST_TEST(ec == smtp::errc::reply_control_character);
 }

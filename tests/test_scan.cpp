@@ -41,3 +41,23 @@ BOOST_AUTO_TEST_CASE(every_control_byte_is_found_and_no_other)
         BOOST_TEST((hit2 == buf.data() + 21) == crlf, "byte " << c);
     }
 }
+
+BOOST_AUTO_TEST_CASE(control_candidates_are_controls_and_high_bytes)
+{
+    // The block mask the parser uses: every control byte and every byte
+    // >= 0x7F, nothing else, at every position, whole blocks and tails.
+    for (int c = 0; c < 256; ++c) {
+        for (std::size_t at : {std::size_t(0), std::size_t(15), std::size_t(16), std::size_t(40), std::size_t(63)}) {
+            std::string buf(64, 'x');
+            buf[at] = static_cast<char>(c);
+            const bool expected = c < 0x20 || c >= 0x7F;
+            const std::uint64_t m = smtp::detail::control_candidates<64>(buf.data());
+            BOOST_TEST(m == (expected ? std::uint64_t(1) << at : 0u), "byte " << c << " at " << at);
+            BOOST_TEST(smtp::detail::control_candidates<16>(buf.data()) == (at < 16 ? m : 0u));
+            const std::uint64_t t = smtp::detail::control_candidates_tail<64>(buf.data(), at + 1);
+            BOOST_TEST(t == m);
+            if (at > 0)
+                BOOST_TEST(smtp::detail::control_candidates_tail<64>(buf.data(), at) == 0u);
+        }
+    }
+}

@@ -174,16 +174,23 @@ private:
 class reply_view {
 public:
     constexpr reply_view() noexcept = default;
-    constexpr reply_view(reply_code code, std::string_view raw, std::size_t line_count,
-                         std::optional<enhanced_status> status) noexcept
-        : raw_(raw), line_count_(static_cast<std::uint32_t>(line_count)), code_(code), status_(status)
+    constexpr reply_view(reply_code code, std::string_view raw, std::size_t line_count) noexcept
+        : raw_(raw), line_count_(static_cast<std::uint32_t>(line_count)), code_(code)
     {}
 
     constexpr reply_code code() const noexcept { return code_; }
     constexpr bool is_multiline() const noexcept { return line_count_ > 1; }
     constexpr std::size_t line_count() const noexcept { return line_count_; }
-    /// The enhanced status code at the start of the first line's text, if any.
-    constexpr const std::optional<enhanced_status>& status() const noexcept { return status_; }
+    /// The enhanced status code at the start of the first line's text, if
+    /// any (read when asked: most replies are never asked).
+    constexpr std::optional<enhanced_status> status() const noexcept
+    {
+        enhanced_status s;
+        std::size_t length = 0;
+        if (detail::parse_enhanced_status(front(), code_.value() / 100, s, length))
+            return s;
+        return std::nullopt;
+    }
     /// The reply's bytes exactly as received, line ends included.
     constexpr std::string_view raw() const noexcept { return raw_; }
     /// The text of each line, without code, separator and line end.
@@ -209,14 +216,15 @@ private:
     std::string_view raw_{};
     std::uint32_t line_count_ = 0;
     reply_code code_{};
-    std::optional<enhanced_status> status_{};
 };
 
 /// An owning reply: what errors and results keep.
 class reply {
 public:
     reply() = default;
-    explicit reply(const reply_view& v) : raw_(v.raw()), line_count_(v.line_count()), code_(v.code()), status_(v.status()) {}
+    explicit reply(const reply_view& v)
+        : raw_(v.raw()), line_count_(v.line_count()), code_(v.code()), status_(v.status())
+    {}
 
     reply_code code() const noexcept { return code_; }
     bool is_multiline() const noexcept { return line_count_ > 1; }
@@ -225,7 +233,7 @@ public:
     std::string_view raw() const noexcept { return raw_; }
     reply_lines lines() const noexcept { return reply_lines(raw_); }
     std::string message() const { return view().message(); }
-    reply_view view() const noexcept { return reply_view(code_, raw_, line_count_, status_); }
+    reply_view view() const noexcept { return reply_view(code_, raw_, line_count_); }
 
     friend std::ostream& operator<<(std::ostream& os, const reply& r)
     {

@@ -65,106 +65,173 @@ public:
     /// Parses the next reply at the start of `input`. See the file comment.
     std::size_t put(std::string_view input, reply_view& out, error_code& ec) noexcept
     {
+        // Fast path: a new one-line reply ("250 text"), whole in its first
+        // block and nothing odd in it; most replies in a transaction are
+        // such. Anything else, or any doubt, takes the general path, which
+        // gives the same answer for these and the precise error for the rest.
+        const std::size_t size = input.size();
+        const char* const b = input.data();
+        if (scan_ == 0 && size >= block && b[3] == ' ' && !failed_) {
+            const std::uint64_t m = detail::control_candidates<block>(b);
+            const std::size_t i = m ? detail::lowest_bit(m) : 0;
+            const unsigned d0 = static_cast<unsigned char>(b[0] - '2');
+            const unsigned d1 = static_cast<unsigned char>(b[1] - '0');
+            const unsigned d2 = static_cast<unsigned char>(b[2] - '0');
+            if (((d0 > 3) | (d1 > 9) | (d2 > 9) | (i < 4) | (i + 1 >= block)) == 0 && b[i] == '\r' &&
+                b[i + 1] == '\n' && i + 2 <= limits_.max_line && i + 2 <= limits_.max_reply) {
+                out = reply_view(reply_code(200 + d0 * 100 + d1 * 10 + d2), std::string_view(b, i + 2), 1);
+                ec = {};
+                return i + 2;
+            }
+        }
+        return put_general(input, out, ec);
+    }
+
+private:
+    std::size_t put_general(std::string_view input, reply_view& out, error_code& ec) noexcept
+    {
         if (failed_) {
             ec = failed_;
             return 0;
         }
         assert(input.size() >= scan_);
+        // The hot loop works on locals: stores through `out` or `ec` could
+        // otherwise alias the members and force reloads.
         const char* const base = input.data();
-        const char* const end = base + input.size();
-        for (;;) {
-            const char* const line = base + line_start_;
-            const std::size_t line_room = limits_.max_line; // bytes of this line we may look at
-            const char* const limit = (std::size_t(end - line) > line_room) ? line + line_room : end;
-            const char* p = base + scan_;
-            const char* eol;    // first byte of the line end
-            const char* next;   // first byte after the line end
-            for (;;) {
-                p = detail::find_control(p, limit);
-                if (p == limit) {
-                    if (limit != end)
-                        return fail(ec, errc::reply_line_too_long);
-                    scan_ = static_cast<std::size_t>(p - base);
-                    ec = errc::need_more;
-                    return 0;
-                }
-                const char c = *p;
+        const std::size_t size = input.size();
+        const std::size_t max_line = limits_.max_line;
+        std::size_t line = line_start_; // offset of the current line
+        std::size_t pos = scan_;        // the current line holds no unseen control byte before pos
+        std::size_t lines = lines_;
+        unsigned code = code_;
+        while (pos < size) {
+            // One mask for a block of bytes: every control byte in them (and
+            // every 8-bit byte, which is let through below).
+            std::size_t width = block;
+            std::uint64_t m;
+            if (size - pos >= block) {
+                m = detail::control_candidates<block>(base + pos);
+            } else {
+                width = size - pos;
+                m = detail::control_candidates_tail<block>(base + pos, width);
+            }
+            while (m) {
+                const std::size_t q = pos + detail::lowest_bit(m);
+                // Bytes past a limit are not looked at: the limit is what is wrong.
+                if (q - line >= max_line)
+                    return fail(ec, errc::reply_line_too_long);
+                if (q >= limits_.max_reply)
+                    return fail(ec, errc::reply_too_long);
+                std::size_t next;
+                const char c = base[q];
                 if (c == '\r') {
-                    if (p + 1 == end) {
-                        scan_ = static_cast<std::size_t>(p - base);
-                        ec = errc::need_more;
-                        return 0;
+                    if (q + 1 == size) {
+                        pos = q; // look at this CR again when its LF has come
+                        goto need_more;
                     }
-                    if (p[1] != '\n')
+                    if (base[q + 1] != '\n')
                         return fail(ec, errc::reply_bare_cr);
-                    eol = p;
-                    next = p + 2;
-                    if (std::size_t(next - line) > limits_.max_line)
-                        return fail(ec, errc::reply_line_too_long);
-                    break;
-                }
-                if (c == '\n') {
+                    next = q + 2;
+                } else if (c == '\n') {
                     if (!limits_.accept_bare_lf)
                         return fail(ec, errc::reply_bare_lf);
-                    eol = p;
-                    next = p + 1;
-                    break;
-                }
-                if (c != '\t')
+                    next = q + 1;
+                } else if (c == '\t' || static_cast<unsigned char>(c) > 0x7F) {
+                    m &= m - 1; // text
+                    continue;
+                } else {
                     return fail(ec, errc::reply_control_character);
-                ++p;
+                }
+                // A whole line: [line, q), its end up to next.
+                if (next - line > max_line)
+                    return fail(ec, errc::reply_line_too_long);
+                const std::size_t len = q - line;
+                const char* const l = base + line;
+                bool last = true;
+                if (lines == 0) {
+                    // The first line: three digits, the first from 2 to 5.
+                    if (len < 3)
+                        return fail(ec, errc::reply_code_invalid);
+                    const unsigned d0 = static_cast<unsigned char>(l[0] - '2');
+                    const unsigned d1 = static_cast<unsigned char>(l[1] - '0');
+                    const unsigned d2 = static_cast<unsigned char>(l[2] - '0');
+                    if ((d0 > 3) | (d1 > 9) | (d2 > 9))
+                        return fail(ec, errc::reply_code_invalid);
+                    code = 200 + d0 * 100 + d1 * 10 + d2;
+                } else if (len < 3 || l[0] != base[0] || l[1] != base[1] || l[2] != base[2]) {
+                    // Later lines repeat the first line's (valid) code exactly.
+                    return fail(ec, code_error(l, len));
+                }
+                if (len > 3) {
+                    if (l[3] == '-')
+                        last = false;
+                    else if (l[3] != ' ')
+                        return fail(ec, errc::reply_separator_invalid);
+                }
+                ++lines;
+                if (last) {
+                    if (next > limits_.max_reply)
+                        return fail(ec, errc::reply_too_long);
+                    out = reply_view(reply_code(code), std::string_view(base, next), lines);
+                    line_start_ = scan_ = lines_ = 0;
+                    ec = {};
+                    return next;
+                }
+                if (lines >= limits_.max_lines)
+                    return fail(ec, errc::reply_too_many_lines);
+                line = next;
+                if (next - pos >= width) {
+                    pos = next;
+                    goto next_block;
+                }
+                // Clear the line end's bits: CR and LF are both control bytes,
+                // so they are the two lowest. (Not a shift by the position:
+                // that would chain every line's work to the one before.)
+                m &= m - 1;
+                if (c == '\r')
+                    m &= m - 1;
             }
-            // A whole line: [line, eol). Check code and separator.
-            const std::size_t len = static_cast<std::size_t>(eol - line);
-            if (len < 3 || line[0] < '2' || line[0] > '5' || !is_digit(line[1]) || !is_digit(line[2]))
-                return fail(ec, errc::reply_code_invalid);
-            const unsigned code = unsigned(line[0] - '0') * 100 + unsigned(line[1] - '0') * 10 + unsigned(line[2] - '0');
-            bool last = true;
-            if (len > 3) {
-                if (line[3] == '-')
-                    last = false;
-                else if (line[3] != ' ')
-                    return fail(ec, errc::reply_separator_invalid);
-            }
-            if (lines_ == 0) {
-                code_ = code;
-                std::size_t ignored = 0;
-                enhanced_status s;
-                has_status_ = detail::parse_enhanced_status(std::string_view(line, len).substr(len > 4 ? 4 : len),
-                                                            code / 100, s, ignored);
-                status_ = s;
-            } else if (code != code_) {
-                return fail(ec, errc::reply_code_mismatch);
-            }
-            ++lines_;
-            const std::size_t total = static_cast<std::size_t>(next - base);
-            if (total > limits_.max_reply)
+            pos += width;
+        next_block:
+            // The line, or the reply, is already longer than it may be.
+            if (pos - line >= max_line)
+                return fail(ec, errc::reply_line_too_long);
+            if (pos > limits_.max_reply)
                 return fail(ec, errc::reply_too_long);
-            if (last) {
-                out = reply_view(reply_code(code_), std::string_view(base, total), lines_,
-                                 has_status_ ? std::optional<enhanced_status>(status_) : std::nullopt);
-                reset();
-                ec = {};
-                return total;
-            }
-            if (lines_ >= limits_.max_lines)
-                return fail(ec, errc::reply_too_many_lines);
-            line_start_ = scan_ = total;
         }
+    need_more:
+        line_start_ = line;
+        scan_ = pos;
+        lines_ = lines;
+        code_ = code;
+        ec = errc::need_more;
+        return 0;
     }
 
+public:
     /// Forgets a reply in progress and any error: ready for a new stream.
     void reset() noexcept
     {
-        line_start_ = scan_ = 0;
-        lines_ = 0;
+        line_start_ = scan_ = lines_ = 0;
         code_ = 0;
-        has_status_ = false;
         failed_ = {};
     }
 
 private:
+#ifndef SMTP_REPLY_BLOCK
+#define SMTP_REPLY_BLOCK 64
+#endif
+    static constexpr unsigned block = SMTP_REPLY_BLOCK;
+
     static constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+    /// Why a continuation line's code is wrong: not a code at all, or another one.
+    static errc code_error(const char* l, std::size_t len) noexcept
+    {
+        if (len < 3 || l[0] < '2' || l[0] > '5' || !is_digit(l[1]) || !is_digit(l[2]))
+            return errc::reply_code_invalid;
+        return errc::reply_code_mismatch;
+    }
 
     std::size_t fail(error_code& ec, errc e) noexcept
     {
@@ -178,8 +245,6 @@ private:
     std::size_t scan_ = 0;       ///< offset up to which the current line holds no control byte
     std::size_t lines_ = 0;
     unsigned code_ = 0;
-    enhanced_status status_{};
-    bool has_status_ = false;
     error_code failed_{};
 };
 

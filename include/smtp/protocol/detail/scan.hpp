@@ -8,6 +8,8 @@
 #define SMTP_PROTOCOL_DETAIL_SCAN_HPP
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #define SMTP_HAVE_SSE2 1
@@ -57,6 +59,53 @@ inline unsigned cr_or_lf_mask16(__m128i v) noexcept
     return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(cr, lf)));
 }
 #endif
+
+#if SMTP_HAVE_SSE2
+/// Candidates for is_control() among 16 bytes, in three operations: every
+/// control byte and every byte >= 0x7F (x + 1, as a signed byte, is below
+/// 0x21 exactly for those). Callers look at each candidate; 8-bit bytes are
+/// the only false ones, and rare in replies.
+inline unsigned control_candidates16(const char* p) noexcept
+{
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i t = _mm_add_epi8(v, _mm_set1_epi8(1));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(t, _mm_set1_epi8(0x21))));
+}
+#endif
+
+/// Bit i set when p[i] is a control byte or a byte >= 0x7F (see
+/// control_candidates16), for the Width (16, 32 or 64) bytes at p.
+template <unsigned Width>
+inline std::uint64_t control_candidates(const char* p) noexcept
+{
+    static_assert(Width == 16 || Width == 32 || Width == 64);
+#if SMTP_HAVE_SSE2
+    std::uint64_t m = control_candidates16(p);
+    if constexpr (Width >= 32)
+        m |= std::uint64_t(control_candidates16(p + 16)) << 16;
+    if constexpr (Width == 64)
+        m |= (std::uint64_t(control_candidates16(p + 32)) << 32) |
+             (std::uint64_t(control_candidates16(p + 48)) << 48);
+    return m;
+#else
+    std::uint64_t m = 0;
+    for (unsigned i = 0; i < Width; ++i)
+        m |= std::uint64_t(static_cast<unsigned char>(p[i]) < 0x20 || static_cast<unsigned char>(p[i]) >= 0x7F) << i;
+    return m;
+#endif
+}
+
+/// The same for the n < Width bytes at p (the rest of the mask is zero).
+template <unsigned Width>
+inline std::uint64_t control_candidates_tail(const char* p, std::size_t n) noexcept
+{
+    char block[Width];
+    std::memcpy(block, p, n);
+    std::memset(block + n, 'x', Width - n);
+    return control_candidates<Width>(block);
+}
+
+inline unsigned lowest_bit(std::uint64_t m) noexcept { return static_cast<unsigned>(__builtin_ctzll(m)); }
 
 /// First control byte (see is_control) in [p, end), or end.
 inline const char* find_control(const char* p, const char* end) noexcept
