@@ -174,71 +174,94 @@ private:
 
     char* run(const char* p, const char* const end, char* o, error_code& ec) noexcept
     {
-        const bool reject = options_.bare_line_endings == line_endings::reject;
-        const std::size_t max_line = options_.max_line;
         if (finished_ && p != end) {
             ec = errc::data_already_finished;
             return o;
         }
+        // The loop works on locals: its stores through `o` (a char*) may alias
+        // anything, members included, and would force reloads every line.
+        const bool reject = options_.bare_line_endings == line_endings::reject;
+        const std::size_t max_line = options_.max_line ? options_.max_line : ~std::size_t(0);
+        bool at_line_start = at_line_start_;
+        bool swallow_lf = swallow_lf_;
+        std::size_t line_length = line_length_;
+        if (p != end && swallow_lf) {
+            // The previous chunk ended with a CR: an LF now belongs to it.
+            swallow_lf = false;
+            if (*p == '\n')
+                ++p;
+            else if (reject) {
+                ec = errc::data_bare_cr;
+                return o;
+            }
+        }
         while (p != end) {
-            if (at_line_start_) {
-                if (swallow_lf_) {
-                    swallow_lf_ = false;
-                    if (*p == '\n') {
-                        require_lf_ = false;
-                        ++p;
-                        continue;
-                    }
-                    if (require_lf_) {
-                        ec = errc::data_bare_cr;
-                        return o;
-                    }
-                }
+            if (at_line_start) {
                 if (*p == '.')
                     *o++ = '.';
-                at_line_start_ = false;
+                at_line_start = false;
             }
-            // Copy up to the next CR or LF.
+            // Copy up to the next CR or LF, sixteen bytes at a time: store
+            // first, look after; what is stored past the line end is
+            // overwritten by what follows.
             const char* const run_start = p;
 #if SMTP_HAVE_SSE2
-            while (end - p >= 16) {
+            for (;;) {
+                if (end - p < 16) {
+                    while (p != end && !detail::is_cr_or_lf(static_cast<unsigned char>(*p)))
+                        *o++ = *p++;
+                    break;
+                }
                 const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
                 _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
                 if (const unsigned m = detail::cr_or_lf_mask16(v)) {
                     const unsigned n = static_cast<unsigned>(__builtin_ctz(m));
                     p += n;
                     o += n;
-                    goto found;
+                    break;
                 }
                 p += 16;
                 o += 16;
             }
-#endif
+#else
             while (p != end && !detail::is_cr_or_lf(static_cast<unsigned char>(*p)))
                 *o++ = *p++;
-#if SMTP_HAVE_SSE2
-        found:
 #endif
-            line_length_ += static_cast<std::size_t>(p - run_start);
-            if (max_line && line_length_ > max_line) {
+            line_length += static_cast<std::size_t>(p - run_start);
+            if (line_length > max_line) {
                 ec = errc::data_line_too_long;
                 return o;
             }
             if (p == end)
                 break;
-            // A line end: CR (maybe followed by LF) or a bare LF.
-            if (*p == '\n' && reject) {
+            // A line end: CRLF, a CR (maybe with its LF in the next chunk), or a bare LF.
+            if (*p == '\r') {
+                if (p + 1 == end) {
+                    swallow_lf = true;
+                    ++p;
+                } else if (p[1] == '\n') {
+                    p += 2;
+                } else if (reject) {
+                    ec = errc::data_bare_cr;
+                    return o;
+                } else {
+                    ++p;
+                }
+            } else if (reject) {
                 ec = errc::data_bare_lf;
                 return o;
+            } else {
+                ++p;
             }
-            swallow_lf_ = *p == '\r';
-            require_lf_ = swallow_lf_ && reject;
-            ++p;
             *o++ = '\r';
             *o++ = '\n';
-            at_line_start_ = true;
-            line_length_ = 0;
+            at_line_start = true;
+            line_length = 0;
         }
+        at_line_start_ = at_line_start;
+        swallow_lf_ = swallow_lf;
+        require_lf_ = swallow_lf && reject;
+        line_length_ = line_length;
         return o;
     }
 
