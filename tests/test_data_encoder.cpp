@@ -229,7 +229,8 @@ BOOST_AUTO_TEST_CASE(span_api_with_small_output_buffers)
     for (int i = 0; i < 200; ++i)
         in += (i % 3 == 0 ? ".line\n" : "a longer line of text that spans more than sixteen bytes\r\n");
     const std::string expected = reference_encode(in);
-    for (std::size_t room : {std::size_t(20), std::size_t(33), std::size_t(64), std::size_t(1000)}) {
+    constexpr std::size_t min = smtp::data_encoder::min_output_size;
+    for (std::size_t room : {min, min + 1, min + 13, std::size_t(100), std::size_t(1000)}) {
         smtp::data_encoder e;
         std::string out;
         std::vector<char> buf(room);
@@ -248,13 +249,15 @@ BOOST_AUTO_TEST_CASE(span_api_with_small_output_buffers)
         BOOST_TEST(!ec);
         BOOST_TEST(out == expected);
     }
-    // No room at all: nothing taken, no error.
+    // Less than min_output_size: nothing taken, no error.
     smtp::data_encoder e;
-    char small[8];
+    char small[min - 1];
     smtp::error_code ec;
     const auto r = e.encode("abc", small, ec);
     BOOST_TEST(!ec);
     BOOST_TEST(r.consumed == 0u);
+    char enough[min];
+    BOOST_TEST(e.encode("abc", enough, ec).consumed == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(reject_mode_refuses_bare_cr_and_lf_across_chunks)
@@ -335,4 +338,121 @@ BOOST_AUTO_TEST_CASE(finish_once_and_reset)
     BOOST_TEST(!ec);
     BOOST_TEST(out == "..x\r\n.\r\n");
     BOOST_CHECK_THROW(e.finish(out), smtp::system_error);
+}
+
+namespace {
+/// The longest line of `in` (text octets, line ends per normalisation) and
+/// whether it has a bare CR or LF: what the limits and reject mode must see.
+struct shape {
+    std::size_t longest = 0;
+    bool bare = false;
+};
+shape shape_of(std::string_view in)
+{
+    shape s;
+    std::size_t cur = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '\r' || in[i] == '\n') {
+            if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n')
+                ++i;
+            else
+                s.bare = true;
+            s.longest = std::max(s.longest, cur);
+            cur = 0;
+        } else
+            ++cur;
+    }
+    s.longest = std::max(s.longest, cur);
+    return s;
+}
+
+std::string random_text(std::mt19937& rng, std::size_t n, unsigned per_mille_special)
+{
+    std::string in;
+    for (std::size_t i = 0; i < n; ++i) {
+        const unsigned r = rng() % 1000;
+        if (r < per_mille_special) {
+            const unsigned k = rng() % 5;
+            in += k == 0 ? "\r\n" : k == 1 ? "\n" : k == 2 ? "\r" : k == 3 ? "\r\n." : ".";
+        } else
+            in.push_back(char('a' + r % 26));
+    }
+    return in;
+}
+
+std::vector<std::size_t> random_cuts(std::mt19937& rng, std::size_t n, std::size_t max_piece)
+{
+    std::vector<std::size_t> cuts;
+    std::size_t at = 0;
+    while (at < n) {
+        at = std::min(n, at + 1 + rng() % max_piece);
+        cuts.push_back(at);
+    }
+    cuts.push_back(n);
+    return cuts;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(block_path_matches_reference_on_long_inputs)
+{
+    // Inputs long enough for the 64-byte block loop, at densities from a
+    // line end every few hundred bytes to one every few bytes, whole and in
+    // large random chunks.
+    std::mt19937 rng(31337);
+    smtp::data_encoder_options unlimited;
+    unlimited.max_line = 0;
+    for (unsigned density : {2u, 15u, 60u, 250u, 600u}) {
+        for (int iter = 0; iter < 60; ++iter) {
+            const std::string in = random_text(rng, 200 + rng() % 6000, density);
+            const std::string expected = reference_encode(in);
+            smtp::error_code ec;
+            BOOST_REQUIRE(encode_chunked(in, {in.size()}, ec, unlimited) == expected);
+            BOOST_REQUIRE(!ec);
+            BOOST_REQUIRE(encode_chunked(in, random_cuts(rng, in.size(), 3000), ec, unlimited) == expected);
+            BOOST_REQUIRE(!ec);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(line_ends_at_every_block_offset)
+{
+    // Fixed-length lines put each kind of line end, and a CRLF split by a
+    // block's end, at every offset modulo 64.
+    smtp::data_encoder_options unlimited;
+    unlimited.max_line = 0;
+    for (std::size_t len = 55; len <= 70; ++len) {
+        for (std::string_view eol : {"\r\n", "\n", "\r"}) {
+            for (bool dot : {false, true}) {
+                std::string in;
+                while (in.size() < 700)
+                    in += (dot ? "." : "") + std::string(len, 'x') + std::string(eol);
+                smtp::error_code ec;
+                BOOST_REQUIRE(encode_chunked(in, {in.size()}, ec, unlimited) == reference_encode(in));
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(limits_and_reject_mode_on_long_inputs)
+{
+    std::mt19937 rng(4242);
+    for (int iter = 0; iter < 400; ++iter) {
+        const std::string in = random_text(rng, 150 + rng() % 3000, 1 + rng() % 40);
+        const shape sh = shape_of(in);
+        smtp::data_encoder_options limited;
+        limited.max_line = 20 + rng() % 300;
+        smtp::error_code ec;
+        const std::string out = encode_chunked(in, random_cuts(rng, in.size(), 2000), ec, limited);
+        if (sh.longest > limited.max_line)
+            BOOST_REQUIRE(ec == smtp::errc::data_line_too_long);
+        else {
+            BOOST_REQUIRE(!ec);
+            BOOST_REQUIRE(out == reference_encode(in));
+        }
+        smtp::data_encoder_options reject;
+        reject.max_line = 0;
+        reject.bare_line_endings = smtp::line_endings::reject;
+        encode_chunked(in, random_cuts(rng, in.size(), 2000), ec, reject);
+        BOOST_REQUIRE(static_cast<bool>(ec) == sh.bare);
+    }
 }

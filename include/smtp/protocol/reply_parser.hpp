@@ -32,7 +32,11 @@
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/reply.hpp>
 
+#include <algorithm>
+#include <bit>
 #include <cassert>
+#include <cstdint>
+#include <cstring>
 #include <cstddef>
 #include <string_view>
 
@@ -58,7 +62,9 @@ struct reply_limits {
 class reply_parser {
 public:
     reply_parser() noexcept = default;
-    explicit reply_parser(const reply_limits& limits) noexcept : limits_(limits) {}
+    explicit reply_parser(const reply_limits& limits) noexcept
+        : limits_(limits), fast_limit_(std::min({limits.max_line, limits.max_reply, std::size_t(block)}))
+    {}
 
     const reply_limits& limits() const noexcept { return limits_; }
 
@@ -71,15 +77,23 @@ public:
         // gives the same answer for these and the precise error for the rest.
         const std::size_t size = input.size();
         const char* const b = input.data();
-        if (scan_ == 0 && size >= block && b[3] == ' ' && !failed_) {
-            const std::uint64_t m = detail::control_candidates<block>(b);
-            const std::size_t i = m ? detail::lowest_bit(m) : 0;
-            const unsigned d0 = static_cast<unsigned char>(b[0] - '2');
-            const unsigned d1 = static_cast<unsigned char>(b[1] - '0');
-            const unsigned d2 = static_cast<unsigned char>(b[2] - '0');
-            if (((d0 > 3) | (d1 > 9) | (d2 > 9) | (i < 4) | (i + 1 >= block)) == 0 && b[i] == '\r' &&
-                b[i + 1] == '\n' && i + 2 <= limits_.max_line && i + 2 <= limits_.max_reply) {
-                out = reply_view(reply_code(200 + d0 * 100 + d1 * 10 + d2), std::string_view(b, i + 2), 1);
+        if (scan_ == 0 && size > block && b[3] == ' ' && !failed_) {
+            // "ddd " in one word: x's bytes are d0-'0', d1-'0', d2-'0' and 0
+            // (for the space) exactly when the four bytes are a code and a space.
+            std::uint32_t w;
+            std::memcpy(&w, b, 4);
+            if constexpr (std::endian::native == std::endian::big)
+                w = __builtin_bswap32(w);
+            const std::uint32_t x = w ^ 0x20303030u;
+            // The top bit keeps the count defined when m is 0 (then i is 63: no fast path).
+            const std::size_t i = detail::lowest_bit(detail::control_candidates<block>(b) | (std::uint64_t(1) << 63));
+            std::uint16_t crlf;
+            std::memcpy(&crlf, b + i, 2); // i + 1 <= 64 < size: in bounds
+            const bool code_ok = (x & 0x00F0F0F0u) == 0 && ((x + 0x00060600u) & 0x00101000u) == 0 &&
+                                 (x & 0xFFu) - 2u <= 3u;
+            if (code_ok && i >= 4 && i + 2 <= fast_limit_ && crlf == crlf_word) {
+                const unsigned code = 100 * (x & 0xFFu) + 10 * ((x >> 8) & 0xFFu) + ((x >> 16) & 0xFFu);
+                out = reply_view(reply_code(code), std::string_view(b, i + 2), 1);
                 ec = {};
                 return i + 2;
             }
@@ -222,6 +236,9 @@ private:
 #define SMTP_REPLY_BLOCK 64
 #endif
     static constexpr unsigned block = SMTP_REPLY_BLOCK;
+    /// "\r\n" read as a 16-bit word.
+    static constexpr std::uint16_t crlf_word =
+        std::endian::native == std::endian::little ? std::uint16_t(0x0A0D) : std::uint16_t(0x0D0A);
 
     static constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -241,6 +258,7 @@ private:
     }
 
     reply_limits limits_{};
+    std::size_t fast_limit_ = 64; ///< longest reply the fast path takes: min(max_line, max_reply, block)
     std::size_t line_start_ = 0; ///< offset of the current line in the caller's buffer
     std::size_t scan_ = 0;       ///< offset up to which the current line holds no control byte
     std::size_t lines_ = 0;

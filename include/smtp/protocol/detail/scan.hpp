@@ -58,6 +58,28 @@ inline unsigned cr_or_lf_mask16(__m128i v) noexcept
     const __m128i lf = _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'));
     return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(cr, lf)));
 }
+
+/// Bit i set when p[i] is CR or LF, for the 64 bytes at p.
+inline std::uint64_t cr_or_lf_mask64(const char* p) noexcept
+{
+    const auto at = [p](int k) {
+        return std::uint64_t(cr_or_lf_mask16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k))));
+    };
+    return at(0) | (at(1) << 16) | (at(2) << 32) | (at(3) << 48);
+}
+
+/// Stores the 64 bytes at `from` to `to` (unaligned; the ranges do not overlap).
+inline void copy64(char* to, const char* from) noexcept
+{
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 32));
+    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 48));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to), a);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to + 16), b);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to + 32), c);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to + 48), d);
+}
 #endif
 
 #if SMTP_HAVE_SSE2
@@ -105,7 +127,7 @@ inline std::uint64_t control_candidates_tail(const char* p, std::size_t n) noexc
     return control_candidates<Width>(block);
 }
 
-inline unsigned lowest_bit(std::uint64_t m) noexcept { return static_cast<unsigned>(__builtin_ctzll(m)); }
+inline std::size_t lowest_bit(std::uint64_t m) noexcept { return static_cast<std::size_t>(__builtin_ctzll(m)); }
 
 /// First control byte (see is_control) in [p, end), or end.
 inline const char* find_control(const char* p, const char* end) noexcept
