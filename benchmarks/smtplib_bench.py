@@ -4,7 +4,7 @@
     python3 smtplib_bench.py --inputs DIR [--out FILE] [--repetitions N]
 
 DIR is what `smtp_core_bench --dump-inputs DIR` wrote (meta.json and the files
-it names). Measured, each as the median of N repetitions:
+it names). Measured, each N times after one untimed warm-up run:
 
   encoder/{lf,crlf}     what SMTP.sendmail() and SMTP.data() do to a str
                         message: _fix_eols(msg).encode('ascii'), then
@@ -15,8 +15,11 @@ it names). Measured, each as the median of N repetitions:
   getreply/{ehlo,mix}   SMTP.getreply() called once per reply, reading from an
                         io.BytesIO over the reply buffer instead of a socket.
 
-Rates are input bytes per second (and replies per second for getreply). JSON
-goes to FILE, or to stdout.
+Rates are input bytes per second (and replies per second for getreply). Each
+result has the median ("seconds", "bytes_per_second", "replies_per_second")
+and every sample: "times" (seconds) and "samples_bytes_per_second" (and
+"samples_replies_per_second"), in the order they ran, so that a caller can
+pool them with other runs. JSON goes to FILE, or to stdout.
 """
 
 import argparse
@@ -102,13 +105,15 @@ def main():
                      f"({len(out)} vs {len(expected)} bytes)")
         results[f"encoder/{name}"] = {
             "bytes": len(raw), "seconds": t, "times": times,
-            "bytes_per_second": len(raw) / t, "output_bytes": len(out), "output_matches_cpp": True,
+            "bytes_per_second": len(raw) / t, "samples_bytes_per_second": [len(raw) / x for x in times],
+            "output_bytes": len(out), "output_matches_cpp": True,
         }
 
         t, times, out = median_time(lambda: smtplib.quotedata(text), args.repetitions)
         results[f"quotedata/{name}"] = {
             "bytes": len(raw), "seconds": t, "times": times,
-            "bytes_per_second": len(raw) / t, "output_matches_cpp": out.encode("ascii") + b".\r\n" == expected,
+            "bytes_per_second": len(raw) / t, "samples_bytes_per_second": [len(raw) / x for x in times],
+            "output_matches_cpp": out.encode("ascii") + b".\r\n" == expected,
         }
 
     for key in ("replies_ehlo", "replies_mix"):
@@ -124,6 +129,8 @@ def main():
         results[f"getreply/{name}"] = {
             "bytes": len(data), "replies": m["replies"], "seconds": t, "times": times,
             "bytes_per_second": len(data) / t, "replies_per_second": m["replies"] / t,
+            "samples_bytes_per_second": [len(data) / x for x in times],
+            "samples_replies_per_second": [m["replies"] / x for x in times],
         }
 
     doc = {

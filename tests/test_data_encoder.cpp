@@ -424,8 +424,12 @@ BOOST_AUTO_TEST_CASE(line_ends_at_every_block_offset)
         for (std::string_view eol : {"\r\n", "\n", "\r"}) {
             for (bool dot : {false, true}) {
                 std::string in;
-                while (in.size() < 700)
-                    in += (dot ? "." : "") + std::string(len, 'x') + std::string(eol);
+                while (in.size() < 700) {
+                    if (dot)
+                        in += '.';
+                    in.append(len, 'x');
+                    in += eol;
+                }
                 smtp::error_code ec;
                 BOOST_REQUIRE(encode_chunked(in, {in.size()}, ec, unlimited) == reference_encode(in));
             }
