@@ -1,0 +1,380 @@
+#!/usr/bin/python3
+"""Self-test of the live-server harness, with Python's smtplib as the client.
+
+    /usr/bin/python3 tests/servers/selftest.py
+
+Run directly, it re-runs itself through with_servers.py with the servers in
+SERVERS below (ctest: harness_selftest). Every check runs; the exit status is
+1 when any failed.
+"""
+
+import base64
+import json
+import os
+import re
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WITH_SERVERS = os.path.join(HERE, "with_servers.py")
+USER, PASSWORD = "alice", "s3cret"
+AUTH = "--auth plain-login --user %s --password %s" % (USER, PASSWORD)
+DOUG = "2.1.5 Doug Hellmann <dhellmann@mail>"
+BAD_CERTS = ("wronghost", "expired", "selfsigned", "unknownroot")
+
+SERVERS = [
+    ("server", "plain:--refuse bad@example.com --vrfy 'dhellmann=%s' --dsn --size 100000" % DOUG),
+    ("server", "starttls:--tls starttls --require-starttls " + AUTH),
+    ("server", "implicit:--tls implicit " + AUTH),
+    ("server", "plainauth:--auth-allow-plaintext " + AUTH),
+    ("server", "lmtp:--lmtp --lmtp-data-refuse full@example.com"),
+    ("sink", "sink:"),
+] + [("server", "%s_%s:--tls %s --cert %s" % (c, m, m, c))
+     for c in BAD_CERTS for m in ("starttls", "implicit")]
+
+# X509_V_ERR_* codes and OpenSSL's texts for them.
+EXPECTED_VERIFY = {
+    "wronghost": (62, "Hostname mismatch, certificate is not valid for 'localhost'."),
+    "expired": (10, "certificate has expired"),
+    "selfsigned": (18, "self-signed certificate"),
+    "unknownroot": (20, "unable to get local issuer certificate"),
+}
+
+MESSAGE = (b"From: Author <author@example.com>\r\n"
+           b"To: Recipient <to@example.com>\r\n"
+           b"Subject: harness self-test\r\n"
+           b"\r\n"
+           b"First line.\r\n"
+           b".a line that starts with a dot\r\n"
+           b"..two dots\r\n"
+           b".\r\n"
+           b"last line\r\n")
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Failure("%s: got %r, want %r" % (what, got, want))
+
+
+def port(name):
+    return int(os.environ["SMTP_TEST_%s_PORT" % name.upper()])
+
+
+def record_dir(name):
+    return os.environ["SMTP_TEST_%s_RECORD" % name.upper()]
+
+
+def records(name):
+    d = record_dir(name)
+    out = []
+    for f in sorted(os.listdir(d), key=lambda n: int(n.split(".")[0])):
+        with open(os.path.join(d, f)) as fh:
+            out.append(json.load(fh))
+    return out
+
+
+def ca_context(cafile="ca.pem"):
+    return ssl.create_default_context(cafile=os.path.join(os.environ["SMTP_TEST_CERTS"], cafile))
+
+
+# --- the checks ------------------------------------------------------------
+
+def test_plain_refused_and_bcc():
+    with smtplib.SMTP("localhost", port("plain"), timeout=10) as s:
+        code, text = s.ehlo()
+        eq(code, 250, "EHLO")
+        check(not s.has_extn("auth"), "AUTH offered by an --auth none server: %r" % text)
+        check(not s.has_extn("starttls"), "STARTTLS offered without TLS: %r" % text)
+        eq(s.esmtp_features.get("size"), "100000", "SIZE")
+        check(s.has_extn("dsn"), "DSN not offered with --dsn")
+        # to@ is in the header, bcc@ only in the envelope, bad@ refused.
+        refused = s.sendmail("author@example.com",
+                             ["to@example.com", "bcc@example.com", "bad@example.com"], MESSAGE)
+        eq(refused, {"bad@example.com": (550, b"5.1.1 <bad@example.com>: Recipient address rejected")},
+           "sendmail's refused dict")
+        # A DSN request: per-recipient options are recorded per recipient.
+        refused = s.sendmail("author@example.com", ["a@example.com", "b@example.com"], MESSAGE,
+                             mail_options=["RET=HDRS"], rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+        eq(refused, {}, "refused (DSN message)")
+        eq(s.mail("author@example.com", ["SIZE=100001"])[0], 552, "MAIL SIZE over the limit")
+        s.rset()
+    recs = records("plain")
+    eq(len(recs), 2, "recorded messages")
+    r = recs[0]
+    eq(r["mail_from"], "author@example.com", "mail_from")
+    eq(r["rcpt_tos"], ["to@example.com", "bcc@example.com"], "rcpt_tos (BCC recipient included)")
+    eq(base64.b64decode(r["data_b64"]), MESSAGE, "recorded data")
+    check(b"bcc@example.com" not in base64.b64decode(r["data_b64"]), "BCC address in the data")
+    eq(r["mail_options"], ["SIZE=%d" % len(MESSAGE)], "mail_options")
+    eq(r["rcpt_options"], [[], []], "rcpt_options")
+    eq(r["peer"][0], "127.0.0.1", "peer")
+    eq((r["tls"], r["auth_user"]), (False, None), "tls, auth_user")
+    r = recs[1]
+    eq(r["rcpt_tos"], ["a@example.com", "b@example.com"], "rcpt_tos (DSN)")
+    eq(r["mail_options"], ["SIZE=%d" % len(MESSAGE), "RET=HDRS"], "mail_options (DSN)")
+    eq(r["rcpt_options"], [["NOTIFY=SUCCESS,FAILURE"]] * 2, "rcpt_options (DSN)")
+
+
+def _send_and_check(s, name, rcpt):
+    eq(s.sendmail("author@example.com", [rcpt], MESSAGE), {}, "refused")
+    r = records(name)[-1]
+    eq(r["rcpt_tos"], [rcpt], "recorded rcpt_tos")
+    eq(base64.b64decode(r["data_b64"]), MESSAGE, "recorded data")
+    eq((r["tls"], r["auth_user"]), (True, USER), "recorded tls, auth_user")
+
+
+def test_starttls_auth():
+    ctx = ca_context()
+    for how in ("login", "PLAIN", "LOGIN", "wrong-password"):
+        with smtplib.SMTP("localhost", port("starttls"), timeout=10) as s:
+            s.ehlo()
+            check(s.has_extn("starttls"), "no STARTTLS in %r" % s.ehlo_resp)
+            check(not s.has_extn("auth"), "AUTH offered before TLS")
+            eq(s.mail("author@example.com")[0], 530, "MAIL before STARTTLS (--require-starttls)")
+            eq(s.starttls(context=ctx)[0], 220, "STARTTLS")
+            s.ehlo()
+            check(not s.has_extn("starttls"), "STARTTLS offered again after TLS")
+            eq(s.esmtp_features.get("auth", "").split(), ["LOGIN", "PLAIN"], "AUTH after TLS")
+            if how == "login":
+                eq(s.login(USER, PASSWORD)[0], 235, "login()")
+            elif how == "wrong-password":
+                s.user, s.password = USER, "nope"
+                try:
+                    s.auth("PLAIN", s.auth_plain)
+                    raise Failure("wrong password accepted")
+                except smtplib.SMTPAuthenticationError as e:
+                    eq(e.smtp_code, 535, "wrong password")
+                continue
+            else:
+                s.user, s.password = USER, PASSWORD
+                auth_fn = s.auth_plain if how == "PLAIN" else s.auth_login
+                eq(s.auth(how, auth_fn)[0], 235, "AUTH %s" % how)
+            _send_and_check(s, "starttls", "%s@example.com" % how.lower())
+
+
+def test_implicit_tls():
+    with smtplib.SMTP_SSL("localhost", port("implicit"), context=ca_context(), timeout=10) as s:
+        s.ehlo()
+        check(not s.has_extn("starttls"), "STARTTLS offered under implicit TLS")
+        check(s.has_extn("auth"), "no AUTH under implicit TLS: %r" % s.ehlo_resp)
+        eq(s.login(USER, PASSWORD)[0], 235, "login()")
+        _send_and_check(s, "implicit", "to@example.com")
+
+
+def test_auth_plaintext_allowed():
+    with smtplib.SMTP("localhost", port("plainauth"), timeout=10) as s:
+        s.ehlo()
+        check(s.has_extn("auth"), "no AUTH with --auth-allow-plaintext")
+        try:
+            s.login(USER, "nope")
+            raise Failure("wrong password accepted")
+        except smtplib.SMTPAuthenticationError as e:
+            eq(e.smtp_code, 535, "wrong password")
+        eq(s.login(USER, PASSWORD)[0], 235, "login()")
+        eq(s.sendmail("author@example.com", ["to@example.com"], MESSAGE), {}, "refused")
+    eq((records("plainauth")[-1]["tls"], records("plainauth")[-1]["auth_user"]), (False, USER),
+       "recorded tls, auth_user")
+
+
+def _expect_verify_failure(cert, connect):
+    code, text = EXPECTED_VERIFY[cert]
+    try:
+        connect()
+    except ssl.SSLCertVerificationError as e:
+        eq((e.verify_code, e.verify_message), (code, text), "%s: verification error" % cert)
+        return
+    raise Failure("%s: the handshake succeeded" % cert)
+
+
+def test_certificate_failures():
+    ctx = ca_context()
+    for cert in BAD_CERTS:
+        name = "%s_starttls" % cert
+
+        def starttls():
+            with smtplib.SMTP("localhost", port(name), timeout=10) as s:
+                s.ehlo()
+                s.starttls(context=ctx)
+        _expect_verify_failure(cert, starttls)
+        # The server survived the failed handshake.
+        with smtplib.SMTP("localhost", port(name), timeout=10) as s:
+            eq(s.noop()[0], 250, "%s: NOOP after a failed handshake" % name)
+
+        name = "%s_implicit" % cert
+        _expect_verify_failure(
+            cert, lambda: smtplib.SMTP_SSL("localhost", port(name), context=ctx, timeout=10).close())
+    # Controls: each certificate is wrong for that one reason only.
+    for cert, cafile, hostname in (("wronghost", "ca.pem", "wrong.example"),
+                                   ("unknownroot", "otherca.pem", "localhost")):
+        with socket.create_connection(("127.0.0.1", port("%s_implicit" % cert)), timeout=10) as raw:
+            with ca_context(cafile).wrap_socket(raw, server_hostname=hostname) as tls:
+                check(tls.recv(3) == b"220", "%s: no greeting with %s" % (cert, cafile))
+
+
+def test_smtp_sink():
+    with smtplib.SMTP("127.0.0.1", port("sink"), timeout=10) as s:
+        s.ehlo()
+        check(s.has_extn("pipelining"), "no PIPELINING from smtp-sink: %r" % s.ehlo_resp)
+        eq(s.sendmail("author@example.com", ["to@example.com", "cc@example.com"], MESSAGE), {},
+           "refused")
+
+
+def test_vrfy():
+    with smtplib.SMTP("localhost", port("plain"), timeout=10) as s:
+        eq(s.verify("dhellmann"), (250, DOUG.encode()), "VRFY dhellmann")
+        eq(s.verify("notthere"), (550, b"5.1.1 <notthere>... User unknown"), "VRFY notthere")
+
+
+def test_lmtp():
+    with smtplib.LMTP("127.0.0.1", port("lmtp"), timeout=10) as s:
+        eq(s.docmd("EHLO", "client.example")[0], 500, "EHLO to an LMTP server")
+        eq(s.docmd("HELO", "client.example")[0], 500, "HELO to an LMTP server")
+        eq(s.ehlo()[0], 250, "LHLO")  # smtplib.LMTP's ehlo() sends LHLO
+        eq(s.ehlo_resp.split(b"\n")[0], b"localhost", "LHLO reply")
+        eq(s.mail("author@example.com")[0], 250, "MAIL")
+        rcpts = ["one@example.com", "full@example.com", "two@example.com"]
+        for r in rcpts:
+            eq(s.rcpt(r)[0], 250, "RCPT %s" % r)
+        # smtplib's data() reads one reply; LMTP sends one per recipient.
+        s.putcmd("data")
+        eq(s.getreply()[0], 354, "DATA")
+        s.send(re.sub(rb"(?m)^\.", b"..", MESSAGE) + b".\r\n")  # dot-stuffed
+        replies = [s.getreply() for _ in rcpts]
+        eq(replies, [(250, b"2.1.5 <one@example.com> delivered"),
+                     (550, b"5.2.1 <full@example.com>: mailbox unavailable"),
+                     (250, b"2.1.5 <two@example.com> delivered")], "per-recipient replies")
+    r = records("lmtp")[-1]
+    eq(r["rcpt_tos"], rcpts, "recorded rcpt_tos")
+    eq(len(r["lmtp_replies"]), 3, "recorded lmtp_replies")
+    eq(base64.b64decode(r["data_b64"]), MESSAGE, "recorded data")
+
+
+# --- with_servers.py itself (nested runs) -----------------------------------
+
+def _nested(servers, cmd):
+    argv = [sys.executable, WITH_SERVERS, "--certs", os.environ["SMTP_TEST_CERTS"]]
+    for s in servers:
+        argv += ["--server", s]
+    return argv + ["--"] + cmd
+
+
+def _nested_env(tmpdir):
+    return dict(os.environ, TMPDIR=tmpdir)
+
+
+def _port_closed(p, within=3.0):
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", p), timeout=1).close()
+        except OSError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _pid_gone(pid, within=3.0):
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True  # killed; waiting for init to reap it
+        except FileNotFoundError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def test_runner_start_failure():
+    p = subprocess.run(_nested(["broken:--tls starttls --cert /nonexistent/x.pem"], ["true"]),
+                       capture_output=True, text=True, timeout=30)
+    eq(p.returncode, 2, "exit status when a server does not start")
+    check("'broken'" in p.stderr and "No such file" in p.stderr,
+          "the message names the server and shows its stderr: %r" % p.stderr)
+
+
+def test_runner_crash_and_signals():
+    show = 'echo $SMTP_TEST_X_PORT $$; '
+    with tempfile.TemporaryDirectory() as tmpdir:
+        # SIGKILL (as on a CTest timeout), then SIGTERM to with_servers.py
+        # while the test runs: no server, no test left; the SIGTERM run also
+        # removes the directory the killed one could not.
+        for sig in (signal.SIGKILL, signal.SIGTERM):
+            runner = subprocess.Popen(_nested(["x"], ["sh", "-c", show + "exec sleep 30"]),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      env=_nested_env(tmpdir))
+            test_port, test_pid = map(int, runner.stdout.readline().split())
+            runner.send_signal(sig)
+            rc = runner.wait(timeout=15)
+            runner.stdout.close()
+            runner.stderr.close()
+            if sig == signal.SIGTERM:
+                eq(rc, 128 + signal.SIGTERM, "exit status after SIGTERM")
+            check(_port_closed(test_port), "server still listening after %s" % sig.name)
+            check(_pid_gone(test_pid), "test command still running after %s" % sig.name)
+        # The test crashes: its signal becomes 128+N; the server is gone.
+        p = subprocess.run(_nested(["x"], ["sh", "-c", show + "kill -SEGV $$"]),
+                           capture_output=True, text=True, timeout=30, env=_nested_env(tmpdir))
+        eq(p.returncode, 128 + signal.SIGSEGV, "exit status of a crashed test")
+        check(_port_closed(int(p.stdout.split()[0])), "server still listening after the crash")
+        eq(os.listdir(tmpdir), [], "temporary directories left behind")
+
+
+TESTS = [
+    ("a plain: refused recipient, BCC, record, DSN, SIZE", test_plain_refused_and_bcc),
+    ("b STARTTLS + AUTH PLAIN/LOGIN", test_starttls_auth),
+    ("c implicit TLS + AUTH", test_implicit_tls),
+    ("b' AUTH without TLS (--auth-allow-plaintext)", test_auth_plaintext_allowed),
+    ("d certificate failures (STARTTLS and implicit)", test_certificate_failures),
+    ("e smtp-sink", test_smtp_sink),
+    ("f VRFY", test_vrfy),
+    ("g LMTP per-recipient replies", test_lmtp),
+    ("h runner: server that fails to start", test_runner_start_failure),
+    ("i runner: crash, SIGTERM, SIGKILL leave nothing behind", test_runner_crash_and_signals),
+]
+
+
+def main():
+    if "SMTP_TEST_PLAIN_PORT" not in os.environ:
+        argv = [sys.executable, WITH_SERVERS]
+        for kind, spec in SERVERS:
+            argv += ["--" + kind, spec]
+        argv += ["--", sys.executable, os.path.abspath(__file__)]
+        os.execv(argv[0], argv)
+    failed = 0
+    for name, fn in TESTS:
+        t0 = time.monotonic()
+        try:
+            fn()
+            status = "ok  "
+        except Exception as e:  # noqa: BLE001 - report every failure, run every check
+            failed += 1
+            status = "FAIL"
+            detail = e if isinstance(e, Failure) else "%s: %s" % (type(e).__name__, e)
+        print("%s %-58s %6.3f s" % (status, name, time.monotonic() - t0), flush=True)
+        if status == "FAIL":
+            print("     %s" % detail, flush=True)
+    print("%d of %d checks failed" % (failed, len(TESTS)) if failed else "all %d checks passed" % len(TESTS))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

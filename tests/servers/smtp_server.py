@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+"""A real SMTP (or LMTP) server for the live tests, built on Debian's aiosmtpd.
+
+Run it with the system Python (/usr/bin/python3, package python3-aiosmtpd).
+It binds --host:--port (port 0 = a free port chosen by the kernel), prints
+exactly one line "READY <port>" on stdout once it is listening, and exits with
+status 0 on SIGTERM or SIGINT. Normally started by with_servers.py.
+
+    smtp_server.py [--host 127.0.0.1] [--port 0] [--hostname localhost]
+                   [--tls none|starttls|implicit] [--cert PEM] [--key KEY]
+                   [--require-starttls]
+                   [--auth none|plain-login] [--user U] [--password P]
+                   [--auth-allow-plaintext]
+                   [--lmtp] [--lmtp-data-refuse ADDR]...
+                   [--record DIR] [--refuse ADDR]... [--vrfy USER=RESULT]...
+                   [--size N] [--smtputf8] [--dsn] [--debugging]
+
+--record DIR writes every accepted message as DIR/<n>.json (n = 1, 2, ...),
+atomically (a reader never sees a partial file) and before the final reply
+to DATA goes out:
+    {"mail_from": "a@x", "rcpt_tos": ["b@y", ...], "data_b64": "<the message
+     bytes after dot-unstuffing, CRLFs as received>", "mail_options": [...],
+     "rcpt_options": [[...], ...]  (one list per recipient, same order),
+     "peer": ["127.0.0.1", 41234], "helo": "client.example",
+     "tls": true|false, "auth_user": "user"|null,
+     "lmtp_replies": ["250 ...", ...]  (LMTP only: the per-recipient replies)}
+aiosmtpd upper-cases ESMTP parameters; it accepts only SIZE, BODY and SMTPUTF8
+on MAIL and none on RCPT, unless --dsn adds RET/ENVID and NOTIFY/ORCPT.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import os
+import signal
+import ssl
+import sys
+
+from aiosmtpd.handlers import Debugging
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, AuthResult, TLSSetupException
+
+DSN_PARAMS = ("RET", "ENVID", "NOTIFY", "ORCPT")
+
+
+def log(msg):
+    sys.stderr.write("smtp_server: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    p.add_argument("--hostname", default="localhost",
+                   help="the server's name in the greeting and the EHLO reply")
+    p.add_argument("--tls", choices=("none", "starttls", "implicit"), default="none")
+    p.add_argument("--cert", help="certificate chain (PEM), for --tls starttls|implicit")
+    p.add_argument("--key", help="private key (PEM); default: --cert with .pem replaced by .key")
+    p.add_argument("--require-starttls", action="store_true",
+                   help="refuse everything but EHLO/NOOP/QUIT/STARTTLS before STARTTLS")
+    p.add_argument("--auth", choices=("none", "plain-login"), default="none")
+    p.add_argument("--user", default="user")
+    p.add_argument("--password", default="password")
+    p.add_argument("--auth-allow-plaintext", action="store_true",
+                   help="offer and accept AUTH without TLS (aiosmtpd auth_require_tls=False)")
+    p.add_argument("--lmtp", action="store_true", help="speak LMTP (LHLO, per-recipient DATA replies)")
+    p.add_argument("--lmtp-data-refuse", action="append", default=[], metavar="ADDR",
+                   help="LMTP: accept ADDR at RCPT, then fail it after DATA (550 5.2.1)")
+    p.add_argument("--record", metavar="DIR", help="write each accepted message as DIR/<n>.json")
+    p.add_argument("--refuse", action="append", default=[], metavar="ADDR",
+                   help="RCPT TO:<ADDR> gets 550 5.1.1 (repeatable)")
+    p.add_argument("--vrfy", action="append", default=[], metavar="USER=RESULT",
+                   help="VRFY USER answers '250 RESULT' (repeatable); others get 550 5.1.1")
+    p.add_argument("--size", type=int, default=33554432,
+                   help="SIZE advertised and enforced (0 = no SIZE); default 33554432")
+    p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8")
+    p.add_argument("--dsn", action="store_true",
+                   help="offer DSN and accept RET/ENVID on MAIL, NOTIFY/ORCPT on RCPT")
+    p.add_argument("--debugging", action="store_true",
+                   help="print each message to stdout (aiosmtpd.handlers.Debugging)")
+    args = p.parse_args(argv)
+    if args.tls != "none":
+        if not args.cert:
+            p.error("--tls %s needs --cert" % args.tls)
+        if not args.key:
+            base, ext = os.path.splitext(args.cert)
+            args.key = base + ".key" if ext == ".pem" else args.cert
+    if args.require_starttls and args.tls != "starttls":
+        p.error("--require-starttls needs --tls starttls")
+    if args.lmtp_data_refuse and not args.lmtp:
+        p.error("--lmtp-data-refuse needs --lmtp")
+    for v in args.vrfy:
+        if "=" not in v:
+            p.error("--vrfy takes USER=RESULT, not %r" % v)
+    return args
+
+
+class Handler:
+    def __init__(self, args):
+        self.args = args
+        self.refuse = {a.casefold() for a in args.refuse}
+        self.lmtp_data_refuse = {a.casefold() for a in args.lmtp_data_refuse}
+        self.vrfy = {}
+        for v in args.vrfy:
+            user, _, result = v.partition("=")
+            self.vrfy[user.casefold()] = result
+        self.debugging = Debugging(sys.stdout) if args.debugging else None
+        self.counter = 0
+        if args.record:
+            os.makedirs(args.record, exist_ok=True)
+            for name in os.listdir(args.record):
+                stem, ext = os.path.splitext(name)
+                if ext == ".json" and stem.isdigit():
+                    self.counter = max(self.counter, int(stem))
+
+    async def handle_exception(self, error):
+        # A failed STARTTLS handshake (the client rejected our certificate) is
+        # an expected event here: one line on stderr, not a traceback. The
+        # connection is closed; the status is not sent.
+        if isinstance(error, TLSSetupException):
+            cause = error.__cause__ or error
+            log("%s: TLS handshake failed: %s" % (type(cause).__name__, cause))
+            return "421 4.7.0 TLS handshake failed"
+        logging.getLogger("mail.log").error("SMTP session exception", exc_info=error)
+        return "500 Error: (%s) %s" % (type(error).__name__, error)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.args.auth == "none":
+            responses = [r for r in responses if not r[4:].upper().startswith("AUTH")]
+        if self.args.dsn:
+            responses.insert(-1, "250-DSN")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.casefold() in self.refuse:
+            return "550 5.1.1 <%s>: Recipient address rejected" % address
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.append(list(rcpt_options))  # one list per recipient
+        return "250 OK"
+
+    async def handle_VRFY(self, server, session, envelope, address):
+        result = self.vrfy.get(address.casefold())
+        if result is None:
+            return "550 5.1.1 <%s>... User unknown" % address
+        return "250 " + result
+
+    async def handle_DATA(self, server, session, envelope):
+        lmtp_replies = None
+        if self.args.lmtp:
+            lmtp_replies = []
+            for rcpt in envelope.rcpt_tos:
+                if rcpt.casefold() in self.lmtp_data_refuse:
+                    lmtp_replies.append("550 5.2.1 <%s>: mailbox unavailable" % rcpt)
+                else:
+                    lmtp_replies.append("250 2.1.5 <%s> delivered" % rcpt)
+        if self.args.record:
+            self.record(session, envelope, lmtp_replies)
+        if self.debugging is not None:
+            await self.debugging.handle_DATA(server, session, envelope)
+            sys.stdout.flush()
+        if lmtp_replies is not None:
+            return "\r\n".join(lmtp_replies)
+        return "250 OK"
+
+    def record(self, session, envelope, lmtp_replies):
+        self.counter += 1
+        auth = session.auth_data if session.authenticated else None
+        login = getattr(auth, "login", None)
+        entry = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "data_b64": base64.b64encode(envelope.original_content).decode("ascii"),
+            "mail_options": list(envelope.mail_options),
+            "rcpt_options": list(envelope.rcpt_options),
+            "peer": list(session.peer) if session.peer else None,
+            "helo": session.host_name,
+            "tls": self.args.tls == "implicit" or session.ssl is not None,
+            "auth_user": login.decode("utf-8", "replace") if isinstance(login, bytes) else login,
+        }
+        if lmtp_replies is not None:
+            entry["lmtp_replies"] = lmtp_replies
+        path = os.path.join(self.args.record, "%d.json" % self.counter)
+        tmp = os.path.join(self.args.record, ".%d.json.tmp" % self.counter)
+        with open(tmp, "w") as f:
+            json.dump(entry, f, indent=1)
+        os.replace(tmp, path)
+
+
+def make_protocol_class(base, dsn):
+    class Protocol(base):
+        def _getparams(self, params):
+            # aiosmtpd refuses every RCPT parameter and all MAIL parameters but
+            # SIZE/BODY/SMTPUTF8; with --dsn the DSN ones pass (they stay in
+            # mail_options/rcpt_options).
+            result = super()._getparams(params)
+            if result is not None and dsn:
+                for name in DSN_PARAMS:
+                    result.pop(name, None)
+            return result
+    return Protocol
+
+
+def make_authenticator(args):
+    user, password = args.user.encode(), args.password.encode()
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        if mechanism in ("PLAIN", "LOGIN") and auth_data.login == user \
+                and auth_data.password == password:
+            return AuthResult(success=True, auth_data=auth_data)
+        return AuthResult(success=False, handled=False)
+    return authenticator
+
+
+async def serve(args):
+    loop = asyncio.get_running_loop()
+    handler = Handler(args)
+    ctx = None
+    if args.tls != "none":
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.cert, args.key)
+    kwargs = dict(
+        hostname=args.hostname,
+        data_size_limit=args.size or None,
+        enable_SMTPUTF8=args.smtputf8,
+        tls_context=ctx if args.tls == "starttls" else None,
+        require_starttls=args.require_starttls,
+        # Under implicit TLS the whole connection is encrypted, but aiosmtpd
+        # only knows about STARTTLS: let it offer AUTH there.
+        auth_require_tls=not (args.auth_allow_plaintext or args.tls == "implicit"),
+        loop=loop,
+    )
+    if args.auth == "plain-login":
+        kwargs["authenticator"] = make_authenticator(args)
+    else:
+        kwargs["auth_exclude_mechanism"] = ["PLAIN", "LOGIN"]
+    protocol = make_protocol_class(LMTP if args.lmtp else SMTP, args.dsn)
+
+    server = await loop.create_server(
+        lambda: protocol(handler, **kwargs), host=args.host, port=args.port,
+        ssl=ctx if args.tls == "implicit" else None, reuse_address=True)
+    port = server.sockets[0].getsockname()[1]
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    sys.stdout.write("READY %d\n" % port)
+    sys.stdout.flush()
+    await stop
+    server.close()
+    try:  # from Python 3.12 on, wait_closed() also waits for open connections
+        await asyncio.wait_for(server.wait_closed(), 1.0)
+    except asyncio.TimeoutError:
+        pass
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # aiosmtpd itself sets the deprecated Session.login_data on every AUTH and
+    # warns about it on stderr; that is noise here.
+    logging.getLogger("mail.log").addFilter(
+        lambda record: "login_data is deprecated" not in record.getMessage())
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
