@@ -16,5 +16,6 @@
 #include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/reply.hpp>
 #include <smtp/protocol/reply_parser.hpp>
+#include <smtp/protocol/sasl.hpp>
 
 #endif
