@@ -70,6 +70,25 @@ enum class errc {
     transient_failure,          ///< 4yz reply
     permanent_failure,          ///< 5yz reply
     unexpected_reply,           ///< a 2yz/3yz code the command does not allow
+
+    // --- Sessions --------------------------------------------------------------------
+    timeout,                    ///< a phase took longer than its limit (connect_options::timeouts)
+    connection_closed,          ///< the server closed the connection
+    session_broken,             ///< an earlier I/O error left the session unusable
+    starttls_not_offered,       ///< STARTTLS is required and the server's EHLO does not offer it
+    no_common_mechanism,        ///< the server offers none of the auth policy's SASL mechanisms
+    too_many_challenges,        ///< AUTH took more 334 challenges than allowed
+    auth_incomplete,            ///< 235 before the mechanism was satisfied (SCRAM: no server proof)
+    all_recipients_refused,     ///< every RCPT was refused; no message data was sent
+    outcome_unknown,            ///< the connection failed after the final dot: the message may be queued
+    script_mismatch,            ///< scripted transport: the client wrote what the script did not expect
+
+    // --- SASL mechanisms (smtp/protocol/sasl.hpp) ------------------------------------
+    sasl_unexpected_challenge,      ///< a challenge where the mechanism expects none
+    sasl_malformed_challenge,       ///< a challenge the mechanism cannot parse or accept
+    sasl_server_signature_mismatch, ///< the server did not prove it knows the password (SCRAM)
+    sasl_server_error,              ///< the server reported an error inside the exchange
+    sasl_invalid_credentials,       ///< credentials the mechanism cannot carry
 };
 
 namespace detail {
@@ -118,6 +137,22 @@ public:
         case errc::transient_failure: return "server replied with a transient failure (4yz)";
         case errc::permanent_failure: return "server replied with a permanent failure (5yz)";
         case errc::unexpected_reply: return "server replied with a code not allowed for the command";
+        case errc::timeout: return "the server did not answer in time";
+        case errc::connection_closed: return "the server closed the connection";
+        case errc::session_broken: return "the session is unusable after an earlier I/O error";
+        case errc::starttls_not_offered: return "TLS is required but the server does not offer STARTTLS";
+        case errc::no_common_mechanism: return "the server offers none of the allowed AUTH mechanisms";
+        case errc::too_many_challenges: return "the AUTH exchange took too many challenges";
+        case errc::auth_incomplete: return "the server accepted AUTH before the mechanism could verify it";
+        case errc::all_recipients_refused: return "the server refused every recipient";
+        case errc::outcome_unknown:
+            return "the connection failed after the end of data: the message may or may not have been queued";
+        case errc::script_mismatch: return "the client wrote what the test script did not expect";
+        case errc::sasl_unexpected_challenge: return "server sent an AUTH challenge the mechanism does not expect";
+        case errc::sasl_malformed_challenge: return "server sent a malformed AUTH challenge";
+        case errc::sasl_server_signature_mismatch: return "server failed to prove it knows the password (signature mismatch)";
+        case errc::sasl_server_error: return "server reported an error during authentication";
+        case errc::sasl_invalid_credentials: return "credentials are empty or contain bytes the AUTH mechanism cannot carry";
         }
         return "unknown smtp error";
     }

@@ -1,0 +1,105 @@
+// smtp/client.hpp
+//
+// Opening a session.
+//
+//   // Synchronous: the session runs its own io_context.
+//   auto s = smtp::connect<smtp::policies<smtp::tls::implicit>>(options);
+//   auto s = smtp::connect<P>(options, smtp::log::transcript(std::cerr));   // with a logger
+//   auto s = smtp::connect<P>(options, script);     // scripted transport: its constructor's arguments
+//
+//   // Asynchronous, on your executor, with any completion token:
+//   auto s = co_await smtp::async_connect<P>(executor, options, boost::asio::use_awaitable);
+//
+// The session starts in state::connected<E>: the 220 greeting was read (E is
+// true for implicit TLS, after the handshake and the certificate check).
+#ifndef SMTP_CLIENT_HPP
+#define SMTP_CLIENT_HPP
+
+#include <smtp/session.hpp>
+
+#include <boost/asio/async_result.hpp>
+
+#include <memory>
+#include <optional>
+#include <type_traits>
+
+namespace smtp {
+
+template <class P>
+using connected_session = session<P, state::connected<P::tls::implicit_tls>>;
+
+namespace detail {
+
+template <class P, class Executor, class... A>
+auto make_connection(Executor ex, const connect_options& o, std::shared_ptr<boost::asio::io_context> owned,
+                     A&&... a)
+{
+    using conn = connection_for<P>;
+    using log_type = typename P::log;
+    constexpr bool verify = P::verify::verify;
+    if constexpr (sizeof...(A) > 0) {
+        using first = std::decay_t<std::tuple_element_t<0, std::tuple<A...>>>;
+        if constexpr (std::is_same_v<first, log_type> && !std::is_same_v<log_type, log::none>) {
+            return [&]<class L, class... R>(L&& l, R&&... rest) {
+                return std::make_unique<conn>(typename P::transport(ex, std::forward<R>(rest)...), o,
+                                              std::forward<L>(l), std::move(owned), verify);
+            }(std::forward<A>(a)...);
+        } else {
+            return std::make_unique<conn>(typename P::transport(ex, std::forward<A>(a)...), o, log_type{},
+                                          std::move(owned), verify);
+        }
+    } else {
+        return std::make_unique<conn>(typename P::transport(ex), o, log_type{}, std::move(owned), verify);
+    }
+}
+
+} // namespace detail
+
+/// Connects, does the TLS handshake for implicit TLS, reads the greeting.
+/// Extra arguments: the logger (when it is P's log policy), then the
+/// transport's own constructor arguments after its executor.
+template <class P = policies<>, class... A>
+std::optional<connected_session<P>> connect(const connect_options& o, error_code& ec, diagnostics& diag, A&&... a)
+{
+    auto ctx = std::make_shared<boost::asio::io_context>(1);
+    auto c = detail::make_connection<P>(ctx->get_executor(), o, ctx, std::forward<A>(a)...);
+    ec = detail::run(*c, detail::connect_op<std::remove_reference_t<decltype(*c)>>{{}, P::tls::implicit_tls});
+    diag = c->diag;
+    if (ec)
+        return std::nullopt;
+    return detail::session_access::make<P, state::connected<P::tls::implicit_tls>>(std::move(c));
+}
+
+template <class P = policies<>, class... A>
+connected_session<P> connect(const connect_options& o, A&&... a)
+{
+    error_code ec;
+    diagnostics diag;
+    auto s = connect<P>(o, ec, diag, std::forward<A>(a)...);
+    detail::throw_on_error(ec, diag);
+    return std::move(*s);
+}
+
+/// Asynchronous connect on `ex`. Completion: void(error_code, std::optional<session>).
+template <class P = policies<>, class Executor, class Token, class... A>
+auto async_connect(Executor ex, const connect_options& o, Token&& token, A&&... a)
+{
+    using result = std::optional<connected_session<P>>;
+    auto c = detail::make_connection<P>(ex, o, nullptr, std::forward<A>(a)...);
+    return boost::asio::async_initiate<Token, void(error_code, result)>(
+        [](auto handler, auto conn) {
+            auto& ref = *conn;
+            detail::async_run(ref, detail::connect_op<std::remove_reference_t<decltype(ref)>>{{}, P::tls::implicit_tls},
+                              [h = std::move(handler), conn = std::move(conn)](error_code ec) mutable {
+                                  if (ec)
+                                      return std::move(h)(ec, result{});
+                                  std::move(h)(ec, result{detail::session_access::make<
+                                                   P, state::connected<P::tls::implicit_tls>>(std::move(conn))});
+                              });
+        },
+        token, std::move(c));
+}
+
+} // namespace smtp
+
+#endif

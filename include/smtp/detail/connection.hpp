@@ -1,0 +1,606 @@
+// smtp/detail/connection.hpp
+//
+// What a session owns (transport, buffers, parser, capabilities, logger,
+// timer) and the operations on it. Each operation is a small resumable
+// algorithm over the protocol core: resume() says what I/O it needs next
+// (write the buffer, read more, TLS handshake, done). One driver runs them
+// asynchronously on the transport's executor; the synchronous forms run the
+// same driver on the session's own io_context. The session types
+// (session.hpp) only decide which operations exist in which state.
+#ifndef SMTP_DETAIL_CONNECTION_HPP
+#define SMTP_DETAIL_CONNECTION_HPP
+
+#include <utility>
+
+#include <smtp/log.hpp>
+#include <smtp/options.hpp>
+#include <smtp/protocol.hpp>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/coroutine.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/host_name.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smtp {
+
+/// What sendmail() says: the recipients the server refused, each with its
+/// reply (as smtplib's sendmail returns them), and the reply to the data.
+struct send_result {
+    std::map<std::string, reply> refused{};
+    reply final_reply{};
+};
+
+namespace detail {
+
+enum class io { none, connect, write, read, handshake, close, done };
+
+enum class phase { connect, greeting, command, mail, rcpt, data_init, data_block, data_term };
+
+/// The machine's host name when it is a valid EHLO domain, else "localhost".
+inline std::string default_local_name()
+{
+    error_code ec;
+    std::string name = boost::asio::ip::host_name(ec);
+    if (ec || check_domain(name, false) != errc{})
+        return "localhost";
+    return name;
+}
+
+template <class Transport, class Log>
+class connection {
+public:
+    using transport_type = Transport;
+    using log_type = Log;
+
+    connection(Transport t, connect_options o, Log l, std::shared_ptr<boost::asio::io_context> owned, bool verify)
+        : transport(std::move(t)), options(std::move(o)), log(std::move(l)), owned_context(std::move(owned)),
+          timer(transport.get_executor()), parser(options.limits), verify_peer(verify)
+    {
+        if (options.local_name.empty())
+            options.local_name = default_local_name();
+    }
+
+    Transport transport;
+    connect_options options;
+    [[no_unique_address]] Log log;
+    std::shared_ptr<boost::asio::io_context> owned_context; ///< set for sessions made by the sync connect()
+    boost::asio::steady_timer timer;
+    std::chrono::steady_clock::time_point deadline{};
+    bool timed_out = false;
+
+    std::string wbuf;           ///< what goes out next
+    log::sent wkind = log::sent::command;
+    std::string masked;         ///< what the logger sees instead, for secrets
+    std::string rbuf;           ///< received; [rpos, end) not yet parsed
+    std::size_t rpos = 0;
+    std::size_t read_at = 0;    ///< where the pending read writes
+    reply_parser parser;
+    reply_view current{};       ///< the last reply; valid until the next read
+    bool data_phase_reply = false;
+
+    capabilities caps{};
+    bool esmtp = false;
+    bool broken = false;
+    bool closed = false;
+    bool verify_peer;
+    error_code ec{};
+    diagnostics diag{};
+
+    void start_phase(phase p)
+    {
+        using std::chrono::steady_clock;
+        const auto& t = options.timeouts;
+        std::chrono::milliseconds d = t.command;
+        switch (p) {
+        case phase::connect: d = t.connect; break;
+        case phase::greeting: d = t.greeting; break;
+        case phase::command: d = t.command; break;
+        case phase::mail: d = t.mail; break;
+        case phase::rcpt: d = t.rcpt; break;
+        case phase::data_init: d = t.data_init; break;
+        case phase::data_block: d = t.data_block; break;
+        case phase::data_term: d = t.data_term; break;
+        }
+        deadline = steady_clock::now() + d;
+    }
+
+    /// Consumes the last reply and tries to parse the next from what was
+    /// received. True: `current` holds a reply. False with ec clear: read more.
+    bool next_reply(error_code& e)
+    {
+        rpos += current.raw().size();
+        current = {};
+        e = {};
+        const std::size_t n = parser.put(std::string_view(rbuf).substr(rpos), current, e);
+        if (e == errc::need_more) {
+            e = {};
+            return false;
+        }
+        if (e)
+            return false;
+        (void)n;
+        log.on_reply(current, data_phase_reply);
+        return true;
+    }
+
+    /// Room for the next read, after dropping what was parsed.
+    boost::asio::mutable_buffer read_area()
+    {
+        if (rpos) {
+            rbuf.erase(0, rpos);
+            rpos = 0;
+        }
+        current = {};
+        read_at = rbuf.size();
+        const std::size_t room = std::max<std::size_t>(4096, options.limits.max_line);
+        rbuf.resize(read_at + room);
+        return boost::asio::buffer(rbuf.data() + read_at, room);
+    }
+    void commit_read(std::size_t n) { rbuf.resize(read_at + n); }
+
+    /// Forgets everything received and not used (RFC 3207 4.2) and what the
+    /// server said it supports.
+    void forget_for_tls()
+    {
+        rbuf.clear();
+        rpos = 0;
+        current = {};
+        parser.reset();
+        caps = {};
+        esmtp = false;
+    }
+
+    void queue(std::string_view bytes, log::sent kind = log::sent::command)
+    {
+        wbuf.append(bytes);
+        wkind = kind;
+    }
+
+    /// Serialises a command into the write buffer; false (with ec, diag) when
+    /// its arguments are refused: nothing is queued then.
+    template <class C>
+    bool queue_command(const C& c)
+    {
+        const std::size_t at = wbuf.size();
+        serialize(c, wbuf, ec, diag);
+        if (ec)
+            return false;
+        if constexpr (carries_secret<C>) {
+            wkind = log::sent::masked_command;
+            masked.assign(wbuf, at, std::string::npos);
+            mask_secret(masked);
+        } else {
+            wkind = log::sent::command;
+        }
+        return true;
+    }
+
+    void log_write()
+    {
+        if constexpr (Log::enabled) {
+            if (wkind == log::sent::masked_command)
+                log.on_send(masked, wkind);
+            else
+                log.on_send(wbuf, wkind);
+        }
+    }
+
+    /// "AUTH PLAIN AHVzZXIA..." -> "AUTH PLAIN ********"; a bare response -> "********".
+    static void mask_secret(std::string& line)
+    {
+        const bool crlf = line.size() >= 2 && line.compare(line.size() - 2, 2, "\r\n") == 0;
+        std::size_t keep = 0;
+        if (line.compare(0, 5, "AUTH ") == 0) {
+            const auto sp = line.find(' ', 5);
+            if (sp == std::string::npos) // no initial response: nothing secret
+                return;
+            keep = sp + 1;
+        }
+        line.resize(keep);
+        line += "********";
+        if (crlf)
+            line += "\r\n";
+    }
+
+    void fail(error_code e)
+    {
+        ec = e;
+    }
+    void fail_with_reply(errc e)
+    {
+        ec = e;
+        diag.set_reply(reply(current));
+    }
+};
+
+// ---------------------------------------------------------------------------
+// Operations. Each: `io resume(Conn& c, error_code io_ec)`; when it returns
+// io::done, c.ec (and c.diag) hold the outcome.
+
+#define SMTP_OP_YIELD(x) BOOST_ASIO_CORO_YIELD return (x)
+
+/// Inside an op: reads until a whole reply is in c.current, or c.ec says
+/// why not (a malformed reply, or the read's own error). The op then looks
+/// at c.ec. (A macro because the coroutine's yield must be in the op.)
+#define SMTP_DETAIL_READ_REPLY(c, io_ec)                                                                          \
+    while (!(c).next_reply((c).ec) && !(c).ec) {                                                                 \
+        BOOST_ASIO_CORO_YIELD return io::read;                                                                    \
+        if (io_ec) {                                                                                             \
+            (c).fail(io_ec);                                                                                     \
+            break;                                                                                               \
+        }                                                                                                        \
+    }
+
+/// Connect, TLS for implicit-TLS sessions, read the 220 greeting.
+template <class Conn>
+struct connect_op : boost::asio::coroutine {
+    bool implicit_tls;
+    io resume(Conn& c, error_code io_ec)
+    {
+        BOOST_ASIO_CORO_REENTER(*this)
+        {
+            c.start_phase(phase::connect);
+            SMTP_OP_YIELD(io::connect);
+            if (io_ec)
+                return c.fail(io_ec), io::done;
+            if (implicit_tls) {
+                SMTP_OP_YIELD(io::handshake);
+                if (io_ec)
+                    return c.fail(io_ec), io::done;
+            }
+            c.start_phase(phase::greeting);
+            SMTP_DETAIL_READ_REPLY(c, io_ec);
+            if (c.ec)
+                return io::done;
+            if (c.current.code() != 220)
+                c.fail_with_reply(c.current.code().is_failure() ? outcome_error(classify<cmd::starttls>(c.current.code()))
+                                                               : errc::unexpected_reply);
+            return io::done;
+        }
+        return io::done;
+    }
+};
+
+/// One command, one reply, classified. `accept_intermediate`: 3yz is the
+/// expected outcome (DATA, AUTH).
+template <class Conn, class C>
+struct command_op : boost::asio::coroutine {
+    C command;
+    phase ph = phase::command;
+    io resume(Conn& c, error_code io_ec)
+    {
+        BOOST_ASIO_CORO_REENTER(*this)
+        {
+            if (!c.queue_command(command))
+                return io::done;
+            c.start_phase(ph);
+            SMTP_OP_YIELD(io::write);
+            if (io_ec)
+                return c.fail(io_ec), io::done;
+            SMTP_DETAIL_READ_REPLY(c, io_ec);
+            if (c.ec)
+                return io::done;
+            if (const errc e = outcome_error(classify<C>(c.current.code())); e != errc{})
+                c.fail_with_reply(e);
+            return io::done;
+        }
+        return io::done;
+    }
+};
+
+/// EHLO; HELO when EHLO is refused with 5yz (RFC 5321 4.1.4). Fills c.caps.
+template <class Conn>
+struct ehlo_op : boost::asio::coroutine {
+    command_op<Conn, cmd::ehlo> ehlo{};
+    command_op<Conn, cmd::helo> helo{};
+    io resume(Conn& c, error_code io_ec)
+    {
+        io next = io::done;
+        BOOST_ASIO_CORO_REENTER(*this)
+        {
+            ehlo.command.domain = c.options.local_name;
+            while ((next = ehlo.resume(c, io_ec)) != io::done)
+                SMTP_OP_YIELD(next);
+            if (!c.ec) {
+                c.caps = capabilities::from_ehlo(c.current, c.ec);
+                c.esmtp = !c.ec;
+                return io::done;
+            }
+            if (c.ec != errc::permanent_failure)
+                return io::done;
+            // An old server: HELO, no extensions.
+            c.ec = {};
+            c.diag.clear();
+            helo.command.domain = c.options.local_name;
+            while ((next = helo.resume(c, io_ec)) != io::done)
+                SMTP_OP_YIELD(next);
+            c.caps = {};
+            c.esmtp = false;
+            return io::done;
+        }
+        return io::done;
+    }
+};
+
+/// STARTTLS (RFC 3207): only when offered; after the 220, everything
+/// received and not used is discarded, the handshake runs, and the
+/// capabilities are forgotten.
+template <class Conn>
+struct starttls_op : boost::asio::coroutine {
+    command_op<Conn, cmd::starttls> command{};
+    io resume(Conn& c, error_code io_ec)
+    {
+        io next = io::done;
+        BOOST_ASIO_CORO_REENTER(*this)
+        {
+            if (!c.caps.template has<ext::starttls>())
+                return c.fail(errc::starttls_not_offered), io::done;
+            while ((next = command.resume(c, io_ec)) != io::done)
+                SMTP_OP_YIELD(next);
+            if (c.ec)
+                return io::done;
+            c.forget_for_tls(); // plaintext injected after the 220 is dropped here, unread
+            c.start_phase(phase::connect);
+            SMTP_OP_YIELD(io::handshake);
+            if (io_ec)
+                return c.fail(io_ec), io::done;
+            return io::done;
+        }
+        return io::done;
+    }
+};
+
+/// QUIT, then close whatever the server said.
+template <class Conn>
+struct quit_op : boost::asio::coroutine {
+    command_op<Conn, cmd::quit> command{};
+    io resume(Conn& c, error_code io_ec)
+    {
+        io next = io::done;
+        BOOST_ASIO_CORO_REENTER(*this)
+        {
+            while ((next = command.resume(c, io_ec)) != io::done)
+                SMTP_OP_YIELD(next);
+            SMTP_OP_YIELD(io::close);
+            return io::done;
+        }
+        return io::done;
+    }
+};
+
+/// A message: MAIL, RCPT for each recipient (refusals collected), DATA, the
+/// dot-stuffed data, the final reply. Lockstep. When every recipient is
+/// refused, no data is sent and the transaction is reset.
+template <class Conn>
+struct sendmail_op : boost::asio::coroutine {
+    std::string_view from;
+    const std::vector<std::string>* to;
+    std::string_view message;
+    send_result* result;
+    std::size_t i = 0, accepted = 0;
+    command_op<Conn, cmd::mail_from> mail{};
+    command_op<Conn, cmd::rcpt_to> rcpt{};
+    command_op<Conn, cmd::data> data{};
+    command_op<Conn, cmd::rset> rset{};
+    std::vector<esmtp_param> params{};
+    std::string size_value{};
+    std::string encoded{};
+
+    io resume(Conn& c, error_code io_ec)
+    {
+        io next = io::done;
+        BOOST_ASIO_CORO_REENTER(*this)
+        {
+            // Validate every recipient before a byte goes out.
+            for (i = 0; i < to->size(); ++i) {
+                std::string probe;
+                serialize(cmd::rcpt_to{(*to)[i]}, probe, c.ec, c.diag);
+                if (c.ec)
+                    return io::done;
+            }
+            if (to->empty())
+                return c.fail(errc::empty_argument), c.diag.set_field("RCPT TO address"), io::done;
+            // The data is encoded before anything goes out: a message that
+            // cannot be sent is refused here, not halfway through DATA.
+            {
+                data_encoder enc;
+                enc.encode(message, encoded, c.ec);
+                if (!c.ec)
+                    enc.finish(encoded, c.ec);
+                if (c.ec)
+                    return c.diag.set_field("message"), io::done;
+            }
+            if (c.caps.template has<ext::size>()) {
+                // RFC 1870: octets with CRLF line ends, without stuffing dots and the final dot.
+                std::size_t stuffed = encoded.compare(0, 2, "..") == 0 ? 1 : 0;
+                for (auto at = encoded.find("\r\n.."); at != std::string::npos; at = encoded.find("\r\n..", at + 4))
+                    ++stuffed;
+                size_value = std::to_string(encoded.size() - 3 - stuffed);
+                params.push_back({"SIZE", size_value});
+            }
+            mail.command = cmd::mail_from{from, params};
+            mail.ph = phase::mail;
+            while ((next = mail.resume(c, io_ec)) != io::done)
+                SMTP_OP_YIELD(next);
+            if (c.ec)
+                return io::done;
+            for (i = 0; i < to->size(); ++i) {
+                rcpt = {};
+                rcpt.command = cmd::rcpt_to{(*to)[i]};
+                rcpt.ph = phase::rcpt;
+                while ((next = rcpt.resume(c, io_ec)) != io::done)
+                    SMTP_OP_YIELD(next);
+                if (c.ec == errc::transient_failure || c.ec == errc::permanent_failure) {
+                    result->refused.emplace((*to)[i], reply(c.current));
+                    c.ec = {};
+                    c.diag.clear();
+                    continue;
+                }
+                if (c.ec)
+                    return io::done;
+                ++accepted;
+            }
+            if (accepted == 0) {
+                while ((next = rset.resume(c, io_ec)) != io::done)
+                    SMTP_OP_YIELD(next);
+                if (!c.ec)
+                    c.fail(errc::all_recipients_refused);
+                return io::done;
+            }
+            data.ph = phase::data_init;
+            c.data_phase_reply = true;
+            while ((next = data.resume(c, io_ec)) != io::done)
+                SMTP_OP_YIELD(next);
+            if (c.ec) {
+                c.data_phase_reply = false;
+                return io::done;
+            }
+            c.wbuf = std::move(encoded);
+            c.wkind = log::sent::message;
+            c.start_phase(phase::data_block);
+            SMTP_OP_YIELD(io::write);
+            if (io_ec) {
+                c.data_phase_reply = false;
+                return c.fail(io_ec), io::done;
+            }
+            c.start_phase(phase::data_term);
+            SMTP_DETAIL_READ_REPLY(c, io_ec);
+            c.data_phase_reply = false;
+            if (c.ec) {
+                // The final dot went out and no reply came: the message may be queued.
+                c.diag.set_field("end of data");
+                c.ec = errc::outcome_unknown;
+                return io::done;
+            }
+            result->final_reply = reply(c.current);
+            if (const errc e = outcome_error(classify<cmd::end_of_data>(c.current.code())); e != errc{})
+                c.fail_with_reply(e);
+            return io::done;
+        }
+        return io::done;
+    }
+};
+
+#undef SMTP_OP_YIELD
+
+// ---------------------------------------------------------------------------
+// The driver.
+
+/// Runs `op` on `c` asynchronously; completes with void(error_code).
+template <class Conn, class Op>
+struct driver {
+    Conn* c;
+    Op op;
+    io last = io::none;
+
+    template <class Self>
+    void operator()(Self& self, error_code io_ec = {}, std::size_t n = 0)
+    {
+        namespace asio = boost::asio;
+        if (last != io::none) {
+            c->timer.cancel();
+            if (c->timed_out && io_ec == asio::error::operation_aborted)
+                io_ec = errc::timeout;
+            c->timed_out = false;
+            switch (last) {
+            case io::write:
+                if (!io_ec)
+                    c->wbuf.clear();
+                break;
+            case io::read:
+                c->commit_read(io_ec ? 0 : n);
+                if (io_ec == asio::error::eof)
+                    io_ec = errc::connection_closed;
+                break;
+            default: break;
+            }
+            if (io_ec && io_ec != asio::error::operation_aborted)
+                c->broken = true;
+        } else if (c->broken) {
+            c->ec = errc::session_broken;
+            return self.complete(c->ec);
+        }
+        last = op.resume(*c, io_ec);
+        if (last != io::done && last != io::close)
+            arm_timer();
+        switch (last) {
+        case io::connect: return c->transport.async_connect(c->options, std::move(self));
+        case io::write:
+            c->log_write();
+            return c->transport.async_write(asio::buffer(c->wbuf), std::move(self));
+        case io::read: return c->transport.async_read_some(c->read_area(), std::move(self));
+        case io::handshake:
+            return c->transport.async_handshake(c->options, c->verify_peer, std::move(self));
+        case io::close:
+            c->transport.close();
+            c->closed = true;
+            (*this)(self);
+            return;
+        case io::none:
+        case io::done: break;
+        }
+        if (c->ec && c->ec != errc::transient_failure && c->ec != errc::permanent_failure &&
+            c->ec != errc::unexpected_reply && c->ec.category() != smtp_category())
+            c->broken = true;
+        if (c->ec == errc::timeout || c->ec == errc::connection_closed || c->ec == errc::outcome_unknown ||
+            c->ec == errc::reply_line_too_long || c->ec == errc::reply_too_long ||
+            c->ec == errc::reply_too_many_lines || c->ec == errc::reply_bare_cr || c->ec == errc::reply_bare_lf ||
+            c->ec == errc::reply_code_invalid || c->ec == errc::reply_code_mismatch ||
+            c->ec == errc::reply_control_character || c->ec == errc::reply_separator_invalid)
+            c->broken = true;
+        self.complete(c->ec);
+    }
+
+    void arm_timer()
+    {
+        c->timer.expires_at(c->deadline);
+        c->timer.async_wait([conn = c](error_code e) {
+            if (!e) {
+                conn->timed_out = true;
+                conn->transport.cancel();
+            }
+        });
+    }
+};
+
+template <class Conn, class Op, class Token>
+auto async_run(Conn& c, Op op, Token&& token)
+{
+    c.ec = {};
+    c.diag.clear();
+    return boost::asio::async_compose<Token, void(error_code)>(driver<Conn, Op>{&c, std::move(op)}, token,
+                                                                c.transport);
+}
+
+/// The synchronous form: the same driver, run on the session's own io_context.
+template <class Conn, class Op>
+error_code run(Conn& c, Op op)
+{
+    if (!c.owned_context)
+        throw std::logic_error("smtp: synchronous call on a session made by async_connect");
+    error_code result;
+    bool finished = false;
+    async_run(c, std::move(op), [&](error_code e) {
+        result = e;
+        finished = true;
+    });
+    auto& ctx = *c.owned_context;
+    ctx.restart();
+    while (!finished && ctx.run_one() != 0) {}
+    return result;
+}
+
+} // namespace detail
+} // namespace smtp
+
+#endif

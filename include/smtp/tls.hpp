@@ -1,0 +1,67 @@
+// smtp/tls.hpp
+//
+// TLS policies: when the session encrypts, and whether it checks who it
+// talks to. Secure by default: STARTTLS required and the certificate
+// verified; everything weaker has its own visible name.
+//
+//   smtp::tls::starttls       STARTTLS required: until it has succeeded only
+//                             EHLO, STARTTLS, NOOP and QUIT compile (default)
+//   smtp::tls::implicit       TLS from the first byte (port 465, RFC 8314)
+//   smtp::tls::opportunistic  STARTTLS when you call it; mail and AUTH may
+//                             also go in clear (what smtplib's programs do)
+//   smtp::tls::none           no TLS at all: starttls() does not compile
+//
+//   smtp::tls::verify_peer        the certificate chain against the system
+//                                 trust store or a CA file, and the host name
+//                                 against subjectAltName (RFC 7817) (default)
+//   smtp::tls::insecure_no_verify no verification at all (tests, lab hosts)
+//
+// TLS 1.2 is the minimum (RFC 8996, 8997); SNI is sent for host names.
+#ifndef SMTP_TLS_HPP
+#define SMTP_TLS_HPP
+
+namespace smtp {
+
+struct tls_category {};
+struct verify_category {};
+
+namespace tls {
+
+struct starttls {
+    using policy_category = tls_category;
+    static constexpr bool offers_starttls = true;
+    static constexpr bool implicit_tls = false;
+    static constexpr bool clear_text_allowed = false;
+};
+struct implicit {
+    using policy_category = tls_category;
+    static constexpr bool offers_starttls = false;
+    static constexpr bool implicit_tls = true;
+    static constexpr bool clear_text_allowed = false;
+};
+struct opportunistic {
+    using policy_category = tls_category;
+    static constexpr bool offers_starttls = true;
+    static constexpr bool implicit_tls = false;
+    static constexpr bool clear_text_allowed = true;
+};
+struct none {
+    using policy_category = tls_category;
+    static constexpr bool offers_starttls = false;
+    static constexpr bool implicit_tls = false;
+    static constexpr bool clear_text_allowed = true;
+};
+
+struct verify_peer {
+    using policy_category = verify_category;
+    static constexpr bool verify = true;
+};
+struct insecure_no_verify {
+    using policy_category = verify_category;
+    static constexpr bool verify = false;
+};
+
+} // namespace tls
+} // namespace smtp
+
+#endif

@@ -1,0 +1,233 @@
+// smtp/transport/tcp.hpp
+//
+// The TCP transport: Boost.Asio sockets, name resolution (IPv4 and IPv6,
+// every address tried in turn), an optional source address, and OpenSSL for
+// STARTTLS and implicit TLS.
+//
+// TLS (when the session asks for it): TLS 1.2 or later; the peer's chain
+// checked against the system trust store or connect_options::ca_file; the
+// host name checked against the certificate's subjectAltName by OpenSSL's
+// X509_check_host rules (RFC 6125/7817; no partial wildcards), or the IP
+// address when the host is one; SNI sent for names. Switching to TLS is a
+// flag on the same transport (the socket moves into the TLS stream), not a
+// new transport type.
+#ifndef SMTP_TRANSPORT_TCP_HPP
+#define SMTP_TRANSPORT_TCP_HPP
+
+#include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
+
+#include <smtp/options.hpp>
+#include <smtp/protocol/error.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace smtp {
+
+struct transport_category {};
+
+namespace transport {
+
+class tcp {
+public:
+    using policy_category = transport_category;
+    using executor_type = boost::asio::any_io_executor;
+
+    explicit tcp(executor_type ex) : socket_(ex), resolver_(ex) {}
+
+    executor_type get_executor() { return socket_.get_executor(); }
+    bool encrypted() const noexcept { return tls_ != nullptr; }
+
+    /// Resolves and connects to the first address that answers. Handler: void(error_code).
+    template <class Handler>
+    void async_connect(const connect_options& o, Handler&& handler)
+    {
+        namespace asio = boost::asio;
+        options_ = &o;
+        asio::async_compose<Handler, void(error_code)>(connect_op{this}, handler, socket_);
+    }
+
+    /// Handler: void(error_code, std::size_t).
+    template <class Handler>
+    void async_read_some(boost::asio::mutable_buffer b, Handler&& handler)
+    {
+        if (tls_)
+            tls_->stream.async_read_some(b, std::forward<Handler>(handler));
+        else
+            socket_.async_read_some(b, std::forward<Handler>(handler));
+    }
+
+    /// Writes all of b. Handler: void(error_code, std::size_t).
+    template <class Handler>
+    void async_write(boost::asio::const_buffer b, Handler&& handler)
+    {
+        if (tls_)
+            boost::asio::async_write(tls_->stream, b, std::forward<Handler>(handler));
+        else
+            boost::asio::async_write(socket_, b, std::forward<Handler>(handler));
+    }
+
+    /// The TLS handshake as a client. Handler: void(error_code).
+    template <class Handler>
+    void async_handshake(const connect_options& o, bool verify, Handler&& handler)
+    {
+        error_code ec;
+        start_tls(o, verify, ec);
+        if (ec) {
+            boost::asio::post(socket_.get_executor(),
+                              [h = std::forward<Handler>(handler), ec]() mutable { h(ec); });
+            return;
+        }
+        tls_->stream.async_handshake(boost::asio::ssl::stream_base::client, std::forward<Handler>(handler));
+    }
+
+    void cancel()
+    {
+        error_code ignored;
+        resolver_.cancel();
+        lowest().cancel(ignored);
+    }
+
+    void close()
+    {
+        error_code ignored;
+        lowest().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+        lowest().close(ignored);
+    }
+
+private:
+    boost::asio::ip::tcp::socket& lowest() { return tls_ ? tls_->stream.next_layer() : socket_; }
+
+    struct tls_state {
+        boost::asio::ssl::context ctx;
+        boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream;
+        tls_state(boost::asio::ssl::context c, boost::asio::ip::tcp::socket s)
+            : ctx(std::move(c)), stream(std::move(s), ctx)
+        {}
+    };
+
+    void start_tls(const connect_options& o, bool verify, error_code& ec)
+    {
+        namespace ssl = boost::asio::ssl;
+        ssl::context ctx(ssl::context::tls_client);
+        SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+        ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+        if (verify) {
+            ctx.set_verify_mode(ssl::verify_peer, ec);
+            if (!ec) {
+                if (o.ca_file.empty())
+                    ctx.set_default_verify_paths(ec);
+                else
+                    ctx.load_verify_file(o.ca_file, ec);
+            }
+            if (ec)
+                return;
+        } else {
+            ctx.set_verify_mode(ssl::verify_none, ec);
+        }
+        tls_ = std::make_unique<tls_state>(std::move(ctx), std::move(socket_));
+        SSL* handle = tls_->stream.native_handle();
+        error_code addr_ec; // set when the host is a name, not an address
+        (void)boost::asio::ip::make_address(o.host, addr_ec);
+        if (verify) {
+            X509_VERIFY_PARAM* param = SSL_get0_param(handle);
+            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            const int ok = addr_ec ? X509_VERIFY_PARAM_set1_host(param, o.host.c_str(), o.host.size())
+                                   : X509_VERIFY_PARAM_set1_ip_asc(param, o.host.c_str());
+            if (ok != 1) {
+                ec = boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::unspecified_system_error);
+                return;
+            }
+        }
+        if (addr_ec) // SNI is for names, never for addresses (RFC 6066 3)
+            SSL_set_tlsext_host_name(handle, o.host.c_str());
+    }
+
+    struct connect_op {
+        tcp* self;
+        enum { starting, resolving, connecting } state = starting;
+        boost::asio::ip::tcp::resolver::results_type results{};
+        boost::asio::ip::tcp::resolver::results_type::const_iterator next{};
+        error_code last{};
+
+        template <class Self>
+        void operator()(Self& s, error_code ec = {}, boost::asio::ip::tcp::resolver::results_type r = {})
+        {
+            namespace asio = boost::asio;
+            const connect_options& o = *self->options_;
+            switch (state) {
+            case starting:
+                state = resolving;
+                self->resolver_.async_resolve(o.host, std::to_string(o.port), std::move(s));
+                return;
+            case resolving:
+                if (ec)
+                    return s.complete(ec);
+                results = std::move(r);
+                next = results.begin();
+                state = connecting;
+                return try_next(s);
+            case connecting:
+                if (!ec)
+                    return s.complete(ec);
+                last = ec;
+                return try_next(s);
+            }
+        }
+
+        template <class Self>
+        void try_next(Self& s)
+        {
+            namespace asio = boost::asio;
+            const connect_options& o = *self->options_;
+            auto& sock = self->socket_;
+            for (; next != results.end(); ++next) {
+                const auto ep = next->endpoint();
+                error_code ec;
+                sock.close(ec);
+                if (!o.source_address.empty()) {
+                    const auto src = asio::ip::make_address(o.source_address, ec);
+                    if (ec)
+                        return s.complete(ec);
+                    if (src.is_v4() != ep.address().is_v4())
+                        continue; // another family than the source
+                    sock.open(ep.protocol(), ec);
+                    if (!ec)
+                        sock.bind(asio::ip::tcp::endpoint(src, 0), ec);
+                    if (ec) {
+                        last = ec;
+                        continue;
+                    }
+                }
+                ++next;
+                sock.async_connect(ep, std::move(s));
+                return;
+            }
+            s.complete(last ? last : error_code(asio::error::host_not_found));
+        }
+    };
+
+    boost::asio::ip::tcp::socket socket_;
+    boost::asio::ip::tcp::resolver resolver_;
+    std::unique_ptr<tls_state> tls_{};
+    const connect_options* options_ = nullptr;
+};
+
+} // namespace transport
+} // namespace smtp
+
+#endif
