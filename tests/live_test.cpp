@@ -1,0 +1,227 @@
+// The client against real servers, started by tests/servers/with_servers.py
+// on free loopback ports (see tests/CMakeLists.txt for which): aiosmtpd in
+// clear, with STARTTLS and AUTH, with implicit TLS, with certificates that
+// must fail, with VRFY; and Postfix's smtp-sink. What the servers received is
+// read back from their record directories.
+#define BOOST_TEST_MODULE live
+#include <smtp/client.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using smtp::errc;
+
+namespace {
+
+std::string env(const std::string& name)
+{
+    const char* v = std::getenv(name.c_str());
+    BOOST_REQUIRE_MESSAGE(v != nullptr, name << " is not set: run this test through with_servers.py");
+    return v;
+}
+
+smtp::connect_options server(const std::string& name)
+{
+    smtp::connect_options o;
+    o.host = "localhost"; // the test certificates name localhost
+    o.port = static_cast<std::uint16_t>(std::stoi(env("SMTP_TEST_" + name + "_PORT")));
+    o.ca_file = env("SMTP_TEST_CERTS") + "/ca.pem";
+    o.local_name = "client.example";
+    o.timeouts.command = o.timeouts.greeting = o.timeouts.connect = std::chrono::seconds(10);
+    return o;
+}
+
+/// The messages a server recorded, as the text of their JSON files, in order.
+std::vector<std::string> records(const std::string& name)
+{
+    std::vector<std::string> out;
+    const fs::path dir = env("SMTP_TEST_" + name + "_RECORD");
+    for (int n = 1;; ++n) {
+        std::ifstream f(dir / (std::to_string(n) + ".json"));
+        if (!f)
+            break;
+        std::stringstream ss;
+        ss << f.rdbuf();
+        out.push_back(ss.str());
+    }
+    return out;
+}
+
+/// The data of a recorded message.
+std::string recorded_data(const std::string& json)
+{
+    const std::string key = "\"data_b64\": \"";
+    const auto at = json.find(key);
+    BOOST_REQUIRE(at != std::string::npos);
+    const auto end = json.find('"', at + key.size());
+    std::string data;
+    smtp::error_code ec;
+    smtp::base64::decode(std::string_view(json).substr(at + key.size(), end - at - key.size()), data, ec);
+    BOOST_REQUIRE(!ec);
+    return data;
+}
+
+bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+const std::string message = "From: Author <author@example.com>\r\nTo: Recipient <a@example.com>\r\n"
+                            "Subject: live test\r\n\r\nHello.\r\n.a line with a dot\r\n";
+
+using clear = smtp::policies<smtp::tls::none>;
+using clear_auth = smtp::policies<smtp::tls::opportunistic, smtp::auth::allow_plaintext>;
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(sendmail_with_refused_and_bcc_recipients)
+{
+    // Server "plain": refuses nobody@example.com.
+    auto g = std::move(smtp::connect<clear>(server("PLAIN"))).ehlo();
+    BOOST_TEST(g.does_esmtp());
+    BOOST_TEST(g.has_extn("SIZE"));
+    const auto r = g.sendmail("author@example.com", {"a@example.com", "nobody@example.com", "hidden@example.com"},
+                              message);
+    BOOST_REQUIRE(r.refused.size() == 1u);
+    BOOST_TEST(r.refused.at("nobody@example.com").code().value() == 550u);
+    BOOST_TEST(r.final_reply.code().value() == 250u);
+    std::move(g).quit();
+
+    const auto rec = records("PLAIN");
+    BOOST_REQUIRE(rec.size() == 1u);
+    BOOST_TEST(contains(rec[0], "\"mail_from\": \"author@example.com\""));
+    BOOST_TEST(contains(rec[0], "\"a@example.com\""));
+    BOOST_TEST(contains(rec[0], "\"hidden@example.com\"")); // the BCC: envelope only
+    BOOST_TEST(!contains(rec[0], "\"nobody@example.com\""));
+    BOOST_TEST(contains(rec[0], "\"helo\": \"client.example\""));
+    BOOST_TEST(recorded_data(rec[0]) == message); // un-stuffed by the server: what we meant
+}
+
+BOOST_AUTO_TEST_CASE(starttls_then_auth_with_the_default_policies)
+{
+    // Server "tls": STARTTLS required by the server, AUTH PLAIN and LOGIN.
+    // The default policies: STARTTLS required, certificate verified.
+    auto g = std::move(smtp::connect(server("TLS"))).ehlo();
+    BOOST_TEST(g.has_extn("STARTTLS"));
+    BOOST_TEST(!g.encrypted());
+    auto e = std::move(g).starttls().ehlo();
+    BOOST_TEST(e.encrypted());
+    BOOST_TEST(!e.has_extn("STARTTLS")); // not offered twice
+    BOOST_TEST(e.has_extn("AUTH"));
+    auto a = std::move(e).login("alice", "s3cret");
+    a.sendmail("author@example.com", {"a@example.com"}, message);
+    std::move(a).quit();
+    const auto rec = records("TLS");
+    BOOST_REQUIRE(rec.size() == 1u);
+    BOOST_TEST(contains(rec[0], "\"tls\": true"));
+    BOOST_TEST(contains(rec[0], "\"auth_user\": \"alice\""));
+}
+
+BOOST_AUTO_TEST_CASE(each_mechanism_and_a_wrong_password)
+{
+    auto run = [](auto policy_tag, std::string_view password) {
+        using P = typename decltype(policy_tag)::type;
+        auto e = std::move(std::move(smtp::connect<P>(server("TLS"))).ehlo()).starttls().ehlo();
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        auto r = std::move(e).login("alice", password, ec, diag);
+        return std::pair{ec, diag};
+    };
+    using plain = smtp::policies<smtp::auth::mechanisms<smtp::sasl::plain>>;
+    using login = smtp::policies<smtp::auth::mechanisms<smtp::sasl::login>>;
+    using cram = smtp::policies<smtp::auth::mechanisms<smtp::sasl::cram_md5_openssl>>;
+    BOOST_TEST(!run(std::type_identity<plain>{}, "s3cret").first);
+    BOOST_TEST(!run(std::type_identity<login>{}, "s3cret").first);
+    const auto [ec, diag] = run(std::type_identity<plain>{}, "wrong");
+    BOOST_TEST(ec == errc::permanent_failure);
+    BOOST_TEST(diag.server_reply()->code().value() == 535u);
+    // aiosmtpd does not offer CRAM-MD5: refused before a byte is sent.
+    BOOST_TEST(run(std::type_identity<cram>{}, "s3cret").first == errc::no_common_mechanism);
+}
+
+BOOST_AUTO_TEST_CASE(implicit_tls)
+{
+    using P = smtp::policies<smtp::tls::implicit>;
+    auto c = smtp::connect<P>(server("IMPLICIT"));
+    BOOST_TEST(c.encrypted());
+    auto a = std::move(std::move(c).ehlo()).login("alice", "s3cret");
+    a.sendmail("author@example.com", {"a@example.com"}, message);
+    std::move(a).quit();
+    const auto rec = records("IMPLICIT");
+    BOOST_REQUIRE(rec.size() == 1u);
+    BOOST_TEST(contains(rec[0], "\"tls\": true"));
+}
+
+BOOST_AUTO_TEST_CASE(certificates_that_must_fail)
+{
+    // On both paths, the handshake fails and nothing more is sent: the
+    // servers record no message (they would accept one without AUTH).
+    for (const std::string name : {"EXPIRED", "WRONGHOST", "SELFSIGNED", "UNKNOWNROOT"}) {
+        BOOST_TEST_CONTEXT(name)
+        {
+            {
+                using P = smtp::policies<smtp::tls::implicit>;
+                smtp::error_code ec;
+                smtp::diagnostics diag;
+                auto c = smtp::connect<P>(server(name + "_IMPLICIT"), ec, diag);
+                BOOST_TEST(!c.has_value());
+                BOOST_TEST((ec.category() == boost::asio::error::get_ssl_category()), ec.message());
+            }
+            {
+                auto g = std::move(smtp::connect(server(name + "_STARTTLS"))).ehlo();
+                smtp::error_code ec;
+                smtp::diagnostics diag;
+                auto t = std::move(g).starttls(ec, diag);
+                BOOST_TEST(!t.has_value());
+                BOOST_TEST((ec.category() == boost::asio::error::get_ssl_category()), ec.message());
+                auto back = std::move(t).recover();
+                BOOST_TEST(back.broken());
+                // Under tls::starttls nothing but EHLO/STARTTLS/NOOP/QUIT exists in clear,
+                // and the broken session sends nothing at all.
+                back.noop(ec, diag);
+                BOOST_TEST(ec == errc::session_broken);
+            }
+            BOOST_TEST(records(name + "_STARTTLS").empty());
+        }
+    }
+    // The same expired certificate is accepted only under the named insecure policy.
+    using insecure = smtp::policies<smtp::tls::implicit, smtp::tls::insecure_no_verify>;
+    auto c = smtp::connect<insecure>(server("EXPIRED_IMPLICIT"));
+    BOOST_TEST(c.encrypted());
+    std::move(c).quit();
+}
+
+BOOST_AUTO_TEST_CASE(verify)
+{
+    auto g = std::move(smtp::connect<clear>(server("PLAIN"))).ehlo();
+    const auto yes = g.verify("dhellmann");
+    BOOST_TEST(yes.code().value() == 250u);
+    BOOST_TEST(yes.message() == "2.1.5 Doug Hellmann <dhellmann@mail>");
+    const auto no = g.verify("notthere");
+    BOOST_TEST(no.code().value() == 550u);
+    std::move(g).quit();
+}
+
+BOOST_AUTO_TEST_CASE(smtp_sink)
+{
+    auto g = std::move(smtp::connect<clear>(server("SINK"))).ehlo();
+    BOOST_TEST(g.has_extn("PIPELINING"));
+    BOOST_TEST(g.server_capabilities().has<smtp::ext::pipelining>());
+    const auto r = g.sendmail("author@example.com", {"a@example.com", "b@example.com"}, message);
+    BOOST_TEST(r.refused.empty());
+    BOOST_TEST(r.final_reply.code().value() == 250u);
+    std::move(g).quit();
+}
+
+BOOST_AUTO_TEST_CASE(plaintext_auth_only_when_the_policy_says_so)
+{
+    // Server "plainauth" offers AUTH without TLS; the opt-in policy may use it.
+    auto a = std::move(std::move(smtp::connect<clear_auth>(server("PLAINAUTH"))).ehlo()).login("alice", "s3cret");
+    a.sendmail("author@example.com", {"a@example.com"}, message);
+    std::move(a).quit();
+    BOOST_TEST(records("PLAINAUTH").size() == 1u);
+}
