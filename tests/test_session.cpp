@@ -137,6 +137,33 @@ BOOST_AUTO_TEST_CASE(refused_recipients_and_bcc)
     BOOST_TEST(s->written().find("hidden@x.org") < s->written().find("DATA"));
 }
 
+BOOST_AUTO_TEST_CASE(send_message_takes_the_envelope_from_the_headers)
+{
+    const std::string msg = "From: Me <me@x.org>\r\nTo: a@x.org\r\nBcc: hidden@x.org\r\n\r\nbody\r\n";
+    auto s = make_script();
+    s->respond("220 mx\r\n")
+        .expect("EHLO client.example\r\n")
+        .respond("250 mx\r\n")
+        .expect("MAIL FROM:<me@x.org>\r\n")
+        .respond("250 Ok\r\n")
+        .expect("RCPT TO:<a@x.org>\r\n")
+        .respond("250 Ok\r\n")
+        .expect("RCPT TO:<hidden@x.org>\r\n")
+        .respond("250 Ok\r\n")
+        .expect("DATA\r\n")
+        .respond("354 go\r\n")
+        .expect("From: Me <me@x.org>\r\nTo: a@x.org\r\n\r\nbody\r\n.\r\n")
+        .respond("250 Ok\r\n");
+    auto g = std::move(smtp::connect<clear>(opts(), s)).ehlo();
+    g.send_message(msg);
+    BOOST_TEST(s->done(), s->log());
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    g.send_message("Subject: no sender\r\n\r\nx\r\n", ec, diag);
+    BOOST_TEST(ec == errc::empty_argument);
+    BOOST_TEST(diag.field() == "From header");
+}
+
 BOOST_AUTO_TEST_CASE(all_recipients_refused_sends_no_data)
 {
     auto s = make_script();

@@ -12,6 +12,7 @@
 #include <smtp/protocol/commands.hpp>
 #include <smtp/protocol/data_encoder.hpp>
 #include <smtp/protocol/diagnostics.hpp>
+#include <smtp/protocol/envelope.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/reply.hpp>

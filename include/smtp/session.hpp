@@ -321,6 +321,30 @@ public:
                                  std::forward<Token>(token));
     }
 
+    /// smtplib's send_message: the envelope from the message's headers
+    /// (Sender or From; To, Cc and Bcc), sent without its Bcc header.
+    send_result send_message(std::string_view message)
+        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+    {
+        error_code ec;
+        diagnostics diag;
+        auto r = send_message(message, ec, diag);
+        detail::throw_on_error(ec, diag);
+        return r;
+    }
+    send_result send_message(std::string_view message, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+    {
+        const envelope env = envelope_from_headers(message);
+        if (env.from.empty()) {
+            ec = errc::empty_argument;
+            diag.clear();
+            diag.set_field("From header");
+            return {};
+        }
+        return sendmail(env.from, env.recipients, env.message, ec, diag);
+    }
+
     /// MAIL FROM: opens a transaction.
     auto mail_from(std::string_view from, std::span<const esmtp_param> params = {}) &&
         requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
