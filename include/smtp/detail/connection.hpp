@@ -63,17 +63,19 @@ public:
     using log_type = Log;
 
     connection(Transport t, connect_options o, Log l, std::shared_ptr<boost::asio::io_context> owned, bool verify)
-        : transport(std::move(t)), options(std::move(o)), log(std::move(l)), owned_context(std::move(owned)),
+        : owned_context(std::move(owned)), transport(std::move(t)), options(std::move(o)), log(std::move(l)),
           timer(transport.get_executor()), parser(options.limits), verify_peer(verify)
     {
         if (options.local_name.empty())
             options.local_name = default_local_name();
     }
 
+    /// Set for sessions made by the sync connect(). First, so that it is
+    /// destroyed last: the socket and the timer must go before their context.
+    std::shared_ptr<boost::asio::io_context> owned_context;
     Transport transport;
     connect_options options;
     [[no_unique_address]] Log log;
-    std::shared_ptr<boost::asio::io_context> owned_context; ///< set for sessions made by the sync connect()
     boost::asio::steady_timer timer;
     std::chrono::steady_clock::time_point deadline{};
     bool timed_out = false;
