@@ -460,3 +460,61 @@ BOOST_AUTO_TEST_CASE(limits_and_reject_mode_on_long_inputs)
         BOOST_REQUIRE(static_cast<bool>(ec) == sh.bare);
     }
 }
+
+BOOST_AUTO_TEST_CASE(other_low_control_bytes_in_the_block_path)
+{
+    // The block loop's mask flags every byte <= 0x0D; those that are not CR
+    // or LF (NUL, TAB, VT, FF ...) are text. Long inputs full of them, next
+    // to line ends, stuffing dots and block edges, in every mode.
+    std::mt19937 rng(777);
+    const char lows[] = {'\0', '\t', '\v', '\f', '\x01', '\x08', '\x0e', '\x1f'};
+    for (int iter = 0; iter < 300; ++iter) {
+        std::string in = random_text(rng, 150 + rng() % 3000, 1 + rng() % 60);
+        for (std::size_t i = 0; i < in.size(); ++i)
+            if (rng() % 8 == 0 && in[i] != '\r' && in[i] != '\n')
+                in[i] = lows[rng() % sizeof lows];
+        const shape sh = shape_of(in);
+        smtp::data_encoder_options unlimited;
+        unlimited.max_line = 0;
+        smtp::error_code ec;
+        BOOST_REQUIRE(encode_chunked(in, {in.size()}, ec, unlimited) == reference_encode(in));
+        BOOST_REQUIRE(!ec);
+        BOOST_REQUIRE(encode_chunked(in, random_cuts(rng, in.size(), 2000), ec, unlimited) == reference_encode(in));
+        BOOST_REQUIRE(!ec);
+        smtp::data_encoder_options limited;
+        limited.max_line = 20 + rng() % 300;
+        const std::string out = encode_chunked(in, random_cuts(rng, in.size(), 2000), ec, limited);
+        if (sh.longest > limited.max_line)
+            BOOST_REQUIRE(ec == smtp::errc::data_line_too_long);
+        else {
+            BOOST_REQUIRE(!ec);
+            BOOST_REQUIRE(out == reference_encode(in));
+        }
+        smtp::data_encoder_options reject;
+        reject.max_line = 0;
+        reject.bare_line_endings = smtp::line_endings::reject;
+        encode_chunked(in, random_cuts(rng, in.size(), 2000), ec, reject);
+        BOOST_REQUIRE(static_cast<bool>(ec) == sh.bare);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(crlf_lines_keep_the_stored_block_right)
+{
+    // A CRLF leaves what the block store wrote in place; a stuffing dot, a
+    // bare LF or a bare CR after it moves the rest. Lines of every length
+    // around a block, mixing the three, whole and in chunks.
+    std::mt19937 rng(2024);
+    for (int iter = 0; iter < 2000; ++iter) {
+        std::string in;
+        while (in.size() < 400) {
+            const unsigned k = rng() % 10;
+            if (k == 0)
+                in += '.';
+            in.append(rng() % 140, char('a' + rng() % 26));
+            in += k == 1 ? "\n" : k == 2 ? "\r" : "\r\n";
+        }
+        smtp::error_code ec;
+        BOOST_REQUIRE(encode_chunked(in, {in.size()}, ec) == reference_encode(in));
+        BOOST_REQUIRE(encode_chunked(in, random_cuts(rng, in.size(), 300), ec) == reference_encode(in));
+    }
+}

@@ -61,3 +61,27 @@ BOOST_AUTO_TEST_CASE(control_candidates_are_controls_and_high_bytes)
         }
     }
 }
+
+BOOST_AUTO_TEST_CASE(first_candidate_and_low_control_mask)
+{
+    // first_candidate: the first control or >= 0x7F byte, or Width - 1 when
+    // there is none. low_control_mask64: every byte <= 0x0D, nothing else.
+    for (int c = 0; c < 256; ++c) {
+        for (std::size_t at = 0; at < 64; ++at) {
+            std::string buf(64, 'x');
+            buf[at] = static_cast<char>(c);
+            const bool cand = c < 0x20 || c >= 0x7F;
+            BOOST_TEST(smtp::detail::first_candidate<64>(buf.data()) == (cand ? at : 63u), "byte " << c << " at " << at);
+            BOOST_TEST(smtp::detail::first_candidate<32>(buf.data()) == (cand && at < 32 ? at : 31u));
+            BOOST_TEST(smtp::detail::first_candidate<16>(buf.data()) == (cand && at < 16 ? at : 15u));
+#if SMTP_HAVE_SSE2
+            BOOST_TEST(smtp::detail::low_control_mask64(buf.data()) == (c <= 0x0D ? std::uint64_t(1) << at : 0u),
+                       "byte " << c << " at " << at);
+#endif
+        }
+    }
+    std::string two(64, 'x');
+    two[9] = '\x80';
+    two[5] = '\r';
+    BOOST_TEST(smtp::detail::first_candidate<64>(two.data()) == 5u);
+}

@@ -202,9 +202,12 @@ private:
         }
 #if SMTP_HAVE_SSE2
         // Whole 64-byte blocks while at least block_reach bytes remain: one
-        // mask finds every CR and LF in the block; the block is stored as it
-        // is, and at each line end the rest of it is stored again, shifted by
-        // what the line end added (CR LF for a bare LF, the stuffing dot).
+        // mask finds every CR and LF in the block (among the few other bytes
+        // <= 0x0D, which are passed over); the block is stored as it is.
+        // A CRLF leaves the shift between input and output as it was, so
+        // what is stored is right already (but for an LF past the block's
+        // end): only the line end is stored. A bare LF or CR, or a stuffing
+        // dot, shifts the rest of the block: it is stored again, shifted.
         // No loop exit per line: on ~70-byte lines a block holds about one.
         while (end - p >= block_reach) {
             if (at_line_start) {
@@ -212,38 +215,58 @@ private:
                     *o++ = '.';
                 at_line_start = false;
             }
-            std::uint64_t m = detail::cr_or_lf_mask64(p);
+            std::uint64_t m = detail::low_control_mask64(p);
             detail::copy64(o, p);
             const char* seg = p; // input not yet accounted for
             char* seg_out = o;   // where it was stored
             while (m) {
-                const char* const e = p + detail::lowest_bit(m);
+                const char* const e = p + detail::lowest_bit_nonzero(m);
+                m &= m - 1;
+                const char* next;
+                if (*e == '\r' && e[1] == '\n') {
+                    // CRLF: the output after it is right already; store the
+                    // line end (its LF may be past the block's end).
+                    m &= m - 1; // the LF's bit, or nothing when it is past the block
+                    line_length += static_cast<std::size_t>(e - seg);
+                    if (line_length > max_line) {
+                        ec = errc::data_line_too_long;
+                        return o;
+                    }
+                    char* w = seg_out + (e - seg);
+                    std::memcpy(w, "\r\n", 2);
+                    w += 2;
+                    line_length = 0;
+                    next = e + 2;
+                    if (*next == '.') {
+                        *w++ = '.';
+                        detail::copy64(w, next);
+                    }
+                    seg = next;
+                    seg_out = w;
+                    continue;
+                }
+                if (*e == '\r') {
+                    if (reject) {
+                        ec = errc::data_bare_cr;
+                        return o;
+                    }
+                } else if (*e == '\n') {
+                    if (reject) {
+                        ec = errc::data_bare_lf;
+                        return o;
+                    }
+                } else {
+                    continue; // another control byte: text
+                }
+                // A bare CR or LF: it becomes CRLF, and the rest moves by one.
+                next = e + 1;
                 line_length += static_cast<std::size_t>(e - seg);
                 if (line_length > max_line) {
                     ec = errc::data_line_too_long;
                     return o;
                 }
                 char* w = seg_out + (e - seg);
-                const char* next;
-                m &= m - 1;
-                if (*e == '\r') {
-                    if (e[1] == '\n') {
-                        next = e + 2;
-                        m &= m - 1; // the LF's bit, or nothing when it is past the block
-                    } else if (reject) {
-                        ec = errc::data_bare_cr;
-                        return o;
-                    } else {
-                        next = e + 1;
-                    }
-                } else if (reject) {
-                    ec = errc::data_bare_lf;
-                    return o;
-                } else {
-                    next = e + 1;
-                }
-                w[0] = '\r';
-                w[1] = '\n';
+                std::memcpy(w, "\r\n", 2);
                 w += 2;
                 line_length = 0;
                 if (*next == '.')

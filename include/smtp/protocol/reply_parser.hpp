@@ -71,31 +71,44 @@ public:
     /// Parses the next reply at the start of `input`. See the file comment.
     std::size_t put(std::string_view input, reply_view& out, error_code& ec) noexcept
     {
-        // Fast path: a new one-line reply ("250 text"), whole in its first
-        // block and nothing odd in it; most replies in a transaction are
-        // such. Anything else, or any doubt, takes the general path, which
-        // gives the same answer for these and the precise error for the rest.
+        // Fast path: the first line of a new reply, whole in its first block
+        // and nothing odd in it ("250 text", "550-text"). Most replies are
+        // one such line: it is the reply. A longer reply goes on in the
+        // general loop from the end of its first line. Anything else, or any
+        // doubt, takes the general path from the reply's start, which gives
+        // the same answer for these and the precise error for the rest.
         const std::size_t size = input.size();
         const char* const b = input.data();
-        if (scan_ == 0 && size > block && b[3] == ' ' && !failed_) {
-            // "ddd " in one word: x's bytes are d0-'0', d1-'0', d2-'0' and 0
-            // (for the space) exactly when the four bytes are a code and a space.
-            std::uint32_t w;
-            std::memcpy(&w, b, 4);
-            if constexpr (std::endian::native == std::endian::big)
-                w = __builtin_bswap32(w);
-            const std::uint32_t x = w ^ 0x20303030u;
-            // The top bit keeps the count defined when m is 0 (then i is 63: no fast path).
-            const std::size_t i = detail::lowest_bit(detail::control_candidates<block>(b) | (std::uint64_t(1) << 63));
+        if (scan_ == 0 && size > block && !failed_) {
+            // "ddd " or "ddd-" in one word: x's bytes are d0-'0', d1-'0',
+            // d2-'0' and 0 (a space) or sep_dash (a '-') exactly when the
+            // four bytes are a code and a separator.
+            const std::uint32_t x = load32(b) ^ 0x20303030u;
+            // With no candidate, i is block - 1 and the CRLF test fails.
+            const std::size_t i = detail::first_candidate<block>(b);
             std::uint16_t crlf;
-            std::memcpy(&crlf, b + i, 2); // i + 1 <= 64 < size: in bounds
+            std::memcpy(&crlf, b + i, 2); // i + 1 <= block < size: in bounds
             const bool code_ok = (x & 0x00F0F0F0u) == 0 && ((x + 0x00060600u) & 0x00101000u) == 0 &&
                                  (x & 0xFFu) - 2u <= 3u;
-            if (code_ok && i >= 4 && i + 2 <= fast_limit_ && crlf == crlf_word) {
-                const unsigned code = 100 * (x & 0xFFu) + 10 * ((x >> 8) & 0xFFu) + ((x >> 16) & 0xFFu);
-                out = reply_view(reply_code(code), std::string_view(b, i + 2), 1);
-                ec = {};
-                return i + 2;
+            // A code and a separator are no controls, so the first candidate,
+            // the CR, is past them.
+            if (code_ok && crlf == crlf_word && i + 2 <= fast_limit_) {
+                const unsigned first = 100 * (x & 0xFFu) + 10 * ((x >> 8) & 0xFFu) + ((x >> 16) & 0xFFu);
+                const std::size_t next = i + 2;
+                const std::uint32_t sep = x >> 24;
+                if (sep == 0) {
+                    out = reply_view(reply_code(first), std::string_view(b, next), 1);
+                    ec = {};
+                    return next;
+                }
+                // The first line of several (when more than one may come): the
+                // general loop goes on after it, from the state it would have
+                // reached itself. next <= fast_limit_ <= max_reply.
+                if (sep == sep_dash && limits_.max_lines > 1) {
+                    line_start_ = scan_ = next;
+                    lines_ = 1;
+                    code_ = first;
+                }
             }
         }
         return put_general(input, out, ec);
@@ -240,6 +253,19 @@ private:
     static constexpr std::uint16_t crlf_word =
         std::endian::native == std::endian::little ? std::uint16_t(0x0A0D) : std::uint16_t(0x0D0A);
 
+    /// '-' ^ ' ' in a line's first word: the separator of a line that is not the last.
+    static constexpr std::uint32_t sep_dash = 0x0D000000u;
+
+    /// The four bytes at p as a little-endian word.
+    static std::uint32_t load32(const char* p) noexcept
+    {
+        std::uint32_t w;
+        std::memcpy(&w, p, 4);
+        if constexpr (std::endian::native == std::endian::big)
+            w = __builtin_bswap32(w);
+        return w;
+    }
+
     static constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
     /// Why a continuation line's code is wrong: not a code at all, or another one.
@@ -258,7 +284,7 @@ private:
     }
 
     reply_limits limits_{};
-    std::size_t fast_limit_ = 64; ///< longest reply the fast path takes: min(max_line, max_reply, block)
+    std::size_t fast_limit_ = block; ///< longest line the fast path takes: min(max_line, max_reply, block)
     std::size_t line_start_ = 0; ///< offset of the current line in the caller's buffer
     std::size_t scan_ = 0;       ///< offset up to which the current line holds no control byte
     std::size_t lines_ = 0;

@@ -68,6 +68,20 @@ inline std::uint64_t cr_or_lf_mask64(const char* p) noexcept
     return at(0) | (at(1) << 16) | (at(2) << 32) | (at(3) << 48);
 }
 
+/// Bit i set when p[i] <= 0x0D, for the 64 bytes at p: CR and LF, and the
+/// other low control bytes (rare in text; callers pass over them). Two
+/// operations a vector (v - 0x0D, saturating, is 0), each overwriting its
+/// operand, where CR-or-LF takes three and two register copies.
+inline std::uint64_t low_control_mask64(const char* p) noexcept
+{
+    const auto at = [p](int k) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+        return std::uint64_t(static_cast<unsigned>(_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_subs_epu8(v, _mm_set1_epi8(0x0D)), _mm_setzero_si128()))));
+    };
+    return at(0) | (at(1) << 16) | (at(2) << 32) | (at(3) << 48);
+}
+
 /// Stores the 64 bytes at `from` to `to` (unaligned; the ranges do not overlap).
 inline void copy64(char* to, const char* from) noexcept
 {
@@ -85,13 +99,15 @@ inline void copy64(char* to, const char* from) noexcept
 #if SMTP_HAVE_SSE2
 /// Candidates for is_control() among 16 bytes, in three operations: every
 /// control byte and every byte >= 0x7F (x + 1, as a signed byte, is below
-/// 0x21 exactly for those). Callers look at each candidate; 8-bit bytes are
-/// the only false ones, and rare in replies.
+/// 0x21 exactly for those, so (x + 1) - 0x21, saturating, is negative: its
+/// sign bit is the mask bit). Callers look at each candidate; 8-bit bytes are
+/// the only false ones, and rare in replies. (Not a compare: g++ turns
+/// cmplt into cmpgt and a second compare that inverts it.)
 inline unsigned control_candidates16(const char* p) noexcept
 {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i t = _mm_add_epi8(v, _mm_set1_epi8(1));
-    return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(t, _mm_set1_epi8(0x21))));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_subs_epi8(t, _mm_set1_epi8(0x21))));
 }
 #endif
 
@@ -127,7 +143,52 @@ inline std::uint64_t control_candidates_tail(const char* p, std::size_t n) noexc
     return control_candidates<Width>(block);
 }
 
-inline std::size_t lowest_bit(std::uint64_t m) noexcept { return static_cast<std::size_t>(__builtin_ctzll(m)); }
+inline std::size_t lowest_bit(std::uint64_t m) noexcept
+{
+    // Through unsigned: the count is never negative, and g++ then does not sign-extend it.
+    return static_cast<std::size_t>(static_cast<unsigned>(__builtin_ctzll(m)));
+}
+
+/// lowest_bit(m) for m != 0, as a 64-bit count straight away: g++ computes
+/// __builtin_ctzll in 32 bits and sign-extends it, one more cycle on the
+/// parser's chain from one reply to the next. (rep bsf is tzcnt where the
+/// CPU has it, bsf elsewhere: the same for m != 0.)
+inline std::size_t lowest_bit_nonzero(std::uint64_t m) noexcept
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    std::uint64_t i;
+    __asm__("rep bsfq %1, %0" : "=r"(i) : "rm"(m) : "cc");
+    return static_cast<std::size_t>(i);
+#else
+    return lowest_bit(m);
+#endif
+}
+
+/// The offset of the first candidate (see control_candidates) among the
+/// Width bytes at p, or Width - 1 when there is none (the caller looks at
+/// that byte and finds it is not one). The same as
+/// lowest_bit(control_candidates<Width>(p) | 1 << (Width - 1)), with the
+/// masks joined as a tree and the sentinel bit set before the join: this
+/// sits on the dependency chain from one reply to the next.
+template <unsigned Width>
+inline std::size_t first_candidate(const char* p) noexcept
+{
+    static_assert(Width == 16 || Width == 32 || Width == 64);
+#if SMTP_HAVE_SSE2
+    if constexpr (Width == 16) {
+        return lowest_bit_nonzero(control_candidates16(p) | 0x8000u);
+    } else if constexpr (Width == 32) {
+        return lowest_bit_nonzero(control_candidates16(p) | ((control_candidates16(p + 16) | 0x8000u) << 16));
+    } else {
+        const std::uint64_t a = control_candidates16(p) | (control_candidates16(p + 16) << 16);
+        const std::uint64_t b = (std::uint64_t(control_candidates16(p + 32)) << 32) |
+                                (std::uint64_t(control_candidates16(p + 48) | 0x8000u) << 48);
+        return lowest_bit_nonzero(a | b);
+    }
+#else
+    return lowest_bit(control_candidates<Width>(p) | (std::uint64_t(1) << (Width - 1)));
+#endif
+}
 
 /// First control byte (see is_control) in [p, end), or end.
 inline const char* find_control(const char* p, const char* end) noexcept
