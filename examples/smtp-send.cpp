@@ -1,0 +1,478 @@
+// smtp-send: send the RFC 5322 message on stdin through an SMTP submission
+// server.
+//
+//   smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]
+//             [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]... [--debug] < message
+//
+//   --tls       starttls (default, port 587): STARTTLS is required, nothing
+//               goes out in clear; implicit (port 465): TLS from the first
+//               byte; none (port 25): no TLS at all, and then no --user
+//   --cafile    trust the CAs in this PEM file instead of the system's
+//   --user      log in as NAME, with the password from the environment
+//               variable VAR (never on the command line: ps shows those)
+//   --from      the envelope sender; default: the address in From (Sender
+//               when From has several)
+//   --to        an envelope recipient (repeatable); default: the addresses in
+//               the To, Cc and Bcc fields
+//   --debug     smtplib's transcript on stderr (AUTH secrets masked)
+//
+// The Bcc field is removed from the message before it is sent; the rest goes
+// as it is. Exit status: 0 every recipient accepted; 1 some refused (each on
+// stderr with the server's reply); 2 nothing sent, with one line on stderr
+// saying why, starting "smtp-send: ".
+#include <smtp/client.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+/// Every error that means "nothing was sent": its text becomes the one line.
+struct failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Text from the command line or a message, safe to print on one line.
+std::string printable(std::string_view s)
+{
+    std::string out;
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '\r')
+            out += "\\r";
+        else if (c == '\n')
+            out += "\\n";
+        else if (u < 0x20 || u == 0x7f) {
+            constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
+        } else
+            out += c;
+    }
+    return out;
+}
+
+bool iequals(std::string_view a, std::string_view b)
+{
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+        return (x >= 'A' && x <= 'Z' ? x + 32 : x) == (y >= 'A' && y <= 'Z' ? y + 32 : y);
+    });
+}
+
+// --- The message's header -------------------------------------------------------------------
+
+struct field {
+    std::string name;
+    std::string value;     ///< unfolded: continuation lines joined, line ends removed
+    std::size_t begin = 0; ///< where the field's first line starts in the message
+    std::size_t end = 0;   ///< past the line end of its last continuation line
+};
+
+/// The header fields, up to the empty line (or the end of the input).
+std::vector<field> parse_header(std::string_view msg)
+{
+    std::vector<field> fields;
+    std::size_t pos = 0;
+    for (int number = 1; pos < msg.size(); ++number) {
+        const std::size_t lf = msg.find('\n', pos);
+        const std::size_t next = lf == std::string_view::npos ? msg.size() : lf + 1;
+        std::string_view line = msg.substr(pos, next - pos);
+        if (!line.empty() && line.back() == '\n')
+            line.remove_suffix(1);
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        if (line.empty())
+            break; // the body follows
+        if (line.front() == ' ' || line.front() == '\t') {
+            // RFC 5322 2.2.3: unfolding removes the line break, not the whitespace.
+            if (fields.empty())
+                throw failure("message header line 1 starts with whitespace (a continuation of nothing)");
+            fields.back().value += line;
+            fields.back().end = next;
+        } else {
+            const std::size_t colon = line.find(':');
+            std::string_view name = line.substr(0, colon);
+            while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
+                name.remove_suffix(1); // "Subject :" (RFC 5322 4.5.1, obsolete but seen)
+            const bool ok = colon != std::string_view::npos && !name.empty() &&
+                            std::all_of(name.begin(), name.end(), [](char c) { return c > ' ' && c < 0x7f; });
+            if (!ok)
+                throw failure("message header line " + std::to_string(number) +
+                              " is not a field (\"Name: value\"): " + printable(line.substr(0, 60)));
+            fields.push_back({std::string(name), std::string(line.substr(colon + 1)), pos, next});
+        }
+        pos = next;
+    }
+    return fields;
+}
+
+/// The addresses in an address-list field (RFC 5322 3.4): "Name <a@b>",
+/// "a@b", "\"Last, First\" <a@b>", "a@b (comment)", groups "Team: a@b, c@d;",
+/// separated by commas. Display names, comments and group names are dropped.
+std::vector<std::string> parse_addresses(std::string_view value)
+{
+    std::vector<std::string> out;
+    std::vector<std::string> words; // outside <...>: the phrase, or a bare address
+    std::string word, angle;
+    bool in_angle = false, has_angle = false;
+    auto end_word = [&] {
+        if (!word.empty())
+            words.push_back(std::move(word));
+        word.clear();
+    };
+    auto flush = [&] {
+        end_word();
+        if (has_angle) {
+            std::string_view a = angle;
+            if (!a.empty() && a.front() == '@') // obsolete source route: <@relay:a@b>
+                a.remove_prefix(std::min(a.size(), a.find(':') + 1));
+            if (!a.empty())
+                out.emplace_back(a);
+        } else if (words.size() == 1) {
+            out.push_back(words.front());
+        } else if (words.size() > 1) {
+            std::string phrase;
+            for (const auto& w : words)
+                phrase += (phrase.empty() ? "" : " ") + w;
+            throw failure("no address in \"" + printable(phrase) + "\" (a name needs an address in <...>)");
+        }
+        words.clear();
+        angle.clear();
+        has_angle = false;
+    };
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const char c = value[i];
+        std::string& target = in_angle ? angle : word;
+        if (c == '"') { // quoted string, escapes kept: it may be a quoted local part
+            target += c;
+            for (++i;; ++i) {
+                if (i >= value.size())
+                    throw failure("unterminated quoted string in \"" + printable(value) + "\"");
+                target += value[i];
+                if (value[i] == '\\' && i + 1 < value.size())
+                    target += value[++i];
+                else if (value[i] == '"')
+                    break;
+            }
+        } else if (c == '(') { // comment, possibly nested: dropped, separates words
+            if (!in_angle)
+                end_word();
+            for (int depth = 1; depth > 0;) {
+                if (++i >= value.size())
+                    throw failure("unterminated comment in \"" + printable(value) + "\"");
+                if (value[i] == '\\')
+                    ++i;
+                else if (value[i] == '(')
+                    ++depth;
+                else if (value[i] == ')')
+                    --depth;
+            }
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            if (!in_angle)
+                end_word();
+        } else if (in_angle) {
+            if (c == '>')
+                in_angle = false;
+            else
+                angle += c;
+        } else if (c == '<') {
+            end_word();
+            if (has_angle)
+                throw failure("two <addresses> in one element of \"" + printable(value) + "\"");
+            in_angle = has_angle = true;
+        } else if (c == ',' || c == ';') {
+            flush();
+        } else if (c == ':') { // group: what came before is its name
+            end_word();
+            words.clear();
+        } else {
+            word += c;
+        }
+    }
+    if (in_angle)
+        throw failure("unterminated <address> in \"" + printable(value) + "\"");
+    flush();
+    return out;
+}
+
+// --- The command line -------------------------------------------------------------------------
+
+struct config {
+    std::string host;
+    std::optional<std::uint16_t> port;
+    std::string tls = "starttls";
+    std::string cafile;
+    std::string user;
+    std::string password_env;
+    std::string from;
+    std::vector<std::string> to;
+    bool debug = false;
+};
+
+constexpr std::string_view usage =
+    "usage: smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]\n"
+    "                 [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]... [--debug] < message\n";
+
+std::uint16_t parse_port(std::string_view text)
+{
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 65535)
+        throw failure("--port: not a port number: " + printable(text));
+    return static_cast<std::uint16_t>(value);
+}
+
+config parse_command_line(int argc, char** argv)
+{
+    config c;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::cout << usage;
+            std::exit(0);
+        }
+        if (arg == "--debug") {
+            c.debug = true;
+            continue;
+        }
+        // --name value, or --name=value
+        std::string_view name = arg, value;
+        const bool inline_value = arg.starts_with("--") && arg.find('=') != std::string_view::npos;
+        if (inline_value) {
+            name = arg.substr(0, arg.find('='));
+            value = arg.substr(arg.find('=') + 1);
+        }
+        const std::string_view known[] = {"--host", "--port", "--tls", "--cafile", "--user", "--password-env",
+                                          "--from", "--to"};
+        if (std::find(std::begin(known), std::end(known), name) == std::end(known))
+            throw failure("unknown argument " + printable(arg) + " (see --help)");
+        if (!inline_value) {
+            if (i + 1 >= argc)
+                throw failure(std::string(name) + " needs a value");
+            value = argv[++i];
+        }
+        if (name == "--host")
+            c.host = value;
+        else if (name == "--port")
+            c.port = parse_port(value);
+        else if (name == "--tls") {
+            if (value != "starttls" && value != "implicit" && value != "none")
+                throw failure("--tls: starttls, implicit or none, not " + printable(value));
+            c.tls = value;
+        } else if (name == "--cafile")
+            c.cafile = value;
+        else if (name == "--user")
+            c.user = value;
+        else if (name == "--password-env")
+            c.password_env = value;
+        else if (name == "--from")
+            c.from = value;
+        else
+            c.to.emplace_back(value);
+    }
+    if (c.host.empty())
+        throw failure("--host is required (see --help)");
+    if (c.user.empty() != c.password_env.empty())
+        throw failure("--user and --password-env go together");
+    if (!c.user.empty() && c.tls == "none")
+        throw failure("--user with --tls none would send the password in clear; use starttls or implicit");
+    return c;
+}
+
+// --- Sending --------------------------------------------------------------------------------
+
+/// Our own logger: smtplib's transcript on stderr with --debug, nothing
+/// without. (The library masks AUTH secrets before any logger sees them.)
+class debug_log {
+public:
+    using policy_category = smtp::log_category;
+    static constexpr bool enabled = true;
+
+    debug_log() = default;
+    explicit debug_log(bool on) : on_(on) {}
+    void on_send(std::string_view bytes, smtp::log::sent what) const
+    {
+        if (on_)
+            smtp::log::transcript(std::cerr).on_send(bytes, what);
+    }
+    void on_reply(const smtp::reply_view& r, bool data_phase) const
+    {
+        if (on_)
+            smtp::log::transcript(std::cerr).on_reply(r, data_phase);
+    }
+
+private:
+    bool on_ = false;
+};
+
+struct envelope {
+    std::string from;
+    std::vector<std::string> to;
+    std::string data; ///< the message without its Bcc fields
+};
+
+/// Connect, EHLO, TLS as the policy says, AUTH, the mail, QUIT. Returns the
+/// exit status; throws for "nothing sent".
+template <class Tls>
+int send(const config& cfg, const std::string& password, const envelope& env)
+{
+    using P = smtp::policies<Tls, debug_log>;
+    smtp::connect_options options;
+    options.host = cfg.host;
+    options.port = cfg.port.value_or(Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
+    options.ca_file = cfg.cafile;
+
+    // What is being done, for the one line if it fails.
+    std::string doing = "connecting to " + cfg.host + " port " + std::to_string(options.port);
+    try {
+        auto deliver = [&](auto session) {
+            doing = "sending";
+            smtp::error_code ec;
+            smtp::diagnostics diag;
+            const smtp::send_result result = session.sendmail(env.from, env.to, env.data, ec, diag);
+            smtp::error_code quit_ec; // the message is accepted or not by now
+            smtp::diagnostics quit_diag;
+            std::move(session).quit(quit_ec, quit_diag);
+            if (ec == smtp::errc::all_recipients_refused) {
+                std::string line = "every recipient was refused:";
+                for (const auto& [to, reply] : result.refused)
+                    line += " " + to + " (" + std::to_string(reply.code().value()) + " " + reply.message() + ")";
+                throw failure(line);
+            }
+            if (ec == smtp::errc::outcome_unknown)
+                throw failure("the connection ended after the message, before the server's answer: "
+                              "it may or may not have been delivered");
+            if (ec)
+                throw smtp::error_with_diagnostics(ec, diag);
+            for (const auto& to : env.to)
+                if (const auto r = result.refused.find(to); r != result.refused.end())
+                    std::cerr << "smtp-send: refused " << to << ": " << r->second.code().value() << ' '
+                              << printable(r->second.message()) << '\n';
+            return result.refused.empty() ? 0 : 1;
+        };
+        auto log_in = [&](auto session) {
+            // login() exists only where the policies allow it: encrypted here
+            // (auth::require_tls, the default). --user with --tls none was refused.
+            if constexpr (requires { std::move(session).login("", ""); }) {
+                if (!cfg.user.empty()) {
+                    doing = "logging in as " + cfg.user;
+                    return deliver(std::move(session).login(cfg.user, password));
+                }
+            }
+            return deliver(std::move(session));
+        };
+
+        auto session = smtp::connect<P>(options, debug_log(cfg.debug));
+        doing = "EHLO";
+        auto greeted = std::move(session).ehlo();
+        if constexpr (Tls::offers_starttls) {
+            // tls::starttls: until this succeeds, MAIL and AUTH do not compile.
+            doing = "STARTTLS";
+            auto encrypted = std::move(greeted).starttls();
+            doing = "EHLO after STARTTLS";
+            return log_in(std::move(encrypted).ehlo());
+        } else {
+            return log_in(std::move(greeted));
+        }
+    } catch (const failure&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw failure(doing + ": " + printable(e.what()));
+    }
+}
+
+envelope make_envelope(const config& cfg, std::string message)
+{
+    envelope env;
+    const auto fields = parse_header(message);
+    auto addresses_in = [&](std::string_view name) {
+        std::vector<std::string> out;
+        for (const auto& f : fields)
+            if (iequals(f.name, name))
+                for (auto& a : parse_addresses(f.value))
+                    out.push_back(std::move(a));
+        return out;
+    };
+
+    env.from = cfg.from;
+    if (env.from.empty()) {
+        auto from = addresses_in("From");
+        if (from.size() > 1) // RFC 5322 3.6.2: several authors, and Sender says who sent it
+            from = addresses_in("Sender");
+        if (from.size() != 1)
+            throw failure("no --from, and no single address in the From (or Sender) field");
+        env.from = from.front();
+    }
+    if (!cfg.to.empty())
+        env.to = cfg.to;
+    else
+        for (const char* name : {"To", "Cc", "Bcc"})
+            for (auto& a : addresses_in(name))
+                if (std::find(env.to.begin(), env.to.end(), a) == env.to.end())
+                    env.to.push_back(std::move(a));
+    if (env.to.empty())
+        throw failure("no recipient: no --to, and no address in To, Cc or Bcc");
+
+    // Every envelope address checked before connecting: a bad one (CR/LF,
+    // <, >, ...) fails here, with nothing sent.
+    std::string probe;
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    smtp::serialize(smtp::cmd::mail_from{env.from}, probe, ec, diag);
+    if (ec)
+        throw failure("sender " + printable(env.from) + ": " + diag.describe(ec));
+    for (const auto& to : env.to) {
+        smtp::serialize(smtp::cmd::rcpt_to{to}, probe, ec, diag);
+        if (ec)
+            throw failure("recipient " + printable(to) + ": " + diag.describe(ec));
+    }
+
+    // The message without its Bcc fields (their continuation lines included).
+    std::size_t kept = 0;
+    for (const auto& f : fields)
+        if (iequals(f.name, "Bcc")) {
+            env.data.append(message, kept, f.begin - kept);
+            kept = f.end;
+        }
+    env.data.append(message, kept);
+    return env;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    try {
+        const config cfg = parse_command_line(argc, argv);
+        std::string password;
+        if (!cfg.password_env.empty()) {
+            const char* p = std::getenv(cfg.password_env.c_str());
+            if (!p)
+                throw failure("--password-env " + printable(cfg.password_env) + ": no such environment variable");
+            password = p;
+        }
+        std::string message{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+        if (message.empty())
+            throw failure("no message on stdin");
+        const envelope env = make_envelope(cfg, std::move(message));
+        if (cfg.tls == "implicit")
+            return send<smtp::tls::implicit>(cfg, password, env);
+        if (cfg.tls == "none")
+            return send<smtp::tls::none>(cfg, password, env);
+        return send<smtp::tls::starttls>(cfg, password, env);
+    } catch (const std::exception& e) {
+        std::cerr << "smtp-send: " << printable(e.what()) << '\n';
+        return 2;
+    }
+}
