@@ -65,9 +65,9 @@ int main(int argc, char** argv)
     // carries no secret. For mail, see sendmail.cpp and authenticated.cpp.
     using P = smtp::policies<smtp::tls::none, smtp::log::transcript>;
     try {
-        // smtplib sends VRFY straight after the greeting; in this library
-        // VRFY exists only once the session is greeted, so EHLO comes first.
-        auto server = smtp::connect<P>(options, smtp::log::transcript(std::cerr)).ehlo();
+        // As smtplib does, VRFY straight after the greeting (RFC 5321 4.1.4
+        // allows it before EHLO).
+        auto server = smtp::connect<P>(options, smtp::log::transcript(std::cerr));
         // verify() returns the reply whatever its code: 550 is an answer here.
         const smtp::reply dhellmann_result = server.verify("dhellmann");
         const smtp::reply notthere_result = server.verify("notthere");

@@ -712,6 +712,11 @@ static_assert(!can_login<S<tls_started>> && !can_mail<S<tls_started>> && !can_no
 static_assert(!can_rcpt<C<greeted<false, false>>> && can_rcpt<C<mail<false, false>>>);
 static_assert(!can_data<C<mail<false, false>>> && can_data<C<rcpt<false, false>>>);
 static_assert(!can_bdat<C<mail<false, false>>> && can_bdat<C<rcpt<false, false>>>);
+// VRFY, EXPN, HELP, NOOP before EHLO (RFC 5321 4.1.4), but not right after STARTTLS
+template <class S>
+concept can_verify = requires(S s) { s.verify("x"); };
+static_assert(can_verify<C<connected<false>>> && !can_verify<S<tls_started>> && !can_verify<C<closed>>);
+static_assert(!can_verify<S<connected<false>>>); // in clear under tls::starttls: no
 // Nothing after QUIT
 static_assert(!can_noop<C<closed>> && !can_quit<C<closed>> && !can_ehlo<C<closed>> && !can_mail<C<closed>>);
 // AUTH in clear unless allowed; mail in clear under tls::starttls

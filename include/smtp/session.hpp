@@ -433,18 +433,18 @@ public:
 
     /// VRFY: the reply, whatever its code (smtplib's verify returns (code, msg)).
     reply verify(std::string_view who)
-        requires(ehlo_done<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(greeted_again_after_starttls<S> && session_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
         return keep_state<cmd::vrfy>(cmd::vrfy{who}, true);
     }
     command_result verify(std::string_view who, error_code& ec, diagnostics& diag)
-        requires(ehlo_done<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(greeted_again_after_starttls<S> && session_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
         return keep_state<cmd::vrfy>(cmd::vrfy{who}, ec, diag);
     }
     /// EXPN.
     reply expn(std::string_view list)
-        requires(ehlo_done<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(greeted_again_after_starttls<S> && session_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
         return keep_state<cmd::expn>(cmd::expn{list}, true);
     }
