@@ -1,4 +1,4 @@
-# ctest: README.md's first C++ block is examples/parse_reply.cpp, byte for byte.
+# ctest: README.md's first C++ block is examples/sendmail.cpp, byte for byte.
 file(READ ${README} readme)
 file(READ ${EXAMPLE} example)
 string(FIND "${readme}" "```cpp\n" start)
