@@ -745,3 +745,109 @@ BOOST_AUTO_TEST_CASE(stateless_policies_cost_no_space)
     BOOST_TEST(sizeof(transcript) > sizeof(none));
     BOOST_TEST(std::is_empty_v<smtp::log::none>);
 }
+
+// ---------------------------------------------------------------------------
+// The TCP transport against a minimal in-process server: IPv6 and IPv4, and a
+// source address. (tests/live_test.cpp has the real servers.)
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include <thread>
+
+namespace {
+/// Accepts one connection on `address`, plays greeting/EHLO/QUIT, and
+/// records the peer's address.
+struct tiny_server {
+    asio::io_context io;
+    asio::ip::tcp::acceptor acceptor;
+    std::string peer;
+    std::thread thread;
+
+    explicit tiny_server(const std::string& address)
+        : acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address(address), 0))
+    {
+        thread = std::thread([this] {
+            asio::ip::tcp::socket s(io);
+            acceptor.accept(s);
+            peer = s.remote_endpoint().address().to_string();
+            asio::streambuf in;
+            asio::write(s, asio::buffer(std::string("220 tiny\r\n")));
+            asio::read_until(s, in, "\r\n");
+            asio::write(s, asio::buffer(std::string("250 tiny\r\n")));
+            asio::read_until(s, in, "QUIT\r\n");
+            asio::write(s, asio::buffer(std::string("221 bye\r\n")));
+        });
+    }
+    std::uint16_t port() const { return acceptor.local_endpoint().port(); }
+    ~tiny_server() { thread.join(); }
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(tcp_over_ipv6_and_ipv4_with_a_source_address)
+{
+    using P = smtp::policies<smtp::tls::none>;
+    for (const std::string address : {"::1", "127.0.0.1"}) {
+        tiny_server server(address);
+        smtp::connect_options o = opts();
+        o.host = address;
+        o.port = server.port();
+        o.source_address = address;
+        o.timeouts.greeting = o.timeouts.command = std::chrono::seconds(5);
+        auto g = std::move(smtp::connect<P>(o)).ehlo();
+        BOOST_TEST(g.does_esmtp());
+        std::move(g).quit();
+        BOOST_TEST(server.peer == address);
+    }
+    // A source address of the other family leaves nothing to connect to.
+    tiny_server v4("127.0.0.1");
+    smtp::connect_options o = opts();
+    o.host = "127.0.0.1";
+    o.port = v4.port();
+    o.source_address = "::1";
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    BOOST_TEST(!smtp::connect<P>(o, ec, diag).has_value());
+    BOOST_TEST(static_cast<bool>(ec));
+    // Play the server's script to its end with a proper client.
+    o.source_address.clear();
+    std::move(std::move(smtp::connect<P>(o)).ehlo()).quit();
+}
+
+BOOST_AUTO_TEST_CASE(callback_logger_help_expn_rset_docmd)
+{
+    using P = scripted<smtp::tls::opportunistic, smtp::log::callback>;
+    auto s = make_script();
+    s->respond("220 mx\r\n")
+        .expect("EHLO client.example\r\n")
+        .respond("250 mx\r\n")
+        .expect("HELP\r\n")
+        .respond("214 see RFC 5321\r\n")
+        .expect("EXPN staff\r\n")
+        .respond("250-A <a@x.org>\r\n250 B <b@x.org>\r\n")
+        .expect("XCUSTOM arg\r\n")
+        .respond("250 custom ok\r\n")
+        .expect("RSET\r\n")
+        .respond("250 ok\r\n");
+    std::vector<std::string> events;
+    smtp::log::callback log([&](const smtp::log::event& e) {
+        if (e.kind == smtp::log::event::send)
+            events.push_back("send " + std::string(e.bytes));
+        else
+            events.push_back("reply " + std::to_string(e.r->code().value()));
+    });
+    auto g = std::move(smtp::connect<P>(opts(), log, s)).ehlo();
+    BOOST_TEST(g.help().code().value() == 214u);
+    const auto staff = g.expn("staff");
+    BOOST_TEST(staff.line_count() == 2u);
+    BOOST_TEST(g.docmd("XCUSTOM", "arg").message() == "custom ok");
+    BOOST_CHECK_THROW(g.docmd("XCUSTOM", "a\r\nRSET"), smtp::error_with_diagnostics);
+    auto again = std::move(g).rset();
+    BOOST_TEST(s->done(), s->log());
+    BOOST_REQUIRE(events.size() >= 4u);
+    BOOST_TEST(events[0] == "reply 220");
+    BOOST_TEST(events[1] == "send EHLO client.example\r\n");
+    BOOST_TEST(events[2] == "reply 250");
+}
