@@ -851,3 +851,31 @@ BOOST_AUTO_TEST_CASE(callback_logger_help_expn_rset_docmd)
     BOOST_TEST(events[1] == "send EHLO client.example\r\n");
     BOOST_TEST(events[2] == "reply 250");
 }
+
+BOOST_AUTO_TEST_CASE(a_message_that_cannot_be_sent_is_refused_before_data)
+{
+    // A line over 998 octets: refused before DATA, the transaction reset.
+    const std::string long_line(1200, 'x');
+    auto s = make_script();
+    s->respond("220 mx\r\n")
+        .expect("EHLO client.example\r\n")
+        .respond("250 mx\r\n")
+        .expect("MAIL FROM:<a@x.org>\r\n")
+        .respond("250 ok\r\n")
+        .expect("RCPT TO:<b@x.org>\r\n")
+        .respond("250 ok\r\n")
+        .expect("RSET\r\n")
+        .respond("250 ok\r\n");
+    auto g = std::move(smtp::connect<clear>(opts(), s)).ehlo();
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    g.sendmail("a@x.org", {"b@x.org"}, long_line, ec, diag); // refused before MAIL
+    BOOST_TEST(ec == errc::data_line_too_long);
+    BOOST_TEST(diag.field() == "message");
+    auto r = std::move(std::move(g).mail_from("a@x.org")).rcpt_to("b@x.org");
+    auto back = std::move(r).data(long_line, ec, diag);
+    BOOST_TEST(ec == errc::data_line_too_long);
+    BOOST_TEST(s->written().find("DATA") == std::string::npos);
+    BOOST_TEST(s->done(), s->log());
+    BOOST_TEST(!back.broken());
+}

@@ -390,9 +390,19 @@ public:
     auto data(std::string_view message, error_code& ec, diagnostics& diag) &&
         requires recipient_accepted<S>
     {
-        ec = detail::run(*c_, data_op{{}, message});
-        diag = c_->diag;
-        return next<state::greeted<E, A>>(std::move(c_));
+        detail::message_op<conn_type> op{};
+        detail::encode_message(message, op.payload, ec);
+        if (ec) {
+            // It cannot be sent as it is (a line over 998 octets): nothing of
+            // it went out; RSET ends the transaction, so greeted is the truth.
+            const error_code why = ec;
+            detail::run(*c_, detail::command_op<conn_type, cmd::rset>{});
+            ec = why;
+            diag.clear();
+            diag.set_field("message");
+            return next<state::greeted<E, A>>(std::move(c_));
+        }
+        return send_payload(std::move(op), ec, diag);
     }
 
     /// BDAT with the whole message as its one LAST chunk (RFC 3030), for
@@ -409,9 +419,10 @@ public:
     auto bdat(std::string_view message, error_code& ec, diagnostics& diag) &&
         requires recipient_accepted<S>
     {
-        ec = detail::run(*c_, bdat_op{{}, message});
-        diag = c_->diag;
-        return next<state::greeted<E, A>>(std::move(c_));
+        detail::message_op<conn_type> op{};
+        op.payload.assign(message);
+        op.bdat = true;
+        return send_payload(std::move(op), ec, diag);
     }
 
     /// RSET: ends a transaction.
@@ -575,84 +586,14 @@ private:
         return r;
     }
 
-    /// DATA, then the dot-stuffed message, then its reply.
-    struct data_op : boost::asio::coroutine {
-        std::string_view message;
-        detail::command_op<conn_type, cmd::data> command{};
-        detail::io resume(conn_type& c, error_code io_ec)
-        {
-            using detail::io;
-            io n = io::done;
-            BOOST_ASIO_CORO_REENTER(*this)
-            {
-                command.ph = detail::phase::data_init;
-                c.data_phase_reply = true;
-                while ((n = command.resume(c, io_ec)) != io::done)
-                    BOOST_ASIO_CORO_YIELD return n;
-                if (c.ec)
-                    return c.data_phase_reply = false, io::done;
-                c.wbuf.clear();
-                {
-                    data_encoder enc;
-                    enc.encode(message, c.wbuf, c.ec);
-                    if (!c.ec)
-                        enc.finish(c.wbuf, c.ec);
-                }
-                if (c.ec)
-                    return c.data_phase_reply = false, io::done;
-                c.wkind = log::sent::message;
-                c.start_phase(detail::phase::data_block);
-                BOOST_ASIO_CORO_YIELD return io::write;
-                if (io_ec)
-                    return c.data_phase_reply = false, c.fail(io_ec), io::done;
-                c.start_phase(detail::phase::data_term);
-                SMTP_DETAIL_READ_REPLY(c, io_ec);
-                c.data_phase_reply = false;
-                if (c.ec) {
-                    c.diag.set_field("end of data");
-                    c.ec = errc::outcome_unknown;
-                    return io::done;
-                }
-                if (const errc e = outcome_error(classify<cmd::end_of_data>(c.current.code())); e != errc{})
-                    c.fail_with_reply(e);
-                return io::done;
-            }
-            return io::done;
-        }
-    };
-
-    /// BDAT n LAST with the message as it is.
-    struct bdat_op : boost::asio::coroutine {
-        std::string_view message;
-        detail::io resume(conn_type& c, error_code io_ec)
-        {
-            using detail::io;
-            BOOST_ASIO_CORO_REENTER(*this)
-            {
-                c.wbuf.clear();
-                cmd::bdat{message.size(), true}.write_to(c.wbuf);
-                c.wbuf.append(message);
-                c.wkind = log::sent::message;
-                c.start_phase(detail::phase::data_block);
-                BOOST_ASIO_CORO_YIELD return io::write;
-                if (io_ec)
-                    return c.fail(io_ec), io::done;
-                c.start_phase(detail::phase::data_term);
-                c.data_phase_reply = true;
-                SMTP_DETAIL_READ_REPLY(c, io_ec);
-                c.data_phase_reply = false;
-                if (c.ec) {
-                    c.diag.set_field("end of data");
-                    c.ec = errc::outcome_unknown;
-                    return io::done;
-                }
-                if (const errc e = outcome_error(classify<cmd::bdat>(c.current.code())); e != errc{})
-                    c.fail_with_reply(e);
-                return io::done;
-            }
-            return io::done;
-        }
-    };
+    /// The message (DATA or one BDAT LAST), then back to greeted either way:
+    /// after the reply to the end of data the transaction is over.
+    auto send_payload(detail::message_op<conn_type> op, error_code& ec, diagnostics& diag)
+    {
+        ec = detail::run(*c_, std::move(op));
+        diag = c_->diag;
+        return next<state::greeted<E, A>>(std::move(c_));
+    }
 
     std::unique_ptr<conn_type> c_;
 };

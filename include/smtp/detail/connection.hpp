@@ -380,6 +380,78 @@ struct quit_op : boost::asio::coroutine {
     }
 };
 
+/// Dot-stuffs `message` into `out` with its final dot. On an error (the
+/// message cannot be sent as it is) nothing has gone out yet.
+inline void encode_message(std::string_view message, std::string& out, error_code& ec)
+{
+    data_encoder enc;
+    out.reserve(out.size() + data_encoder::max_encoded_size(message.size()) + data_encoder::max_trailer_size);
+    enc.encode(message, out, ec);
+    if (!ec)
+        enc.finish(out, ec);
+}
+
+/// RFC 1870's size of an encoded message: octets with CRLF line ends,
+/// without the stuffing dots and the final dot.
+inline std::size_t declared_size(std::string_view encoded) noexcept
+{
+    std::size_t stuffed = encoded.substr(0, 2) == ".." ? 1 : 0;
+    for (auto at = encoded.find("\r\n.."); at != std::string_view::npos; at = encoded.find("\r\n..", at + 4))
+        ++stuffed;
+    return encoded.size() - 3 - stuffed;
+}
+
+/// The message itself: DATA, its 354 and the dot-stuffed bytes (`payload`,
+/// encoded beforehand), or BDAT n LAST and the bytes as they are; then the
+/// reply to the end of data. When the data went out and no reply came, the
+/// outcome is unknown: the message may have been queued.
+template <class Conn>
+struct message_op : boost::asio::coroutine {
+    std::string payload;
+    bool bdat = false;
+    bool final_reply = false; ///< set when c.current is the reply to the end of data
+    command_op<Conn, cmd::data> data{};
+
+    io resume(Conn& c, error_code io_ec)
+    {
+        io next = io::done;
+        BOOST_ASIO_CORO_REENTER(*this)
+        {
+            c.data_phase_reply = true;
+            if (bdat) {
+                c.wbuf.clear();
+                cmd::bdat{payload.size(), true}.write_to(c.wbuf);
+                c.wbuf.append(payload);
+            } else {
+                data.ph = phase::data_init;
+                while ((next = data.resume(c, io_ec)) != io::done)
+                    SMTP_OP_YIELD(next);
+                if (c.ec)
+                    return c.data_phase_reply = false, io::done;
+                c.wbuf = std::move(payload);
+            }
+            c.wkind = log::sent::message;
+            c.start_phase(phase::data_block);
+            SMTP_OP_YIELD(io::write);
+            if (io_ec)
+                return c.data_phase_reply = false, c.fail(io_ec), io::done;
+            c.start_phase(phase::data_term);
+            SMTP_DETAIL_READ_REPLY(c, io_ec);
+            c.data_phase_reply = false;
+            if (c.ec) {
+                c.diag.set_field("end of data");
+                c.ec = errc::outcome_unknown;
+                return io::done;
+            }
+            final_reply = true;
+            if (const errc e = outcome_error(classify<cmd::end_of_data>(c.current.code())); e != errc{})
+                c.fail_with_reply(e);
+            return io::done;
+        }
+        return io::done;
+    }
+};
+
 /// A message: MAIL, RCPT for each recipient (refusals collected), DATA, the
 /// dot-stuffed data, the final reply. Lockstep. When every recipient is
 /// refused, no data is sent and the transaction is reset.
@@ -392,11 +464,10 @@ struct sendmail_op : boost::asio::coroutine {
     std::size_t i = 0, accepted = 0;
     command_op<Conn, cmd::mail_from> mail{};
     command_op<Conn, cmd::rcpt_to> rcpt{};
-    command_op<Conn, cmd::data> data{};
     command_op<Conn, cmd::rset> rset{};
+    message_op<Conn> body{};
     std::vector<esmtp_param> params{};
     std::string size_value{};
-    std::string encoded{};
 
     io resume(Conn& c, error_code io_ec)
     {
@@ -414,20 +485,11 @@ struct sendmail_op : boost::asio::coroutine {
                 return c.fail(errc::empty_argument), c.diag.set_field("RCPT TO address"), io::done;
             // The data is encoded before anything goes out: a message that
             // cannot be sent is refused here, not halfway through DATA.
-            {
-                data_encoder enc;
-                enc.encode(message, encoded, c.ec);
-                if (!c.ec)
-                    enc.finish(encoded, c.ec);
-                if (c.ec)
-                    return c.diag.set_field("message"), io::done;
-            }
+            encode_message(message, body.payload, c.ec);
+            if (c.ec)
+                return c.diag.set_field("message"), io::done;
             if (c.caps.template has<ext::size>()) {
-                // RFC 1870: octets with CRLF line ends, without stuffing dots and the final dot.
-                std::size_t stuffed = encoded.compare(0, 2, "..") == 0 ? 1 : 0;
-                for (auto at = encoded.find("\r\n.."); at != std::string::npos; at = encoded.find("\r\n..", at + 4))
-                    ++stuffed;
-                size_value = std::to_string(encoded.size() - 3 - stuffed);
+                size_value = std::to_string(declared_size(body.payload));
                 params.push_back({"SIZE", size_value});
             }
             mail.command = cmd::mail_from{from, params};
@@ -459,34 +521,10 @@ struct sendmail_op : boost::asio::coroutine {
                     c.fail(errc::all_recipients_refused);
                 return io::done;
             }
-            data.ph = phase::data_init;
-            c.data_phase_reply = true;
-            while ((next = data.resume(c, io_ec)) != io::done)
+            while ((next = body.resume(c, io_ec)) != io::done)
                 SMTP_OP_YIELD(next);
-            if (c.ec) {
-                c.data_phase_reply = false;
-                return io::done;
-            }
-            c.wbuf = std::move(encoded);
-            c.wkind = log::sent::message;
-            c.start_phase(phase::data_block);
-            SMTP_OP_YIELD(io::write);
-            if (io_ec) {
-                c.data_phase_reply = false;
-                return c.fail(io_ec), io::done;
-            }
-            c.start_phase(phase::data_term);
-            SMTP_DETAIL_READ_REPLY(c, io_ec);
-            c.data_phase_reply = false;
-            if (c.ec) {
-                // The final dot went out and no reply came: the message may be queued.
-                c.diag.set_field("end of data");
-                c.ec = errc::outcome_unknown;
-                return io::done;
-            }
-            result->final_reply = reply(c.current);
-            if (const errc e = outcome_error(classify<cmd::end_of_data>(c.current.code())); e != errc{})
-                c.fail_with_reply(e);
+            if (body.final_reply)
+                result->final_reply = reply(c.current);
             return io::done;
         }
         return io::done;
