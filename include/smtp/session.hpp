@@ -18,7 +18,8 @@
 //   AUTH twice                            not_authenticated
 //   STARTTLS twice                        not_encrypted
 //   STARTTLS after AUTH                   not_authenticated
-//   STARTTLS with tls::none/implicit      policy_offers_starttls
+//   STARTTLS with tls::none               policy_offers_starttls
+//   STARTTLS with tls::implicit           not_encrypted (it already is)
 //   anything but EHLO/QUIT after STARTTLS greeted_again_after_starttls
 //   MAIL before EHLO/HELO                 ehlo_done
 //   MAIL in clear under tls::starttls     encrypted_or_clear_text_allowed

@@ -1,0 +1,24 @@
+// BDAT before an accepted RCPT.
+//
+// Compile-fail case (tests/compile_fail/CMakeLists.txt): as it is, this
+// program must not compile, and the diagnostic must say why: recipient_accepted.
+// With -DSMTP_TWIN one line changes and the program is legal: it must compile.
+#include <smtp/client.hpp>
+#include <smtp/transport/scripted.hpp>
+
+#include <memory>
+#include <utility>
+
+// In clear, with the opt-in to AUTH in clear: only the rule under test is broken.
+using P = smtp::policies<smtp::transport::scripted, smtp::tls::opportunistic, smtp::auth::allow_plaintext>;
+
+int main()
+{
+    auto s = smtp::connect<P>(smtp::connect_options{}, std::make_shared<smtp::transport::script>());
+#ifndef SMTP_TWIN
+    auto g = std::move(s).ehlo().mail_from("from@example.org").bdat("Subject: hi\r\n\r\nhi\r\n");
+#else
+    auto g = std::move(s).ehlo().mail_from("from@example.org").rcpt_to("to@example.org").bdat("Subject: hi\r\n\r\nhi\r\n");
+#endif
+    std::move(g).quit();
+}

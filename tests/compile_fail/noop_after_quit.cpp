@@ -1,0 +1,24 @@
+// NOOP after QUIT.
+//
+// Compile-fail case (tests/compile_fail/CMakeLists.txt): as it is, this
+// program must not compile, and the diagnostic must say why: the closed session has no member noop.
+// With -DSMTP_TWIN one line changes and the program is legal: it must compile.
+#include <smtp/client.hpp>
+#include <smtp/transport/scripted.hpp>
+
+#include <memory>
+#include <utility>
+
+// In clear, with the opt-in to AUTH in clear: only the rule under test is broken.
+using P = smtp::policies<smtp::transport::scripted, smtp::tls::opportunistic, smtp::auth::allow_plaintext>;
+
+int main()
+{
+    auto s = smtp::connect<P>(smtp::connect_options{}, std::make_shared<smtp::transport::script>());
+    auto c = std::move(s).ehlo().quit();
+#ifndef SMTP_TWIN
+    c.noop();
+#else
+    (void)c.clean();
+#endif
+}
