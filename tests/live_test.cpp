@@ -225,3 +225,41 @@ BOOST_AUTO_TEST_CASE(plaintext_auth_only_when_the_policy_says_so)
     std::move(a).quit();
     BOOST_TEST(records("PLAINAUTH").size() == 1u);
 }
+
+BOOST_AUTO_TEST_CASE(sni_for_names_none_for_addresses)
+{
+    using P = smtp::policies<smtp::tls::implicit>;
+    std::move(smtp::connect<P>(server("IMPLICIT"))).quit();
+    auto by_address = server("IMPLICIT");
+    by_address.host = "127.0.0.1"; // verified against the certificate's IP address entry
+    std::move(smtp::connect<P>(by_address)).quit();
+    std::ifstream f(fs::path(env("SMTP_TEST_IMPLICIT_RECORD")) / "sni.txt");
+    std::vector<std::string> names;
+    for (std::string line; std::getline(f, line);)
+        names.push_back(line);
+    BOOST_REQUIRE(names.size() >= 2u); // earlier cases connected too
+    BOOST_TEST(names[names.size() - 2] == "localhost");
+    BOOST_TEST(names.back() == "(none)");
+}
+
+BOOST_AUTO_TEST_CASE(tls_older_than_1_2_is_refused)
+{
+    // Servers that offer TLS 1.1 at most (RFC 8996): no handshake, on both paths.
+    using P = smtp::policies<smtp::tls::implicit>;
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    // The handshake fails: OpenSSL's error, or the server hanging up on a
+    // ClientHello it cannot serve (asio reports "stream truncated").
+    auto tls_failure = [](const smtp::error_code& e) {
+        return e.category() == boost::asio::error::get_ssl_category() ||
+               e == boost::asio::ssl::error::stream_truncated;
+    };
+    BOOST_TEST(!smtp::connect<P>(server("OLDTLS_IMPLICIT"), ec, diag).has_value());
+    BOOST_TEST(tls_failure(ec), ec.message());
+    auto g = std::move(smtp::connect(server("OLDTLS_STARTTLS"))).ehlo();
+    auto t = std::move(g).starttls(ec, diag);
+    BOOST_TEST(!t.has_value());
+    BOOST_TEST(tls_failure(ec), ec.message());
+    // The harness's self-test shows that such a server does complete a
+    // handshake with a client that allows TLS 1.1: the refusal here is ours.
+}

@@ -33,7 +33,8 @@ def ca():
 def records(name):
     d = os.environ["SMTP_TEST_%s_RECORD" % name.upper()]
     out = []
-    for f in sorted(os.listdir(d), key=lambda n: int(n.split(".")[0])):
+    messages = [n for n in os.listdir(d) if n.endswith(".json")]  # not sni.txt
+    for f in sorted(messages, key=lambda n: int(n.split(".")[0])):
         with open(os.path.join(d, f)) as fh:
             r = json.load(fh)
         r["data"] = base64.b64decode(r["data_b64"])

@@ -35,6 +35,7 @@ SERVERS = [
     ("server", "plainauth:--auth-allow-plaintext " + AUTH),
     ("server", "lmtp:--lmtp --lmtp-data-refuse full@example.com"),
     ("sink", "sink:"),
+    ("server", "oldtls:--tls implicit --tls-max 1.1"),
 ] + [("server", "%s_%s:--tls %s --cert %s" % (c, m, m, c))
      for c in BAD_CERTS for m in ("starttls", "implicit")]
 
@@ -82,7 +83,8 @@ def record_dir(name):
 def records(name):
     d = record_dir(name)
     out = []
-    for f in sorted(os.listdir(d), key=lambda n: int(n.split(".")[0])):
+    messages = [n for n in os.listdir(d) if n.endswith(".json")]  # not sni.txt
+    for f in sorted(messages, key=lambda n: int(n.split(".")[0])):
         with open(os.path.join(d, f)) as fh:
             out.append(json.load(fh))
     return out
@@ -352,6 +354,26 @@ TESTS = [
 ]
 
 
+def test_old_tls_server():
+    # The --tls-max 1.1 server really speaks TLS 1.1 (so that a client that
+    # refuses it is refusing the version, not a broken server), and not 1.2.
+    ctx = ca_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with smtplib.SMTP_SSL("localhost", port("oldtls"), context=ctx, timeout=10) as s:
+        eq(s.sock.version(), "TLSv1.1", "negotiated version")
+        eq(s.noop()[0], 250, "NOOP over TLS 1.1")
+    try:
+        smtplib.SMTP_SSL("localhost", port("oldtls"), context=ca_context(), timeout=10).quit()
+        raise Failure("a TLS 1.2+ client completed a handshake with the TLS 1.1 server")
+    except ssl.SSLError:
+        pass
+
+
+TESTS_EXTRA = [("old TLS server speaks TLS 1.1 only", test_old_tls_server)]
+
+
 def main():
     if "SMTP_TEST_PLAIN_PORT" not in os.environ:
         argv = [sys.executable, WITH_SERVERS]
@@ -360,7 +382,7 @@ def main():
         argv += ["--", sys.executable, os.path.abspath(__file__)]
         os.execv(argv[0], argv)
     failed = 0
-    for name, fn in TESTS:
+    for name, fn in TESTS + TESTS_EXTRA:
         t0 = time.monotonic()
         try:
             fn()
@@ -372,7 +394,8 @@ def main():
         print("%s %-58s %6.3f s" % (status, name, time.monotonic() - t0), flush=True)
         if status == "FAIL":
             print("     %s" % detail, flush=True)
-    print("%d of %d checks failed" % (failed, len(TESTS)) if failed else "all %d checks passed" % len(TESTS))
+    total = len(TESTS) + len(TESTS_EXTRA)
+    print("%d of %d checks failed" % (failed, total) if failed else "all %d checks passed" % total)
     return 1 if failed else 0
 
 

@@ -79,6 +79,8 @@ def parse_args(argv):
     p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8")
     p.add_argument("--dsn", action="store_true",
                    help="offer DSN and accept RET/ENVID on MAIL, NOTIFY/ORCPT on RCPT")
+    p.add_argument("--tls-max", choices=("1", "1.1"),
+                   help="offer no TLS version newer than this (1 or 1.1): a modern client must refuse")
     p.add_argument("--debugging", action="store_true",
                    help="print each message to stdout (aiosmtpd.handlers.Debugging)")
     args = p.parse_args(argv)
@@ -222,6 +224,19 @@ async def serve(args):
     if args.tls != "none":
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.cert, args.key)
+        if args.tls_max:
+            # Offer only old protocol versions (a client must refuse them).
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = getattr(ssl.TLSVersion, "TLSv" + args.tls_max.replace(".", "_"))
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        if args.record:
+            # Record the name the client asked for (SNI), one line per handshake.
+            sni_file = os.path.join(args.record, "sni.txt")
+
+            def on_sni(sslobj, name, context):
+                with open(sni_file, "a") as f:
+                    f.write("%s\n" % (name if name is not None else "(none)"))
+            ctx.sni_callback = on_sni
     kwargs = dict(
         hostname=args.hostname,
         data_size_limit=args.size or None,
