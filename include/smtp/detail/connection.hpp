@@ -536,6 +536,34 @@ struct sendmail_op : boost::asio::coroutine {
 // ---------------------------------------------------------------------------
 // The driver.
 
+/// Errors after which the stream cannot be trusted: every I/O, TLS and
+/// system error, a malformed reply (the parser cannot resynchronise), a
+/// timeout, a closed connection, an unknown outcome. A refusal, an unexpected
+/// code or a refused argument leave the session usable.
+inline bool breaks_session(const error_code& ec) noexcept
+{
+    if (!ec)
+        return false;
+    if (ec.category() != smtp_category())
+        return true;
+    switch (static_cast<errc>(ec.value())) {
+    case errc::timeout:
+    case errc::connection_closed:
+    case errc::outcome_unknown:
+    case errc::script_mismatch:
+    case errc::reply_code_invalid:
+    case errc::reply_separator_invalid:
+    case errc::reply_code_mismatch:
+    case errc::reply_line_too_long:
+    case errc::reply_too_long:
+    case errc::reply_too_many_lines:
+    case errc::reply_bare_cr:
+    case errc::reply_bare_lf:
+    case errc::reply_control_character: return true;
+    default: return false;
+    }
+}
+
 /// Runs `op` on `c` asynchronously; completes with void(error_code).
 template <class Conn, class Op>
 struct driver {
@@ -589,14 +617,7 @@ struct driver {
         case io::none:
         case io::done: break;
         }
-        if (c->ec && c->ec != errc::transient_failure && c->ec != errc::permanent_failure &&
-            c->ec != errc::unexpected_reply && c->ec.category() != smtp_category())
-            c->broken = true;
-        if (c->ec == errc::timeout || c->ec == errc::connection_closed || c->ec == errc::outcome_unknown ||
-            c->ec == errc::reply_line_too_long || c->ec == errc::reply_too_long ||
-            c->ec == errc::reply_too_many_lines || c->ec == errc::reply_bare_cr || c->ec == errc::reply_bare_lf ||
-            c->ec == errc::reply_code_invalid || c->ec == errc::reply_code_mismatch ||
-            c->ec == errc::reply_control_character || c->ec == errc::reply_separator_invalid)
+        if (breaks_session(c->ec))
             c->broken = true;
         self.complete(c->ec);
     }
@@ -637,6 +658,10 @@ error_code run(Conn& c, Op op)
     auto& ctx = *c.owned_context;
     ctx.restart();
     while (!finished && ctx.run_one() != 0) {}
+    if (!finished) { // no work left and no completion: never report a success not had
+        c.broken = true;
+        return errc::session_broken;
+    }
     return result;
 }
 
