@@ -40,6 +40,23 @@ namespace smtp {
 
 struct transport_category {};
 
+namespace detail {
+class x509_error_category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "x509"; }
+    std::string message(int ev) const override { return X509_verify_cert_error_string(ev); }
+};
+} // namespace detail
+
+/// The category of certificate verification failures: the values are
+/// OpenSSL's X509_V_ERR_* (X509_V_ERR_CERT_HAS_EXPIRED,
+/// X509_V_ERR_HOSTNAME_MISMATCH, ...), the messages OpenSSL's.
+inline const boost::system::error_category& x509_category() noexcept
+{
+    static const detail::x509_error_category cat;
+    return cat;
+}
+
 namespace transport {
 
 class tcp {
@@ -92,7 +109,17 @@ public:
                               [h = std::forward<Handler>(handler), ec]() mutable { h(ec); });
             return;
         }
-        tls_->stream.async_handshake(boost::asio::ssl::stream_base::client, std::forward<Handler>(handler));
+        // A failed certificate check says which check failed (x509_category):
+        // "certificate has expired", "Hostname mismatch", ...
+        tls_->stream.async_handshake(boost::asio::ssl::stream_base::client,
+                                     [this, h = std::forward<Handler>(handler)](error_code e) mutable {
+                                         if (e && tls_) {
+                                             const long v = SSL_get_verify_result(tls_->stream.native_handle());
+                                             if (v != X509_V_OK)
+                                                 e = error_code(static_cast<int>(v), x509_category());
+                                         }
+                                         std::move(h)(e);
+                                     });
     }
 
     void cancel()
