@@ -81,11 +81,11 @@ check(len(records("main")) == n, "CR/LF in --to: something was sent")
 # Certificates that fail verification, on both TLS paths.
 rc, out, err = smtp_send("--tls", "implicit", server="expired")
 one_line_failure("expired certificate (implicit TLS)", rc, out, err)
-check("certificate verify failed" in err, "expired certificate: reason", err)
+check("certificate has expired" in err, "expired certificate: reason", err)
 check(not records("expired"), "expired certificate: something was sent")
 rc, out, err = smtp_send(server="wronghost")
 one_line_failure("wrong host certificate (STARTTLS)", rc, out, err)
-check("STARTTLS" in err and "certificate verify failed" in err, "wrong host certificate: reason", err)
+check("STARTTLS" in err and "hostname mismatch" in err.lower(), "wrong host certificate: reason", err)
 check(not records("wronghost"), "wrong host certificate: something was sent")
 
 # --debug: smtplib's transcript on stderr, the AUTH secret masked.

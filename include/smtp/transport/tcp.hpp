@@ -110,7 +110,7 @@ public:
             return;
         }
         // A failed certificate check says which check failed (x509_category):
-        // "certificate has expired", "Hostname mismatch", ...
+        // "certificate has expired", "hostname mismatch", ...
         tls_->stream.async_handshake(boost::asio::ssl::stream_base::client,
                                      [this, h = std::forward<Handler>(handler)](error_code e) mutable {
                                          if (e && tls_) {
