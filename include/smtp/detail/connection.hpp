@@ -474,12 +474,15 @@ struct sendmail_op : boost::asio::coroutine {
         io next = io::done;
         BOOST_ASIO_CORO_REENTER(*this)
         {
-            // Validate every recipient before a byte goes out.
+            // Validate every recipient before a byte goes out. (check() is
+            // all of it: with no parameters, an address within the 256-octet
+            // path limit cannot make the line exceed 512.)
             for (i = 0; i < to->size(); ++i) {
-                std::string probe;
-                serialize(cmd::rcpt_to{(*to)[i]}, probe, c.ec, c.diag);
-                if (c.ec)
+                if (const check_result r = cmd::rcpt_to{(*to)[i]}.check()) {
+                    c.ec = r.error;
+                    c.diag.set_field(r.field);
                     return io::done;
+                }
             }
             if (to->empty())
                 return c.fail(errc::empty_argument), c.diag.set_field("RCPT TO address"), io::done;
