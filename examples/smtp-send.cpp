@@ -340,13 +340,14 @@ int send(const config& cfg, const std::string& password, const envelope& env)
             doing = "sending";
             smtp::error_code ec;
             smtp::diagnostics diag;
-            const smtp::send_result result = session.sendmail(env.from, env.to, env.data, ec, diag);
+            const smtp::transaction_result result = session.sendmail(env.from, env.to, env.data, ec, diag);
+            const auto refused = result.refused();
             smtp::error_code quit_ec; // the message is accepted or not by now
             smtp::diagnostics quit_diag;
             std::move(session).quit(quit_ec, quit_diag);
             if (ec == smtp::errc::all_recipients_refused) {
                 std::string line = "every recipient was refused:";
-                for (const auto& [to, reply] : result.refused)
+                for (const auto& [to, reply] : refused)
                     line += " " + to + " (" + std::to_string(reply.code().value()) + " " + reply.message() + ")";
                 throw failure(line);
             }
@@ -356,10 +357,10 @@ int send(const config& cfg, const std::string& password, const envelope& env)
             if (ec)
                 throw smtp::error_with_diagnostics(ec, diag);
             for (const auto& to : env.to)
-                if (const auto r = result.refused.find(to); r != result.refused.end())
+                if (const auto r = refused.find(to); r != refused.end())
                     std::cerr << "smtp-send: refused " << to << ": " << r->second.code().value() << ' '
                               << printable(r->second.message()) << '\n';
-            return result.refused.empty() ? 0 : 1;
+            return refused.empty() ? 0 : 1;
         };
         auto log_in = [&](auto session) {
             // login() exists only where the policies allow it: encrypted here

@@ -86,8 +86,8 @@ BOOST_AUTO_TEST_CASE(sendmail_with_refused_and_bcc_recipients)
     BOOST_TEST(g.has_extn("SIZE"));
     const auto r = g.sendmail("author@example.com", {"a@example.com", "nobody@example.com", "hidden@example.com"},
                               message);
-    BOOST_REQUIRE(r.refused.size() == 1u);
-    BOOST_TEST(r.refused.at("nobody@example.com").code().value() == 550u);
+    BOOST_REQUIRE(r.refused().size() == 1u);
+    BOOST_TEST(r.refused().at("nobody@example.com").code().value() == 550u);
     BOOST_TEST(r.final_reply.code().value() == 250u);
     std::move(g).quit();
 
@@ -217,7 +217,7 @@ BOOST_AUTO_TEST_CASE(smtp_sink)
     BOOST_TEST(g.has_extn("PIPELINING"));
     BOOST_TEST(g.server_capabilities().has<smtp::ext::pipelining>());
     const auto r = g.sendmail("author@example.com", {"a@example.com", "b@example.com"}, message);
-    BOOST_TEST(r.refused.empty());
+    BOOST_TEST(r.refused().empty());
     BOOST_TEST(r.final_reply.code().value() == 250u);
     std::move(g).quit();
 }

@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(sendmail_bytes_and_transcript)
     smtp::diagnostics diag;
     const auto r = g.sendmail("author@example.com", {"recipient@example.com"}, "Hi\n.dot", ec, diag);
     BOOST_TEST(!ec, s->log());
-    BOOST_TEST(r.refused.empty());
+    BOOST_TEST(r.refused().empty());
     BOOST_TEST(r.final_reply.code().value() == 250u);
     auto closed = std::move(g).quit();
     BOOST_TEST(closed.clean());
@@ -128,8 +128,8 @@ BOOST_AUTO_TEST_CASE(refused_recipients_and_bcc)
         .respond("250 2.0.0 Ok: queued as 1\r\n");
     auto g = std::move(smtp::connect<clear>(opts(), s)).ehlo();
     const auto r = g.sendmail("me@x.org", {"a@x.org", "nobody@x.org", "hidden@x.org"}, msg);
-    BOOST_REQUIRE(r.refused.size() == 1u);
-    const auto& refused = r.refused.at("nobody@x.org");
+    BOOST_REQUIRE(r.refused().size() == 1u);
+    const auto& refused = r.refused().at("nobody@x.org");
     BOOST_TEST(refused.code().value() == 550u);
     BOOST_TEST(refused.status()->to_string() == "5.1.1");
     BOOST_TEST(r.final_reply.message() == "2.0.0 Ok: queued as 1");
@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(all_recipients_refused_sends_no_data)
     smtp::diagnostics diag;
     const auto r = g.sendmail("me@x.org", {"a@x.org"}, "body", ec, diag);
     BOOST_TEST(ec == errc::all_recipients_refused);
-    BOOST_TEST(r.refused.at("a@x.org").code().is_transient());
+    BOOST_TEST(r.refused().at("a@x.org").code().is_transient());
     BOOST_TEST(s->written().find("DATA") == std::string::npos);
     BOOST_TEST(s->done(), s->log());
     BOOST_CHECK_THROW(g.sendmail("me@x.org", {"a@x.org"}, "body"), smtp::error_with_diagnostics);

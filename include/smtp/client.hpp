@@ -31,8 +31,8 @@ using connected_session = session<P, state::connected<P::tls::implicit_tls>>;
 namespace detail {
 
 template <class P, class Executor, class... A>
-auto make_connection(Executor ex, const connect_options& o, std::shared_ptr<boost::asio::io_context> owned,
-                     A&&... a)
+auto make_connection_for(Executor ex, const connect_options& o, std::shared_ptr<boost::asio::io_context> owned,
+                         A&&... a)
 {
     using conn = connection_for<P>;
     using log_type = typename P::log;
@@ -51,6 +51,15 @@ auto make_connection(Executor ex, const connect_options& o, std::shared_ptr<boos
     } else {
         return std::make_unique<conn>(typename P::transport(ex), o, log_type{}, std::move(owned), verify);
     }
+}
+
+template <class P, class Executor, class... A>
+auto make_connection(Executor ex, const connect_options& o, std::shared_ptr<boost::asio::io_context> owned,
+                     A&&... a)
+{
+    auto c = make_connection_for<P>(ex, o, std::move(owned), std::forward<A>(a)...);
+    c->lmtp = P::dialect::per_recipient_replies;
+    return c;
 }
 
 } // namespace detail

@@ -6,6 +6,7 @@
 #define SMTP_OPTIONS_HPP
 
 #include <smtp/protocol/reply_parser.hpp>
+#include <smtp/protocol/transaction.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -41,6 +42,10 @@ struct connect_options {
     reply_limits limits{};
     /// Most 334 challenges one AUTH exchange may take.
     unsigned max_auth_challenges = 8;
+    /// How transactions may use the wire: PIPELINING and CHUNKING when the
+    /// server offers them (both on by default), BDAT chunk size, bare CR/LF
+    /// handling (smtp/protocol/transaction.hpp).
+    transaction_settings transactions{};
 };
 
 } // namespace smtp

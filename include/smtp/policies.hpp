@@ -6,12 +6,13 @@
 //
 // Each policy names its kind (its policy_category); a kind left out takes
 // its default: transport::tcp, tls::starttls, tls::verify_peer,
-// auth::default_mechanisms, auth::require_tls, log::none. Two policies of
-// the same kind are an error.
+// auth::default_mechanisms, auth::require_tls, log::none, dialect::smtp.
+// Two policies of the same kind are an error.
 #ifndef SMTP_POLICIES_HPP
 #define SMTP_POLICIES_HPP
 
 #include <smtp/auth.hpp>
+#include <smtp/dialect.hpp>
 #include <smtp/detail/policy_set.hpp>
 #include <smtp/log.hpp>
 #include <smtp/tls.hpp>
@@ -31,6 +32,7 @@ struct policies {
     static_assert(detail::count_category<auth_category, Ps...> <= 1, "two auth policies");
     static_assert(detail::count_category<plaintext_auth_category, Ps...> <= 1, "two plaintext-auth policies");
     static_assert(detail::count_category<log_category, Ps...> <= 1, "two logging policies");
+    static_assert(detail::count_category<dialect_category, Ps...> <= 1, "two dialect policies");
 
     using transport = detail::find_policy_t<transport_category, smtp::transport::tcp, Ps...>;
     using tls = detail::find_policy_t<tls_category, smtp::tls::starttls, Ps...>;
@@ -38,6 +40,7 @@ struct policies {
     using auth = detail::find_policy_t<auth_category, smtp::auth::default_mechanisms, Ps...>;
     using plaintext_auth = detail::find_policy_t<plaintext_auth_category, smtp::auth::require_tls, Ps...>;
     using log = detail::find_policy_t<log_category, smtp::log::none, Ps...>;
+    using dialect = detail::find_policy_t<dialect_category, smtp::dialect::smtp, Ps...>;
 };
 
 } // namespace smtp

@@ -18,5 +18,6 @@
 #include <smtp/protocol/reply.hpp>
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/protocol/sasl.hpp>
+#include <smtp/protocol/transaction.hpp>
 
 #endif

@@ -42,11 +42,14 @@
 #include <smtp/detail/connection.hpp>
 #include <smtp/policies.hpp>
 
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -104,6 +107,15 @@ struct state_traits<state::closed> : state_traits<void> {
 
 template <class P>
 using connection_for = connection<typename P::transport, typename P::log>;
+
+inline std::vector<recipient> to_recipients(const std::vector<std::string>& to)
+{
+    std::vector<recipient> out;
+    out.reserve(to.size());
+    for (const auto& a : to)
+        out.push_back({a});
+    return out;
+}
 } // namespace detail
 
 // --- The named rules ----------------------------------------------------------
@@ -290,12 +302,17 @@ public:
 
     // --- Mail ---------------------------------------------------------------------
 
-    /// smtplib's sendmail: MAIL, RCPT for each address, DATA, the message
-    /// (dot-stuffed, line ends made CRLF). Returns the refused recipients
-    /// with their replies; every recipient refused is
-    /// errc::all_recipients_refused (no data sent). The envelope is separate
-    /// from the headers, so BCC is a recipient here and not in the message.
-    send_result sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message)
+    /// smtplib's sendmail: MAIL, RCPT for each address, DATA (or BDAT), the
+    /// message, through the transaction engine (smtp/protocol/transaction.hpp):
+    /// pipelined when the server offers PIPELINING, SIZE declared and checked,
+    /// 8BITMIME/SMTPUTF8 declared when the message needs them. The result says
+    /// what happened to each recipient and to the message. Errors: every
+    /// recipient refused is errc::all_recipients_refused (no data sent); a
+    /// refusal of the message is transient_failure/permanent_failure with
+    /// the reply; a connection lost after the final dot is outcome_unknown.
+    /// The envelope is separate from the headers, so BCC is a recipient here
+    /// and not in the message.
+    transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message)
         requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
         error_code ec;
@@ -304,27 +321,106 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
-    send_result sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message,
-                         error_code& ec, diagnostics& diag)
+    transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message,
+                                error_code& ec, diagnostics& diag)
         requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
-        send_result result;
-        ec = detail::run(*c_, detail::sendmail_op<conn_type>{{}, from, &to, message, &result});
-        diag = c_->diag;
-        return result;
+        const std::vector<recipient> rcpts = detail::to_recipients(to);
+        return sendmail(from, rcpts, message, send_options{}, ec, diag);
     }
+    /// With DSN requests per recipient and per-message options (RET, ENVID,
+    /// REQUIRETLS, BINARYMIME, a progress callback).
+    transaction_result sendmail(std::string_view from, std::span<const recipient> to, std::string_view message,
+                                const send_options& options = {})
+        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+    {
+        error_code ec;
+        diagnostics diag;
+        auto r = sendmail(from, to, message, options, ec, diag);
+        detail::throw_on_error(ec, diag);
+        return r;
+    }
+    transaction_result sendmail(std::string_view from, std::span<const recipient> to, std::string_view message,
+                                const send_options& options, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+    {
+        transaction t = plan(from, to, message, options);
+        if (t.error()) { // refused before a byte: nothing was sent
+            ec = t.error();
+            diag = t.diag();
+            return std::move(t).result();
+        }
+        ec = detail::run(*c_, detail::transactions_op<conn_type>{{}, std::span<transaction>(&t, 1)});
+        diag = c_->diag;
+        transaction_result r = std::move(t).result();
+        if (ec && !r.error)
+            r.error = ec;
+        return r;
+    }
+    /// Asynchronous sendmail: `result` is filled before the completion,
+    /// void(error_code), is called. `from`, `to` and `message` must stay
+    /// valid until then.
     template <class Token>
     auto async_sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message,
-                        send_result& result, Token&& token)
+                        transaction_result& result, Token&& token)
         requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
-        return detail::async_run(*c_, detail::sendmail_op<conn_type>{{}, from, &to, message, &result},
-                                 std::forward<Token>(token));
+        struct holder {
+            std::vector<recipient> to;
+            send_options options{};
+            std::optional<transaction> t{};
+        };
+        auto h = std::make_shared<holder>();
+        h->to = detail::to_recipients(to);
+        h->t.emplace(plan(from, h->to, message, h->options));
+        conn_type& c = *c_;
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [&c, &result](auto handler, std::shared_ptr<holder> h) {
+                if (h->t->error()) {
+                    const error_code ec = h->t->error();
+                    c.diag = h->t->diag();
+                    result = std::move(*h->t).result();
+                    auto ex = boost::asio::get_associated_executor(handler, c.transport.get_executor());
+                    return boost::asio::post(ex, [handler = std::move(handler), ec]() mutable { handler(ec); });
+                }
+                transaction& t = *h->t;
+                detail::async_run(c, detail::transactions_op<conn_type>{{}, std::span<transaction>(&t, 1)},
+                                  [handler = std::move(handler), h, &result](error_code ec) mutable {
+                                      result = std::move(*h->t).result();
+                                      if (ec && !result.error)
+                                          result.error = ec;
+                                      std::move(handler)(ec);
+                                  });
+            },
+            token, std::move(h));
+    }
+
+    /// Several messages over this session, in order. With PIPELINING the
+    /// end of one message's data travels with the next one's commands, so
+    /// each message costs about one round trip. One result per message,
+    /// each with its own error; nothing throws for a refusal or a lost
+    /// connection: after one, the messages not yet sent say not_sent.
+    std::vector<transaction_result> send_all(std::span<const outgoing_message> messages)
+        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+    {
+        std::vector<transaction> ts;
+        ts.reserve(messages.size());
+        for (const auto& m : messages)
+            ts.push_back(plan(m.from, m.to, m.message, m.options));
+        const error_code ec = detail::run(*c_, detail::transactions_op<conn_type>{{}, std::span<transaction>(ts)});
+        std::vector<transaction_result> out;
+        out.reserve(ts.size());
+        for (auto& t : ts) {
+            out.push_back(std::move(t).result());
+            if (ec && !out.back().error && out.back().outcome == transaction_outcome::not_sent)
+                out.back().error = ec;
+        }
+        return out;
     }
 
     /// smtplib's send_message: the envelope from the message's headers
     /// (Sender or From; To, Cc and Bcc), sent without its Bcc header.
-    send_result send_message(std::string_view message)
+    transaction_result send_message(std::string_view message)
         requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
         error_code ec;
@@ -333,7 +429,7 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
-    send_result send_message(std::string_view message, error_code& ec, diagnostics& diag)
+    transaction_result send_message(std::string_view message, error_code& ec, diagnostics& diag)
         requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
         const envelope env = envelope_from_headers(message);
@@ -553,6 +649,13 @@ private:
                                   });
             },
             token, std::move(op), std::move(*this));
+    }
+
+    transaction plan(std::string_view from, std::span<const recipient> to, std::string_view message,
+                     const send_options& options) const
+    {
+        return transaction(from, to, message, options, server_offers::from(c_->caps),
+                           session_facts{c_->transport.encrypted(), c_->lmtp}, c_->options.transactions);
     }
 
     auto make_auth_op(sasl::credentials creds)

@@ -15,6 +15,7 @@
 #include <smtp/log.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol.hpp>
+#include <smtp/protocol/transaction.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
@@ -28,17 +29,11 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace smtp {
-
-/// What sendmail() says: the recipients the server refused, each with its
-/// reply (as smtplib's sendmail returns them), and the reply to the data.
-struct send_result {
-    std::map<std::string, reply> refused{};
-    reply final_reply{};
-};
 
 namespace detail {
 
@@ -92,6 +87,8 @@ public:
 
     capabilities caps{};
     bool esmtp = false;
+    bool lmtp = false;          ///< the dialect is LMTP (LHLO, replies per recipient)
+    bool logged = false;        ///< the op logged what is being written, piece by piece
     bool broken = false;
     bool closed = false;
     bool verify_peer;
@@ -190,6 +187,8 @@ public:
     void log_write()
     {
         if constexpr (Log::enabled) {
+            if (std::exchange(logged, false))
+                return;
             if (wkind == log::sent::masked_command)
                 log.on_send(masked, wkind);
             else
@@ -305,11 +304,22 @@ template <class Conn>
 struct ehlo_op : boost::asio::coroutine {
     command_op<Conn, cmd::ehlo> ehlo{};
     command_op<Conn, cmd::helo> helo{};
+    command_op<Conn, cmd::lhlo> lhlo{};
     io resume(Conn& c, error_code io_ec)
     {
         io next = io::done;
         BOOST_ASIO_CORO_REENTER(*this)
         {
+            if (c.lmtp) { // LMTP: LHLO, and no HELO to fall back on (RFC 2033 4.1)
+                lhlo.command.domain = c.options.local_name;
+                while ((next = lhlo.resume(c, io_ec)) != io::done)
+                    SMTP_OP_YIELD(next);
+                if (!c.ec) {
+                    c.caps = capabilities::from_ehlo(c.current, c.ec);
+                    c.esmtp = !c.ec;
+                }
+                return io::done;
+            }
             ehlo.command.domain = c.options.local_name;
             while ((next = ehlo.resume(c, io_ec)) != io::done)
                 SMTP_OP_YIELD(next);
@@ -391,16 +401,6 @@ inline void encode_message(std::string_view message, std::string& out, error_cod
         enc.finish(out, ec);
 }
 
-/// RFC 1870's size of an encoded message: octets with CRLF line ends,
-/// without the stuffing dots and the final dot.
-inline std::size_t declared_size(std::string_view encoded) noexcept
-{
-    std::size_t stuffed = encoded.substr(0, 2) == ".." ? 1 : 0;
-    for (auto at = encoded.find("\r\n.."); at != std::string_view::npos; at = encoded.find("\r\n..", at + 4))
-        ++stuffed;
-    return encoded.size() - 3 - stuffed;
-}
-
 /// The message itself: DATA, its 354 and the dot-stuffed bytes (`payload`,
 /// encoded beforehand), or BDAT n LAST and the bytes as they are; then the
 /// reply to the end of data. When the data went out and no reply came, the
@@ -452,82 +452,113 @@ struct message_op : boost::asio::coroutine {
     }
 };
 
-/// A message: MAIL, RCPT for each recipient (refusals collected), DATA, the
-/// dot-stuffed data, the final reply. Lockstep. When every recipient is
-/// refused, no data is sent and the transaction is reset.
+inline phase phase_for(transaction::awaiting a) noexcept
+{
+    switch (a) {
+    case transaction::awaiting::mail: return phase::mail;
+    case transaction::awaiting::rcpt: return phase::rcpt;
+    case transaction::awaiting::data: return phase::data_init;
+    case transaction::awaiting::bdat:
+    case transaction::awaiting::end_of_data: return phase::data_term;
+    case transaction::awaiting::rset:
+    case transaction::awaiting::nothing: break;
+    }
+    return phase::command;
+}
+
+/// Messages, in order, each a planned smtp::transaction (smtp/protocol/
+/// transaction.hpp) that says what to write and takes the replies. Replies go
+/// to the oldest unfinished transaction. With PIPELINING, once a message's
+/// data is complete the next message's commands join the same write (RFC
+/// 2920 3.1): a stream of messages costs about one round trip each. When the
+/// connection fails, every transaction still open settles its outcome
+/// (not sent, or unknown after its final dot). c.ec: a single transaction's
+/// error; for several, only what broke the session.
 template <class Conn>
-struct sendmail_op : boost::asio::coroutine {
-    std::string_view from;
-    const std::vector<std::string>* to;
-    std::string_view message;
-    send_result* result;
-    std::size_t i = 0, accepted = 0;
-    command_op<Conn, cmd::mail_from> mail{};
-    command_op<Conn, cmd::rcpt_to> rcpt{};
-    command_op<Conn, cmd::rset> rset{};
-    message_op<Conn> body{};
-    std::vector<esmtp_param> params{};
-    std::string size_value{};
+struct transactions_op : boost::asio::coroutine {
+    std::span<transaction> ts;
+    std::size_t head = 0, tail = 0;
+
+    /// Appends what the transactions have to send now, up to about one write's worth.
+    void fill(Conn& c)
+    {
+        const std::size_t limit = c.options.transactions.write_size + 4096;
+        while (tail < ts.size() && c.wbuf.size() < limit) {
+            transaction& t = ts[tail];
+            const auto w = t.next();
+            if (w == transaction::want::write) {
+                const std::size_t at = c.wbuf.size();
+                t.write(c.wbuf);
+                if constexpr (Conn::log_type::enabled) {
+                    c.log.on_send(std::string_view(c.wbuf).substr(at),
+                                  t.wrote_data() ? log::sent::message : log::sent::command);
+                    c.logged = true;
+                }
+                continue;
+            }
+            // Waiting for replies: the next message may follow once this
+            // one's data is all out, when the server pipelines.
+            const bool follow = w == transaction::want::done ||
+                                (t.data_complete() && t.pipelined() && tail + 1 < ts.size());
+            if (!follow || tail + 1 >= ts.size())
+                break;
+            ++tail;
+        }
+    }
+
+    void fail_open(error_code e)
+    {
+        for (std::size_t i = head; i < ts.size(); ++i)
+            ts[i].on_failure(e);
+    }
 
     io resume(Conn& c, error_code io_ec)
     {
-        io next = io::done;
         BOOST_ASIO_CORO_REENTER(*this)
         {
-            // Validate every recipient before a byte goes out. (check() is
-            // all of it: with no parameters, an address within the 256-octet
-            // path limit cannot make the line exceed 512.)
-            for (i = 0; i < to->size(); ++i) {
-                if (const check_result r = cmd::rcpt_to{(*to)[i]}.check()) {
-                    c.ec = r.error;
-                    c.diag.set_field(r.field);
-                    return io::done;
-                }
-            }
-            if (to->empty())
-                return c.fail(errc::empty_argument), c.diag.set_field("RCPT TO address"), io::done;
-            // The data is encoded before anything goes out: a message that
-            // cannot be sent is refused here, not halfway through DATA.
-            encode_message(message, body.payload, c.ec);
-            if (c.ec)
-                return c.diag.set_field("message"), io::done;
-            if (c.caps.template has<ext::size>()) {
-                size_value = std::to_string(declared_size(body.payload));
-                params.push_back({"SIZE", size_value});
-            }
-            mail.command = cmd::mail_from{from, params};
-            mail.ph = phase::mail;
-            while ((next = mail.resume(c, io_ec)) != io::done)
-                SMTP_OP_YIELD(next);
-            if (c.ec)
-                return io::done;
-            for (i = 0; i < to->size(); ++i) {
-                rcpt = {};
-                rcpt.command = cmd::rcpt_to{(*to)[i]};
-                rcpt.ph = phase::rcpt;
-                while ((next = rcpt.resume(c, io_ec)) != io::done)
-                    SMTP_OP_YIELD(next);
-                if (c.ec == errc::transient_failure || c.ec == errc::permanent_failure) {
-                    result->refused.emplace((*to)[i], reply(c.current));
-                    c.ec = {};
-                    c.diag.clear();
+            for (;;) {
+                while (head < ts.size() && ts[head].next() == transaction::want::done)
+                    ++head;
+                if (head == ts.size())
+                    break;
+                tail = std::max(tail, head);
+                fill(c);
+                if (!c.wbuf.empty()) {
+                    c.wkind = log::sent::command;
+                    c.start_phase(phase::data_block);
+                    SMTP_OP_YIELD(io::write);
+                    if (io_ec) {
+                        fail_open(io_ec);
+                        c.fail(io_ec);
+                        break;
+                    }
+                    for (std::size_t i = head; i <= tail && i < ts.size(); ++i)
+                        ts[i].report_progress();
                     continue;
                 }
-                if (c.ec)
-                    return io::done;
-                ++accepted;
+                c.start_phase(phase_for(ts[head].awaited()));
+                c.data_phase_reply = ts[head].awaited() == transaction::awaiting::data ||
+                                     ts[head].awaited() == transaction::awaiting::end_of_data;
+                SMTP_DETAIL_READ_REPLY(c, io_ec);
+                c.data_phase_reply = false;
+                if (c.ec) {
+                    const error_code e = c.ec;
+                    fail_open(e);
+                    c.ec = e;
+                    break;
+                }
+                ts[head].on_reply(c.current);
+                if (ts[head].server_closing()) { // 421: the server is going away
+                    fail_open(errc::connection_closed);
+                    c.broken = true;
+                    c.ec = errc::connection_closed;
+                    break;
+                }
             }
-            if (accepted == 0) {
-                while ((next = rset.resume(c, io_ec)) != io::done)
-                    SMTP_OP_YIELD(next);
-                if (!c.ec)
-                    c.fail(errc::all_recipients_refused);
-                return io::done;
+            if (ts.size() == 1) { // its own verdict, with the reply that decided it
+                c.ec = ts[0].error();
+                c.diag = ts[0].diag();
             }
-            while ((next = body.resume(c, io_ec)) != io::done)
-                SMTP_OP_YIELD(next);
-            if (body.final_reply)
-                result->final_reply = reply(c.current);
             return io::done;
         }
         return io::done;

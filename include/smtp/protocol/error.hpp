@@ -89,6 +89,15 @@ enum class errc {
     sasl_server_signature_mismatch, ///< the server did not prove it knows the password (SCRAM)
     sasl_server_error,              ///< the server reported an error inside the exchange
     sasl_invalid_credentials,       ///< credentials the mechanism cannot carry
+
+    // --- Transactions (smtp/protocol/transaction.hpp): refused before a byte is sent --
+    message_too_large,              ///< the message exceeds the server's SIZE limit
+    eightbitmime_not_offered,       ///< the message has 8-bit octets and the server lacks 8BITMIME
+    smtputf8_not_offered,           ///< a UTF-8 address or header and the server lacks SMTPUTF8
+    binarymime_not_offered,         ///< BINARYMIME asked for; the server lacks CHUNKING or BINARYMIME
+    dsn_not_offered,                ///< DSN parameters asked for and the server lacks DSN
+    requiretls_not_offered,         ///< REQUIRETLS asked for and the server does not offer it
+    requiretls_without_tls,         ///< REQUIRETLS asked for on a session that is not encrypted
 };
 
 namespace detail {
@@ -144,7 +153,7 @@ public:
         case errc::no_common_mechanism: return "the server offers none of the allowed AUTH mechanisms";
         case errc::too_many_challenges: return "the AUTH exchange took too many challenges";
         case errc::auth_incomplete: return "the server accepted AUTH before the mechanism could verify it";
-        case errc::all_recipients_refused: return "the server refused every recipient";
+        case errc::all_recipients_refused: return "the server refused every recipient (each reply is in the transaction result)";
         case errc::outcome_unknown:
             return "the connection failed after the end of data: the message may or may not have been queued";
         case errc::script_mismatch: return "the client wrote what the test script did not expect";
@@ -153,6 +162,13 @@ public:
         case errc::sasl_server_signature_mismatch: return "server failed to prove it knows the password (signature mismatch)";
         case errc::sasl_server_error: return "server reported an error during authentication";
         case errc::sasl_invalid_credentials: return "credentials are empty or contain bytes the AUTH mechanism cannot carry";
+        case errc::message_too_large: return "the message is larger than the server's SIZE limit";
+        case errc::eightbitmime_not_offered: return "has 8-bit octets but the server does not offer 8BITMIME";
+        case errc::smtputf8_not_offered: return "is not ASCII but the server does not offer SMTPUTF8";
+        case errc::binarymime_not_offered: return "needs BINARYMIME but the server does not offer CHUNKING and BINARYMIME";
+        case errc::dsn_not_offered: return "requested but the server does not offer DSN";
+        case errc::requiretls_not_offered: return "requested but the server does not offer REQUIRETLS";
+        case errc::requiretls_without_tls: return "requested on a session that is not encrypted";
         }
         return "unknown smtp error";
     }

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace smtp::transport {
 
@@ -63,6 +64,8 @@ public:
 
     /// Everything the client wrote, in order.
     const std::string& written() const noexcept { return written_; }
+    /// Each write the client made, as it made it (how commands were grouped).
+    const std::vector<std::string>& writes() const noexcept { return writes_; }
     /// True when every step was played.
     bool done() const noexcept { return steps_.empty() && pending_.empty(); }
     /// I/O operations started so far.
@@ -97,6 +100,7 @@ private:
     std::deque<step> steps_;
     std::string pending_;     // server bytes ready to be read
     std::string written_;     // all the client wrote
+    std::vector<std::string> writes_; // each write, as made
     std::string expect_buf_;  // the client's bytes not yet matched against an expect step
     std::string log_;
     unsigned ops_ = 0, fail_at_ = 0;
@@ -158,6 +162,7 @@ public:
             return post_result(std::forward<Handler>(handler), *ec, std::size_t(0));
         const std::string_view bytes(static_cast<const char*>(b.data()), b.size());
         s_->written_.append(bytes);
+        s_->writes_.emplace_back(bytes);
         s_->expect_buf_.append(bytes);
         // Match what was written against the expect steps, in order.
         while (!s_->expect_buf_.empty()) {

@@ -1,0 +1,909 @@
+// smtp/protocol/transaction.hpp
+//
+// The mail transaction engine, sans I/O: one message's MAIL, RCPTs, DATA or
+// BDAT chunks and their replies, planned from what the server offers and
+// what the message needs, and one transaction_result at the end.
+//
+//   smtp::transaction t(from, recipients, message, options, caps, settings);
+//   if (t.error()) ...                       // refused before a byte: nothing to send
+//   while (t.next() != smtp::transaction::want::done) {
+//       if (t.next() == want::write) t.write(out), send(out);
+//       else t.on_reply(read_reply());        // replies in the order they come
+//   }                                         // (t.on_failure(ec) when the connection fails)
+//   t.result();                               // per recipient, and the message's outcome
+//
+// How it chooses (docs/transactions.md):
+// - PIPELINING offered (and allowed by the settings): MAIL, every RCPT and
+//   DATA go out in one write (RFC 2920 3.1); with CHUNKING, MAIL, the RCPTs
+//   and the BDAT chunks. Every reply is matched to its command in order.
+//   Without it, lockstep: one command, one reply.
+// - CHUNKING offered: BDAT chunks, no dot-stuffing, line ends made CRLF
+//   (BINARYMIME: the bytes as they are). Otherwise DATA with dot-stuffing.
+// - SIZE offered: the size is declared on MAIL; over the server's limit the
+//   message is refused here, before anything is sent.
+// - 8-bit octets: BODY=8BITMIME; non-ASCII in an address or in the header
+//   section: SMTPUTF8. Needed and not offered: an error, never mangling.
+// - DSN (RFC 3461) NOTIFY/ORCPT per recipient and RET/ENVID per message, and
+//   REQUIRETLS (RFC 8689): sent when asked for; asked for and not offered:
+//   an error.
+// - Every recipient refused: no message data is sent (after a 354 to a
+//   pipelined DATA, a lone "." ends it, RFC 2920 3.1) and the transaction is
+//   reset; the session is clean for the next one.
+// - LMTP (RFC 2033): one reply per accepted recipient after the data.
+//
+// Everything the engine will send is checked in its constructor. After that
+// nothing it writes can be refused locally, so a message is never half sent
+// because of its own content.
+#ifndef SMTP_PROTOCOL_TRANSACTION_HPP
+#define SMTP_PROTOCOL_TRANSACTION_HPP
+
+#include <smtp/protocol/capabilities.hpp>
+#include <smtp/protocol/commands.hpp>
+#include <smtp/protocol/data_encoder.hpp>
+#include <smtp/protocol/detail/scan.hpp>
+#include <smtp/protocol/detail/validate.hpp>
+#include <smtp/protocol/diagnostics.hpp>
+#include <smtp/protocol/error.hpp>
+#include <smtp/protocol/reply.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smtp {
+
+// --- What the caller asks for ------------------------------------------------------
+
+/// Delivery status notifications (RFC 3461).
+namespace dsn {
+/// NOTIFY: `never`, or any of success, failure and delay. `unset`: not sent.
+enum class notify : unsigned char { unset = 0, never = 1, success = 2, failure = 4, delay = 8 };
+constexpr notify operator|(notify a, notify b) noexcept
+{
+    return static_cast<notify>(static_cast<unsigned char>(a) | static_cast<unsigned char>(b));
+}
+constexpr bool has(notify set, notify one) noexcept
+{
+    return (static_cast<unsigned char>(set) & static_cast<unsigned char>(one)) != 0;
+}
+/// RET: return the full message or only its headers in a failure DSN.
+enum class ret { unset, full, headers };
+} // namespace dsn
+
+/// A recipient with its DSN requests.
+struct recipient {
+    std::string address;
+    dsn::notify notify = dsn::notify::unset;
+    /// ORCPT (RFC 3461 4.2): the address the sender originally gave, when
+    /// it is not `address`. Empty: not sent.
+    std::string original_recipient{};
+};
+
+/// The message body's type (BODY=, RFC 6152 and RFC 3030).
+enum class body_type {
+    detect,    ///< 7BIT unless an octet is >= 0x80, then 8BITMIME
+    binary,    ///< BINARYMIME: sent as it is with BDAT (needs CHUNKING and BINARYMIME)
+};
+
+/// Per message.
+struct send_options {
+    dsn::ret ret = dsn::ret::unset;
+    /// ENVID (RFC 3461 4.4), at most 100 characters; sent as xtext.
+    std::string envid{};
+    /// REQUIRETLS (RFC 8689): every hop must use verified TLS.
+    bool requiretls = false;
+    body_type body = body_type::detect;
+    /// Called after each write of message data: (message octets sent, total).
+    std::function<void(std::uint64_t, std::uint64_t)> progress{};
+};
+
+/// A message with its envelope, owned: what send_all() and the pool take.
+struct outgoing_message {
+    std::string from;
+    std::vector<recipient> to;
+    std::string message;
+    send_options options{};
+};
+
+/// How the engine may use the wire (per session: connect_options::transactions).
+struct transaction_settings {
+    bool pipelining = true;                  ///< use PIPELINING when offered
+    bool chunking = true;                    ///< use CHUNKING (BDAT) when offered
+    std::size_t chunk_size = 1024 * 1024;    ///< BDAT: message octets per chunk
+    std::size_t write_size = 64 * 1024;      ///< DATA: message octets encoded per write
+    data_encoder_options data{};             ///< bare CR/LF handling, longest line
+};
+
+// --- What happened --------------------------------------------------------------
+
+enum class transaction_outcome {
+    not_sent, ///< the server did not get the whole message: safe to send again
+    queued,   ///< the server took responsibility (for LMTP: for at least one recipient)
+    refused,  ///< the server refused it (MAIL, every recipient, DATA, or the data)
+    unknown,  ///< the data was sent but its reply was lost: do not blindly resend
+};
+
+inline std::ostream& operator<<(std::ostream& os, transaction_outcome o)
+{
+    switch (o) {
+    case transaction_outcome::not_sent: return os << "not sent";
+    case transaction_outcome::queued: return os << "queued";
+    case transaction_outcome::refused: return os << "refused";
+    case transaction_outcome::unknown: return os << "unknown";
+    }
+    return os << "?";
+}
+
+struct recipient_result {
+    std::string address;
+    reply rcpt_reply{};             ///< the reply to RCPT TO; empty when none came
+    std::optional<reply> delivery{}; ///< LMTP: this recipient's reply after the data
+
+    /// RCPT accepted (and, under LMTP, the message delivered).
+    bool accepted() const noexcept { return decisive().code().is_positive(); }
+    /// Refused with 4yz: worth trying again later.
+    bool transient() const noexcept { return decisive().code().is_transient(); }
+    /// Refused with 5yz.
+    bool permanent() const noexcept { return decisive().code().is_permanent(); }
+    /// The reply that decided: the delivery reply under LMTP when there is one.
+    const reply& decisive() const noexcept
+    {
+        return delivery && rcpt_reply.code().is_positive() ? *delivery : rcpt_reply;
+    }
+};
+
+/// One message's result, on every send path.
+struct transaction_result {
+    transaction_outcome outcome = transaction_outcome::not_sent;
+    reply mail_reply{};
+    std::vector<recipient_result> recipients{};
+    reply data_reply{};  ///< DATA's reply (354, or its refusal); empty with BDAT
+    reply final_reply{}; ///< the reply to the end of data (under LMTP: in each recipient's delivery)
+    /// Why it was not queued (clear when it was; some recipients may still
+    /// be refused). The reply that refused it is in the fields above.
+    error_code error{};
+
+    bool queued() const noexcept { return outcome == transaction_outcome::queued; }
+    std::size_t accepted_count() const noexcept
+    {
+        return static_cast<std::size_t>(std::count_if(recipients.begin(), recipients.end(),
+                                                      [](const recipient_result& r) { return r.accepted(); }));
+    }
+    /// smtplib's sendmail result: each refused recipient with the reply that refused it.
+    std::map<std::string, reply> refused() const
+    {
+        std::map<std::string, reply> out;
+        for (const auto& r : recipients)
+            if (r.decisive().code().is_failure())
+                out.emplace(r.address, r.decisive());
+        return out;
+    }
+};
+
+// --- The message, looked at before anything is sent --------------------------------
+
+struct message_facts {
+    /// RFC 1870's size: octets with CRLF line ends and a final CRLF, without
+    /// dot-stuffing (what DATA declares and BDAT sends).
+    std::uint64_t size = 0;
+    std::size_t longest_line = 0;        ///< octets, without the line end
+    bool eight_bit = false;              ///< an octet >= 0x80 anywhere
+    bool eight_bit_headers = false;      ///< ... in the header section (RFC 6532: needs SMTPUTF8)
+    std::size_t first_bare_cr = npos;    ///< offset, or npos
+    std::size_t first_bare_lf = npos;
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+};
+
+inline message_facts scan_message(std::string_view m) noexcept
+{
+    message_facts f;
+    const char* const begin = m.data();
+    const char* p = begin;
+    const char* const end = begin + m.size();
+    bool in_headers = true;
+    while (p != end) {
+        const char* q = detail::find_cr_or_lf(p, end);
+        const std::size_t len = static_cast<std::size_t>(q - p);
+        f.longest_line = std::max(f.longest_line, len);
+        unsigned char bits = 0;
+        for (const char* c = p; c != q; ++c)
+            bits |= static_cast<unsigned char>(*c);
+        if (bits & 0x80) {
+            f.eight_bit = true;
+            f.eight_bit_headers = f.eight_bit_headers || in_headers;
+        }
+        f.size += len + 2;
+        if (q == end)
+            break; // the last line is open: a CRLF is added
+        if (len == 0)
+            in_headers = false;
+        if (*q == '\r') {
+            if (q + 1 != end && q[1] == '\n') {
+                ++q;
+            } else if (f.first_bare_cr == message_facts::npos) {
+                f.first_bare_cr = static_cast<std::size_t>(q - begin);
+            }
+        } else if (f.first_bare_lf == message_facts::npos) {
+            f.first_bare_lf = static_cast<std::size_t>(q - begin);
+        }
+        p = q + 1;
+    }
+    return f;
+}
+
+/// RFC 3461 4's xtext: '+', '=' and octets outside '!'..'~' as "+XX".
+inline void append_xtext(std::string_view s, std::string& out)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c >= '!' && c <= '~' && c != '+' && c != '=') {
+            out.push_back(ch);
+        } else {
+            out.push_back('+');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+}
+
+/// RFC 6533 4's utf-8-addr-xtext: '+', '=', '\', controls and every
+/// non-ASCII character as "\x{HEX}" (its code point). `s` must be UTF-8.
+inline void append_utf8_addr_xtext(std::string_view s, std::string& out)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= '!' && c <= '~' && c != '+' && c != '=' && c != '\\') {
+            out.push_back(s[i++]);
+            continue;
+        }
+        std::uint32_t cp = c;
+        std::size_t n = 1;
+        if (c >= 0xF0) cp = c & 0x07, n = 4;
+        else if (c >= 0xE0) cp = c & 0x0F, n = 3;
+        else if (c >= 0xC0) cp = c & 0x1F, n = 2;
+        for (std::size_t k = 1; k < n && i + k < s.size(); ++k)
+            cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+        i += n;
+        char digits[8];
+        int d = 0;
+        do {
+            digits[d++] = hex[cp & 15];
+            cp >>= 4;
+        } while (cp != 0 || d < 2);
+        out.append("\\x{");
+        while (d > 0)
+            out.push_back(digits[--d]);
+        out.push_back('}');
+    }
+}
+
+/// Line ends made CRLF, nothing else changed: message data for BDAT.
+/// Streaming; carries a CR at the end of one piece over to the next.
+class line_end_normalizer {
+public:
+    void put(std::string_view in, std::string& out)
+    {
+        const char* p = in.data();
+        const char* const end = p + in.size();
+        if (after_cr_ && p != end && *p == '\n')
+            ++p;
+        after_cr_ = false;
+        while (p != end) {
+            const char* q = detail::find_cr_or_lf(p, end);
+            out.append(p, q);
+            if (q == end) {
+                open_line_ = true;
+                return;
+            }
+            out.append("\r\n");
+            open_line_ = false;
+            if (*q == '\r') {
+                if (q + 1 == end) {
+                    after_cr_ = true;
+                    return;
+                }
+                if (q[1] == '\n')
+                    ++q;
+            }
+            p = q + 1;
+        }
+    }
+    /// The final CRLF when the last line is open.
+    void finish(std::string& out)
+    {
+        if (open_line_)
+            out.append("\r\n");
+        open_line_ = after_cr_ = false;
+    }
+
+private:
+    bool after_cr_ = false;
+    bool open_line_ = false;
+};
+
+// --- The engine ---------------------------------------------------------------------------
+
+/// What the server offers that shapes a transaction.
+struct server_offers {
+    bool pipelining = false, chunking = false, binarymime = false, eightbitmime = false, smtputf8 = false,
+         dsn = false, requiretls = false, size = false;
+    std::optional<std::uint64_t> size_limit{};
+
+    template <class Caps>
+    static server_offers from(const Caps& c) noexcept
+    {
+        server_offers o;
+        o.pipelining = c.template has<ext::pipelining>();
+        o.chunking = c.template has<ext::chunking>();
+        o.binarymime = c.template has<ext::binarymime>();
+        o.eightbitmime = c.template has<ext::eightbitmime>();
+        o.smtputf8 = c.template has<ext::smtputf8>();
+        o.dsn = c.template has<ext::dsn>();
+        o.requiretls = c.template has<ext::requiretls>();
+        o.size = c.template has<ext::size>();
+        o.size_limit = c.size_limit();
+        return o;
+    }
+};
+
+/// The session around a transaction.
+struct session_facts {
+    bool encrypted = false;
+    bool lmtp = false; ///< one reply per accepted recipient after the data (RFC 2033)
+};
+
+class transaction {
+public:
+    enum class want { write, read, done };
+    /// What the next reply answers (for the per-phase time limits).
+    enum class awaiting { nothing, mail, rcpt, data, bdat, end_of_data, rset };
+
+    transaction() = default;
+
+    /// Plans the transaction and checks everything it will send. On a
+    /// refusal, error() and diag() say why, next() is done, and nothing is
+    /// to be sent. `from`, `message` and `options` must outlive the transaction.
+    transaction(std::string_view from, std::span<const recipient> to, std::string_view message,
+                const send_options& options, const server_offers& offers, const session_facts& facts,
+                const transaction_settings& settings = {})
+        : message_(message), options_(&options), settings_(settings), lmtp_(facts.lmtp)
+    {
+        plan(from, to, options, offers, facts);
+    }
+
+    template <class Caps>
+        requires requires(const Caps& c) { c.template has<ext::pipelining>(); }
+    transaction(std::string_view from, std::span<const recipient> to, std::string_view message,
+                const send_options& options, const Caps& caps, const session_facts& facts,
+                const transaction_settings& settings = {})
+        : transaction(from, to, message, options, server_offers::from(caps), facts, settings)
+    {}
+
+    transaction(transaction&&) noexcept = default;
+    transaction& operator=(transaction&&) noexcept = default;
+
+    want next() const noexcept
+    {
+        if (stage_ == stage::done)
+            return want::done;
+        if (stage_ == stage::send_group || stage_ == stage::send_data || stage_ == stage::send_rset ||
+            stage_ == stage::send_abort || stage_ == stage::send_next_rcpt || stage_ == stage::send_data_cmd)
+            return want::write;
+        return qhead_ < queue_.size() ? want::read : want::done;
+    }
+
+    /// Appends what is to be sent now. Data goes out a piece at a time
+    /// (write_size octets, or one BDAT chunk): next() may say write again.
+    void write(std::string& out)
+    {
+        wrote_data_ = false;
+        switch (stage_) {
+        case stage::send_group: write_group(out); break;
+        case stage::send_next_rcpt:
+            append_rcpt(next_rcpt_++, out);
+            stage_ = stage::wait;
+            break;
+        case stage::send_data_cmd:
+            out.append("DATA\r\n");
+            expect(kind::data);
+            stage_ = stage::wait;
+            break;
+        case stage::send_data: write_data(out); break;
+        case stage::send_rset:
+            out.append("RSET\r\n");
+            expect(kind::rset);
+            stage_ = stage::wait;
+            break;
+        case stage::send_abort:
+            out.append(".\r\n");
+            expect(kind::abort_dot);
+            data_go_ = false;
+            stage_ = stage::wait;
+            break;
+        default: break;
+        }
+    }
+
+    /// The next reply, in order.
+    void on_reply(const reply_view& r)
+    {
+        if (qhead_ >= queue_.size())
+            return;
+        const item it = queue_[qhead_++];
+        if (r.code() == 421)
+            closing_ = true;
+        switch (it.k) {
+        case kind::mail: on_mail(r); break;
+        case kind::rcpt: on_rcpt(it.index, r); break;
+        case kind::data: on_data(r); break;
+        case kind::bdat: on_bdat(it.index, r); break;
+        case kind::end_of_data: on_final(r); break;
+        case kind::rset:
+        case kind::abort_dot: break;
+        }
+        if (closing_)
+            return close_now(r);
+        settle();
+    }
+
+    /// The connection failed (after what was written). The outcome becomes
+    /// unknown when the whole message went out and its reply did not come.
+    void on_failure(error_code io)
+    {
+        if (stage_ == stage::done && qhead_ >= queue_.size())
+            return;
+        stage_ = stage::done;
+        queue_.clear();
+        qhead_ = 0;
+        if (final_seen_ || r_.outcome == transaction_outcome::refused) {
+            if (!r_.error)
+                r_.error = io;
+            return;
+        }
+        if (data_complete_) {
+            r_.outcome = transaction_outcome::unknown;
+            set_error(errc::outcome_unknown, "end of data");
+            return;
+        }
+        r_.outcome = transaction_outcome::not_sent;
+        r_.error = io;
+        diag_.clear();
+    }
+
+    /// The whole message has been written (its end of data too): another
+    /// transaction's commands may follow it in the same write (RFC 2920 3.1).
+    bool data_complete() const noexcept { return data_complete_; }
+    /// The server sent 421: it is closing the connection.
+    bool server_closing() const noexcept { return closing_; }
+    awaiting awaited() const noexcept
+    {
+        if (qhead_ >= queue_.size())
+            return awaiting::nothing;
+        switch (queue_[qhead_].k) {
+        case kind::mail: return awaiting::mail;
+        case kind::rcpt: return awaiting::rcpt;
+        case kind::data: return awaiting::data;
+        case kind::bdat: return awaiting::bdat;
+        case kind::end_of_data:
+        case kind::abort_dot: return awaiting::end_of_data;
+        case kind::rset: return awaiting::rset;
+        }
+        return awaiting::nothing;
+    }
+
+    /// The transaction's verdict: clear when the message was queued (some
+    /// recipients may still be refused: see result()).
+    const error_code& error() const noexcept { return r_.error; }
+    const diagnostics& diag() const noexcept { return diag_; }
+    const transaction_result& result() const& noexcept { return r_; }
+    transaction_result&& result() && noexcept { return std::move(r_); }
+
+    /// Message octets written so far (of size()), for progress reports.
+    std::uint64_t data_written() const noexcept { return data_written_; }
+    std::uint64_t size() const noexcept { return facts_.size; }
+    /// Calls send_options::progress when more data went out since the last call.
+    void report_progress()
+    {
+        if (data_written_ != reported_ && options_ && options_->progress) {
+            reported_ = data_written_;
+            options_->progress(data_written_, facts_.size);
+        }
+    }
+    /// True when the last write() appended message data.
+    bool wrote_data() const noexcept { return wrote_data_; }
+    bool uses_bdat() const noexcept { return bdat_; }
+    bool pipelined() const noexcept { return pipelining_; }
+
+private:
+    enum class stage { done, send_group, wait, send_next_rcpt, send_data_cmd, send_data, send_rset, send_abort };
+    enum class kind : unsigned char { mail, rcpt, data, bdat, end_of_data, rset, abort_dot };
+    struct item {
+        kind k;
+        std::uint32_t index;
+    };
+
+    void set_error(errc e, std::string_view field)
+    {
+        r_.error = e;
+        diag_.clear();
+        diag_.set_field(field);
+    }
+    void refuse_locally(errc e, std::string_view field)
+    {
+        set_error(e, field);
+        stage_ = stage::done;
+    }
+    void fail_with(const reply& r)
+    {
+        if (r_.error)
+            return;
+        r_.error = r.code().is_transient() ? errc::transient_failure
+              : r.code().is_permanent() ? errc::permanent_failure
+                                        : errc::unexpected_reply;
+        diag_.clear();
+        diag_.set_reply(r);
+    }
+
+    void plan(std::string_view from, std::span<const recipient> to, const send_options& o, const server_offers& s,
+              const session_facts& f)
+    {
+        stage_ = stage::done;
+        r_.recipients.reserve(to.size());
+        for (const auto& t : to)
+            r_.recipients.push_back({t.address});
+        if (to.empty())
+            return refuse_locally(errc::empty_argument, "RCPT TO address");
+
+        // The addresses decide SMTPUTF8.
+        bool utf8 = std::any_of(from.begin(), from.end(), detail::is_8bit);
+        for (const auto& t : to)
+            utf8 = utf8 || std::any_of(t.address.begin(), t.address.end(), detail::is_8bit);
+
+        // The message.
+        const bool binary = o.body == body_type::binary;
+        if (binary) {
+            facts_.size = message_.size();
+            facts_.eight_bit = true;
+        } else {
+            facts_ = scan_message(message_);
+            if (settings_.data.bare_line_endings == line_endings::reject) {
+                if (facts_.first_bare_cr != message_facts::npos)
+                    return refuse_locally(errc::data_bare_cr, "message");
+                if (facts_.first_bare_lf != message_facts::npos)
+                    return refuse_locally(errc::data_bare_lf, "message");
+            }
+            if (settings_.data.max_line != 0 && facts_.longest_line > settings_.data.max_line)
+                return refuse_locally(errc::data_line_too_long, "message");
+            if (facts_.eight_bit_headers)
+                utf8 = true;
+        }
+        if (utf8 && !s.smtputf8)
+            return refuse_locally(errc::smtputf8_not_offered,
+                                  facts_.eight_bit_headers ? "message headers" : "address");
+        if (binary && !(s.chunking && s.binarymime && settings_.chunking))
+            return refuse_locally(errc::binarymime_not_offered, "message");
+        if (!binary && facts_.eight_bit && !s.eightbitmime)
+            return refuse_locally(errc::eightbitmime_not_offered, "message");
+        if (s.size && s.size_limit && facts_.size > *s.size_limit)
+            return refuse_locally(errc::message_too_large, "message");
+
+        // DSN and REQUIRETLS.
+        bool wants_dsn = o.ret != dsn::ret::unset || !o.envid.empty();
+        for (const auto& t : to)
+            wants_dsn = wants_dsn || t.notify != dsn::notify::unset || !t.original_recipient.empty();
+        if (wants_dsn && !s.dsn)
+            return refuse_locally(errc::dsn_not_offered, "DSN");
+        if (o.envid.size() > 100)
+            return refuse_locally(errc::invalid_parameter_value, "ENVID");
+        if (o.requiretls && !f.encrypted)
+            return refuse_locally(errc::requiretls_without_tls, "REQUIRETLS");
+        if (o.requiretls && !s.requiretls)
+            return refuse_locally(errc::requiretls_not_offered, "REQUIRETLS");
+
+        bdat_ = binary || (s.chunking && settings_.chunking);
+        pipelining_ = s.pipelining && settings_.pipelining;
+
+        // MAIL FROM, checked and written once.
+        std::string size_value, envid_value;
+        esmtp_param params[5];
+        std::size_t n = 0;
+        if (s.size) {
+            size_value = std::to_string(facts_.size);
+            params[n++] = {"SIZE", size_value};
+        }
+        if (binary)
+            params[n++] = {"BODY", "BINARYMIME"};
+        else if (facts_.eight_bit)
+            params[n++] = {"BODY", "8BITMIME"};
+        if (o.ret != dsn::ret::unset)
+            params[n++] = {"RET", o.ret == dsn::ret::full ? "FULL" : "HDRS"};
+        if (!o.envid.empty()) {
+            append_xtext(o.envid, envid_value);
+            params[n++] = {"ENVID", envid_value};
+        }
+        if (o.requiretls)
+            params[n++] = {"REQUIRETLS", std::nullopt};
+        serialize(cmd::mail_from{from, std::span<const esmtp_param>(params, n), utf8}, lines_, r_.error, diag_);
+        if (r_.error)
+            return stage_ = stage::done, void();
+        ends_.push_back(lines_.size());
+
+        // Each RCPT TO.
+        for (const auto& t : to) {
+            std::string notify, orcpt;
+            esmtp_param rp[2];
+            std::size_t m = 0;
+            if (t.notify != dsn::notify::unset) {
+                if (dsn::has(t.notify, dsn::notify::never) && t.notify != dsn::notify::never)
+                    return refuse_locally(errc::invalid_parameter_value, "NOTIFY");
+                for (auto [bit, name] : {std::pair{dsn::notify::never, "NEVER"}, {dsn::notify::success, "SUCCESS"},
+                                         {dsn::notify::failure, "FAILURE"}, {dsn::notify::delay, "DELAY"}})
+                    if (dsn::has(t.notify, bit))
+                        notify.append(notify.empty() ? "" : ",").append(name);
+                rp[m++] = {"NOTIFY", notify};
+            }
+            if (!t.original_recipient.empty()) {
+                const auto& a = t.original_recipient;
+                if (detail::check_text(a, true) != errc{} || !detail::is_valid_utf8(a))
+                    return refuse_locally(errc::invalid_parameter_value, "ORCPT");
+                if (std::any_of(a.begin(), a.end(), detail::is_8bit)) {
+                    orcpt = "utf-8;";
+                    append_utf8_addr_xtext(a, orcpt);
+                } else {
+                    orcpt = "rfc822;";
+                    append_xtext(a, orcpt);
+                }
+                rp[m++] = {"ORCPT", orcpt};
+            }
+            serialize(cmd::rcpt_to{t.address, std::span<const esmtp_param>(rp, m), utf8}, lines_, r_.error, diag_);
+            if (r_.error)
+                return stage_ = stage::done, void();
+            ends_.push_back(lines_.size());
+        }
+        queue_.reserve(to.size() + 4);
+        stage_ = stage::send_group;
+    }
+
+    void expect(kind k, std::uint32_t index = 0) { queue_.push_back({k, index}); }
+
+    void append_rcpt(std::size_t i, std::string& out)
+    {
+        out.append(lines_, ends_[i], ends_[i + 1] - ends_[i]);
+        expect(kind::rcpt, static_cast<std::uint32_t>(i));
+    }
+
+    void write_group(std::string& out)
+    {
+        out.append(lines_, 0, ends_[0]);
+        expect(kind::mail);
+        if (!pipelining_) {
+            stage_ = stage::wait;
+            return;
+        }
+        out.append(lines_, ends_[0], std::string::npos);
+        for (std::size_t i = 0; i + 1 < ends_.size(); ++i)
+            expect(kind::rcpt, static_cast<std::uint32_t>(i));
+        next_rcpt_ = ends_.size() - 1;
+        if (bdat_) {
+            write_data(out); // the first chunk travels with the commands
+        } else {
+            out.append("DATA\r\n");
+            expect(kind::data);
+            stage_ = stage::wait;
+        }
+    }
+
+    /// One piece of the data: a BDAT chunk, or write_size octets dot-stuffed.
+    void write_data(std::string& out)
+    {
+        const std::size_t piece = std::max<std::size_t>(1, bdat_ ? settings_.chunk_size : settings_.write_size);
+        const std::string_view rest = message_.substr(offset_);
+        const std::string_view in = rest.substr(0, piece);
+        const bool last = in.size() == rest.size();
+        offset_ += in.size();
+        wrote_data_ = true;
+        if (bdat_) {
+            std::string_view payload = in;
+            if (options_->body != body_type::binary) {
+                chunk_.clear();
+                normalizer_.put(in, chunk_);
+                if (last)
+                    normalizer_.finish(chunk_);
+                payload = chunk_;
+            }
+            cmd::bdat{payload.size(), last}.write_to(out);
+            out.append(payload);
+            expect(kind::bdat, static_cast<std::uint32_t>(last));
+            data_written_ += payload.size();
+        } else {
+            error_code ec; // cannot fail: the message was checked in plan()
+            encoder_.encode(in, out, ec);
+            if (last)
+                encoder_.finish(out, ec);
+            data_written_ = std::min<std::uint64_t>(facts_.size, data_written_ + in.size());
+            if (last)
+                data_written_ = facts_.size;
+        }
+        if (last) {
+            data_complete_ = true;
+            if (!bdat_)
+                expect(kind::end_of_data);
+        }
+        // DATA: the rest goes out without waiting. BDAT: pipelined chunks
+        // too; in lockstep each chunk waits for its reply.
+        if (last || (bdat_ && !pipelining_))
+            stage_ = stage::wait;
+        else
+            stage_ = stage::send_data;
+    }
+
+    void on_mail(const reply_view& r)
+    {
+        r_.mail_reply = reply(r);
+        mail_ok_ = r.code().is_positive();
+        if (!mail_ok_) {
+            fail_with(r_.mail_reply);
+            r_.outcome = transaction_outcome::refused;
+        }
+    }
+    void on_rcpt(std::size_t i, const reply_view& r)
+    {
+        r_.recipients[i].rcpt_reply = reply(r);
+        if (r.code().is_positive())
+            ++accepted_;
+    }
+    void on_data(const reply_view& r)
+    {
+        r_.data_reply = reply(r);
+        data_go_ = r.code() == 354;
+        if (!data_go_ && mail_ok_ && accepted_ > 0)
+            fail_with(r_.data_reply);
+    }
+    void on_bdat(std::uint32_t last, const reply_view& r)
+    {
+        if (last && lmtp_ && !bdat_failed_ && mail_ok_ && accepted_ > 0)
+            return on_final(r); // LMTP: the first recipient's reply
+        if (!r.code().is_positive()) {
+            if (!bdat_failed_ && mail_ok_ && accepted_ > 0) {
+                r_.final_reply = reply(r);
+                fail_with(r_.final_reply);
+            }
+            bdat_failed_ = true;
+        }
+        if (last && !bdat_failed_)
+            on_final(r);
+    }
+    /// The reply to the end of data; under LMTP, the next accepted recipient's.
+    void on_final(const reply_view& r)
+    {
+        if (!lmtp_) {
+            final_seen_ = true;
+            r_.final_reply = reply(r);
+            if (r.code().is_positive()) {
+                r_.outcome = transaction_outcome::queued;
+            } else {
+                r_.outcome = transaction_outcome::refused;
+                fail_with(r_.final_reply);
+            }
+            return;
+        }
+        while (lmtp_next_ < r_.recipients.size() && !r_.recipients[lmtp_next_].rcpt_reply.code().is_positive())
+            ++lmtp_next_;
+        if (lmtp_next_ < r_.recipients.size())
+            r_.recipients[lmtp_next_++].delivery = reply(r);
+        ++lmtp_seen_;
+        if (lmtp_seen_ < accepted_) { // more replies come
+            expect(kind::end_of_data);
+            return;
+        }
+        final_seen_ = true;
+        r_.final_reply = reply(r);
+        if (r_.accepted_count() > 0) {
+            r_.outcome = transaction_outcome::queued;
+        } else {
+            r_.outcome = transaction_outcome::refused;
+            set_error(errc::all_recipients_refused, {});
+        }
+    }
+
+    /// After each reply: what comes next, once every reply sent for is in.
+    void settle()
+    {
+        if (stage_ != stage::wait || qhead_ < queue_.size())
+            return;
+        if (cleaning_) // the RSET or the lone dot is answered
+            return finish();
+        if (!mail_ok_) { // MAIL refused: no transaction is open
+            r_.outcome = transaction_outcome::refused;
+            return data_go_ ? clean_up() : finish();
+        }
+        if (!pipelining_ && next_rcpt_ < r_.recipients.size()) {
+            stage_ = stage::send_next_rcpt;
+            return;
+        }
+        if (accepted_ == 0) {
+            if (!r_.error)
+                set_error(errc::all_recipients_refused, {});
+            r_.outcome = transaction_outcome::refused;
+            return clean_up();
+        }
+        if (bdat_failed_ || (!bdat_ && r_.data_reply.code().value() != 0 && !data_go_)) {
+            r_.outcome = transaction_outcome::refused; // DATA or a chunk refused
+            return clean_up();
+        }
+        if (final_seen_)
+            return finish();
+        if (data_complete_)
+            return; // not reached: the final reply is awaited
+        if (!bdat_ && r_.data_reply.code().value() == 0)
+            stage_ = stage::send_data_cmd; // lockstep: DATA now
+        else
+            stage_ = stage::send_data;     // the data after 354; the next BDAT chunk
+    }
+
+    /// Leaves the session clean: a lone dot after a 354 no recipient can
+    /// use (RFC 2920 3.1), RSET otherwise.
+    void clean_up()
+    {
+        cleaning_ = true;
+        stage_ = data_go_ && !data_complete_ ? stage::send_abort : stage::send_rset;
+    }
+
+    void finish() { stage_ = stage::done; }
+
+    /// 421: the server is closing the connection; nothing more will come.
+    void close_now(const reply_view& r)
+    {
+        fail_with(reply(r));
+        if (!final_seen_) {
+            if (data_complete_ && lmtp_ && lmtp_seen_ > 0)
+                r_.outcome = transaction_outcome::unknown; // some recipients' replies are missing
+            else // the server did not take the message: sending it again is safe
+                r_.outcome = transaction_outcome::not_sent;
+        }
+        queue_.clear();
+        qhead_ = 0;
+        stage_ = stage::done;
+    }
+
+    std::string_view message_{};
+    const send_options* options_ = nullptr;
+    transaction_settings settings_{};
+    bool lmtp_ = false;
+    message_facts facts_{};
+
+    std::string lines_;              ///< MAIL and the RCPTs, serialised once
+    std::vector<std::size_t> ends_;  ///< where each line ends in lines_
+    std::vector<item> queue_;        ///< replies awaited, in order
+    std::size_t qhead_ = 0;
+
+    stage stage_ = stage::done;
+    bool bdat_ = false, pipelining_ = false;
+    bool mail_ok_ = false, data_go_ = false, data_complete_ = false, final_seen_ = false;
+    bool bdat_failed_ = false, cleaning_ = false, closing_ = false, wrote_data_ = false;
+    std::size_t next_rcpt_ = 0, accepted_ = 0, lmtp_next_ = 0, lmtp_seen_ = 0;
+    std::size_t offset_ = 0;
+    std::uint64_t data_written_ = 0;
+    data_encoder encoder_{};
+    line_end_normalizer normalizer_{};
+    std::string chunk_;
+
+    diagnostics diag_{};
+    transaction_result r_{};
+    std::uint64_t reported_ = 0;
+};
+
+} // namespace smtp
+
+#endif

@@ -1,0 +1,356 @@
+// The transaction engine inside the session, over the scripted transport:
+// how commands are grouped into writes (RFC 2920), a stream of messages at
+// one round trip each, LMTP as a policy, refusals before a byte is sent,
+// the session left clean after every recipient is refused, the outcome of
+// each message when the connection drops at every point, progress reports.
+#define BOOST_TEST_MODULE session_transactions
+#include <smtp/client.hpp>
+#include <smtp/transport/scripted.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using smtp::errc;
+using smtp::transaction_outcome;
+using script_ptr = std::shared_ptr<smtp::transport::script>;
+
+namespace {
+
+template <class... Ps>
+using scripted = smtp::policies<smtp::transport::scripted, smtp::tls::none, Ps...>;
+
+smtp::connect_options opts()
+{
+    smtp::connect_options o;
+    o.local_name = "client.example";
+    return o;
+}
+
+const std::string pipelining_ehlo = "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n";
+
+script_ptr greeted_script(const std::string& ehlo = pipelining_ehlo)
+{
+    auto s = std::make_shared<smtp::transport::script>();
+    s->respond("220 mx ready\r\n").expect("EHLO client.example\r\n").respond(ehlo);
+    return s;
+}
+
+std::vector<std::string> after_ehlo(const smtp::transport::script& s)
+{
+    return {s.writes().begin() + 1, s.writes().end()};
+}
+
+smtp::outgoing_message msg(std::string from, std::string to, std::string body)
+{
+    return {std::move(from), {{std::move(to)}}, std::move(body), {}};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(pipelined_sendmail_is_two_writes)
+{
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nRCPT TO:<c@x.org>\r\nDATA\r\n")
+        .respond("250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no\r\n354 go\r\n")
+        .expect("hi\r\n.\r\n")
+        .respond("250 2.0.0 queued\r\n");
+    std::ostringstream log;
+    auto g = std::move(smtp::connect<scripted<smtp::log::transcript>>(opts(), smtp::log::transcript(log), s)).ehlo();
+    const auto r = g.sendmail("a@x.org", {"b@x.org", "c@x.org"}, "hi\r\n");
+    BOOST_TEST(s->done(), s->log());
+    const std::vector<std::string> expected{
+        "MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nRCPT TO:<c@x.org>\r\nDATA\r\n", "hi\r\n.\r\n"};
+    BOOST_TEST(after_ehlo(*s) == expected, boost::test_tools::per_element());
+    BOOST_TEST(r.queued());
+    BOOST_TEST(r.refused().size() == 1u);
+    BOOST_TEST(r.recipients[1].permanent());
+    // The transcript shows the grouped write and every reply.
+    BOOST_TEST(log.str().find("send: 'MAIL FROM:<a@x.org> SIZE=4\\r\\nRCPT TO:<b@x.org>") != std::string::npos);
+    BOOST_TEST(log.str().find("data: (354, b'go')") != std::string::npos);
+    BOOST_TEST(log.str().find("data: (250, b'2.0.0 queued')") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(pipelining_off_by_option_is_lockstep)
+{
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\n").respond("250 ok\r\n");
+    s->expect("RCPT TO:<b@x.org>\r\n").respond("250 ok\r\n");
+    s->expect("DATA\r\n").respond("354 go\r\n");
+    s->expect("hi\r\n.\r\n").respond("250 queued\r\n");
+    auto o = opts();
+    o.transactions.pipelining = false;
+    auto g = std::move(smtp::connect<scripted<>>(o, s)).ehlo();
+    const auto r = g.sendmail("a@x.org", {"b@x.org"}, "hi\r\n");
+    BOOST_TEST(r.queued());
+    BOOST_TEST(s->done(), s->log());
+    BOOST_TEST(after_ehlo(*s).size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_of_messages_costs_one_round_trip_each)
+{
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("m1\r\n.\r\nMAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<c@x.org>\r\nDATA\r\n")
+        .respond("250 q1\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("m2\r\n.\r\nMAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<d@x.org>\r\nDATA\r\n")
+        .respond("554 5.7.1 q2 refused\r\n250 ok\r\n550 no d\r\n554 no valid recipients\r\n")
+        .expect("RSET\r\n")
+        .respond("250 reset\r\n")
+        .expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<e@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("m4\r\n.\r\n")
+        .respond("250 q4\r\n");
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    const std::vector<smtp::outgoing_message> batch{msg("a@x.org", "b@x.org", "m1"), msg("a@x.org", "c@x.org", "m2"),
+                                                    msg("a@x.org", "d@x.org", "m3"), msg("a@x.org", "e@x.org", "m4")};
+    const auto rs = g.send_all(batch);
+    BOOST_TEST(s->done(), s->log());
+    BOOST_REQUIRE(rs.size() == 4u);
+    BOOST_TEST(rs[0].queued());
+    BOOST_TEST(rs[0].final_reply.message() == "q1");
+    BOOST_TEST(rs[1].outcome == transaction_outcome::refused);
+    BOOST_TEST(rs[1].error == errc::permanent_failure);
+    BOOST_TEST(rs[2].outcome == transaction_outcome::refused);
+    BOOST_TEST(rs[2].error == errc::all_recipients_refused);
+    BOOST_TEST(rs[3].queued());
+    // Five writes for four messages: the end of each message's data travels
+    // with the next one's commands; only the RSET needs its own round trip.
+    BOOST_TEST(after_ehlo(*s).size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_refused_locally_does_not_stop_the_others)
+{
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("m1\r\n.\r\nMAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<d@x.org>\r\nDATA\r\n")
+        .respond("250 q1\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("m3\r\n.\r\n")
+        .respond("250 q3\r\n");
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    const std::vector<smtp::outgoing_message> batch{msg("a@x.org", "b@x.org", "m1"),
+                                                    msg("a@x.org", "c@x.org\r\nRSET", "m2"),
+                                                    msg("a@x.org", "d@x.org", "m3")};
+    const auto rs = g.send_all(batch);
+    BOOST_TEST(s->done(), s->log());
+    BOOST_TEST(rs[0].queued());
+    BOOST_TEST(rs[1].outcome == transaction_outcome::not_sent);
+    BOOST_TEST(rs[1].error == errc::control_character);
+    BOOST_TEST(rs[2].queued());
+}
+
+BOOST_AUTO_TEST_CASE(connection_dropped_at_every_point_of_a_stream)
+{
+    // Three messages; the server closes after k replies. Each message ends
+    // queued, unknown (its data went out, its reply did not come) or not
+    // sent, and never queued without its reply.
+    const std::vector<std::string> replies{"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 q1\r\n",
+                                           "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 q2\r\n"};
+    for (std::size_t k = 0; k <= replies.size(); ++k) {
+        auto s = greeted_script();
+        std::size_t given = 0;
+        auto give = [&](std::size_t n) {
+            std::string out;
+            for (std::size_t i = 0; i < n && given < k; ++i, ++given)
+                out += replies[given];
+            if (!out.empty())
+                s->respond(out);
+        };
+        s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n");
+        give(3);
+        if (k >= 3) {
+            s->expect("m1\r\n.\r\nMAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<c@x.org>\r\nDATA\r\n");
+            give(4);
+        }
+        if (k >= 7) {
+            s->expect("m2\r\n.\r\n");
+            give(1);
+        }
+        if (k < replies.size())
+            s->close();
+        auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+        const std::vector<smtp::outgoing_message> batch{msg("a@x.org", "b@x.org", "m1"),
+                                                        msg("a@x.org", "c@x.org", "m2")};
+        const auto rs = g.send_all(batch);
+        BOOST_TEST_CONTEXT("server closes after " << k << " replies")
+        {
+            BOOST_TEST(rs[0].outcome == (k >= 4 ? transaction_outcome::queued
+                                         : k == 3 ? transaction_outcome::unknown
+                                                  : transaction_outcome::not_sent));
+            BOOST_TEST(rs[1].outcome == (k >= 8 ? transaction_outcome::queued
+                                         : k == 7 ? transaction_outcome::unknown
+                                                  : transaction_outcome::not_sent));
+            if (k < replies.size())
+                BOOST_TEST(g.broken());
+            else
+                BOOST_TEST(!g.broken());
+            for (const auto& r : rs)
+                BOOST_TEST((r.queued() == !r.error));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_recipient_refused_leaves_the_session_clean)
+{
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n")
+        .expect("RSET\r\n")
+        .respond("250 reset\r\n")
+        .expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<c@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("hi\r\n.\r\n")
+        .respond("250 queued\r\n");
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    const auto r1 = g.sendmail("a@x.org", {"b@x.org"}, "hi", ec, diag);
+    BOOST_TEST(ec == errc::all_recipients_refused);
+    BOOST_TEST(r1.refused().at("b@x.org").code() == 550);
+    BOOST_TEST(!g.broken());
+    const auto r2 = g.sendmail("a@x.org", {"c@x.org"}, "hi", ec, diag);
+    BOOST_TEST(!ec);
+    BOOST_TEST(r2.queued());
+    BOOST_TEST(s->done(), s->log());
+    // And the throwing form says the same.
+    auto s2 = greeted_script();
+    s2->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n")
+        .expect("RSET\r\n")
+        .respond("250 reset\r\n");
+    auto g2 = std::move(smtp::connect<scripted<>>(opts(), s2)).ehlo();
+    BOOST_CHECK_EXCEPTION(g2.sendmail("a@x.org", {"b@x.org"}, "hi"), smtp::error_with_diagnostics,
+                          [](const smtp::error_with_diagnostics& e) { return e.code() == errc::all_recipients_refused; });
+}
+
+BOOST_AUTO_TEST_CASE(refused_before_a_byte_is_sent)
+{
+    // SIZE 1000 and no SMTPUTF8, no DSN: each of these fails with nothing written after EHLO.
+    auto s = greeted_script();
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    g.sendmail("a@x.org", {"b@x.org"}, std::string(1001, 'x'), ec, diag);
+    BOOST_TEST(ec == errc::data_line_too_long);
+    std::string big;
+    for (int i = 0; i < 20; ++i)
+        big += std::string(60, 'x') + "\r\n";
+    auto r = g.sendmail("a@x.org", {"b@x.org"}, big, ec, diag);
+    BOOST_TEST(ec == errc::message_too_large);
+    BOOST_TEST(diag.field() == "message");
+    BOOST_TEST(r.outcome == transaction_outcome::not_sent);
+    g.sendmail("a@x.org", {"b\xC3\xA9@x.org"}, "hi", ec, diag);
+    BOOST_TEST(ec == errc::smtputf8_not_offered);
+    const std::vector<smtp::recipient> dsn{{"b@x.org", smtp::dsn::notify::success, {}}};
+    g.sendmail("a@x.org", dsn, "hi", {}, ec, diag);
+    BOOST_TEST(ec == errc::dsn_not_offered);
+    smtp::send_options rt;
+    rt.requiretls = true;
+    const std::vector<smtp::recipient> one{{"b@x.org"}};
+    g.sendmail("a@x.org", one, "hi", rt, ec, diag);
+    BOOST_TEST(ec == errc::requiretls_without_tls);
+    BOOST_TEST(s->writes().size() == 1u); // EHLO only
+    BOOST_TEST(s->done(), s->log());
+    BOOST_TEST(!g.broken());
+}
+
+BOOST_AUTO_TEST_CASE(chunking_sends_bdat)
+{
+    auto s = greeted_script("250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n");
+    s->expect("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@x.org>\r\nBDAT 10 LAST\r\n.a\r\nb\r\nc\r\n")
+        .respond("250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n");
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    const auto r = g.sendmail("a@x.org", {"b@x.org"}, ".a\nb\rc");
+    BOOST_TEST(r.queued());
+    BOOST_TEST(s->done(), s->log());
+    BOOST_TEST(after_ehlo(*s).size() == 1u); // the whole transaction in one write
+
+    auto s2 = greeted_script("250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n");
+    s2->expect("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("..a\r\nb\r\nc\r\n.\r\n")
+        .respond("250 queued\r\n");
+    auto o = opts();
+    o.transactions.chunking = false;
+    auto g2 = std::move(smtp::connect<scripted<>>(o, s2)).ehlo();
+    BOOST_TEST(g2.sendmail("a@x.org", {"b@x.org"}, ".a\nb\rc").queued());
+    BOOST_TEST(s2->done(), s2->log());
+}
+
+BOOST_AUTO_TEST_CASE(lmtp_is_a_policy_of_the_same_client)
+{
+    auto s = std::make_shared<smtp::transport::script>();
+    s->respond("220 lmtp ready\r\n")
+        .expect("LHLO client.example\r\n")
+        .respond("250-lmtp.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n")
+        .expect("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@x.org>\r\nRCPT TO:<c@x.org>\r\nRCPT TO:<d@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n550 5.1.1 no c\r\n250 ok\r\n354 go\r\n")
+        .expect("hi\r\n.\r\n")
+        .respond("250 2.0.0 b delivered\r\n452 4.2.2 d over quota\r\n")
+        .expect("QUIT\r\n")
+        .respond("221 bye\r\n");
+    auto g = std::move(smtp::connect<scripted<smtp::dialect::lmtp>>(opts(), s)).ehlo();
+    const auto r = g.sendmail("a@x.org", {"b@x.org", "c@x.org", "d@x.org"}, "hi");
+    BOOST_TEST(r.queued());
+    BOOST_TEST(r.recipients[0].delivery->message() == "2.0.0 b delivered");
+    BOOST_TEST(r.recipients[1].permanent());
+    BOOST_TEST(r.recipients[2].transient());
+    BOOST_TEST(r.refused().size() == 2u);
+    BOOST_TEST(std::move(g).quit().clean());
+    BOOST_TEST(s->done(), s->log());
+
+    // No HELO fallback under LMTP: a refused LHLO is the error.
+    auto s2 = std::make_shared<smtp::transport::script>();
+    s2->respond("220 lmtp\r\n").expect("LHLO client.example\r\n").respond("500 what\r\n");
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    auto step = std::move(smtp::connect<scripted<smtp::dialect::lmtp>>(opts(), s2)).ehlo(ec, diag);
+    BOOST_TEST(ec == errc::permanent_failure);
+    BOOST_TEST(s2->done(), s2->log());
+}
+
+BOOST_AUTO_TEST_CASE(progress_reports_each_write_of_data)
+{
+    auto s = greeted_script();
+    const std::string body(250, 'x'); // a 250-octet line; write_size 100 gives three pieces
+    s->expect("MAIL FROM:<a@x.org> SIZE=252\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect(body + "\r\n.\r\n")
+        .respond("250 queued\r\n");
+    auto o = opts();
+    o.transactions.write_size = 100;
+    auto g = std::move(smtp::connect<scripted<>>(o, s)).ehlo();
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
+    smtp::send_options so;
+    so.progress = [&](std::uint64_t done, std::uint64_t total) { seen.emplace_back(done, total); };
+    const std::vector<smtp::recipient> one{{"b@x.org"}};
+    BOOST_TEST(g.sendmail("a@x.org", one, body, so).queued());
+    BOOST_REQUIRE(!seen.empty());
+    BOOST_TEST(seen.back().first == 252u);
+    BOOST_TEST(seen.back().second == 252u);
+    for (std::size_t i = 1; i < seen.size(); ++i)
+        BOOST_TEST(seen[i].first > seen[i - 1].first);
+    BOOST_TEST(s->done(), s->log());
+}
+
+BOOST_AUTO_TEST_CASE(a_421_mid_transaction_breaks_the_session)
+{
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("421 4.3.2 shutting down\r\n");
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    const auto r = g.sendmail("a@x.org", {"b@x.org"}, "hi", ec, diag);
+    BOOST_TEST(ec == errc::transient_failure);
+    BOOST_TEST(diag.server_reply()->code() == 421);
+    BOOST_TEST(r.outcome == transaction_outcome::not_sent);
+    BOOST_TEST(g.broken());
+    g.noop(ec, diag);
+    BOOST_TEST(ec == errc::session_broken);
+}
