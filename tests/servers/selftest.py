@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WITH_SERVERS = os.path.join(HERE, "with_servers.py")
@@ -35,7 +36,9 @@ SERVERS = [
     ("server", "plainauth:--auth-allow-plaintext " + AUTH),
     ("server", "lmtp:--lmtp --lmtp-data-refuse full@example.com"),
     ("sink", "sink:"),
+    ("sink", "lmtpsink:-L"),
     ("server", "oldtls:--tls implicit --tls-max 1.1"),
+    ("postfix", "mta:"),
 ] + [("server", "%s_%s:--tls %s --cert %s" % (c, m, m, c))
      for c in BAD_CERTS for m in ("starttls", "implicit")]
 
@@ -266,12 +269,127 @@ def test_lmtp():
     eq(base64.b64decode(r["data_b64"]), MESSAGE, "recorded data")
 
 
+# --- the private Postfix (--postfix mta) -------------------------------------
+
+def _mta():
+    return (int(os.environ["SMTP_TEST_MTA_PORT"]), os.environ["SMTP_TEST_MTA_MAILDIR"],
+            os.environ["SMTP_TEST_MTA_DOMAIN"])
+
+
+def _maildir_wait(local, count, within=10.0):
+    """The messages in the maildir of <local>, once there are count of them
+    (delivery is asynchronous); fails after `within` seconds."""
+    new = os.path.join(_mta()[1], local, "new")
+    deadline = time.monotonic() + within
+    while True:
+        names = sorted(os.listdir(new)) if os.path.isdir(new) else []
+        if len(names) >= count:
+            out = []
+            for n in names:
+                with open(os.path.join(new, n), "rb") as f:
+                    out.append(f.read())
+            return out
+        if time.monotonic() > deadline:
+            raise Failure("%d message(s) in %s after %g s, want %d"
+                          % (len(names), new, within, count))
+        time.sleep(0.05)
+
+
+def test_postfix_ehlo():
+    port, _, _ = _mta()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        eq(s.ehlo()[0], 250, "EHLO")
+        for ext in ("pipelining", "8bitmime", "smtputf8", "dsn", "chunking", "enhancedstatuscodes"):
+            check(s.has_extn(ext), "Postfix does not offer %s: %r" % (ext.upper(), s.ehlo_resp))
+        eq(s.esmtp_features.get("size"), "10485760", "SIZE")
+        check(not s.has_extn("starttls"), "STARTTLS offered without --starttls")
+        eq(s.mail("author@example.test", ["SIZE=10485761"]),
+           (552, b"5.3.4 Message size exceeds fixed limit"), "MAIL SIZE over message_size_limit")
+
+
+def test_postfix_delivery_and_dsn():
+    port, _, domain = _mta()
+    sender = "author@" + domain
+    utf8_rcpt, rcpt = "jörg@" + domain, "bob@" + domain
+    envid = "selftest-" + uuid.uuid4().hex
+    orcpt = "bob.original@" + domain
+    message = ("From: Author <%s>\r\nTo: Jörg <%s>, <%s>\r\nSubject: Grüße %s\r\n"
+               "Message-ID: <%s@selftest.example>\r\n\r\nÄrger? Nein.\r\n.dot line\r\n"
+               % (sender, utf8_rcpt, rcpt, envid, envid)).encode()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.ehlo()
+        eq(s.mail(sender, ["BODY=8BITMIME", "SMTPUTF8", "ENVID=" + envid, "RET=HDRS"])[0], 250,
+           "MAIL")
+        eq(s.rcpt(utf8_rcpt)[0], 250, "RCPT with a UTF-8 local part")
+        eq(s.rcpt(rcpt, ["NOTIFY=SUCCESS", "ORCPT=rfc822;" + orcpt])[0], 250,
+           "RCPT NOTIFY=SUCCESS ORCPT")
+        eq(s.rcpt("someone@example.com"),
+           (554, b"5.7.1 <someone@example.com>: Relay access denied"),
+           "RCPT to another domain")
+        eq(s.rcpt("a/b@" + domain)[0], 550, "RCPT to a local part that cannot be a maildir")
+        eq(s.data(message)[0], 250, "DATA")
+        # smtplib's sendmail(): the refused recipient in its result.
+        refused = s.sendmail(sender, ["carol@" + domain, "dave@example.net"],
+                             b"Subject: s\r\n\r\nx\r\n")
+        eq(refused, {"dave@example.net": (554, b"5.7.1 <dave@example.net>: Relay access denied")},
+           "sendmail's refused dict")
+    stored_as = message.replace(b"\r\n", b"\n")  # a maildir file has LF line ends
+    for local in ("jörg", "bob"):
+        (m,) = _maildir_wait(local, 1)
+        check(m.endswith(b"\n" + stored_as),
+              "%s: the message as sent after Postfix's own headers: %r" % (local, m))
+        check(m.startswith(b"Return-Path: <%s>\n" % sender.encode()), "%s: Return-Path" % local)
+        check(b"\nDelivered-To: %s@%s\n" % (local.encode(), domain.encode()) in m,
+              "%s: Delivered-To" % local)
+    _maildir_wait("carol", 1)
+    # The success DSN, from Postfix's bounce daemon to the sender's maildir.
+    (dsn,) = _maildir_wait("author", 1)
+    for want in (b"Subject: Successful Mail Delivery Report", b"Action: delivered",
+                 b"Original-Envelope-Id: " + envid.encode(),
+                 b"Original-Recipient: rfc822;" + orcpt.encode(),
+                 b"Final-Recipient: rfc822; " + rcpt.encode()):
+        check(want in dsn, "the DSN has no %r: %r" % (want, dsn))
+    check(b"j\xc3\xb6rg" not in dsn.split(b"Message Headers")[0],
+          "a DSN for the recipient without NOTIFY=SUCCESS: %r" % dsn)
+
+
+def test_postfix_chunking():
+    port, _, domain = _mta()
+    parts = [b"Subject: BDAT\r\n\r\nfirst chunk, ", b"second chunk\r\n.\r\n"]
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.ehlo()
+        # Pipelined: MAIL, RCPT and both chunks in one write.
+        s.send(b"MAIL FROM:<author@%s>\r\nRCPT TO:<chunky@%s>\r\n" % ((domain.encode(),) * 2)
+               + b"BDAT %d\r\n%s" % (len(parts[0]), parts[0])
+               + b"BDAT %d LAST\r\n%s" % (len(parts[1]), parts[1]))
+        replies = [s.getreply()[0] for _ in range(4)]
+        eq(replies, [250] * 4, "replies to MAIL, RCPT, BDAT, BDAT LAST")
+    (m,) = _maildir_wait("chunky", 1)
+    check(m.endswith(b"".join(parts).replace(b"\r\n", b"\n")), "BDAT message as sent: %r" % m)
+
+
+def test_lmtp_sink():
+    # Postfix's smtp-sink -L: another LMTP server, one reply per recipient.
+    with smtplib.LMTP("127.0.0.1", port("lmtpsink"), timeout=10) as s:
+        eq(s.ehlo()[0], 250, "LHLO")
+        check(s.has_extn("pipelining"), "no PIPELINING from smtp-sink -L: %r" % s.ehlo_resp)
+        eq(s.mail("author@example.com")[0], 250, "MAIL")
+        rcpts = ["one@example.com", "two@example.com"]
+        for r in rcpts:
+            eq(s.rcpt(r)[0], 250, "RCPT %s" % r)
+        s.putcmd("data")
+        eq(s.getreply()[0], 354, "DATA")
+        s.send(re.sub(rb"(?m)^\.", b"..", MESSAGE) + b".\r\n")
+        eq([s.getreply()[0] for _ in rcpts], [250, 250], "per-recipient replies")
+        eq(s.noop()[0], 250, "NOOP after the replies (none left over)")
+
+
 # --- with_servers.py itself (nested runs) -----------------------------------
 
-def _nested(servers, cmd):
+def _nested(servers, cmd, kind="server"):
     argv = [sys.executable, WITH_SERVERS, "--certs", os.environ["SMTP_TEST_CERTS"]]
     for s in servers:
-        argv += ["--server", s]
+        argv += ["--" + kind, s]
     return argv + ["--"] + cmd
 
 
@@ -340,6 +458,47 @@ def test_runner_crash_and_signals():
         eq(os.listdir(tmpdir), [], "temporary directories left behind")
 
 
+def _instance_processes(under):
+    """Pids of Postfix processes whose configuration is below `under`."""
+    mark = b"\0MAIL_CONFIG=" + os.fsencode(under)
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                if mark in b"\0" + f.read():
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+def test_runner_postfix_cleanup():
+    show = 'echo $SMTP_TEST_X_PORT; '
+    with tempfile.TemporaryDirectory() as tmpdir:
+        os.chmod(tmpdir, 0o711)  # Postfix's daemons pass through it
+        for sig in (signal.SIGKILL, signal.SIGTERM):
+            runner = subprocess.Popen(
+                _nested(["x"], ["sh", "-c", show + "exec sleep 30"], "postfix"),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_nested_env(tmpdir))
+            line = runner.stdout.readline()
+            if not line:
+                runner.wait(timeout=15)
+                raise Failure("the nested run failed (%s): %s"
+                              % (runner.returncode, runner.stderr.read()))
+            test_port = int(line)
+            check(_instance_processes(tmpdir), "no Postfix processes of the nested run found")
+            runner.send_signal(sig)
+            runner.wait(timeout=15)
+            runner.stdout.close()
+            runner.stderr.close()
+            check(_port_closed(test_port), "Postfix still listening after %s" % sig.name)
+            deadline = time.monotonic() + 5
+            while _instance_processes(tmpdir) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            eq(_instance_processes(tmpdir), [], "Postfix processes left after %s" % sig.name)
+        eq(os.listdir(tmpdir), [], "temporary directories left behind")
+
+
 TESTS = [
     ("a plain: refused recipient, BCC, record, DSN, SIZE", test_plain_refused_and_bcc),
     ("b STARTTLS + AUTH PLAIN/LOGIN", test_starttls_auth),
@@ -349,8 +508,13 @@ TESTS = [
     ("e smtp-sink", test_smtp_sink),
     ("f VRFY", test_vrfy),
     ("g LMTP per-recipient replies", test_lmtp),
+    ("g' LMTP: Postfix's smtp-sink -L", test_lmtp_sink),
     ("h runner: server that fails to start", test_runner_start_failure),
     ("i runner: crash, SIGTERM, SIGKILL leave nothing behind", test_runner_crash_and_signals),
+    ("j Postfix: EHLO extensions, SIZE limit", test_postfix_ehlo),
+    ("k Postfix: UTF-8 + DSN delivery to maildirs, relay refused", test_postfix_delivery_and_dsn),
+    ("l Postfix: pipelined BDAT (CHUNKING) delivery", test_postfix_chunking),
+    ("m runner: --postfix leaves nothing (SIGKILL, SIGTERM)", test_runner_postfix_cleanup),
 ]
 
 
@@ -372,17 +536,36 @@ def test_old_tls_server():
 
 
 TESTS_EXTRA = [("old TLS server speaks TLS 1.1 only", test_old_tls_server)]
+POSTFIX_TESTS = (test_postfix_ehlo, test_postfix_delivery_and_dsn, test_postfix_chunking,
+                 test_runner_postfix_cleanup)
+
+
+def postfix_possible():
+    """Root, or password-less sudo: what --postfix needs."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        return subprocess.run(["sudo", "-n", "true"], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def main():
     if "SMTP_TEST_PLAIN_PORT" not in os.environ:
         argv = [sys.executable, WITH_SERVERS]
+        # Without root (or sudo -n) no Postfix: its checks are skipped.
         for kind, spec in SERVERS:
-            argv += ["--" + kind, spec]
+            if kind != "postfix" or postfix_possible():
+                argv += ["--" + kind, spec]
         argv += ["--", sys.executable, os.path.abspath(__file__)]
         os.execv(argv[0], argv)
-    failed = 0
+    failed = skipped = 0
     for name, fn in TESTS + TESTS_EXTRA:
+        if fn in POSTFIX_TESTS and "SMTP_TEST_MTA_PORT" not in os.environ:
+            print("skip %-58s (Postfix needs root or sudo -n)" % name, flush=True)
+            skipped += 1
+            continue
         t0 = time.monotonic()
         try:
             fn()
@@ -394,8 +577,9 @@ def main():
         print("%s %-58s %6.3f s" % (status, name, time.monotonic() - t0), flush=True)
         if status == "FAIL":
             print("     %s" % detail, flush=True)
-    total = len(TESTS) + len(TESTS_EXTRA)
-    print("%d of %d checks failed" % (failed, total) if failed else "all %d checks passed" % total)
+    total = len(TESTS) + len(TESTS_EXTRA) - skipped
+    print(("%d of %d checks failed" % (failed, total) if failed else "all %d checks passed" % total)
+          + (" (%d skipped)" % skipped if skipped else ""))
     return 1 if failed else 0
 
 

@@ -3,6 +3,7 @@
 
     with_servers.py [--certs DIR] [--keep] [--timeout SECONDS]
                     [--server NAME[:ARGS]]... [--sink NAME[:ARGS]]...
+                    [--postfix NAME[:ARGS]]...
                     -- TEST-COMMAND [ARG...]
 
   --server NAME:ARGS  start tests/servers/smtp_server.py ARGS (aiosmtpd, run with
@@ -15,6 +16,11 @@
                       fresh temporary directory.
   --sink NAME:ARGS    start Postfix's /usr/sbin/smtp-sink ARGS 127.0.0.1:PORT 16
                       (as root it runs as nobody).
+  --postfix NAME:ARGS start a private Postfix MTA (tests/servers/postfix_server.py
+                      ARGS) on a free port: it delivers mail for any local part
+                      of example.test (--domain D: of D) into maildirs, refuses
+                      other domains at RCPT. Needs root: when not root, it runs
+                      under "sudo -n" (exit status 2 if that does not work).
   --certs DIR         make (or reuse) the test PKI in DIR instead of a temp dir.
   --keep              keep the temporary directory (records, logs); print its path.
   --timeout SECONDS   kill the test command after SECONDS (exit status 124).
@@ -22,14 +28,18 @@
 The test command gets these environment variables (NAME upper-cased):
   SMTP_TEST_HOST=127.0.0.1   SMTP_TEST_CERTS=<dir with the make_certs.sh PKI>
   SMTP_TEST_<NAME>_PORT=<port>    SMTP_TEST_<NAME>_RECORD=<dir> (smtp_server.py only)
+  SMTP_TEST_<NAME>_MAILDIR=<dir>  SMTP_TEST_<NAME>_DOMAIN=<domain> (--postfix only):
+                      mail to <local>@<domain> lands in <dir>/<local>/new/
 
 Exit status: the test command's (128+N if a signal N ended it); 2 when a server
-does not start within 10 s, or on a usage error. All servers are stopped
-(SIGTERM, then SIGKILL after 5 s) and temporary files removed on every path:
-normal exit, test crash, SIGTERM/SIGINT/SIGHUP to this process. The servers and
-the test also get a parent-death SIGKILL, so not even a SIGKILL of this
-process (a CTest timeout) leaves them behind; the temporary directory such a
-runner leaves is removed by the next run.
+does not start within 10 s, when --postfix has no root (not root, no sudo -n),
+or on a usage error. All servers are stopped (SIGTERM, then SIGKILL after 5 s)
+and temporary files removed on every path: normal exit, test crash,
+SIGTERM/SIGINT/SIGHUP to this process. The servers and the test also get a
+parent-death SIGKILL (postfix_server.py: SIGTERM, and the end of its stdin,
+so that it can stop Postfix), so not even a SIGKILL of this process (a CTest
+timeout) leaves them behind; the temporary directory such a runner leaves is
+removed by the next run.
 """
 
 import argparse
@@ -42,6 +52,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -53,6 +64,9 @@ SERVER_PY = os.path.join(HERE, "smtp_server.py")
 MAKE_CERTS = os.path.join(HERE, "make_certs.sh")
 SYSTEM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 SMTP_SINK = "/usr/sbin/smtp-sink"
+POSTCONF = "/usr/sbin/postconf"
+POSTFIX_PY = os.path.join(HERE, "postfix_server.py")
+POSTFIX_DOMAIN = "example.test"
 START_TIMEOUT = 10.0
 STOP_GRACE = 5.0
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -62,11 +76,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent_pid):
-    """preexec_fn: SIGKILL this child when with_servers.py dies (runs after any
-    uid change, which would clear the setting)."""
+def _die_with_parent(parent_pid, sig=signal.SIGKILL):
+    """preexec_fn: send sig (SIGKILL) to this child when with_servers.py dies
+    (runs after any uid change, which would clear the setting)."""
     def preexec():
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before prctl
             os._exit(1)
     return preexec
@@ -152,15 +166,19 @@ def listening_on(pid, port):
 
 
 class Server:
-    """One server process: smtp_server.py (kind "server") or smtp-sink ("sink")."""
+    """One server process: smtp_server.py (kind "server"), smtp-sink ("sink")
+    or postfix_server.py ("postfix"). "server" and "postfix" print READY <port>."""
 
-    def __init__(self, kind, name, args, tmp, certs):
+    def __init__(self, kind, name, args, tmp, certs, keep=False):
         self.kind, self.name, self.args = kind, name, args
         self.env_name = name.upper()
-        self.tmp, self.certs = tmp, certs
+        self.tmp, self.certs, self.keep = tmp, certs, keep
         self.proc = None
         self.port = None
         self.record = None
+        self.maildir = None
+        self.domain = None
+        self.reports_ready = kind in ("server", "postfix")
         self.buf = b""
         self.attempts = 0
         self.started_at = None
@@ -206,11 +224,29 @@ class Server:
         self.port = free_port()
         return [SMTP_SINK] + self.args + ["%s:%d" % (HOST, self.port), "16"]
 
+    def postfix_argv(self):
+        args = [a.replace("{certs}", self.certs) for a in self.args]
+        self.domain = POSTFIX_DOMAIN
+        for i, a in enumerate(args):
+            if a == "--domain" and i + 1 < len(args):
+                self.domain = args[i + 1]
+            elif a.startswith("--domain="):
+                self.domain = a.split("=", 1)[1]
+        instance = os.path.join(self.tmp, "postfix-%s" % self.name)  # made by postfix_server.py
+        self.maildir = os.path.join(instance, "maildir")
+        argv = [SYSTEM_PYTHON, POSTFIX_PY, "--dir", instance, "--certs", self.certs]
+        if os.geteuid() != 0:  # the maildirs belong to the user who reads them
+            argv = ["sudo", "-n"] + argv + ["--owner", "%d:%d" % (os.getuid(), os.getgid())]
+        if self.keep:
+            argv.append("--keep")
+        return argv + args
+
     # --- life cycle --------------------------------------------------------
     def start(self):
         self.attempts += 1
         self.buf = b""
-        argv = self.server_argv() if self.kind == "server" else self.sink_argv()
+        argv = {"server": self.server_argv, "sink": self.sink_argv,
+                "postfix": self.postfix_argv}[self.kind]()
         self.argv = argv
         kw = {}
         if self.kind == "sink" and os.geteuid() == 0:
@@ -220,10 +256,19 @@ class Server:
             nobody = pwd.getpwnam("nobody")
             kw = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[])
         with open(self.stderr_path, "ab") as err:
+            # postfix_server.py must outlive this process to stop Postfix (whose
+            # master(8) keeps no parent-death signal): it gets SIGTERM rather
+            # than SIGKILL, and stops when its stdin, a pipe whose only writer
+            # is this process, reaches end of file (this covers sudo, whose
+            # set-uid clears the parent-death signal).
+            postfix = self.kind == "postfix"
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if self.kind == "server" else subprocess.DEVNULL,
-                stderr=err, start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
+                argv,
+                stdin=subprocess.PIPE if postfix else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if self.reports_ready else subprocess.DEVNULL,
+                stderr=err, start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid(),
+                                            signal.SIGTERM if postfix else signal.SIGKILL),
                 **kw)
         self.started_at = time.monotonic()
         if self.proc.stdout is not None:
@@ -285,11 +330,14 @@ class Server:
         return ok
 
     def stop(self):
-        """SIGTERM to the server's process group (it leads its own session)."""
+        """SIGTERM to the server's process group (it leads its own session);
+        postfix_server.py also stops at the end of its stdin."""
+        if self.proc is not None and self.proc.stdin is not None:
+            self.proc.stdin.close()
         if self.proc is not None and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):  # PermissionError: root under sudo
                 pass
 
     def kill(self):
@@ -298,7 +346,42 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            except PermissionError:  # sudo: it stops by itself (end of stdin)
+                try:
+                    self.proc.wait(STOP_GRACE)
+                except subprocess.TimeoutExpired:
+                    log("server %r (under sudo) is still running" % self.name)
+                    return
             self.proc.wait()
+
+
+def check_postfix_possible(tmp):
+    """--postfix needs Postfix, and root for its master(8): here or by sudo -n."""
+    if not os.path.exists(POSTCONF):
+        raise StartError("--postfix: %s not found; install the package postfix (./run deps)"
+                         % POSTCONF)
+    if os.geteuid() != 0:
+        try:
+            ok = subprocess.run(["sudo", "-n", "true"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if not ok:
+            raise StartError("--postfix: Postfix's master(8) must run as root; run the tests as "
+                             "root, or allow this user password-less sudo (sudo -n) for %s %s"
+                             % (SYSTEM_PYTHON, POSTFIX_PY))
+    # Postfix's daemons (user postfix) and virtual(8) (the maildirs' owner)
+    # reach the instance through the temporary directory and its parents.
+    os.chmod(tmp, 0o711)
+    d = os.path.dirname(tmp)
+    while True:
+        if not os.stat(d).st_mode & stat.S_IXOTH:
+            raise StartError("--postfix: Postfix's daemons cannot reach %s: %s is not searchable "
+                             "by other users (chmod o+x, or another TMPDIR)" % (tmp, d))
+        if d == os.path.dirname(d):
+            break
+        d = os.path.dirname(d)
 
 
 def start_all(servers):
@@ -306,7 +389,7 @@ def start_all(servers):
     sel = selectors.DefaultSelector()
     for s in servers:
         s.start()
-        if s.kind == "server":
+        if s.reports_ready:
             sel.register(s.proc.stdout, selectors.EVENT_READ, s)
     pending = list(servers)
     while pending:
@@ -352,7 +435,7 @@ def run_test(cmd, env, servers, timeout):
     try:
         sel = selectors.DefaultSelector()
         for s in servers:
-            if s.kind == "server" and s.proc.poll() is None:
+            if s.reports_ready and s.proc.poll() is None:
                 sel.register(s.proc.stdout, selectors.EVENT_READ, s)
         try:
             pidfd = os.pidfd_open(test.pid)
@@ -441,6 +524,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="with_servers.py", usage=__doc__.split("\n\n")[1])
     p.add_argument("--server", action="append", default=[])
     p.add_argument("--sink", action="append", default=[])
+    p.add_argument("--postfix", action="append", default=[])
     p.add_argument("--certs")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--timeout", type=float)
@@ -451,7 +535,7 @@ def parse_args(argv):
     # Keep the order of the command line: servers and sinks interleaved.
     specs, it = [], iter(own)
     for a in it:
-        for kind in ("server", "sink"):
+        for kind in ("server", "sink", "postfix"):
             if a == "--" + kind:
                 specs.append(parse_spec(next(it), kind, seen))
             elif a.startswith("--%s=" % kind):
@@ -481,8 +565,11 @@ def main(argv):
         if made.returncode != 0:
             log("make_certs.sh %s failed:\n%s" % (certs, made.stdout.decode("utf-8", "replace")))
             return 2
-        servers = [Server(kind, name, sargs, tmp, certs) for kind, name, sargs in specs]
+        servers = [Server(kind, name, sargs, tmp, certs, args.keep)
+                   for kind, name, sargs in specs]
         try:
+            if any(s.kind == "postfix" for s in servers):
+                check_postfix_possible(tmp)
             start_all(servers)
         except StartError as e:
             log(str(e))
@@ -494,6 +581,9 @@ def main(argv):
             env["SMTP_TEST_%s_PORT" % s.env_name] = str(s.port)
             if s.record:
                 env["SMTP_TEST_%s_RECORD" % s.env_name] = s.record
+            if s.maildir:
+                env["SMTP_TEST_%s_MAILDIR" % s.env_name] = s.maildir
+                env["SMTP_TEST_%s_DOMAIN" % s.env_name] = s.domain
         rc = run_test(cmd, env, servers, args.timeout)
         for s in servers:
             if s.proc.poll() is not None:
