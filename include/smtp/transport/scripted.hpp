@@ -163,6 +163,14 @@ public:
         const std::string_view bytes(static_cast<const char*>(b.data()), b.size());
         s_->written_.append(bytes);
         s_->writes_.emplace_back(bytes);
+        if (s_->server_closed_ || (s_->pending_.empty() && !s_->steps_.empty() && s_->steps_.front().k == kind::close)) {
+            // Like a socket whose peer has closed: the write succeeds, the
+            // bytes go nowhere, and the next read sees the end of stream.
+            s_->server_closed_ = true;
+            if (!s_->steps_.empty() && s_->steps_.front().k == kind::close)
+                s_->steps_.pop_front();
+            return post_result(std::forward<Handler>(handler), error_code{}, b.size());
+        }
         s_->expect_buf_.append(bytes);
         // Match what was written against the expect steps, in order.
         while (!s_->expect_buf_.empty()) {

@@ -1,0 +1,462 @@
+// smtp/pool.hpp
+//
+// An asynchronous pool of sessions to one server: messages are queued and
+// sent concurrently over at most max_sessions sessions, each opened the way
+// the policies say (TLS, then AUTH when credentials are given) and reused for
+// at most max_messages_per_session messages.
+//
+//   smtp::pool<smtp::policies<smtp::tls::implicit>> pool(io.get_executor(), options, pool_opts);
+//   pool.async_send(std::move(message), [](smtp::transaction_result r) { ... });
+//   io.run();
+//
+// Every message ends in exactly one transaction_result. A message whose
+// session died before the server got all of it (outcome not_sent) is sent
+// again on another session, at most `retries` times; one whose data went
+// out and whose reply was lost (outcome unknown) is never sent again. A
+// session that sat idle longer than idle_check is checked with NOOP before
+// a transaction starts on it; one the server closed is replaced by a new
+// connection before the transaction, never in the middle of one. When a
+// session is free and several messages wait, it takes a few at once, so
+// with PIPELINING their commands and data share round trips.
+//
+// The pool is not thread-safe: call it from its executor's thread (or give
+// it a strand).
+#ifndef SMTP_POOL_HPP
+#define SMTP_POOL_HPP
+
+#include <smtp/client.hpp>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace smtp {
+
+struct pool_options {
+    std::size_t max_sessions = 4;
+    std::size_t max_messages_per_session = 1000; ///< then QUIT, and a new session for what follows
+    std::size_t max_batch = 16;                  ///< messages one session takes at once
+    std::chrono::milliseconds idle_check = std::chrono::seconds(30); ///< NOOP before reusing a session idle this long
+    unsigned retries = 1;                        ///< new attempts for a message not sent because its session died
+    /// AUTH with these after the greeting (and STARTTLS); none: no AUTH.
+    std::optional<std::pair<std::string, std::string>> login{};
+};
+
+/// What the pool saw, for tests and monitoring.
+struct pool_stats {
+    std::size_t sessions_opened = 0;
+    std::size_t sessions_failed = 0;  ///< connections that could not be set up
+    std::size_t sessions_dropped = 0; ///< sessions that died or failed their NOOP check
+    std::size_t most_sessions_open = 0;
+    std::size_t retried = 0;          ///< messages sent again after their session died
+};
+
+namespace detail {
+
+template <class Conn, class Auth>
+struct open_op : boost::asio::coroutine {
+    bool implicit_tls = false, offers_starttls = false, starttls_required = false, plaintext_auth = false;
+    std::optional<sasl::credentials> creds{};
+    connect_op<Conn> connect{};
+    ehlo_op<Conn> first{}, again{};
+    starttls_op<Conn> tls{};
+    std::optional<Auth> auth{};
+
+    io resume(Conn& c, error_code io_ec)
+    {
+        io next = io::done;
+        BOOST_ASIO_CORO_REENTER(*this)
+        {
+            connect.implicit_tls = implicit_tls;
+            while ((next = connect.resume(c, io_ec)) != io::done)
+                BOOST_ASIO_CORO_YIELD return next;
+            if (c.ec)
+                return io::done;
+            while ((next = first.resume(c, io_ec)) != io::done)
+                BOOST_ASIO_CORO_YIELD return next;
+            if (c.ec)
+                return io::done;
+            if (offers_starttls && (starttls_required || c.caps.template has<ext::starttls>())) {
+                while ((next = tls.resume(c, io_ec)) != io::done)
+                    BOOST_ASIO_CORO_YIELD return next;
+                if (c.ec)
+                    return io::done;
+                while ((next = again.resume(c, io_ec)) != io::done)
+                    BOOST_ASIO_CORO_YIELD return next;
+                if (c.ec)
+                    return io::done;
+            }
+            if (creds) {
+                if (!c.transport.encrypted() && !plaintext_auth)
+                    return c.fail(errc::starttls_not_offered), io::done;
+                auth.emplace(Auth{*creds});
+                while ((next = auth->resume(c, io_ec)) != io::done)
+                    BOOST_ASIO_CORO_YIELD return next;
+            }
+            return io::done;
+        }
+        return io::done;
+    }
+};
+
+template <class Conn, class A>
+struct auth_op_for;
+template <class Conn, class... M>
+struct auth_op_for<Conn, auth::mechanisms<M...>> {
+    using type = auth_any_op<Conn, M...>;
+};
+
+/// A move-only completion handler, type-erased.
+template <class... Args>
+class any_handler {
+public:
+    any_handler() = default;
+    template <class H>
+    explicit any_handler(H h) : p_(std::make_unique<impl<H>>(std::move(h)))
+    {}
+    void operator()(Args... a) { std::exchange(p_, nullptr)->call(std::move(a)...); }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    struct base {
+        virtual ~base() = default;
+        virtual void call(Args...) = 0;
+    };
+    template <class H>
+    struct impl final : base {
+        H h;
+        explicit impl(H x) : h(std::move(x)) {}
+        void call(Args... a) override { std::move(h)(std::move(a)...); }
+    };
+    std::unique_ptr<base> p_;
+};
+
+} // namespace detail
+
+template <class P = policies<>>
+class pool {
+    using conn_type = detail::connection_for<P>;
+
+public:
+    using executor_type = boost::asio::any_io_executor;
+    using transport_factory = std::function<typename P::transport(executor_type)>;
+
+    pool(executor_type ex, connect_options options, pool_options po = {}, transport_factory make = {})
+        : st_(std::make_shared<state>(ex, std::move(options), std::move(po), std::move(make)))
+    {}
+    pool(pool&&) noexcept = default;
+    pool& operator=(pool&&) noexcept = default;
+    /// Sessions still open are closed without QUIT (call async_close first for a clean end).
+    ~pool()
+    {
+        if (st_)
+            st_->shut = true;
+    }
+
+    /// Queues a message. Completion: void(transaction_result), once, with
+    /// the message's outcome (its `error` says why when it was not queued).
+    template <class Token>
+    auto async_send(outgoing_message m, Token&& token)
+    {
+        return boost::asio::async_initiate<Token, void(transaction_result)>(
+            [](auto handler, std::shared_ptr<state> st, outgoing_message m) {
+                if (st->shut) {
+                    transaction_result r;
+                    r.error = errc::session_broken;
+                    auto ex = boost::asio::get_associated_executor(handler, st->ex);
+                    return boost::asio::post(ex, [h = std::move(handler), r = std::move(r)]() mutable {
+                        std::move(h)(std::move(r));
+                    });
+                }
+                auto ex = boost::asio::get_associated_executor(handler, st->ex);
+                st->queue.push_back(job{std::move(m),
+                                        detail::any_handler<transaction_result>(
+                                            [h = std::move(handler), ex](transaction_result r) mutable {
+                                                boost::asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable {
+                                                    std::move(h)(std::move(r));
+                                                });
+                                            }),
+                                        0});
+                pump(st);
+            },
+            token, st_, std::move(m));
+    }
+
+    /// Stops taking messages, lets the queued ones finish, then QUITs every
+    /// session. Completion: void().
+    template <class Token>
+    auto async_close(Token&& token)
+    {
+        return boost::asio::async_initiate<Token, void()>(
+            [](auto handler, std::shared_ptr<state> st) {
+                auto ex = boost::asio::get_associated_executor(handler, st->ex);
+                st->closing = true;
+                st->on_closed = detail::any_handler<>([h = std::move(handler), ex]() mutable {
+                    boost::asio::post(ex, std::move(h));
+                });
+                pump(st);
+            },
+            token, st_);
+    }
+
+    std::size_t open_sessions() const noexcept { return st_->slots.size(); }
+    std::size_t queued() const noexcept { return st_->queue.size(); }
+    const pool_stats& stats() const noexcept { return st_->stats; }
+
+private:
+    struct job {
+        outgoing_message m;
+        detail::any_handler<transaction_result> done;
+        unsigned attempts;
+    };
+    struct slot {
+        std::unique_ptr<conn_type> c;
+        bool busy = true; // opening counts as busy
+        bool ready = false;
+        std::size_t sent = 0;
+        std::chrono::steady_clock::time_point last_used{};
+    };
+    struct state {
+        state(executor_type e, connect_options o, pool_options p, transport_factory f)
+            : ex(e), options(std::move(o)), po(std::move(p)), make(std::move(f))
+        {
+            if (po.max_sessions == 0)
+                po.max_sessions = 1;
+            if (po.max_batch == 0)
+                po.max_batch = 1;
+        }
+        executor_type ex;
+        connect_options options;
+        pool_options po;
+        transport_factory make;
+        std::deque<job> queue;
+        std::list<slot> slots;
+        pool_stats stats;
+        bool closing = false, shut = false;
+        detail::any_handler<> on_closed;
+    };
+    using slot_it = typename std::list<slot>::iterator;
+
+    static std::unique_ptr<conn_type> new_connection(state& st)
+    {
+        constexpr bool verify = P::verify::verify;
+        using transport = typename P::transport;
+        auto t = [&]() -> transport {
+            if constexpr (std::is_constructible_v<transport, executor_type>) {
+                if (!st.make)
+                    return transport(st.ex);
+            }
+            if (!st.make)
+                throw std::invalid_argument("smtp::pool: this transport needs a transport_factory");
+            return st.make(st.ex);
+        }();
+        auto c = std::make_unique<conn_type>(std::move(t), st.options, typename P::log{}, nullptr, verify);
+        c->lmtp = P::dialect::per_recipient_replies;
+        return c;
+    }
+
+    /// Hands waiting messages to free sessions, opens sessions while under
+    /// the bound, and ends the pool when it is closing and idle.
+    static void pump(const std::shared_ptr<state>& st)
+    {
+        if (st->shut)
+            return;
+        while (!st->queue.empty()) {
+            auto it = std::find_if(st->slots.begin(), st->slots.end(), [](const slot& s) { return !s.busy; });
+            if (it != st->slots.end()) {
+                start(st, it);
+                continue;
+            }
+            const std::size_t opening = static_cast<std::size_t>(
+                std::count_if(st->slots.begin(), st->slots.end(), [](const slot& s) { return !s.ready; }));
+            if (st->slots.size() >= st->po.max_sessions || opening >= st->queue.size())
+                break;
+            open(st);
+        }
+        if (st->closing && st->queue.empty() &&
+            std::none_of(st->slots.begin(), st->slots.end(), [](const slot& s) { return s.busy; }))
+            close_all(st);
+    }
+
+    static void open(const std::shared_ptr<state>& st)
+    {
+        st->slots.push_back(slot{new_connection(*st)});
+        st->stats.most_sessions_open = std::max(st->stats.most_sessions_open, st->slots.size());
+        const slot_it it = std::prev(st->slots.end());
+        using auth_type = typename detail::auth_op_for<conn_type, typename P::auth>::type;
+        detail::open_op<conn_type, auth_type> op;
+        op.implicit_tls = P::tls::implicit_tls;
+        op.offers_starttls = P::tls::offers_starttls;
+        op.starttls_required = !P::tls::clear_text_allowed && !P::tls::implicit_tls;
+        op.plaintext_auth = P::plaintext_auth::allowed;
+        if (st->po.login)
+            op.creds = sasl::credentials{st->po.login->first, st->po.login->second};
+        conn_type& c = *it->c;
+        detail::async_run(c, std::move(op), [st, it](error_code ec) {
+            if (st->shut)
+                return;
+            if (ec) {
+                ++st->stats.sessions_failed;
+                st->slots.erase(it);
+                // No session is working and this one could not be opened:
+                // the messages waiting fail with its error rather than wait
+                // for connections that may never come.
+                if (std::none_of(st->slots.begin(), st->slots.end(), [](const slot& s) { return s.ready; })) {
+                    auto waiting = std::move(st->queue);
+                    st->queue.clear();
+                    for (auto& j : waiting) {
+                        transaction_result r;
+                        r.error = ec;
+                        j.done(std::move(r));
+                    }
+                }
+                return pump(st);
+            }
+            ++st->stats.sessions_opened;
+            it->ready = true;
+            it->busy = false;
+            it->last_used = std::chrono::steady_clock::now();
+            pump(st);
+        });
+    }
+
+    struct run_state {
+        std::vector<job> jobs;
+        std::vector<transaction> ts;
+    };
+
+    static void start(const std::shared_ptr<state>& st, slot_it it)
+    {
+        // Its share of what waits: spread over the sessions that are or
+        // could be free, so that one session does not take everything.
+        const std::size_t busy_others = st->slots.size() - idle_count(*st);
+        const std::size_t free_or_openable = std::max<std::size_t>(1, st->po.max_sessions - busy_others);
+        it->busy = true;
+        const std::size_t quota = st->po.max_messages_per_session - it->sent;
+        const std::size_t share = (st->queue.size() + free_or_openable - 1) / free_or_openable;
+        const std::size_t n = std::min({st->queue.size(), quota, st->po.max_batch, std::max<std::size_t>(1, share)});
+        auto rs = std::make_shared<run_state>();
+        for (std::size_t i = 0; i < n; ++i) {
+            rs->jobs.push_back(std::move(st->queue.front()));
+            st->queue.pop_front();
+        }
+        conn_type& c = *it->c;
+        const bool stale = it->sent > 0 && std::chrono::steady_clock::now() - it->last_used >= st->po.idle_check;
+        if (!stale)
+            return send(st, it, std::move(rs));
+        // Idle too long: is the server still there?
+        detail::async_run(c, detail::command_op<conn_type, cmd::noop>{}, [st, it, rs](error_code ec) mutable {
+            if (st->shut)
+                return;
+            if (ec) {
+                ++st->stats.sessions_dropped;
+                st->slots.erase(it);
+                for (auto j = rs->jobs.rbegin(); j != rs->jobs.rend(); ++j)
+                    st->queue.push_front(std::move(*j)); // nothing of them was sent
+                return pump(st);
+            }
+            send(st, it, std::move(rs));
+        });
+    }
+
+    static std::size_t idle_count(const state& st)
+    {
+        return static_cast<std::size_t>(
+            std::count_if(st.slots.begin(), st.slots.end(), [](const slot& s) { return !s.busy; }));
+    }
+
+    static void send(const std::shared_ptr<state>& st, slot_it it, std::shared_ptr<run_state> rs)
+    {
+        conn_type& c = *it->c;
+        rs->ts.reserve(rs->jobs.size());
+        for (auto& j : rs->jobs)
+            rs->ts.emplace_back(j.m.from, j.m.to, j.m.message, j.m.options, server_offers::from(c.caps),
+                                session_facts{c.transport.encrypted(), c.lmtp}, c.options.transactions);
+        auto& ts = rs->ts;
+        detail::async_run(c, detail::transactions_op<conn_type>{{}, std::span<transaction>(ts)},
+                          [st, it, rs](error_code ec) {
+                              if (st->shut)
+                                  return;
+                              const bool dead = it->c->broken;
+                              it->sent += rs->jobs.size();
+                              it->last_used = std::chrono::steady_clock::now();
+                              std::vector<job> again;
+                              for (std::size_t i = 0; i < rs->jobs.size(); ++i) {
+                                  transaction_result r = std::move(rs->ts[i]).result();
+                                  if (ec && !r.error && r.outcome == transaction_outcome::not_sent)
+                                      r.error = ec;
+                                  job& j = rs->jobs[i];
+                                  if (dead && r.outcome == transaction_outcome::not_sent && r.error &&
+                                      breaks_or_server_gone(r.error) && j.attempts < st->po.retries) {
+                                      ++j.attempts;
+                                      ++st->stats.retried;
+                                      again.push_back(std::move(j));
+                                      continue;
+                                  }
+                                  j.done(std::move(r));
+                              }
+                              for (auto j = again.rbegin(); j != again.rend(); ++j)
+                                  st->queue.push_front(std::move(*j));
+                              if (dead) {
+                                  ++st->stats.sessions_dropped;
+                                  st->slots.erase(it);
+                              } else if (it->sent >= st->po.max_messages_per_session) {
+                                  quit(st, it);
+                              } else {
+                                  it->busy = false;
+                              }
+                              pump(st);
+                          });
+    }
+
+    /// A message not sent because the session went away (an I/O error, or
+    /// the server's 421), not because of itself.
+    static bool breaks_or_server_gone(const error_code& e)
+    {
+        return detail::breaks_session(e) || e == errc::transient_failure || e == errc::session_broken;
+    }
+
+    static void quit(const std::shared_ptr<state>& st, slot_it it)
+    {
+        it->busy = true;
+        it->ready = true;
+        detail::async_run(*it->c, detail::quit_op<conn_type>{}, [st, it](error_code) {
+            if (st->shut)
+                return;
+            st->slots.erase(it);
+            pump(st);
+        });
+    }
+
+    static void close_all(const std::shared_ptr<state>& st)
+    {
+        if (st->slots.empty()) {
+            st->shut = true;
+            if (st->on_closed)
+                st->on_closed();
+            return;
+        }
+        for (auto it = st->slots.begin(); it != st->slots.end(); ++it)
+            if (!it->busy)
+                quit(st, it);
+    }
+
+    std::shared_ptr<state> st_;
+};
+
+} // namespace smtp
+
+#endif
