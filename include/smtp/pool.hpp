@@ -17,7 +17,9 @@
 // a transaction starts on it; one the server closed is replaced by a new
 // connection before the transaction, never in the middle of one. When a
 // session is free and several messages wait, it takes a few at once, so
-// with PIPELINING their commands and data share round trips.
+// with PIPELINING their commands and data share round trips. When a
+// connection cannot be set up while no session is working, the messages
+// waiting end with its error (outcome not_sent) instead of waiting on.
 //
 // The pool is not thread-safe: call it from its executor's thread (or give
 // it a strand).

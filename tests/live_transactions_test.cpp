@@ -1,0 +1,290 @@
+// The transaction engine and the pool against real servers started by
+// tests/servers/with_servers.py (see tests/CMakeLists.txt): a private Postfix
+// MTA that delivers into maildirs (PIPELINING, CHUNKING, SIZE, 8BITMIME,
+// SMTPUTF8, DSN: what it stored is read back), Postfix's smtp-sink for a
+// pipelined stream of messages and the pool, and aiosmtpd's LMTP server.
+#define BOOST_TEST_MODULE live_transactions
+#include <smtp/client.hpp>
+#include <smtp/pool.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+using smtp::errc;
+
+namespace {
+
+std::string env(const std::string& name)
+{
+    const char* v = std::getenv(name.c_str());
+    BOOST_REQUIRE_MESSAGE(v != nullptr, name << " is not set: run this test through with_servers.py");
+    return v;
+}
+
+smtp::connect_options server(const std::string& name)
+{
+    smtp::connect_options o;
+    o.host = "127.0.0.1";
+    o.port = static_cast<std::uint16_t>(std::stoi(env("SMTP_TEST_" + name + "_PORT")));
+    o.local_name = "client.example";
+    o.timeouts.command = o.timeouts.greeting = o.timeouts.connect = std::chrono::seconds(10);
+    return o;
+}
+
+std::string slurp(const fs::path& p)
+{
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+/// The messages delivered to `local`@example.test, waiting up to 10 s for `n`.
+std::vector<std::string> maildir(const std::string& local, std::size_t n)
+{
+    const fs::path dir = fs::path(env("SMTP_TEST_MTA_MAILDIR")) / local / "new";
+    std::vector<std::string> out;
+    for (int i = 0; i < 200; ++i) {
+        out.clear();
+        std::error_code ec;
+        if (fs::is_directory(dir, ec))
+            for (const auto& e : fs::directory_iterator(dir))
+                out.push_back(slurp(e.path()));
+        if (out.size() >= n)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return out;
+}
+
+bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+/// What the client sent, as the logger saw it, joined between replies: each
+/// entry went out with no round trip inside it (the scripted-transport tests
+/// check the exact writes).
+struct wire_log {
+    std::vector<std::string> sent;
+    bool after_reply = true;
+    smtp::log::callback logger()
+    {
+        return smtp::log::callback([this](const smtp::log::event& e) {
+            if (e.kind == smtp::log::event::reply) {
+                after_reply = true;
+                return;
+            }
+            if (after_reply)
+                sent.emplace_back();
+            sent.back().append(e.bytes);
+            after_reply = false;
+        });
+    }
+    bool any(const std::string& what) const
+    {
+        for (const auto& s : sent)
+            if (contains(s, what))
+                return true;
+        return false;
+    }
+};
+
+using clear_logged = smtp::policies<smtp::tls::none, smtp::log::callback>;
+using clear = smtp::policies<smtp::tls::none>;
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(postfix_pipelining_chunking_utf8_8bit_and_dsn)
+{
+    wire_log w;
+    auto g = std::move(smtp::connect<clear_logged>(server("MTA"), w.logger())).ehlo();
+    const auto& caps = g.server_capabilities();
+    BOOST_TEST(caps.has<smtp::ext::pipelining>());
+    BOOST_TEST(caps.has<smtp::ext::chunking>());
+    BOOST_TEST(caps.has<smtp::ext::dsn>());
+    BOOST_TEST(caps.has<smtp::ext::smtputf8>());
+    BOOST_TEST(caps.has<smtp::ext::eightbitmime>());
+    BOOST_TEST(*caps.size_limit() == 10485760u);
+
+    const std::string body = "From: sender@example.test\r\nTo: bob@example.test\r\n"
+                             "Subject: caf\xC3\xA9 live\r\n\r\nGr\xC3\xBC\xC3\x9F" "e.\r\n.a line with a dot\r\n";
+    std::vector<smtp::recipient> to{
+        {"bob@example.test", smtp::dsn::notify::success | smtp::dsn::notify::failure, "Bob+x@example.test"},
+        {"j\xC3\xB6rg@example.test"},
+        {"someone@elsewhere.example"}};
+    smtp::send_options o;
+    o.ret = smtp::dsn::ret::headers;
+    o.envid = "live env 1";
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    const auto r = g.sendmail("sender@example.test", to, body, o, ec, diag);
+    BOOST_TEST(!ec, diag.describe(ec));
+    BOOST_TEST(r.queued());
+    BOOST_TEST(r.recipients[0].accepted());
+    BOOST_TEST(r.recipients[1].accepted());
+    BOOST_TEST(r.recipients[2].permanent()); // relay access denied
+    BOOST_TEST(r.recipients[2].rcpt_reply.code() == 554);
+    std::move(g).quit();
+
+    // On the wire: one write with MAIL, every RCPT and the BDAT chunk.
+    BOOST_TEST(w.any("MAIL FROM:<sender@example.test> SIZE="));
+    bool grouped = false;
+    for (const auto& s : w.sent)
+        grouped = grouped || (contains(s, "MAIL FROM:") && contains(s, "RCPT TO:<someone@elsewhere.example>") &&
+                              contains(s, "BDAT "));
+    BOOST_TEST(grouped);
+    BOOST_TEST(w.any(" BODY=8BITMIME"));
+    BOOST_TEST(w.any(" SMTPUTF8"));
+    BOOST_TEST(w.any("RET=HDRS ENVID=live+20env+201"));
+    BOOST_TEST(w.any("NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+2Bx@example.test"));
+
+    // What Postfix stored: the message as sent (BDAT: no dot-stuffing to undo).
+    const auto bob = maildir("bob", 1);
+    BOOST_REQUIRE(bob.size() == 1u);
+    BOOST_TEST(contains(bob[0], "Subject: caf\xC3\xA9 live\n"));
+    BOOST_TEST(contains(bob[0], "\n.a line with a dot\n"));
+    const auto jorg = maildir("j\xC3\xB6rg", 1);
+    BOOST_REQUIRE(jorg.size() == 1u);
+    BOOST_TEST(contains(jorg[0], "Gr\xC3\xBC\xC3\x9F" "e."));
+    // NOTIFY=SUCCESS: Postfix reports the delivery to the sender, with the
+    // envelope id and the original recipient.
+    const auto dsn = maildir("sender", 1);
+    BOOST_REQUIRE(dsn.size() == 1u);
+    BOOST_TEST(contains(dsn[0], "Original-Envelope-Id: live env 1"));
+    BOOST_TEST(contains(dsn[0], "Original-Recipient: rfc822;Bob+x@example.test"));
+    BOOST_TEST(contains(dsn[0], "Action: delivered"));
+}
+
+BOOST_AUTO_TEST_CASE(postfix_lockstep_data_and_the_size_precheck)
+{
+    auto o = server("MTA");
+    o.transactions.pipelining = false;
+    o.transactions.chunking = false;
+    wire_log w;
+    auto g = std::move(smtp::connect<clear_logged>(o, w.logger())).ehlo();
+    const std::string body = "Subject: lockstep\r\n\r\n.\r\n..two dots\r\nend\r\n";
+    const auto r = g.sendmail("sender2@example.test", {"carol@example.test"}, body);
+    BOOST_TEST(r.queued());
+    BOOST_TEST(r.data_reply.code() == 354);
+    BOOST_TEST(w.any("DATA\r\n"));
+    BOOST_TEST(!w.any("BDAT"));
+    for (const auto& s : w.sent) // lockstep: never two commands in one write
+        BOOST_TEST(!(contains(s, "MAIL FROM") && contains(s, "RCPT TO")));
+    const auto carol = maildir("carol", 1);
+    BOOST_REQUIRE(carol.size() == 1u);
+    BOOST_TEST(contains(carol[0], "\n\n.\n..two dots\nend\n")); // dot-stuffing undone by the server
+
+    // Over the server's SIZE: refused before a byte of it is sent.
+    std::string big;
+    big.reserve(10485760 + 100);
+    while (big.size() <= 10485760)
+        big += std::string(76, 'x') + "\r\n";
+    const std::size_t writes = w.sent.size();
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    const auto r2 = g.sendmail("sender2@example.test", {"carol@example.test"}, big, ec, diag);
+    BOOST_TEST(ec == errc::message_too_large);
+    BOOST_TEST(r2.outcome == smtp::transaction_outcome::not_sent);
+    BOOST_TEST(w.sent.size() == writes);
+    BOOST_TEST(!g.broken());
+    std::move(g).quit();
+}
+
+BOOST_AUTO_TEST_CASE(smtp_sink_stream_one_round_trip_per_message)
+{
+    wire_log w;
+    auto g = std::move(smtp::connect<clear_logged>(server("SINK"), w.logger())).ehlo();
+    std::vector<smtp::outgoing_message> batch;
+    for (int i = 0; i < 50; ++i)
+        batch.push_back({"a@example.com", {{"b@example.com"}, {"c@example.com"}},
+                         "Subject: " + std::to_string(i) + "\r\n\r\nbody\r\n", {}});
+    const auto rs = g.send_all(batch);
+    BOOST_REQUIRE(rs.size() == 50u);
+    for (const auto& r : rs)
+        BOOST_TEST(r.queued());
+    // The end of each message's data and the next message's commands in one write.
+    std::size_t joined = 0;
+    for (const auto& s : w.sent)
+        joined += contains(s, "\r\n.\r\nMAIL FROM:<a@example.com>");
+    BOOST_TEST(joined == 49u);
+    BOOST_TEST(w.sent.size() <= 52u);
+    BOOST_TEST(std::move(g).quit().clean());
+}
+
+BOOST_AUTO_TEST_CASE(lmtp_per_recipient_replies)
+{
+    using lmtp = smtp::policies<smtp::tls::none, smtp::dialect::lmtp>;
+    auto g = std::move(smtp::connect<lmtp>(server("LMTP"))).ehlo();
+    const auto r = g.sendmail("a@example.com", {"ok@example.com", "full@example.com"}, "Subject: lmtp\r\n\r\nhi\r\n");
+    BOOST_TEST(r.queued());
+    BOOST_REQUIRE(r.recipients.size() == 2u);
+    BOOST_TEST(r.recipients[0].accepted());
+    BOOST_REQUIRE(r.recipients[1].delivery.has_value());
+    BOOST_TEST(r.recipients[1].rcpt_reply.code() == 250); // accepted at RCPT...
+    BOOST_TEST(r.recipients[1].delivery->code() == 550);  // ...refused after the data
+    BOOST_TEST(r.refused().size() == 1u);
+    std::move(g).quit();
+}
+
+BOOST_AUTO_TEST_CASE(pool_against_smtp_sink)
+{
+    boost::asio::io_context io;
+    smtp::pool_options po;
+    po.max_sessions = 4;
+    po.max_messages_per_session = 60;
+    smtp::pool<clear> pool(io.get_executor(), server("SINK"), po);
+    std::vector<smtp::transaction_result> results(200);
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < results.size(); ++i)
+        pool.async_send({"a@example.com", {{"b@example.com"}}, "Subject: pool\r\n\r\nm" + std::to_string(i), {}},
+                        [&, i](smtp::transaction_result r) {
+                            results[i] = std::move(r);
+                            ++done;
+                        });
+    bool closed = false;
+    pool.async_close([&] { closed = true; });
+    io.run();
+    BOOST_TEST(closed);
+    BOOST_TEST(done == results.size());
+    for (const auto& r : results)
+        BOOST_TEST(r.queued());
+    BOOST_TEST(pool.stats().most_sessions_open <= 4u);
+    BOOST_TEST(pool.stats().sessions_opened >= 4u); // 200 messages, at most 60 a session
+    BOOST_TEST(pool.open_sessions() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(pool_delivers_each_message_once)
+{
+    boost::asio::io_context io;
+    smtp::pool_options po;
+    po.max_sessions = 3;
+    po.max_messages_per_session = 7;
+    smtp::pool<clear> pool(io.get_executor(), server("MTA"), po);
+    const int n = 30;
+    int queued = 0;
+    for (int i = 0; i < n; ++i)
+        pool.async_send({"pool@example.test", {{"dave@example.test"}},
+                         "Subject: pool " + std::to_string(i) + "\r\n\r\nbody\r\n", {}},
+                        [&](smtp::transaction_result r) { queued += r.queued(); });
+    pool.async_close([] {});
+    io.run();
+    BOOST_TEST(queued == n);
+    const auto got = maildir("dave", n);
+    BOOST_TEST(got.size() == static_cast<std::size_t>(n));
+    std::set<std::string> subjects;
+    for (const auto& m : got) {
+        const auto at = m.find("Subject: pool ");
+        BOOST_REQUIRE(at != std::string::npos);
+        subjects.insert(m.substr(at, m.find('\n', at) - at));
+    }
+    BOOST_TEST(subjects.size() == static_cast<std::size_t>(n)); // each once
+}
