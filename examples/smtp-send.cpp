@@ -1,8 +1,10 @@
 // smtp-send: send the RFC 5322 message on stdin through an SMTP submission
-// server.
+// server (or an LMTP server, with --lmtp).
 //
 //   smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]
-//             [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]... [--debug] < message
+//             [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]...
+//             [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]
+//             [--requiretls] [--no-pipelining] [--no-chunking] [--debug] < message
 //
 //   --tls       starttls (default, port 587): STARTTLS is required, nothing
 //               goes out in clear; implicit (port 465): TLS from the first
@@ -14,12 +16,33 @@
 //               when From has several)
 //   --to        an envelope recipient (repeatable); default: the addresses in
 //               the To, Cc and Bcc fields
+//   --lmtp      speak LMTP (RFC 2033): LHLO instead of EHLO, and the server
+//               answers the message once per recipient; a recipient refused
+//               then is listed like one refused at RCPT ("after the data").
+//               The port defaults to 24; --tls still defaults to starttls
+//   --dsn-notify  ask for delivery status notifications (RFC 3461) for every
+//               recipient: NEVER, or a comma list of SUCCESS, FAILURE and
+//               DELAY (any case)
+//   --dsn-ret   what a failure notification returns: FULL (the message) or
+//               HDRS (its header)
+//   --envid     the envelope identifier that notifications quote (RFC 3461
+//               ENVID: printable ASCII, at most 100 characters)
+//               The three DSN options need a server that offers DSN: without
+//               it nothing is sent
+//   --requiretls  REQUIRETLS (RFC 8689): every hop must deliver over verified
+//               TLS; needs an encrypted session and a server that offers it
+//   --no-pipelining  one command, one reply, even when the server offers
+//               PIPELINING (RFC 2920); by default MAIL, RCPT and DATA go out
+//               together
+//   --no-chunking  DATA, even when the server offers CHUNKING (BDAT, RFC 3030)
 //   --debug     smtplib's transcript on stderr (AUTH secrets masked)
 //
 // The Bcc field is removed from the message before it is sent; the rest goes
-// as it is. Exit status: 0 every recipient accepted; 1 some refused (each on
-// stderr with the server's reply); 2 nothing sent, with one line on stderr
-// saying why, starting "smtp-send: ".
+// as it is. Exit status: 0 every recipient accepted (under LMTP: delivered);
+// 1 some refused (each on stderr with the server's reply); 2 nothing sent
+// (a usage error, every recipient refused -- under LMTP, possibly after the
+// data --, or a failure before the message was accepted), with one line on
+// stderr saying why, starting "smtp-send: ".
 #include <smtp/client.hpp>
 
 #include <algorithm>
@@ -30,9 +53,11 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -218,11 +243,45 @@ struct config {
     std::string from;
     std::vector<std::string> to;
     bool debug = false;
+    bool lmtp = false;
+    smtp::dsn::notify notify = smtp::dsn::notify::unset; ///< for every recipient
+    smtp::dsn::ret ret = smtp::dsn::ret::unset;
+    std::string envid;
+    bool requiretls = false;
+    bool pipelining = true;
+    bool chunking = true;
 };
 
 constexpr std::string_view usage =
     "usage: smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]\n"
-    "                 [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]... [--debug] < message\n";
+    "                 [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]...\n"
+    "                 [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]\n"
+    "                 [--requiretls] [--no-pipelining] [--no-chunking] [--debug] < message\n"
+    "\n"
+    "Sends the RFC 5322 message on stdin (without its Bcc field). Options take\n"
+    "their value as the next argument or after '=' (--tls=none).\n"
+    "\n"
+    "  --host HOST         the server\n"
+    "  --port N            default 587 (starttls), 465 (implicit), 25 (none); 24 with --lmtp\n"
+    "  --tls MODE          starttls (default: required, nothing in clear), implicit, or none\n"
+    "  --cafile PEM        trust these CAs instead of the system's\n"
+    "  --user NAME         log in (not with --tls none), the password from the\n"
+    "  --password-env VAR    environment variable VAR\n"
+    "  --from ADDR         the envelope sender (default: From, or Sender)\n"
+    "  --to ADDR           a recipient, repeatable (default: To, Cc and Bcc)\n"
+    "  --lmtp              speak LMTP (RFC 2033): LHLO, one reply per recipient after the data\n"
+    "  --dsn-notify LIST   DSN (RFC 3461) for every recipient: NEVER, or a comma list of\n"
+    "                      SUCCESS, FAILURE, DELAY (any case)\n"
+    "  --dsn-ret FULL|HDRS a failure DSN returns the whole message or its header\n"
+    "  --envid ID          the envelope identifier DSNs quote (printable ASCII, <= 100)\n"
+    "                      (the DSN options need a server that offers DSN)\n"
+    "  --requiretls        REQUIRETLS (RFC 8689): verified TLS on every hop\n"
+    "  --no-pipelining     one command, one reply, even when PIPELINING is offered\n"
+    "  --no-chunking       DATA, never BDAT, even when CHUNKING is offered\n"
+    "  --debug             the transcript on stderr (AUTH secrets masked)\n"
+    "\n"
+    "Exit status: 0 every recipient accepted; 1 some refused (listed on stderr);\n"
+    "2 nothing sent, or a usage error (one \"smtp-send: \" line says why).\n";
 
 std::uint16_t parse_port(std::string_view text)
 {
@@ -231,6 +290,48 @@ std::uint16_t parse_port(std::string_view text)
     if (ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 65535)
         throw failure("--port: not a port number: " + printable(text));
     return static_cast<std::uint16_t>(value);
+}
+
+/// --dsn-notify: NEVER, or a comma list of SUCCESS, FAILURE and DELAY.
+smtp::dsn::notify parse_notify(std::string_view text)
+{
+    using smtp::dsn::notify;
+    notify set = notify::unset;
+    std::string_view rest = text;
+    for (;;) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view word = rest.substr(0, comma);
+        notify one = notify::unset;
+        if (iequals(word, "NEVER"))
+            one = notify::never;
+        else if (iequals(word, "SUCCESS"))
+            one = notify::success;
+        else if (iequals(word, "FAILURE"))
+            one = notify::failure;
+        else if (iequals(word, "DELAY"))
+            one = notify::delay;
+        else
+            throw failure("--dsn-notify: NEVER, or a comma list of SUCCESS, FAILURE and DELAY, not \"" +
+                          printable(text) + "\"");
+        set = set | one;
+        if (comma == std::string_view::npos)
+            break;
+        rest.remove_prefix(comma + 1);
+    }
+    if (smtp::dsn::has(set, notify::never) && set != notify::never)
+        throw failure("--dsn-notify: NEVER goes alone, not with SUCCESS, FAILURE or DELAY: \"" + printable(text) +
+                      "\"");
+    return set;
+}
+
+/// --envid: RFC 3461 4.4, printable ASCII (sent as xtext), 1 to 100 characters.
+std::string parse_envid(std::string_view text)
+{
+    const bool printable_ascii =
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= ' ' && c <= '~'; });
+    if (text.empty() || text.size() > 100 || !printable_ascii)
+        throw failure("--envid: 1 to 100 printable ASCII characters, not \"" + printable(text) + "\"");
+    return std::string(text);
 }
 
 config parse_command_line(int argc, char** argv)
@@ -242,10 +343,6 @@ config parse_command_line(int argc, char** argv)
             std::cout << usage;
             std::exit(0);
         }
-        if (arg == "--debug") {
-            c.debug = true;
-            continue;
-        }
         // --name value, or --name=value
         std::string_view name = arg, value;
         const bool inline_value = arg.starts_with("--") && arg.find('=') != std::string_view::npos;
@@ -253,8 +350,26 @@ config parse_command_line(int argc, char** argv)
             name = arg.substr(0, arg.find('='));
             value = arg.substr(arg.find('=') + 1);
         }
-        const std::string_view known[] = {"--host", "--port", "--tls", "--cafile", "--user", "--password-env",
-                                          "--from", "--to"};
+        // The flags, which take no value.
+        const std::pair<std::string_view, bool config::*> flags[] = {
+            {"--debug", &config::debug}, {"--lmtp", &config::lmtp}, {"--requiretls", &config::requiretls}};
+        const std::pair<std::string_view, bool config::*> negated[] = {{"--no-pipelining", &config::pipelining},
+                                                                      {"--no-chunking", &config::chunking}};
+        auto is = [name](const auto& f) { return f.first == name; };
+        if (const auto f = std::find_if(std::begin(flags), std::end(flags), is); f != std::end(flags)) {
+            if (inline_value)
+                throw failure(std::string(name) + " takes no value");
+            c.*(f->second) = true;
+            continue;
+        }
+        if (const auto f = std::find_if(std::begin(negated), std::end(negated), is); f != std::end(negated)) {
+            if (inline_value)
+                throw failure(std::string(name) + " takes no value");
+            c.*(f->second) = false;
+            continue;
+        }
+        const std::string_view known[] = {"--host", "--port",  "--tls",        "--cafile", "--user", "--password-env",
+                                          "--from", "--to",    "--dsn-notify", "--dsn-ret", "--envid"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -278,6 +393,17 @@ config parse_command_line(int argc, char** argv)
             c.password_env = value;
         else if (name == "--from")
             c.from = value;
+        else if (name == "--dsn-notify")
+            c.notify = parse_notify(value);
+        else if (name == "--dsn-ret") {
+            if (iequals(value, "FULL"))
+                c.ret = smtp::dsn::ret::full;
+            else if (iequals(value, "HDRS"))
+                c.ret = smtp::dsn::ret::headers;
+            else
+                throw failure("--dsn-ret: FULL or HDRS, not \"" + printable(value) + "\"");
+        } else if (name == "--envid")
+            c.envid = parse_envid(value);
         else
             c.to.emplace_back(value);
     }
@@ -322,16 +448,40 @@ struct envelope {
     std::string data; ///< the message without its Bcc fields
 };
 
-/// Connect, EHLO, TLS as the policy says, AUTH, the mail, QUIT. Returns the
-/// exit status; throws for "nothing sent".
-template <class Tls>
+/// The one line for an error that refused the message before any of it was
+/// sent, when the library's own words need the option that asked for it.
+std::string explain(const smtp::error_code& ec)
+{
+    if (ec == smtp::errc::dsn_not_offered)
+        return "the server does not offer DSN (RFC 3461), which --dsn-notify, --dsn-ret and --envid need";
+    if (ec == smtp::errc::requiretls_not_offered)
+        return "the server does not offer REQUIRETLS (RFC 8689), which --requiretls needs";
+    if (ec == smtp::errc::requiretls_without_tls)
+        return "--requiretls needs an encrypted session (--tls starttls or implicit), not --tls none";
+    return {};
+}
+
+/// Connect, EHLO (LHLO), TLS as the policy says, AUTH, the mail, QUIT.
+/// Returns the exit status; throws for "nothing sent".
+template <class Tls, class Dialect>
 int send(const config& cfg, const std::string& password, const envelope& env)
 {
-    using P = smtp::policies<Tls, debug_log>;
+    using P = smtp::policies<Tls, Dialect, debug_log>;
+    constexpr bool lmtp = Dialect::per_recipient_replies;
     smtp::connect_options options;
     options.host = cfg.host;
-    options.port = cfg.port.value_or(Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
+    options.port = cfg.port.value_or(lmtp ? 24 : Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
     options.ca_file = cfg.cafile;
+    options.transactions.pipelining = cfg.pipelining;
+    options.transactions.chunking = cfg.chunking;
+
+    std::vector<smtp::recipient> recipients;
+    for (const auto& to : env.to)
+        recipients.push_back({to, cfg.notify});
+    smtp::send_options send_options;
+    send_options.ret = cfg.ret;
+    send_options.envid = cfg.envid;
+    send_options.requiretls = cfg.requiretls;
 
     // What is being done, for the one line if it fails.
     std::string doing = "connecting to " + cfg.host + " port " + std::to_string(options.port);
@@ -340,27 +490,39 @@ int send(const config& cfg, const std::string& password, const envelope& env)
             doing = "sending";
             smtp::error_code ec;
             smtp::diagnostics diag;
-            const smtp::transaction_result result = session.sendmail(env.from, env.to, env.data, ec, diag);
-            const auto refused = result.refused();
+            const smtp::transaction_result result =
+                session.sendmail(env.from, std::span<const smtp::recipient>(recipients), env.data, send_options,
+                                 ec, diag);
             smtp::error_code quit_ec; // the message is accepted or not by now
             smtp::diagnostics quit_diag;
             std::move(session).quit(quit_ec, quit_diag);
+            // Each recipient that did not get it, in order: refused at RCPT,
+            // or (LMTP) by its own reply after the data.
+            std::vector<std::string> refusals;
+            for (const auto& r : result.recipients)
+                if (!r.accepted()) {
+                    const smtp::reply& reply = r.decisive();
+                    refusals.push_back(printable(r.address) + (&reply == &r.rcpt_reply ? "" : " after the data") +
+                                       ": " + std::to_string(reply.code().value()) + ' ' +
+                                       printable(reply.message()));
+                }
             if (ec == smtp::errc::all_recipients_refused) {
                 std::string line = "every recipient was refused:";
-                for (const auto& [to, reply] : refused)
-                    line += " " + to + " (" + std::to_string(reply.code().value()) + " " + reply.message() + ")";
+                for (const auto& r : refusals)
+                    line += " " + r + ";";
+                line.pop_back();
                 throw failure(line);
             }
-            if (ec == smtp::errc::outcome_unknown)
+            if (ec == smtp::errc::outcome_unknown || result.outcome == smtp::transaction_outcome::unknown)
                 throw failure("the connection ended after the message, before the server's answer: "
                               "it may or may not have been delivered");
+            if (const std::string why = explain(ec); !why.empty())
+                throw failure(why);
             if (ec)
                 throw smtp::error_with_diagnostics(ec, diag);
-            for (const auto& to : env.to)
-                if (const auto r = refused.find(to); r != refused.end())
-                    std::cerr << "smtp-send: refused " << to << ": " << r->second.code().value() << ' '
-                              << printable(r->second.message()) << '\n';
-            return refused.empty() ? 0 : 1;
+            for (const auto& r : refusals)
+                std::cerr << "smtp-send: refused " << r << '\n';
+            return refusals.empty() ? 0 : 1;
         };
         auto log_in = [&](auto session) {
             // login() exists only where the policies allow it: encrypted here
@@ -374,14 +536,15 @@ int send(const config& cfg, const std::string& password, const envelope& env)
             return deliver(std::move(session));
         };
 
+        const std::string hello = lmtp ? "LHLO" : "EHLO";
         auto session = smtp::connect<P>(options, debug_log(cfg.debug));
-        doing = "EHLO";
-        auto greeted = std::move(session).ehlo();
+        doing = hello;
+        auto greeted = std::move(session).ehlo(); // LHLO under LMTP
         if constexpr (Tls::offers_starttls) {
             // tls::starttls: until this succeeds, MAIL and AUTH do not compile.
             doing = "STARTTLS";
             auto encrypted = std::move(greeted).starttls();
-            doing = "EHLO after STARTTLS";
+            doing = hello + " after STARTTLS";
             return log_in(std::move(encrypted).ehlo());
         } else {
             return log_in(std::move(greeted));
@@ -467,11 +630,14 @@ int main(int argc, char** argv)
         if (message.empty())
             throw failure("no message on stdin");
         const envelope env = make_envelope(cfg, std::move(message));
-        if (cfg.tls == "implicit")
-            return send<smtp::tls::implicit>(cfg, password, env);
-        if (cfg.tls == "none")
-            return send<smtp::tls::none>(cfg, password, env);
-        return send<smtp::tls::starttls>(cfg, password, env);
+        auto with_tls = [&]<class Dialect>(Dialect) {
+            if (cfg.tls == "implicit")
+                return send<smtp::tls::implicit, Dialect>(cfg, password, env);
+            if (cfg.tls == "none")
+                return send<smtp::tls::none, Dialect>(cfg, password, env);
+            return send<smtp::tls::starttls, Dialect>(cfg, password, env);
+        };
+        return cfg.lmtp ? with_tls(smtp::dialect::lmtp{}) : with_tls(smtp::dialect::smtp{});
     } catch (const std::exception& e) {
         std::cerr << "smtp-send: " << printable(e.what()) << '\n';
         return 2;

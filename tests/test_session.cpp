@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(refused_recipients_and_bcc)
     auto g = std::move(smtp::connect<clear>(opts(), s)).ehlo();
     const auto r = g.sendmail("me@x.org", {"a@x.org", "nobody@x.org", "hidden@x.org"}, msg);
     BOOST_REQUIRE(r.refused().size() == 1u);
-    const auto& refused = r.refused().at("nobody@x.org");
+    const smtp::reply refused = r.refused().at("nobody@x.org");
     BOOST_TEST(refused.code().value() == 550u);
     BOOST_TEST(refused.status()->to_string() == "5.1.1");
     BOOST_TEST(r.final_reply.message() == "2.0.0 Ok: queued as 1");

@@ -6,10 +6,23 @@
   CR/LF in --to: exit 2, one "smtp-send: " line, nothing sent
   a certificate that fails verification (STARTTLS and implicit): exit 2
   --debug: the transcript, with AUTH masked
+  --lmtp: LHLO, one recipient delivered and one refused after the data (exit 1),
+    every recipient refused after the data (exit 2)
+  --dsn-notify, --dsn-ret, --envid: NOTIFY on every RCPT, RET and ENVID (xtext)
+    on MAIL; a server without DSN: exit 2, one line, nothing sent
+  --requiretls: in clear, and over TLS to a server without REQUIRETLS: exit 2,
+    one line, nothing sent
+  --no-pipelining against smtp-sink (PIPELINING): one command per write,
+    where MAIL, RCPT and DATA go in one write without it
+  bad values of the new options: usage errors (exit 2, one line)
 
     with_servers.py --server "main:--tls starttls --require-starttls AUTH --refuse bad@example.com"
                     --server "expired:--tls implicit --cert expired"
                     --server "wronghost:--tls starttls --cert wronghost"
+                    --server "lmtp:--lmtp --lmtp-data-refuse=full@example.com"
+                    --server "dsn:--dsn"
+                    --server "plain:"
+                    --sink "sink"
                     -- test_smtp_send.py SMTP_SEND
 """
 
@@ -97,11 +110,114 @@ check("send: 'AUTH PLAIN ********\\r\\n'" in err, "--debug: no masked AUTH line"
 secret = base64.b64encode(("\0%s\0%s" % (USER, PASSWORD)).encode()).decode()
 check(PASSWORD not in err and secret not in err, "--debug: the password is in the transcript", err)
 
+# --lmtp: LHLO (aiosmtpd's LMTP server answers EHLO with 500), then one reply
+# per recipient after the data; the one refused there is listed, exit 1.
+rc, out, err = smtp_send("--lmtp", "--tls", "none", "--from", "sender@example.com",
+                         "--to", "ok@example.com", "--to", "full@example.com", server="lmtp")
+check(rc == 1, "--lmtp: exit status %d, want 1" % rc, show(rc, out, err))
+check(out == "" and err == "smtp-send: refused full@example.com after the data: "
+                            "550 5.2.1 <full@example.com>: mailbox unavailable\n",
+      "--lmtp: output", show(rc, out, err))
+recs = records("lmtp")
+check(len(recs) == 1, "--lmtp: %d messages recorded, want 1" % len(recs))
+if recs:
+    r = recs[0]
+    check(r["rcpt_tos"] == ["ok@example.com", "full@example.com"], "--lmtp: RCPT TO %r" % r["rcpt_tos"])
+    check(r["lmtp_replies"] == ["250 2.1.5 <ok@example.com> delivered",
+                                "550 5.2.1 <full@example.com>: mailbox unavailable"],
+          "--lmtp: lmtp_replies %r" % r.get("lmtp_replies"))
+    check(r["data"] == SENT, "--lmtp: recorded data", repr(r["data"]))
+# Every recipient refused after the data: exit 2, one line listing them.
+rc, out, err = smtp_send("--lmtp", "--tls", "none", "--to", "full@example.com", server="lmtp")
+one_line_failure("--lmtp, every recipient refused", rc, out, err)
+check("every recipient was refused: full@example.com after the data: 550 5.2.1" in err,
+      "--lmtp, every recipient refused: reason", err)
+# Without --lmtp, the LMTP server refuses EHLO: nothing sent.
+n = len(records("lmtp"))
+rc, out, err = smtp_send("--tls", "none", server="lmtp")
+one_line_failure("SMTP to an LMTP server", rc, out, err)
+check(len(records("lmtp")) == n, "SMTP to an LMTP server: something was recorded")
+
+# DSN: NOTIFY on every RCPT, RET and ENVID (xtext; aiosmtpd upper-cases
+# the parameters it accepts) on MAIL.
+rc, out, err = smtp_send("--tls", "none", "--dsn-notify=success,Delay", "--dsn-ret", "full",
+                         "--envid", "ID 42+X=Y", "--to", "a@example.com", "--to", "b@example.com", server="dsn")
+check(rc == 0 and out == "" and err == "", "DSN: exit 0 and silence", show(rc, out, err))
+recs = records("dsn")
+check(len(recs) == 1, "DSN: %d messages recorded, want 1" % len(recs))
+if recs:
+    r = recs[0]
+    check(r["rcpt_tos"] == ["a@example.com", "b@example.com"], "DSN: RCPT TO %r" % r["rcpt_tos"])
+    check(r["rcpt_options"] == [["NOTIFY=SUCCESS,DELAY"], ["NOTIFY=SUCCESS,DELAY"]],
+          "DSN: rcpt_options %r" % r["rcpt_options"])
+    check("RET=FULL" in r["mail_options"] and "ENVID=ID+2042+2BX+3DY" in r["mail_options"],
+          "DSN: mail_options %r" % r["mail_options"])
+rc, out, err = smtp_send("--tls", "none", "--dsn-notify", "NEVER", "--dsn-ret=hdrs", "--to", "a@example.com",
+                         server="dsn")
+check(rc == 0, "DSN NEVER: failed", show(rc, out, err))
+recs = records("dsn")[1:]
+if len(recs) == 1:
+    check(recs[0]["rcpt_options"] == [["NOTIFY=NEVER"]] and "RET=HDRS" in recs[0]["mail_options"] and
+          not any(o.startswith("ENVID=") for o in recs[0]["mail_options"]),
+          "DSN NEVER: options %r %r" % (recs[0]["mail_options"], recs[0]["rcpt_options"]))
+else:
+    check(False, "DSN NEVER: %d messages recorded, want 1" % len(recs))
+# A server without DSN: refused before MAIL, one clear line.
+for args in (["--dsn-notify", "failure"], ["--dsn-ret", "HDRS"], ["--envid", "x"]):
+    rc, out, err = smtp_send("--tls", "none", *args, server="plain")
+    one_line_failure("%s without DSN" % args[0], rc, out, err)
+    check("does not offer DSN" in err, "%s without DSN: reason" % args[0], err)
+check(not records("plain"), "DSN options without DSN: something was sent")
+
+# --requiretls: in clear; over TLS to a server without REQUIRETLS.
+rc, out, err = smtp_send("--tls", "none", "--requiretls", server="plain")
+one_line_failure("--requiretls in clear", rc, out, err)
+check("--requiretls needs an encrypted session" in err, "--requiretls in clear: reason", err)
+check(not records("plain"), "--requiretls in clear: something was sent")
+n = len(records("main"))
+rc, out, err = smtp_send("--user", USER, "--password-env", "SMTP_PASSWORD", "--requiretls")
+one_line_failure("--requiretls without REQUIRETLS", rc, out, err)
+check("does not offer REQUIRETLS" in err, "--requiretls without REQUIRETLS: reason", err)
+check(len(records("main")) == n, "--requiretls without REQUIRETLS: something was sent")
+
+
+# Pipelining against smtp-sink, which offers it: MAIL, RCPTs and DATA in one
+# write (one "send:" line of the transcript); --no-pipelining: one each.
+def commands_sent(err):
+    """The transcript's writes of commands after EHLO, before QUIT (message data shows as b'...')."""
+    return [l for l in err.splitlines()
+            if l.startswith("send: '") and not l.startswith(("send: 'EHLO ", "send: 'QUIT"))]
+
+
+TWO = ["--to", "x@example.com", "--to", "y@example.com"]
+rc, out, err = smtp_send("--tls", "none", "--debug", *TWO, server="sink")
+check(rc == 0 and "reply: b'250-PIPELINING\\r\\n'" in err, "smtp-sink with PIPELINING: failed", show(rc, out, err))
+check(commands_sent(err) == ["send: 'MAIL FROM:<author@example.com>\\r\\nRCPT TO:<x@example.com>\\r\\n"
+                             "RCPT TO:<y@example.com>\\r\\nDATA\\r\\n'"],
+      "pipelining: not one write", err)
+rc, out, err = smtp_send("--tls", "none", "--debug", "--no-pipelining", *TWO, server="sink")
+check(rc == 0, "--no-pipelining: failed", show(rc, out, err))
+check(commands_sent(err) == ["send: 'MAIL FROM:<author@example.com>\\r\\n'", "send: 'RCPT TO:<x@example.com>\\r\\n'",
+                             "send: 'RCPT TO:<y@example.com>\\r\\n'", "send: 'DATA\\r\\n'"],
+      "--no-pipelining: not one command per write", err)
+
 # Usage errors: one line, exit 2.
 for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PASSWORD"], "--user with --tls none"),
                    (["--user", USER], "--user without --password-env"),
                    (["--tls", "ssl"], "bad --tls"),
-                   (["--port", "0"], "bad --port")]:
+                   (["--port", "0"], "bad --port"),
+                   (["--dsn-notify", "sometimes"], "bad --dsn-notify"),
+                   (["--dsn-notify=never,success"], "--dsn-notify NEVER with others"),
+                   (["--dsn-notify=success,"], "--dsn-notify with an empty element"),
+                   (["--dsn-notify="], "empty --dsn-notify"),
+                   (["--dsn-ret", "headers"], "bad --dsn-ret"),
+                   (["--envid", ""], "empty --envid"),
+                   (["--envid", "x" * 101], "--envid over 100 characters"),
+                   (["--envid", "a\x01b"], "--envid with a control character"),
+                   (["--envid", "caf\u00e9"], "--envid not ASCII"),
+                   (["--lmtp=yes"], "--lmtp with a value"),
+                   (["--no-pipelining=1"], "--no-pipelining with a value"),
+                   (["--dsn-ret"], "--dsn-ret without a value")]:
     rc, out, err = smtp_send(*args)
     one_line_failure(what, rc, out, err)
 rc, out, err = smtp_send(stdin="Subject: no addresses\n\nbody\n")

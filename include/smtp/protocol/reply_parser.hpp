@@ -39,6 +39,8 @@
 #include <cstring>
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 namespace smtp {
 
@@ -67,6 +69,20 @@ public:
     {}
 
     const reply_limits& limits() const noexcept { return limits_; }
+
+    class cursor;
+
+    /// Parses every complete reply at the start of `input`, one after the
+    /// other, calling on_reply(const reply_view&) for each; see cursor. A
+    /// callback that returns bool stops the batch by returning false.
+    /// Returns the bytes taken by the replies passed to on_reply (all of them
+    /// whole): the caller consumes that many. ec: need_more when the input
+    /// ran out (at a reply boundary or inside a reply, which the parser then
+    /// remembers as put() would); {} when on_reply stopped; otherwise the
+    /// error of the reply that starts at the returned offset.
+    template <class F>
+    std::size_t put_many(std::string_view input, F&& on_reply, error_code& ec) noexcept(
+        std::is_nothrow_invocable_v<F&, const reply_view&>);
 
     /// Parses the next reply at the start of `input`. See the file comment.
     std::size_t put(std::string_view input, reply_view& out, error_code& ec) noexcept
@@ -283,6 +299,41 @@ private:
         return 0;
     }
 
+    /// Where the batch loop (cursor, put_many) is in the caller's buffer.
+    struct batch_state {
+        std::size_t rs = 0;     ///< the current reply's start: the bytes of the whole replies before it
+        std::size_t pos = 0;    ///< the current block's start
+        std::size_t line = 0;   ///< the current line's start
+        std::size_t lines = 0;  ///< whole lines of the current reply
+        std::uint64_t m = 0;    ///< candidates in the block at pos not yet looked at
+        std::uint32_t first = 0; ///< the current reply's first four bytes
+    };
+
+    /// The batch loop needs a whole block and the bytes it reads past it: the
+    /// LF after a CR at the block's last byte, and the first four bytes of a
+    /// line or reply that starts at most two bytes after the block.
+    static constexpr std::size_t batch_room = block + 5;
+
+    /// Sets s to a new reply at `at`; false when too little input is left
+    /// for the batch loop (s.rs is at, still).
+    static bool batch_start(const char* base, std::size_t size, std::size_t at, batch_state& s) noexcept;
+
+    /// The batch loop (see cursor): from s, passes each whole reply to
+    /// emit(const reply_view&), which returns true to stop there. Returns
+    /// true when emit stopped it (s is where it was), false when the reply at
+    /// s.rs is for put(): something uncommon in it, or the input's end near.
+    template <class Emit>
+    bool batch_run(const char* base, std::size_t size, batch_state& s, Emit&& emit) const
+        noexcept(std::is_nothrow_invocable_v<Emit&, const reply_view&>);
+
+    /// The two bytes at p as a 16-bit word.
+    static std::uint16_t load16(const char* p) noexcept
+    {
+        std::uint16_t w;
+        std::memcpy(&w, p, 2);
+        return w;
+    }
+
     reply_limits limits_{};
     std::size_t fast_limit_ = block; ///< longest line the fast path takes: min(max_line, max_reply, block)
     std::size_t line_start_ = 0; ///< offset of the current line in the caller's buffer
@@ -291,6 +342,200 @@ private:
     unsigned code_ = 0;
     error_code failed_{};
 };
+
+/// The replies in a buffer, one after the other: what a pipelining client
+/// receives (the replies to MAIL, every RCPT and DATA in one read).
+///
+///     smtp::reply_parser::cursor c(parser, received);
+///     smtp::reply_view r;
+///     smtp::error_code ec;
+///     while (c.next(r, ec))
+///         handle(r);               // r views `received`
+///     consume(c.consumed());       // whole replies only; ec says why it stopped
+///
+/// next() gives exactly the replies, and the error at exactly the reply, that
+/// calling put() on the rest of the buffer after each reply would: the same
+/// rules, limits and errors, and the same parser state afterwards. When the
+/// input ends inside a reply, the caller consumes consumed() bytes, reads
+/// more and goes on, with put() or a new cursor, from that reply's start. It
+/// never allocates. The parser is the cursor's while the cursor is used:
+/// put() may not be called in between.
+class reply_parser::cursor {
+public:
+    /// Replies from the start of `input`: the reply in progress, if the
+    /// parser has one (input starts where it started, as for put()), or a
+    /// new one.
+    cursor(reply_parser& parser, std::string_view input) noexcept
+        : parser_(&parser), base_(input.data()), size_(input.size())
+    {
+        // The batch loop starts only at a reply boundary of a parser that has
+        // not failed; put() finishes a reply in progress and repeats an error.
+        state_.rs = 0;
+        fast_ = parser.scan_ == 0 && !parser.failed_ && batch_start(base_, size_, 0, state_);
+    }
+
+    /// The next reply: true with `out` set and ec cleared; false with
+    /// ec = need_more (the input ends, at consumed() or inside the reply
+    /// that starts there) or the error of the reply at consumed().
+    bool next(reply_view& out, error_code& ec) noexcept
+    {
+        if (fast_) {
+            if (parser_->batch_run(base_, size_, state_, [&out](const reply_view& r) noexcept {
+                    out = r;
+                    return true; // one at a time
+                })) {
+                ec = {};
+                return true;
+            }
+            fast_ = false;
+        }
+        const std::size_t at = state_.rs;
+        const std::size_t n = parser_->put(std::string_view(base_ + at, size_ - at), out, ec);
+        if (n == 0)
+            return false;
+        fast_ = batch_start(base_, size_, at + n, state_);
+        return true;
+    }
+
+    /// Bytes taken by the replies next() gave: where the next reply starts.
+    std::size_t consumed() const noexcept { return state_.rs; }
+
+private:
+    reply_parser* parser_;
+    const char* base_;
+    std::size_t size_;
+    batch_state state_;
+    bool fast_; ///< in the batch loop; else the reply at state_.rs goes to put()
+};
+
+inline bool reply_parser::batch_start(const char* base, std::size_t size, std::size_t at, batch_state& s) noexcept
+{
+    s.rs = at;
+    if (size - at < batch_room)
+        return false;
+    s.pos = s.line = at;
+    s.lines = 0;
+    s.first = load32(base + at);
+    s.m = detail::control_candidates<block>(base + at);
+    return true;
+}
+
+template <class Emit>
+bool reply_parser::batch_run(const char* base, std::size_t size, batch_state& s, Emit&& emit) const
+    noexcept(std::is_nothrow_invocable_v<Emit&, const reply_view&>)
+{
+    const std::size_t max_line = limits_.max_line;
+    const std::size_t max_reply = limits_.max_reply;
+    const std::size_t max_lines = limits_.max_lines;
+    std::size_t rs = s.rs;
+    std::size_t pos = s.pos;
+    std::size_t line = s.line;
+    std::size_t lines = s.lines;
+    std::uint64_t m = s.m;
+    std::uint32_t first = s.first;
+    for (;;) {
+        while (m) {
+            // Bounds: q < pos + block and pos + batch_room <= size, so the
+            // two bytes at q and the four at line (<= q + 1) are there.
+            const std::size_t q = pos + detail::lowest_bit_nonzero(m);
+            if (load16(base + q) != crlf_word) [[unlikely]] {
+                const auto c = static_cast<unsigned char>(base[q]);
+                // Text; or the LF of a CRLF whose CR ended the block before.
+                if (c == '\t' || c > 0x7F || q < line) {
+                    m &= m - 1;
+                    continue;
+                }
+                goto hand_over; // a bare CR or LF, or another control byte
+            }
+            // A line [line, q) and its CRLF: its code must be the reply's
+            // first line's (that one is checked at the reply's last line).
+            const std::size_t next = q + 2;
+            const std::uint32_t w = load32(base + line);
+            if (((w ^ first) & 0x00FFFFFFu) != 0 || next - line > max_line) [[unlikely]]
+                goto hand_over;
+            // Both bits of the CRLF. (When the LF is the next block's first
+            // byte, the second clears nothing, and that block skips the LF.)
+            m &= m - 1;
+            m &= m - 1;
+            ++lines;
+            line = next;
+            if ((w >> 24) == '-')
+                continue;
+            // The last line, "ddd " (anything else, the code alone included,
+            // is put()'s): y is the code's digits, the first less 2, and the
+            // separator less ' ', each in its byte, when the word is a code
+            // and a space: bytes 0..3, 0..9, 0..9 and 0. (A first byte below
+            // '2' borrows and leaves byte 0 >= 0xFE.)
+            const std::uint32_t y = (w ^ 0x20303030u) - 2u;
+            if (((y & 0xFFF0F0FCu) | ((y + 0x00060600u) & 0x00101000u)) != 0 || next - rs > max_reply ||
+                lines > max_lines) [[unlikely]]
+                goto hand_over;
+            const bool stop =
+                emit(reply_view(reply_code(200 + 100 * (y & 0xFFu) + 10 * ((y >> 8) & 0xFFu) + ((y >> 16) & 0xFFu)),
+                                std::string_view(base + rs, next - rs), lines));
+            rs = next;
+            lines = 0;
+            first = load32(base + next); // next <= pos + block + 1
+            if (stop) {
+                s.rs = rs;
+                s.pos = pos;
+                s.line = line;
+                s.lines = lines;
+                s.m = m;
+                s.first = first;
+                return true;
+            }
+        }
+        pos += block;
+        // Too little input left for the next block and the bytes read past it.
+        // (A line or reply that is too long is found at its end; one that does
+        // not end before the input does is put()'s, from its start.)
+        if (size - pos < batch_room) [[unlikely]]
+            goto hand_over;
+        m = detail::control_candidates<block>(base + pos);
+    }
+hand_over:
+    s.rs = rs;
+    return false;
+}
+
+template <class F>
+std::size_t reply_parser::put_many(std::string_view input, F&& on_reply, error_code& ec) noexcept(
+    std::is_nothrow_invocable_v<F&, const reply_view&>)
+{
+    const char* const base = input.data();
+    const std::size_t size = input.size();
+    // True: on_reply says stop.
+    const auto emit = [&on_reply](const reply_view& r) {
+        if constexpr (std::is_same_v<std::invoke_result_t<F&, const reply_view&>, bool>) {
+            return !static_cast<bool>(on_reply(r));
+        } else {
+            on_reply(r);
+            return false;
+        }
+    };
+    batch_state s;
+    s.rs = 0;
+    bool fast = scan_ == 0 && !failed_;
+    for (;;) {
+        if (fast && batch_start(base, size, s.rs, s)) {
+            if (batch_run(base, size, s, emit)) {
+                ec = {};
+                return s.rs;
+            }
+        }
+        // The reply at s.rs by put(): a reply in progress, an error, something
+        // uncommon or the end of the input. Then the batch loop again.
+        reply_view r;
+        const std::size_t n = put(input.substr(s.rs), r, ec);
+        if (n == 0)
+            return s.rs;
+        s.rs += n;
+        if (emit(std::as_const(r)))
+            return s.rs;
+        fast = true;
+    }
+}
 
 } // namespace smtp
 
