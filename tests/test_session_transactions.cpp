@@ -354,3 +354,27 @@ BOOST_AUTO_TEST_CASE(a_421_mid_transaction_breaks_the_session)
     g.noop(ec, diag);
     BOOST_TEST(ec == errc::session_broken);
 }
+
+BOOST_AUTO_TEST_CASE(requiretls_after_starttls)
+{
+    auto s = std::make_shared<smtp::transport::script>();
+    s->respond("220 mx\r\n")
+        .expect("EHLO client.example\r\n")
+        .respond("250-mx.example\r\n250 STARTTLS\r\n")
+        .expect("STARTTLS\r\n")
+        .respond("220 go ahead\r\n")
+        .handshake()
+        .expect("EHLO client.example\r\n")
+        .respond("250-mx.example\r\n250-PIPELINING\r\n250 REQUIRETLS\r\n")
+        .expect("MAIL FROM:<a@x.org> REQUIRETLS\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("hi\r\n.\r\n")
+        .respond("250 queued\r\n");
+    using tls = smtp::policies<smtp::transport::scripted>; // tls::starttls, required
+    auto g = std::move(smtp::connect<tls>(opts(), s)).ehlo().starttls().ehlo();
+    smtp::send_options o;
+    o.requiretls = true;
+    const std::vector<smtp::recipient> one{{"b@x.org"}};
+    BOOST_TEST(g.sendmail("a@x.org", one, "hi", o).queued());
+    BOOST_TEST(s->done(), s->log());
+}
