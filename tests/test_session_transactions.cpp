@@ -9,7 +9,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <boost/asio/io_context.hpp>
+
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -376,5 +379,40 @@ BOOST_AUTO_TEST_CASE(requiretls_after_starttls)
     o.requiretls = true;
     const std::vector<smtp::recipient> one{{"b@x.org"}};
     BOOST_TEST(g.sendmail("a@x.org", one, "hi", o).queued());
+    BOOST_TEST(s->done(), s->log());
+}
+
+BOOST_AUTO_TEST_CASE(async_sendmail_with_callbacks)
+{
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("hi\r\n.\r\n")
+        .respond("250 queued\r\n");
+    boost::asio::io_context io;
+    using G = smtp::session<scripted<>, smtp::state::greeted<false, false>>;
+    std::optional<G> g;
+    const std::vector<std::string> to{"b@x.org"}, bad{"b@x.org\r\nRSET"};
+    smtp::transaction_result r1, r2;
+    smtp::error_code e1 = errc::timeout, e2;
+    smtp::async_connect<scripted<>>(
+        io.get_executor(), opts(),
+        [&](smtp::error_code ec, auto c) {
+            BOOST_REQUIRE(!ec);
+            std::move(*c).async_ehlo([&](auto step) {
+                g.emplace(std::move(step).value());
+                // Refused here, before a byte: completes with the error, posted.
+                g->async_sendmail("a@x.org", bad, "hi", r2, [&](smtp::error_code ec2) {
+                    e2 = ec2;
+                    g->async_sendmail("a@x.org", to, "hi", r1, [&](smtp::error_code ec1) { e1 = ec1; });
+                });
+            });
+        },
+        s);
+    io.run();
+    BOOST_TEST(!e1);
+    BOOST_TEST(r1.queued());
+    BOOST_TEST(e2 == errc::control_character);
+    BOOST_TEST(r2.outcome == transaction_outcome::not_sent);
     BOOST_TEST(s->done(), s->log());
 }
