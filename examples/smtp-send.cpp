@@ -39,10 +39,11 @@
 //
 // The Bcc field is removed from the message before it is sent; the rest goes
 // as it is. Exit status: 0 every recipient accepted (under LMTP: delivered);
-// 1 some refused (each on stderr with the server's reply); 2 nothing sent
-// (a usage error, every recipient refused -- under LMTP, possibly after the
-// data --, or a failure before the message was accepted), with one line on
-// stderr saying why, starting "smtp-send: ".
+// 1 some refused (each on stderr with the server's reply); 2 not sent: a
+// usage error, a failure before the server took the message, every
+// recipient refused (under LMTP, possibly after the data), or the connection
+// lost before the final reply (then it may have been delivered), with one
+// line on stderr saying why, starting "smtp-send: ".
 #include <smtp/client.hpp>
 
 #include <algorithm>
