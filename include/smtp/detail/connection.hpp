@@ -88,6 +88,7 @@ public:
     capabilities caps{};
     bool esmtp = false;
     bool lmtp = false;          ///< the dialect is LMTP (LHLO, replies per recipient)
+    bool server_closing = false; ///< a 421 came: the server is closing the connection
     bool logged = false;        ///< the op logged what is being written, piece by piece
     bool broken = false;
     bool closed = false;
@@ -128,6 +129,8 @@ public:
         if (e)
             return false;
         (void)n;
+        if (current.code() == 421)
+            server_closing = true;
         log.on_reply(current, data_phase_reply);
         return true;
     }
@@ -146,6 +149,11 @@ public:
         return boost::asio::buffer(rbuf.data() + read_at, room);
     }
     void commit_read(std::size_t n) { rbuf.resize(read_at + n); }
+
+    /// True when bytes were received beyond the replies used so far. Before
+    /// a write that can only be bytes no command asked for: a server (or
+    /// someone on the path) injecting replies to desynchronise the session.
+    bool has_unread() const noexcept { return rpos + current.raw().size() < rbuf.size(); }
 
     /// Forgets everything received and not used (RFC 3207 4.2) and what the
     /// server said it supports.
@@ -478,6 +486,7 @@ template <class Conn>
 struct transactions_op : boost::asio::coroutine {
     std::span<transaction> ts;
     std::size_t head = 0, tail = 0;
+    std::size_t first_incomplete = 0; ///< before a write: the first transaction whose data is not all out
 
     /// Appends what the transactions have to send now, up to about one write's worth.
     void fill(Conn& c)
@@ -506,10 +515,25 @@ struct transactions_op : boost::asio::coroutine {
         }
     }
 
-    void fail_open(error_code e)
+    /// Would fill() write something now? (The same walk, without writing.)
+    bool will_write() const noexcept
+    {
+        for (std::size_t i = tail; i < ts.size(); ++i) {
+            const auto w = ts[i].next();
+            if (w == transaction::want::write)
+                return true;
+            if (!(w == transaction::want::done || (ts[i].data_complete() && ts[i].pipelined())))
+                return false;
+        }
+        return false;
+    }
+
+    /// Every transaction still open settles. Those from `unsent` on had
+    /// their end of data in the write that failed: the server cannot have it.
+    void fail_open(error_code e, std::size_t unsent = static_cast<std::size_t>(-1))
     {
         for (std::size_t i = head; i < ts.size(); ++i)
-            ts[i].on_failure(e);
+            ts[i].on_failure(e, i < unsent);
     }
 
     io resume(Conn& c, error_code io_ec)
@@ -522,13 +546,21 @@ struct transactions_op : boost::asio::coroutine {
                 if (head == ts.size())
                     break;
                 tail = std::max(tail, head);
+                if (c.has_unread() && will_write()) { // replies nobody asked for: the stream cannot be trusted
+                    fail_open(errc::unsolicited_reply);
+                    c.fail(errc::unsolicited_reply);
+                    break;
+                }
+                first_incomplete = head;
+                while (first_incomplete < ts.size() && ts[first_incomplete].data_complete())
+                    ++first_incomplete;
                 fill(c);
                 if (!c.wbuf.empty()) {
                     c.wkind = log::sent::command;
                     c.start_phase(phase::data_block);
                     SMTP_OP_YIELD(io::write);
                     if (io_ec) {
-                        fail_open(io_ec);
+                        fail_open(io_ec, first_incomplete);
                         c.fail(io_ec);
                         break;
                     }
@@ -593,7 +625,8 @@ inline bool breaks_session(const error_code& ec) noexcept
     case errc::reply_too_many_lines:
     case errc::reply_bare_cr:
     case errc::reply_bare_lf:
-    case errc::reply_control_character: return true;
+    case errc::reply_control_character:
+    case errc::unsolicited_reply: return true;
     default: return false;
     }
 }
@@ -635,6 +668,12 @@ struct driver {
         last = op.resume(*c, io_ec);
         if (last != io::done && last != io::close)
             arm_timer();
+        if (last == io::write && c->has_unread()) {
+            c->wbuf.clear();
+            c->logged = false;
+            c->ec = errc::unsolicited_reply;
+            last = io::done;
+        }
         switch (last) {
         case io::connect: return c->transport.async_connect(c->options, std::move(self));
         case io::write:
@@ -651,8 +690,8 @@ struct driver {
         case io::none:
         case io::done: break;
         }
-        if (breaks_session(c->ec))
-            c->broken = true;
+        if (breaks_session(c->ec) || c->server_closing)
+            c->broken = true; // after a 421 the server closes: nothing more can be sent
         self.complete(c->ec);
     }
 

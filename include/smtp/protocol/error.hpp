@@ -98,6 +98,9 @@ enum class errc {
     dsn_not_offered,                ///< DSN parameters asked for and the server lacks DSN
     requiretls_not_offered,         ///< REQUIRETLS asked for and the server does not offer it
     requiretls_without_tls,         ///< REQUIRETLS asked for on a session that is not encrypted
+
+    // --- Sessions, continued ------------------------------------------------------------
+    unsolicited_reply,              ///< the server sent bytes no command asked for (reply injection)
 };
 
 namespace detail {
@@ -169,6 +172,7 @@ public:
         case errc::dsn_not_offered: return "requested but the server does not offer DSN";
         case errc::requiretls_not_offered: return "requested but the server does not offer REQUIRETLS";
         case errc::requiretls_without_tls: return "requested on a session that is not encrypted";
+        case errc::unsolicited_reply: return "the server sent a reply no command asked for";
         }
         return "unknown smtp error";
     }

@@ -457,9 +457,11 @@ public:
         settle();
     }
 
-    /// The connection failed (after what was written). The outcome becomes
-    /// unknown when the whole message went out and its reply did not come.
-    void on_failure(error_code io)
+    /// The connection failed. The outcome becomes unknown when the whole
+    /// message went out and its reply did not come. `end_of_data_sent`:
+    /// false when the write that held the end of data is the one that
+    /// failed (then the server cannot have the whole message).
+    void on_failure(error_code io, bool end_of_data_sent = true)
     {
         if (stage_ == stage::done && qhead_ >= queue_.size())
             return;
@@ -471,7 +473,7 @@ public:
                 r_.error = io;
             return;
         }
-        if (data_complete_) {
+        if (data_complete_ && end_of_data_sent) {
             r_.outcome = transaction_outcome::unknown;
             set_error(errc::outcome_unknown, "end of data");
             return;
