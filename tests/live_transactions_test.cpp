@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE live_transactions
 #include <smtp/client.hpp>
 #include <smtp/pool.hpp>
+#include <smtp/protocol/base64.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
@@ -233,6 +234,73 @@ BOOST_AUTO_TEST_CASE(lmtp_per_recipient_replies)
     BOOST_TEST(r.recipients[1].delivery->code() == 550);  // ...refused after the data
     BOOST_TEST(r.refused().size() == 1u);
     std::move(g).quit();
+}
+
+/// What a message becomes on the wire, un-stuffed: every CR, LF and CRLF a
+/// CRLF, and a final CRLF when the last line is open.
+std::string normalised(const std::string& in)
+{
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '\r') {
+            out += "\r\n";
+            if (i + 1 < in.size() && in[i + 1] == '\n')
+                ++i;
+        } else if (in[i] == '\n') {
+            out += "\r\n";
+        } else {
+            out += in[i];
+        }
+    }
+    if (!out.empty() && out.back() != '\n')
+        out += "\r\n";
+    return out;
+}
+
+std::string recorded_data(const std::string& json)
+{
+    const std::string key = "\"data_b64\": \"";
+    const auto at = json.find(key);
+    BOOST_REQUIRE(at != std::string::npos);
+    const auto end = json.find('"', at + key.size());
+    std::string data;
+    smtp::error_code ec;
+    smtp::base64::decode(std::string_view(json).substr(at + key.size(), end - at - key.size()), data, ec);
+    BOOST_REQUIRE(!ec);
+    return data;
+}
+
+BOOST_AUTO_TEST_CASE(smuggling_attempts_reach_a_real_server_as_one_message_each)
+{
+    // SMTP smuggling: a message whose data holds an end of data a lax
+    // server would accept ("\n.\n", "\r.\r", ...) followed by a second
+    // transaction. Each must arrive as one message, its bytes intact.
+    const std::vector<std::string> attempts{
+        "a\n.\nMAIL FROM:<evil@x.org>\nRCPT TO:<victim@x.org>\nDATA\nsmuggled\n.\n",
+        "a\r.\rMAIL FROM:<evil@x.org>\rRCPT TO:<victim@x.org>\rDATA\rsmuggled\r.\r",
+        "a\r\n.\nMAIL FROM:<evil@x.org>\r\n",
+        "a\n.\r\nMAIL FROM:<evil@x.org>\r\n",
+        "a\r\n.\rMAIL FROM:<evil@x.org>\r\n",
+        std::string("a\r\n\0.\r\nMAIL FROM:<evil@x.org>\r\n", 31),
+        "a\r\n..\r\n.\r\n\r\n",
+        ".\r\n",
+        "\n.\n",
+    };
+    auto g = std::move(smtp::connect<clear>(server("REC"))).ehlo();
+    for (const auto& a : attempts)
+        BOOST_TEST(g.sendmail("a@example.com", {"b@example.com"}, a).queued());
+    std::move(g).quit();
+    const fs::path dir = env("SMTP_TEST_REC_RECORD");
+    std::vector<std::string> got;
+    for (std::size_t n = 1;; ++n) {
+        const fs::path f = dir / (std::to_string(n) + ".json");
+        if (!fs::exists(f))
+            break;
+        got.push_back(recorded_data(slurp(f)));
+    }
+    BOOST_REQUIRE(got.size() == attempts.size()); // no message more
+    for (std::size_t i = 0; i < got.size(); ++i)
+        BOOST_TEST(got[i] == normalised(attempts[i]), "attempt " << i);
 }
 
 BOOST_AUTO_TEST_CASE(pool_against_smtp_sink)
