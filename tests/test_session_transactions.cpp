@@ -5,12 +5,15 @@
 // each message when the connection drops at every point, progress reports.
 #define BOOST_TEST_MODULE session_transactions
 #include <smtp/client.hpp>
+#include <smtp/message_file.hpp>
 #include <smtp/transport/scripted.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <boost/asio/io_context.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -414,5 +417,94 @@ BOOST_AUTO_TEST_CASE(async_sendmail_with_callbacks)
     BOOST_TEST(r1.queued());
     BOOST_TEST(e2 == errc::control_character);
     BOOST_TEST(r2.outcome == transaction_outcome::not_sent);
+    BOOST_TEST(s->done(), s->log());
+}
+
+BOOST_AUTO_TEST_CASE(a_message_from_a_file)
+{
+    const auto path = std::filesystem::temp_directory_path() / "smtp-test-message.eml";
+    {
+        std::ofstream f(path, std::ios::binary);
+        f << "Subject: file\n\n.dot\nbody";
+    }
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=29\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("Subject: file\r\n\r\n..dot\r\nbody\r\n.\r\n")
+        .respond("250 queued\r\n");
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    auto source = smtp::file_message(path.string());
+    const std::vector<smtp::recipient> one{{"b@x.org"}};
+    BOOST_TEST(g.sendmail("a@x.org", one, source).queued());
+    BOOST_TEST(s->done(), s->log());
+    std::filesystem::remove(path);
+    BOOST_CHECK_THROW(smtp::file_message("/nonexistent/file.eml"), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_found_unsendable_midway_closes_without_end_of_data)
+{
+    // A source that cannot be rewound is checked as it goes; a line of 1,200
+    // octets in its second piece stops it: no end of data, the connection
+    // closed, so the server drops what it got.
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> BODY=8BITMIME\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n");
+    auto o = opts();
+    o.transactions.write_size = 9; // pieces of 9 octets, gathered into one write: all dropped
+    auto g = std::move(smtp::connect<scripted<>>(o, s)).ehlo();
+    const std::string body = "ok line\r\n" + std::string(1200, 'x') + "\r\n";
+    std::size_t at = 0;
+    smtp::message_source source;
+    source.read = [&](char* buf, std::size_t n) {
+        const std::size_t k = std::min(n, body.size() - at);
+        std::copy_n(body.data() + at, k, buf);
+        at += k;
+        return k;
+    };
+    const std::vector<smtp::recipient> one{{"b@x.org"}};
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    const auto r = g.sendmail("a@x.org", one, source, {}, ec, diag);
+    BOOST_TEST(ec == errc::data_line_too_long);
+    BOOST_TEST(r.outcome == transaction_outcome::not_sent);
+    BOOST_TEST(g.broken());
+    BOOST_TEST(s->closed_by_client());
+    BOOST_TEST(s->written().find("\r\n.\r\n") == std::string::npos);
+    BOOST_TEST(s->done(), s->log());
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_stopped_after_some_data_went_out)
+{
+    // 500 good lines, then one too long: the first write (pieces gathered up
+    // to write_size + 4 KiB) has gone out when the bad line is found; the
+    // connection is closed without an end of data.
+    std::string body;
+    for (int i = 0; i < 500; ++i)
+        body += "ok line\r\n";
+    const std::string good = body;
+    body += std::string(1200, 'x') + "\r\n";
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> BODY=8BITMIME\r\nRCPT TO:<b@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect(good.substr(0, 4113));
+    auto o = opts();
+    o.transactions.write_size = 9;
+    auto g = std::move(smtp::connect<scripted<>>(o, s)).ehlo();
+    std::size_t at = 0;
+    smtp::message_source source;
+    source.read = [&](char* buf, std::size_t n) {
+        const std::size_t k = std::min(n, body.size() - at);
+        std::copy_n(body.data() + at, k, buf);
+        at += k;
+        return k;
+    };
+    const std::vector<smtp::recipient> one{{"b@x.org"}};
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    const auto r = g.sendmail("a@x.org", one, source, {}, ec, diag);
+    BOOST_TEST(ec == errc::data_line_too_long);
+    BOOST_TEST(r.outcome == transaction_outcome::not_sent);
+    BOOST_TEST(s->closed_by_client());
+    BOOST_TEST(s->written().find("\r\n.\r\n") == std::string::npos);
     BOOST_TEST(s->done(), s->log());
 }

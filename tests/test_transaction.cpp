@@ -690,3 +690,138 @@ BOOST_AUTO_TEST_CASE(offers_from_a_real_ehlo)
     transaction t("a@example.org", to, big, no_options, caps, {});
     BOOST_TEST(t.error() == errc::message_too_large);
 }
+
+// --- Messages read from a source -------------------------------------------------
+
+namespace {
+/// A source over a string, giving at most `step` octets a read.
+struct string_source {
+    std::string data;
+    std::size_t at = 0, step = 7;
+    bool can_rewind = true;
+    smtp::message_source make()
+    {
+        smtp::message_source s;
+        s.read = [this](char* buf, std::size_t n) {
+            const std::size_t k = std::min({n, step, data.size() - at});
+            std::copy_n(data.data() + at, k, buf);
+            at += k;
+            return k;
+        };
+        if (can_rewind)
+            s.rewind = [this] { return at = 0, true; };
+        return s;
+    }
+};
+
+std::string drive(transaction& t, std::initializer_list<const char*> replies)
+{
+    std::string out;
+    smtp::reply_parser p;
+    auto it = replies.begin();
+    while (t.next() != transaction::want::done) {
+        if (t.next() == transaction::want::write) {
+            t.write(out);
+            continue;
+        }
+        if (it == replies.end()) {
+            t.on_failure(errc::connection_closed);
+            break;
+        }
+        smtp::reply_view v;
+        smtp::error_code ec;
+        p.put(*it++, v, ec);
+        t.on_reply(v);
+    }
+    return out;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(scanner_gives_the_same_facts_at_every_split)
+{
+    const std::vector<std::string> messages{"A: \xC3\xA9\r\n\r\nbody\nx\ry", "a\r\n\r\n", "\r", "\n\r\n\r", "x\r\r\n",
+                                            std::string(1200, 'z') + "\r\nend", "H: v\r\n\r\n\xC3\xA9\r\n"};
+    for (const auto& m : messages) {
+        const auto whole = smtp::scan_message(m);
+        for (std::size_t cut = 0; cut <= m.size(); ++cut) {
+            smtp::message_scanner s;
+            s.put(std::string_view(m).substr(0, cut));
+            s.put(std::string_view(m).substr(cut));
+            const auto f = s.finish();
+            BOOST_TEST_CONTEXT("message " << &m - messages.data() << " cut " << cut)
+            {
+                BOOST_TEST(f.size == whole.size);
+                BOOST_TEST(f.longest_line == whole.longest_line);
+                BOOST_TEST(f.eight_bit == whole.eight_bit);
+                BOOST_TEST(f.eight_bit_headers == whole.eight_bit_headers);
+                BOOST_TEST(f.first_bare_cr == whole.first_bare_cr);
+                BOOST_TEST(f.first_bare_lf == whole.first_bare_lf);
+            }
+        }
+        smtp::message_scanner bytes; // one octet at a time
+        for (char c : m)
+            bytes.put(std::string_view(&c, 1));
+        BOOST_TEST(bytes.finish().size == whole.size);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_rewindable_source_sends_what_the_string_sends)
+{
+    smtp::server_offers o = pipelining();
+    o.size = true;
+    o.eightbitmime = true;
+    const std::string body = "Subject: s\r\n\r\n.a\nb \xC3\xA9\r\n..\r\nend";
+    const auto to = rcpts({"b@example.org"});
+    for (bool bdat : {false, true}) {
+        o.chunking = bdat;
+        smtp::transaction_settings s;
+        s.write_size = 5;
+        s.chunk_size = 6;
+        transaction a("a@example.org", to, body, no_options, o, {}, s);
+        string_source src{body};
+        auto ms = src.make();
+        transaction b("a@example.org", to, ms, no_options, o, {}, s);
+        BOOST_REQUIRE(!b.error());
+        const auto data = {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"};
+        const auto chunks = {"250 ok\r\n", "250 ok\r\n", "250 c\r\n", "250 c\r\n", "250 c\r\n", "250 c\r\n",
+                             "250 c\r\n", "250 c\r\n", "250 c\r\n", "250 c\r\n"};
+        const std::string wa = drive(a, bdat ? chunks : data), wb = drive(b, bdat ? chunks : data);
+        BOOST_TEST(wa == wb);
+        BOOST_TEST(wb.find("SIZE=") != std::string::npos);
+        BOOST_TEST(b.size() == a.size());
+        BOOST_TEST(a.result().queued());
+        BOOST_TEST(b.result().queued());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_unrewindable_source_is_checked_as_it_goes)
+{
+    smtp::server_offers o = pipelining();
+    o.size = true;
+    o.eightbitmime = true;
+    const auto to = rcpts({"b@example.org"});
+    smtp::transaction_settings s;
+    s.write_size = 16;
+    // Fine: no SIZE (not known), BODY=8BITMIME (content not known yet).
+    string_source ok{"line one\r\nline two\r\n"};
+    ok.can_rewind = false;
+    auto ms = ok.make();
+    transaction t("a@example.org", to, ms, no_options, o, {}, s);
+    const std::string w = drive(t, {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"});
+    BOOST_TEST(w.find("MAIL FROM:<a@example.org> BODY=8BITMIME\r\n") == 0u);
+    BOOST_TEST(w.find("line one\r\nline two\r\n.\r\n") != std::string::npos);
+    BOOST_TEST(t.result().queued());
+
+    // A line too long in the second piece: the transaction stops before that
+    // piece and never writes an end of data.
+    string_source bad{"short\r\n" + std::string(1200, 'x') + "\r\n"};
+    bad.can_rewind = false;
+    auto mb = bad.make();
+    transaction u("a@example.org", to, mb, no_options, o, {}, s);
+    const std::string wu = drive(u, {"250 ok\r\n", "250 ok\r\n", "354 go\r\n"});
+    BOOST_TEST(u.aborted());
+    BOOST_TEST(u.error() == errc::data_line_too_long);
+    BOOST_TEST(u.result().outcome == transaction_outcome::not_sent);
+    BOOST_TEST(wu.find("\r\n.\r\n") == std::string::npos);
+    BOOST_TEST(!u.data_complete());
+}

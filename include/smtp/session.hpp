@@ -345,18 +345,30 @@ public:
         requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
         transaction t = plan(from, to, message, options);
-        if (t.error()) { // refused before a byte: nothing was sent
-            ec = t.error();
-            diag = t.diag();
-            return std::move(t).result();
-        }
-        ec = detail::run(*c_, detail::transactions_op<conn_type>{{}, std::span<transaction>(&t, 1)});
-        diag = c_->diag;
-        transaction_result r = std::move(t).result();
-        if (ec && !r.error)
-            r.error = ec;
+        return run_transaction(t, ec, diag);
+    }
+    /// A message read from `source` as it is sent (smtp/message_file.hpp
+    /// makes one from a file): memory does not grow with its size. See
+    /// message_source for what changes when the source cannot be rewound.
+    transaction_result sendmail(std::string_view from, std::span<const recipient> to, message_source& source,
+                                const send_options& options = {})
+        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+    {
+        error_code ec;
+        diagnostics diag;
+        auto r = sendmail(from, to, source, options, ec, diag);
+        detail::throw_on_error(ec, diag);
         return r;
     }
+    transaction_result sendmail(std::string_view from, std::span<const recipient> to, message_source& source,
+                                const send_options& options, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+    {
+        transaction t(from, to, source, options, server_offers::from(c_->caps),
+                      session_facts{c_->transport.encrypted(), c_->lmtp}, c_->options.transactions);
+        return run_transaction(t, ec, diag);
+    }
+
     /// Asynchronous sendmail: `result` is filled before the completion,
     /// void(error_code), is called. `from`, `to` and `message` must stay
     /// valid until then.
@@ -649,6 +661,21 @@ private:
                                   });
             },
             token, std::move(op), std::move(*this));
+    }
+
+    transaction_result run_transaction(transaction& t, error_code& ec, diagnostics& diag)
+    {
+        if (t.error()) { // refused before a byte: nothing was sent
+            ec = t.error();
+            diag = t.diag();
+            return std::move(t).result();
+        }
+        ec = detail::run(*c_, detail::transactions_op<conn_type>{{}, std::span<transaction>(&t, 1)});
+        diag = c_->diag;
+        transaction_result r = std::move(t).result();
+        if (ec && !r.error)
+            r.error = ec;
+        return r;
     }
 
     transaction plan(std::string_view from, std::span<const recipient> to, std::string_view message,

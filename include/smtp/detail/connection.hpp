@@ -487,6 +487,7 @@ struct transactions_op : boost::asio::coroutine {
     std::span<transaction> ts;
     std::size_t head = 0, tail = 0;
     std::size_t first_incomplete = 0; ///< before a write: the first transaction whose data is not all out
+    error_code aborted{};
 
     /// Appends what the transactions have to send now, up to about one write's worth.
     void fill(Conn& c)
@@ -498,6 +499,8 @@ struct transactions_op : boost::asio::coroutine {
             if (w == transaction::want::write) {
                 const std::size_t at = c.wbuf.size();
                 t.write(c.wbuf);
+                if (t.aborted())
+                    return;
                 if constexpr (Conn::log_type::enabled) {
                     c.log.on_send(std::string_view(c.wbuf).substr(at),
                                   t.wrote_data() ? log::sent::message : log::sent::command);
@@ -555,6 +558,19 @@ struct transactions_op : boost::asio::coroutine {
                 while (first_incomplete < ts.size() && ts[first_incomplete].data_complete())
                     ++first_incomplete;
                 fill(c);
+                if (tail < ts.size() && ts[tail].aborted()) {
+                    // A streamed message turned out unsendable midway: its end
+                    // of data must not go out. Closing the connection makes
+                    // the server drop what it got.
+                    aborted = ts[tail].error();
+                    c.wbuf.clear();
+                    c.logged = false;
+                    fail_open(errc::connection_closed);
+                    c.broken = true;
+                    SMTP_OP_YIELD(io::close);
+                    c.ec = aborted;
+                    break;
+                }
                 if (!c.wbuf.empty()) {
                     c.wkind = log::sent::command;
                     c.start_phase(phase::data_block);

@@ -203,42 +203,109 @@ struct message_facts {
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 };
 
+/// message_facts, a piece at a time: any split gives the same facts.
+class message_scanner {
+public:
+    void put(std::string_view chunk) noexcept
+    {
+        const char* p = chunk.data();
+        const char* const end = p + chunk.size();
+        if (pending_cr_ && p != end) { // a CR ended the last piece
+            pending_cr_ = false;
+            if (*p == '\n')
+                ++p, ++offset_;
+            else
+                bare(f_.first_bare_cr, offset_ - 1);
+        }
+        while (p != end) {
+            const char* q = detail::find_cr_or_lf(p, end);
+            const std::size_t len = static_cast<std::size_t>(q - p);
+            unsigned char bits = 0;
+            for (const char* c = p; c != q; ++c)
+                bits |= static_cast<unsigned char>(*c);
+            if (bits & 0x80) {
+                f_.eight_bit = true;
+                f_.eight_bit_headers = f_.eight_bit_headers || in_headers_;
+            }
+            line_ += len;
+            offset_ += len;
+            if (q == end)
+                break;
+            end_line();
+            if (*q == '\r') {
+                if (q + 1 == end) {
+                    pending_cr_ = true;
+                    ++offset_;
+                    break;
+                }
+                if (q[1] == '\n') {
+                    offset_ += 2;
+                    p = q + 2;
+                    continue;
+                }
+                bare(f_.first_bare_cr, offset_);
+            } else {
+                bare(f_.first_bare_lf, offset_);
+            }
+            ++offset_;
+            p = q + 1;
+        }
+    }
+    /// The facts; the last line, when open, counts with the CRLF it gets.
+    message_facts finish() noexcept
+    {
+        if (pending_cr_) {
+            pending_cr_ = false;
+            bare(f_.first_bare_cr, offset_ - 1);
+        }
+        if (line_ > 0)
+            end_line();
+        return f_;
+    }
+    /// The facts so far (the open line not counted in size).
+    const message_facts& so_far() const noexcept { return f_; }
+    std::size_t open_line() const noexcept { return line_; }
+
+private:
+    void end_line() noexcept
+    {
+        f_.longest_line = std::max(f_.longest_line, line_);
+        f_.size += line_ + 2;
+        if (line_ == 0)
+            in_headers_ = false;
+        line_ = 0;
+    }
+    static void bare(std::size_t& first, std::size_t at) noexcept
+    {
+        if (first == message_facts::npos)
+            first = at;
+    }
+    message_facts f_{};
+    std::size_t line_ = 0, offset_ = 0;
+    bool in_headers_ = true, pending_cr_ = false;
+};
+
 inline message_facts scan_message(std::string_view m) noexcept
 {
-    message_facts f;
-    const char* const begin = m.data();
-    const char* p = begin;
-    const char* const end = begin + m.size();
-    bool in_headers = true;
-    while (p != end) {
-        const char* q = detail::find_cr_or_lf(p, end);
-        const std::size_t len = static_cast<std::size_t>(q - p);
-        f.longest_line = std::max(f.longest_line, len);
-        unsigned char bits = 0;
-        for (const char* c = p; c != q; ++c)
-            bits |= static_cast<unsigned char>(*c);
-        if (bits & 0x80) {
-            f.eight_bit = true;
-            f.eight_bit_headers = f.eight_bit_headers || in_headers;
-        }
-        f.size += len + 2;
-        if (q == end)
-            break; // the last line is open: a CRLF is added
-        if (len == 0)
-            in_headers = false;
-        if (*q == '\r') {
-            if (q + 1 != end && q[1] == '\n') {
-                ++q;
-            } else if (f.first_bare_cr == message_facts::npos) {
-                f.first_bare_cr = static_cast<std::size_t>(q - begin);
-            }
-        } else if (f.first_bare_lf == message_facts::npos) {
-            f.first_bare_lf = static_cast<std::size_t>(q - begin);
-        }
-        p = q + 1;
-    }
-    return f;
+    message_scanner s;
+    s.put(m);
+    return s.finish();
 }
+
+/// A message read a piece at a time, for messages too large to hold in
+/// memory: `read(buffer, n)` fills up to n octets and returns how many, 0 at
+/// the end. With `rewind` (back to the start; false if it cannot), the
+/// engine reads the message once to check it and learn its size before
+/// anything is sent, as for a message in memory. Without it, the message is
+/// checked while it is sent: SIZE is not declared, BODY=8BITMIME is declared
+/// when the server offers it, and a problem found midway (a line too long,
+/// 8-bit octets the server cannot take, UTF-8 headers without SMTPUTF8)
+/// stops the transaction without its end of data: the connection is closed,
+/// the server discards what it got, and the outcome is not_sent.
+struct message_source {
+    std::function<std::size_t(char*, std::size_t)> read;
+    std::function<bool()> rewind{};
+};
 
 /// RFC 3461 4's xtext: '+', '=' and octets outside '!'..'~' as "+XX".
 inline void append_xtext(std::string_view s, std::string& out)
@@ -382,6 +449,15 @@ public:
         plan(from, to, options, offers, facts);
     }
 
+    /// A message read from `source` (which must outlive the transaction).
+    transaction(std::string_view from, std::span<const recipient> to, message_source& source,
+                const send_options& options, const server_offers& offers, const session_facts& facts,
+                const transaction_settings& settings = {})
+        : source_(&source), options_(&options), settings_(settings), lmtp_(facts.lmtp)
+    {
+        plan(from, to, options, offers, facts);
+    }
+
     template <class Caps>
         requires requires(const Caps& c) { c.template has<ext::pipelining>(); }
     transaction(std::string_view from, std::span<const recipient> to, std::string_view message,
@@ -488,6 +564,9 @@ public:
     bool data_complete() const noexcept { return data_complete_; }
     /// The server sent 421: it is closing the connection.
     bool server_closing() const noexcept { return closing_; }
+    /// A streamed message turned out unsendable midway (error() says why):
+    /// its end of data must never be sent. The caller closes the connection.
+    bool aborted() const noexcept { return aborted_; }
     awaiting awaited() const noexcept
     {
         if (qhead_ >= queue_.size())
@@ -572,13 +651,21 @@ private:
         for (const auto& t : to)
             utf8 = utf8 || std::any_of(t.address.begin(), t.address.end(), detail::is_8bit);
 
-        // The message.
+        // The message: looked at whole before anything is sent, unless it
+        // is a source that cannot be read twice.
         const bool binary = o.body == body_type::binary;
-        if (binary) {
-            facts_.size = message_.size();
+        if (source_ && !scan_source(binary))
+            return;
+        if (unchecked_) {
+            facts_.eight_bit = s.eightbitmime && !binary; // declared: the content is not known yet
+            offers_ = s;
+        } else if (binary) {
+            if (!source_)
+                facts_.size = message_.size();
             facts_.eight_bit = true;
         } else {
-            facts_ = scan_message(message_);
+            if (!source_)
+                facts_ = scan_message(message_);
             if (settings_.data.bare_line_endings == line_endings::reject) {
                 if (facts_.first_bare_cr != message_facts::npos)
                     return refuse_locally(errc::data_bare_cr, "message");
@@ -620,7 +707,7 @@ private:
         std::string size_value, envid_value;
         esmtp_param params[5];
         std::size_t n = 0;
-        if (s.size) {
+        if (s.size && !unchecked_) {
             size_value = std::to_string(facts_.size);
             params[n++] = {"SIZE", size_value};
         }
@@ -636,6 +723,7 @@ private:
         }
         if (o.requiretls)
             params[n++] = {"REQUIRETLS", std::nullopt};
+        header_utf8_ = utf8;
         serialize(cmd::mail_from{from, std::span<const esmtp_param>(params, n), utf8}, lines_, r_.error, diag_);
         if (r_.error)
             return stage_ = stage::done, void();
@@ -679,6 +767,76 @@ private:
 
     void expect(kind k, std::uint32_t index = 0) { queue_.push_back({k, index}); }
 
+    /// Reads a rewindable source once for its facts, then rewinds it.
+    /// False (with the error set) when it cannot be read.
+    bool scan_source(bool binary)
+    {
+        if (!source_->read)
+            return refuse_locally(errc::empty_argument, "message"), false;
+        if (!source_->rewind) {
+            unchecked_ = true;
+            return true;
+        }
+        std::string buf(64 * 1024, '\0');
+        message_scanner scanner;
+        std::uint64_t total = 0;
+        for (std::size_t n; (n = source_->read(buf.data(), buf.size())) != 0;) {
+            total += n;
+            if (!binary)
+                scanner.put(std::string_view(buf.data(), n));
+        }
+        if (!source_->rewind())
+            return refuse_locally(errc::empty_argument, "message"), false;
+        facts_ = binary ? message_facts{} : scanner.finish();
+        if (binary)
+            facts_.size = total;
+        return true;
+    }
+
+    /// The next piece of a source, read one piece ahead so that the last is
+    /// known as such. For a source not checked beforehand, each piece is
+    /// checked before it goes out; a problem aborts the transaction.
+    bool next_piece(std::size_t piece, std::string_view& in, bool& last)
+    {
+        if (!primed_) {
+            primed_ = true;
+            ahead_.resize(piece);
+            ahead_.resize(source_->read(ahead_.data(), piece));
+        }
+        current_.swap(ahead_);
+        ahead_.resize(piece);
+        ahead_.resize(current_.empty() ? 0 : source_->read(ahead_.data(), piece));
+        in = current_;
+        last = ahead_.empty();
+        if (unchecked_ && options_->body != body_type::binary) {
+            scanner_.put(in);
+            const message_facts& f = scanner_.so_far();
+            const std::size_t longest = std::max(f.longest_line, last ? scanner_.open_line() : 0);
+            errc e{};
+            if (settings_.data.max_line != 0 &&
+                (longest > settings_.data.max_line || scanner_.open_line() > settings_.data.max_line))
+                e = errc::data_line_too_long;
+            else if (settings_.data.bare_line_endings == line_endings::reject && f.first_bare_cr != message_facts::npos)
+                e = errc::data_bare_cr;
+            else if (settings_.data.bare_line_endings == line_endings::reject && f.first_bare_lf != message_facts::npos)
+                e = errc::data_bare_lf;
+            else if (f.eight_bit_headers && !header_utf8_)
+                e = errc::smtputf8_not_offered;
+            else if (f.eight_bit && !offers_.eightbitmime)
+                e = errc::eightbitmime_not_offered;
+            if (e != errc{}) {
+                set_error(e, "message");
+                r_.outcome = transaction_outcome::not_sent;
+                aborted_ = true;
+                queue_.clear();
+                qhead_ = 0;
+                stage_ = stage::done;
+                return false;
+            }
+        }
+        return true;
+    }
+
     void append_rcpt(std::size_t i, std::string& out)
     {
         out.append(lines_, ends_[i], ends_[i + 1] - ends_[i]);
@@ -710,9 +868,16 @@ private:
     void write_data(std::string& out)
     {
         const std::size_t piece = std::max<std::size_t>(1, bdat_ ? settings_.chunk_size : settings_.write_size);
-        const std::string_view rest = message_.substr(offset_);
-        const std::string_view in = rest.substr(0, piece);
-        const bool last = in.size() == rest.size();
+        std::string_view in;
+        bool last;
+        if (source_) {
+            if (!next_piece(piece, in, last))
+                return;
+        } else {
+            const std::string_view rest = message_.substr(offset_);
+            in = rest.substr(0, piece);
+            last = in.size() == rest.size();
+        }
         offset_ += in.size();
         wrote_data_ = true;
         if (bdat_) {
@@ -729,12 +894,12 @@ private:
             expect(kind::bdat, static_cast<std::uint32_t>(last));
             data_written_ += payload.size();
         } else {
-            error_code ec; // cannot fail: the message was checked in plan()
+            error_code ec; // cannot fail: the message was checked in plan() or next_piece()
             encoder_.encode(in, out, ec);
             if (last)
                 encoder_.finish(out, ec);
-            data_written_ = std::min<std::uint64_t>(facts_.size, data_written_ + in.size());
-            if (last)
+            data_written_ = unchecked_ ? offset_ : std::min<std::uint64_t>(facts_.size, data_written_ + in.size());
+            if (last && !unchecked_)
                 data_written_ = facts_.size;
         }
         if (last) {
@@ -880,6 +1045,11 @@ private:
     }
 
     std::string_view message_{};
+    message_source* source_ = nullptr;
+    bool unchecked_ = false, primed_ = false, aborted_ = false, header_utf8_ = false;
+    std::string current_, ahead_;    ///< a source's pieces: the one going out, the next
+    message_scanner scanner_{};      ///< an unchecked source, checked as it goes
+    server_offers offers_{};
     const send_options* options_ = nullptr;
     transaction_settings settings_{};
     bool lmtp_ = false;
