@@ -1,7 +1,10 @@
 // benchmarks/core_bench.cpp
 //
 // The core benchmarks (Google Benchmark), each against a reference on the same bytes:
-//   parser/{ehlo,mix}            reply_parser::put over 1 MiB of replies
+//   parser/{ehlo,mix}            reply_parser::put over 1 MiB of replies, one call per reply
+//   parser_batch/{ehlo,mix}      reply_parser::put_many over the same buffer, one call for all
+//                                (how a pipelining client parses a burst of replies)
+//   parser_cursor/{ehlo,mix}     reply_parser::cursor over the same buffer, next() per reply
 //   memchr_lines/{ehlo,mix}      counting the lines of that buffer with memchr
 //   encoder/{lf,crlf}            data_encoder::encode + finish over a 10 MiB body
 //   memcpy/{lf,crlf}             copying that body (the ceiling)
@@ -118,6 +121,82 @@ void bm_parser(benchmark::State& state, corpus_fn corpus)
             state.SkipWithError("parse error");
             break;
         }
+    }
+    const auto replies = static_cast<std::int64_t>(c.replies) * state.iterations();
+    state.SetBytesProcessed(static_cast<std::int64_t>(buf.size()) * state.iterations());
+    state.SetItemsProcessed(replies);
+    state.counters["allocs_per_reply"] = replies ? double(allocations) / double(replies) : 0.0;
+    state.counters["replies"] = double(c.replies);
+}
+
+/// How the batch benchmarks take the buffer's replies.
+enum class batch_api { put_many, cursor };
+
+/// Parses all of `buf` in one batch; returns the replies found, or 0 unless
+/// the batch took the whole buffer and stopped at its end.
+std::size_t parse_batch(smtp::reply_parser& parser, std::string_view buf, batch_api api, std::size_t& lines)
+{
+    smtp::error_code ec;
+    std::size_t replies = 0, used = 0;
+    lines = 0;
+    if (api == batch_api::put_many) {
+        used = parser.put_many(
+            buf,
+            [&](const smtp::reply_view& r) {
+                ++replies;
+                lines += r.line_count();
+            },
+            ec);
+    } else {
+        smtp::reply_parser::cursor c(parser, buf);
+        smtp::reply_view r;
+        while (c.next(r, ec)) {
+            ++replies;
+            lines += r.line_count();
+        }
+        used = c.consumed();
+    }
+    return used == buf.size() && ec == smtp::errc::need_more ? replies : 0;
+}
+
+/// The whole buffer in one batch per iteration: every reply goes to memory,
+/// as in bm_parser.
+void bm_parser_batch(benchmark::State& state, corpus_fn corpus, batch_api api)
+{
+    const bench::reply_corpus& c = corpus();
+    const std::string_view buf = c.bytes;
+    smtp::reply_parser parser;
+
+    std::size_t lines = 0;
+    if (parse_batch(parser, buf, api, lines) != c.replies || lines != c.lines) {
+        state.SkipWithError("the batch API does not find the generated replies");
+        return;
+    }
+
+    smtp::error_code ec;
+    std::uint64_t allocations = 0;
+    bool failed = false;
+    for (auto _ : state) {
+        const std::uint64_t before = bench::allocation_count();
+        std::size_t used;
+        if (api == batch_api::put_many) {
+            used = parser.put_many(buf, [](const smtp::reply_view& r) { benchmark::DoNotOptimize(r); }, ec);
+        } else {
+            smtp::reply_parser::cursor cur(parser, buf);
+            smtp::reply_view reply;
+            while (cur.next(reply, ec))
+                benchmark::DoNotOptimize(reply);
+            used = cur.consumed();
+        }
+        allocations += bench::allocation_count() - before;
+        if (used != buf.size()) {
+            failed = true;
+            break;
+        }
+    }
+    if (failed) {
+        state.SkipWithError("parse error");
+        return;
     }
     const auto replies = static_cast<std::int64_t>(c.replies) * state.iterations();
     state.SetBytesProcessed(static_cast<std::int64_t>(buf.size()) * state.iterations());
@@ -287,6 +366,14 @@ void register_benchmarks()
 
     for (const auto& c : corpora)
         benchmark::RegisterBenchmark((std::string("parser/") + c.name).c_str(), bm_parser, c.corpus)->UseRealTime();
+    for (const auto& c : corpora)
+        benchmark::RegisterBenchmark((std::string("parser_batch/") + c.name).c_str(), bm_parser_batch, c.corpus,
+                                     batch_api::put_many)
+            ->UseRealTime();
+    for (const auto& c : corpora)
+        benchmark::RegisterBenchmark((std::string("parser_cursor/") + c.name).c_str(), bm_parser_batch, c.corpus,
+                                     batch_api::cursor)
+            ->UseRealTime();
     for (const auto& c : corpora)
         benchmark::RegisterBenchmark((std::string("memchr_lines/") + c.name).c_str(), bm_memchr_lines, c.corpus)
             ->UseRealTime();

@@ -25,6 +25,18 @@
 //
 // After an error the parser stays failed (the stream cannot be resynchronised)
 // until reset().
+//
+// Many replies in one buffer (what a pipelining client reads: the replies to
+// MAIL, each RCPT and DATA at once): reply_parser::cursor, or put_many() with
+// a callback, take them one after the other with the same result as put()
+// called reply after reply, and faster. put() must find each reply's end
+// from the reply's start, so every reply's scan waits on the one before; the
+// batch loop computes each 64-byte block's mask of candidate bytes once and
+// takes the line ends of every reply in the block from it (lowest bit, clear
+// lowest bit). A reply with anything uncommon in it (an error, a limit
+// reached, a control byte other than HTAB, a bare LF, a code alone) or near
+// the input's end goes, from its start, to put(), which gives the precise
+// answer; the batch loop then goes on after it.
 #ifndef SMTP_PROTOCOL_REPLY_PARSER_HPP
 #define SMTP_PROTOCOL_REPLY_PARSER_HPP
 
@@ -72,14 +84,17 @@ public:
 
     class cursor;
 
-    /// Parses every complete reply at the start of `input`, one after the
-    /// other, calling on_reply(const reply_view&) for each; see cursor. A
-    /// callback that returns bool stops the batch by returning false.
-    /// Returns the bytes taken by the replies passed to on_reply (all of them
-    /// whole): the caller consumes that many. ec: need_more when the input
-    /// ran out (at a reply boundary or inside a reply, which the parser then
+    /// Parses every whole reply at the start of `input`, one after the other,
+    /// calling on_reply(const reply_view&) for each, with exactly the replies
+    /// and errors of put() called reply after reply (see cursor). A callback
+    /// that returns bool (exactly) stops the batch after the reply by
+    /// returning false. Returns the bytes of the replies passed to on_reply:
+    /// the caller consumes that many. ec: need_more when the input ran out
+    /// (at a reply boundary, or inside a reply, which the parser then
     /// remembers as put() would); {} when on_reply stopped; otherwise the
-    /// error of the reply that starts at the returned offset.
+    /// error of the reply that starts at the returned offset. No allocation.
+    ///
+    ///     std::size_t used = parser.put_many(received, [&](const smtp::reply_view& r) { handle(r); }, ec);
     template <class F>
     std::size_t put_many(std::string_view input, F&& on_reply, error_code& ec) noexcept(
         std::is_nothrow_invocable_v<F&, const reply_view&>);
@@ -358,8 +373,9 @@ private:
 /// rules, limits and errors, and the same parser state afterwards. When the
 /// input ends inside a reply, the caller consumes consumed() bytes, reads
 /// more and goes on, with put() or a new cursor, from that reply's start. It
-/// never allocates. The parser is the cursor's while the cursor is used:
-/// put() may not be called in between.
+/// never allocates. The cursor views `input`, whose bytes must stay where
+/// they are while it is used, and the parser is the cursor's meanwhile: no
+/// put() in between.
 class reply_parser::cursor {
 public:
     /// Replies from the start of `input`: the reply in progress, if the
