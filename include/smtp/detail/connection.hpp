@@ -82,6 +82,7 @@ public:
     std::size_t rpos = 0;
     std::size_t read_at = 0;    ///< where the pending read writes
     reply_parser parser;
+    std::optional<reply_parser::cursor> cursor{}; ///< over rbuf from where it was made; reset when rbuf changes
     reply_view current{};       ///< the last reply; valid until the next read
     bool data_phase_reply = false;
 
@@ -121,14 +122,18 @@ public:
         rpos += current.raw().size();
         current = {};
         e = {};
-        const std::size_t n = parser.put(std::string_view(rbuf).substr(rpos), current, e);
-        if (e == errc::need_more) {
-            e = {};
+        // The batch parser over what was received: a pipelined burst of
+        // replies is scanned block by block, not reply by reply. The cursor
+        // lives until the buffer changes (the next read).
+        if (!cursor)
+            cursor.emplace(parser, std::string_view(rbuf).substr(rpos));
+        if (!cursor->next(current, e)) {
+            cursor.reset(); // go on after the next read, from rpos
+            current = {};
+            if (e == errc::need_more)
+                e = {};
             return false;
         }
-        if (e)
-            return false;
-        (void)n;
         if (current.code() == 421)
             server_closing = true;
         log.on_reply(current, data_phase_reply);
@@ -138,6 +143,7 @@ public:
     /// Room for the next read, after dropping what was parsed.
     boost::asio::mutable_buffer read_area()
     {
+        cursor.reset();
         if (rpos) {
             rbuf.erase(0, rpos);
             rpos = 0;
@@ -159,6 +165,7 @@ public:
     /// server said it supports.
     void forget_for_tls()
     {
+        cursor.reset();
         rbuf.clear();
         rpos = 0;
         current = {};
