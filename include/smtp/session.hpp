@@ -415,17 +415,25 @@ public:
     std::vector<transaction_result> send_all(std::span<const outgoing_message> messages)
         requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
     {
-        std::vector<transaction> ts;
-        ts.reserve(messages.size());
-        for (const auto& m : messages)
-            ts.push_back(plan(m.from, m.to, m.message, m.options));
-        const error_code ec = detail::run(*c_, detail::transactions_op<conn_type>{{}, std::span<transaction>(ts)});
+        // Planned a window at a time, so that memory does not grow with the
+        // number of messages; a window boundary costs one round trip.
+        constexpr std::size_t window = 64;
         std::vector<transaction_result> out;
-        out.reserve(ts.size());
-        for (auto& t : ts) {
-            out.push_back(std::move(t).result());
-            if (ec && !out.back().error && out.back().outcome == transaction_outcome::not_sent)
-                out.back().error = ec;
+        out.reserve(messages.size());
+        std::vector<transaction> ts;
+        ts.reserve(std::min(window, messages.size()));
+        error_code ec;
+        for (std::size_t at = 0; at < messages.size(); at += window) {
+            ts.clear();
+            for (const auto& m : messages.subspan(at, std::min(window, messages.size() - at)))
+                ts.push_back(plan(m.from, m.to, m.message, m.options));
+            if (!ec) // after a broken session, the rest are not sent
+                ec = detail::run(*c_, detail::transactions_op<conn_type>{{}, std::span<transaction>(ts)});
+            for (auto& t : ts) {
+                out.push_back(std::move(t).result());
+                if (ec && !out.back().error && out.back().outcome == transaction_outcome::not_sent)
+                    out.back().error = ec;
+            }
         }
         return out;
     }

@@ -26,6 +26,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,14 +73,23 @@ public:
     Transport transport;
     connect_options options;
     [[no_unique_address]] Log log;
+    /// One deadline timer, armed lazily: an I/O operation moves `deadline`
+    /// (cheap); the timer is set again only when the new deadline is earlier
+    /// than the one it waits for, and when it fires early it waits on. So a
+    /// stream of messages costs no timer system calls per message.
     boost::asio::steady_timer timer;
     std::chrono::steady_clock::time_point deadline{};
+    std::chrono::steady_clock::time_point armed_at{};
+    std::uint64_t timer_gen = 0; ///< which wait is current (older ones ignore their completion)
+    bool timer_armed = false;
+    bool io_pending = false;
     bool timed_out = false;
 
     std::string wbuf;           ///< what goes out next
     log::sent wkind = log::sent::command;
     std::string masked;         ///< what the logger sees instead, for secrets
-    std::string rbuf;           ///< received; [rpos, end) not yet parsed
+    std::string rbuf;           ///< received: [rpos, rlen) not yet parsed; the rest is room for reads
+    std::size_t rlen = 0;
     std::size_t rpos = 0;
     std::size_t read_at = 0;    ///< where the pending read writes
     reply_parser parser;
@@ -126,7 +137,7 @@ public:
         // replies is scanned block by block, not reply by reply. The cursor
         // lives until the buffer changes (the next read).
         if (!cursor)
-            cursor.emplace(parser, std::string_view(rbuf).substr(rpos));
+            cursor.emplace(parser, std::string_view(rbuf.data() + rpos, rlen - rpos));
         if (!cursor->next(current, e)) {
             cursor.reset(); // go on after the next read, from rpos
             current = {};
@@ -144,29 +155,31 @@ public:
     boost::asio::mutable_buffer read_area()
     {
         cursor.reset();
-        if (rpos) {
-            rbuf.erase(0, rpos);
+        if (rpos) { // what was parsed goes; the rest moves to the front
+            std::memmove(rbuf.data(), rbuf.data() + rpos, rlen - rpos);
+            rlen -= rpos;
             rpos = 0;
         }
         current = {};
-        read_at = rbuf.size();
+        read_at = rlen;
         const std::size_t room = std::max<std::size_t>(4096, options.limits.max_line);
-        rbuf.resize(read_at + room);
+        if (rbuf.size() < read_at + room)
+            rbuf.resize(read_at + room); // grows only: no zero-filling per read
         return boost::asio::buffer(rbuf.data() + read_at, room);
     }
-    void commit_read(std::size_t n) { rbuf.resize(read_at + n); }
+    void commit_read(std::size_t n) { rlen = read_at + n; }
 
     /// True when bytes were received beyond the replies used so far. Before
     /// a write that can only be bytes no command asked for: a server (or
     /// someone on the path) injecting replies to desynchronise the session.
-    bool has_unread() const noexcept { return rpos + current.raw().size() < rbuf.size(); }
+    bool has_unread() const noexcept { return rpos + current.raw().size() < rlen; }
 
     /// Forgets everything received and not used (RFC 3207 4.2) and what the
     /// server said it supports.
     void forget_for_tls()
     {
         cursor.reset();
-        rbuf.clear();
+        rlen = 0;
         rpos = 0;
         current = {};
         parser.reset();
@@ -666,7 +679,7 @@ struct driver {
     {
         namespace asio = boost::asio;
         if (last != io::none) {
-            c->timer.cancel();
+            c->io_pending = false;
             if (c->timed_out && io_ec == asio::error::operation_aborted)
                 io_ec = errc::timeout;
             c->timed_out = false;
@@ -715,18 +728,45 @@ struct driver {
         }
         if (breaks_session(c->ec) || c->server_closing)
             c->broken = true; // after a 421 the server closes: nothing more can be sent
+        disarm_timer(*c); // no wait left behind to keep the caller's io_context busy
         self.complete(c->ec);
     }
 
     void arm_timer()
     {
-        c->timer.expires_at(c->deadline);
-        c->timer.async_wait([conn = c](error_code e) {
-            if (!e) {
-                conn->timed_out = true;
-                conn->transport.cancel();
+        c->io_pending = true;
+        if (!c->timer_armed || c->deadline < c->armed_at)
+            wait_for_deadline(*c);
+    }
+
+    static void wait_for_deadline(Conn& conn)
+    {
+        const std::uint64_t gen = ++conn.timer_gen;
+        conn.timer_armed = true;
+        conn.armed_at = conn.deadline;
+        conn.timer.expires_at(conn.deadline);
+        conn.timer.async_wait([c = &conn, gen](error_code e) {
+            if (e || gen != c->timer_gen)
+                return; // cancelled, or replaced by a wait for an earlier deadline
+            c->timer_armed = false;
+            if (!c->io_pending)
+                return;
+            if (std::chrono::steady_clock::now() >= c->deadline) {
+                c->timed_out = true;
+                c->transport.cancel();
+            } else {
+                wait_for_deadline(*c); // the deadline moved on since
             }
         });
+    }
+
+    static void disarm_timer(Conn& conn)
+    {
+        if (conn.timer_armed) {
+            ++conn.timer_gen;
+            conn.timer_armed = false;
+            conn.timer.cancel();
+        }
     }
 };
 

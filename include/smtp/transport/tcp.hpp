@@ -209,8 +209,14 @@ private:
                 state = connecting;
                 return try_next(s);
             case connecting:
-                if (!ec)
+                if (!ec) {
+                    // The client writes whole commands and groups of them:
+                    // Nagle's algorithm would only hold the last piece back
+                    // until the server's delayed ACK (tens of milliseconds).
+                    error_code ignored;
+                    self->socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
                     return s.complete(ec);
+                }
                 last = ec;
                 return try_next(s);
             }

@@ -8,6 +8,7 @@
 #include <smtp/protocol/detail/scan.hpp>
 #include <smtp/protocol/error.hpp>
 
+#include <array>
 #include <cstddef>
 #include <string_view>
 
@@ -121,14 +122,20 @@ constexpr errc check_domain(std::string_view d, bool utf8) noexcept
     return label == 0 ? errc::invalid_domain : errc{};
 }
 
+/// RFC 5322 atext, as a 128-entry table (one load a character).
+inline constexpr auto atext_table = [] {
+    std::array<bool, 128> t{};
+    for (int c = 0; c < 128; ++c)
+        t[static_cast<std::size_t>(c)] = is_alnum(static_cast<char>(c));
+    for (char x : std::string_view("!#$%&'*+-/=?^_`{|}~"))
+        t[static_cast<std::size_t>(x)] = true;
+    return t;
+}();
+
 constexpr bool is_atext(char c) noexcept
 {
-    if (is_alnum(c))
-        return true;
-    for (char x : std::string_view("!#$%&'*+-/=?^_`{|}~"))
-        if (c == x)
-            return true;
-    return false;
+    const auto u = static_cast<unsigned char>(c);
+    return u < 128 && atext_table[u];
 }
 
 /// A mailbox for MAIL FROM / RCPT TO, without the angle brackets.
