@@ -825,3 +825,44 @@ BOOST_AUTO_TEST_CASE(an_unrewindable_source_is_checked_as_it_goes)
     BOOST_TEST(wu.find("\r\n.\r\n") == std::string::npos);
     BOOST_TEST(!u.data_complete());
 }
+
+// --- Found by the fuzzers (tests/fuzz/crashes/) ------------------------------------
+
+BOOST_AUTO_TEST_CASE(normalizer_keeps_a_pending_cr_across_an_empty_piece)
+{
+    smtp::line_end_normalizer n;
+    std::string out;
+    n.put("a\r", out);
+    n.put("", out);
+    n.put("\nb", out);
+    n.finish(out);
+    BOOST_TEST(out == "a\r\nb\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(lmtp_421_as_the_last_recipients_reply_keeps_the_verdict)
+{
+    const auto to = rcpts({"b@example.org", "c@example.org"});
+    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {false, true});
+    wire w;
+    w.replies = {"250 ok\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 b ok\r\n", "421 4.3.2 bye\r\n"};
+    w.run(t);
+    BOOST_TEST(t.result().queued());
+    BOOST_TEST(!t.error());
+    BOOST_TEST(t.result().recipients[1].transient());
+    BOOST_TEST(t.server_closing());
+}
+
+BOOST_AUTO_TEST_CASE(lmtp_bdat_after_a_refused_mail_is_not_queued)
+{
+    smtp::server_offers o = pipelining();
+    o.chunking = true;
+    const auto to = rcpts({"b@example.org", "c@example.org"});
+    transaction t("a@example.org", to, "", no_options, o, {false, true});
+    wire w;
+    w.replies = {"452 4.3.1 later\r\n", "250 ok\r\n", "250 ok\r\n", "250 odd\r\n"};
+    w.run(t);
+    BOOST_TEST(!t.result().queued());
+    BOOST_TEST(t.result().outcome == transaction_outcome::refused);
+    BOOST_TEST(t.error() == errc::transient_failure);
+    BOOST_TEST(w.replies.empty());
+}

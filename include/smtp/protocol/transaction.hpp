@@ -363,9 +363,11 @@ public:
     {
         const char* p = in.data();
         const char* const end = p + in.size();
-        if (after_cr_ && p != end && *p == '\n')
-            ++p;
-        after_cr_ = false;
+        if (after_cr_ && p != end) { // an empty piece keeps the CR pending
+            if (*p == '\n')
+                ++p;
+            after_cr_ = false;
+        }
         while (p != end) {
             const char* q = detail::find_cr_or_lf(p, end);
             out.append(p, q);
@@ -948,8 +950,8 @@ private:
             }
             bdat_failed_ = true;
         }
-        if (last && !bdat_failed_)
-            on_final(r);
+        if (last && !bdat_failed_ && mail_ok_ && accepted_ > 0)
+            on_final(r); // (after a refused MAIL, or no recipient, a 250 here decides nothing)
     }
     /// The reply to the end of data; under LMTP, the next accepted recipient's.
     void on_final(const reply_view& r)
@@ -1032,8 +1034,8 @@ private:
     /// 421: the server is closing the connection; nothing more will come.
     void close_now(const reply_view& r)
     {
-        fail_with(reply(r));
-        if (!final_seen_) {
+        if (!final_seen_) { // else the 421 was the last recipient's reply: the verdict stands
+            fail_with(reply(r));
             if (data_complete_ && lmtp_ && lmtp_seen_ > 0)
                 r_.outcome = transaction_outcome::unknown; // some recipients' replies are missing
             else // the server did not take the message: sending it again is safe
