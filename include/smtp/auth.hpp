@@ -16,10 +16,11 @@
 
 #include <smtp/crypto/openssl.hpp>
 #include <smtp/protocol/sasl.hpp>
+#include <smtp/version.hpp>
 
 #include <cstddef>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 struct auth_category {};
 struct plaintext_auth_category {};
@@ -47,6 +48,6 @@ struct allow_plaintext {
 };
 
 } // namespace auth
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -16,6 +16,7 @@
 #define SMTP_CLIENT_HPP
 
 #include <smtp/session.hpp>
+#include <smtp/version.hpp>
 
 #include <boost/asio/async_result.hpp>
 
@@ -23,7 +24,7 @@
 #include <optional>
 #include <type_traits>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 template <class P>
 using connected_session = session<P, state::connected<P::tls::implicit_tls>>;
@@ -109,6 +110,6 @@ auto async_connect(Executor ex, const connect_options& o, Token&& token, A&&... 
         token, std::move(c));
 }
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -11,7 +11,9 @@
 #ifndef SMTP_DIALECT_HPP
 #define SMTP_DIALECT_HPP
 
-namespace smtp {
+#include <smtp/version.hpp>
+
+SMTP_NAMESPACE_BEGIN
 
 struct dialect_category {};
 
@@ -30,6 +32,6 @@ struct lmtp {
 };
 
 } // namespace dialect
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -15,6 +15,7 @@
 #define SMTP_LOG_HPP
 
 #include <smtp/protocol/reply.hpp>
+#include <smtp/version.hpp>
 
 #include <concepts>
 #include <cstdio>
@@ -24,7 +25,7 @@
 #include <string>
 #include <string_view>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 struct log_category {};
 
@@ -162,6 +163,6 @@ private:
 };
 
 } // namespace log
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

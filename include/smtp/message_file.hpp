@@ -12,13 +12,14 @@
 #define SMTP_MESSAGE_FILE_HPP
 
 #include <smtp/protocol/transaction.hpp>
+#include <smtp/version.hpp>
 
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// Opens `path` for reading; throws std::runtime_error when it cannot.
 inline message_source file_message(const std::string& path)
@@ -35,6 +36,6 @@ inline message_source file_message(const std::string& path)
     return s;
 }
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -7,12 +7,13 @@
 
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/protocol/transaction.hpp>
+#include <smtp/version.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// Per-phase time limits, RFC 5321 4.5.3.2's by default. Each limit covers
 /// the whole phase (a server that sends one byte a minute is cut off at the
@@ -48,6 +49,6 @@ struct connect_options {
     transaction_settings transactions{};
 };
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

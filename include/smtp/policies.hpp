@@ -17,8 +17,9 @@
 #include <smtp/log.hpp>
 #include <smtp/tls.hpp>
 #include <smtp/transport/tcp.hpp>
+#include <smtp/version.hpp>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// Something with a policy_category.
 template <class P>
@@ -43,6 +44,6 @@ struct policies {
     using dialect = detail::find_policy_t<dialect_category, smtp::dialect::smtp, Ps...>;
 };
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -27,6 +27,7 @@
 #define SMTP_POOL_HPP
 
 #include <smtp/client.hpp>
+#include <smtp/version.hpp>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -45,7 +46,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 struct pool_options {
     std::size_t max_sessions = 4;
@@ -459,6 +460,6 @@ private:
     std::shared_ptr<state> st_;
 };
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

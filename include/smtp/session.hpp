@@ -41,6 +41,7 @@
 #include <smtp/detail/auth_op.hpp>
 #include <smtp/detail/connection.hpp>
 #include <smtp/policies.hpp>
+#include <smtp/version.hpp>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -58,7 +59,7 @@
 #include <variant>
 #include <vector>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// The states. E: the connection is encrypted. A: AUTH succeeded.
 namespace state {
@@ -764,6 +765,6 @@ struct session_access {
 };
 } // namespace detail
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -20,7 +20,9 @@
 #ifndef SMTP_TLS_HPP
 #define SMTP_TLS_HPP
 
-namespace smtp {
+#include <smtp/version.hpp>
+
+SMTP_NAMESPACE_BEGIN
 
 struct tls_category {};
 struct verify_category {};
@@ -62,6 +64,6 @@ struct insecure_no_verify {
 };
 
 } // namespace tls
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

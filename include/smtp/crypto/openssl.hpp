@@ -15,6 +15,7 @@
 #define SMTP_CRYPTO_OPENSSL_HPP
 
 #include <smtp/protocol/sasl.hpp>
+#include <smtp/version.hpp>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -30,7 +31,8 @@
 #include <string>
 #include <string_view>
 
-namespace smtp::crypto {
+SMTP_NAMESPACE_BEGIN
+namespace crypto {
 
 namespace detail {
 
@@ -153,9 +155,11 @@ struct openssl {
 static_assert(sasl::crypto_provider<openssl>);
 static_assert(sasl::scram_hash<sasl::sha1, openssl> && sasl::scram_hash<sasl::sha256, openssl>);
 
-} // namespace smtp::crypto
+} // namespace crypto
+SMTP_NAMESPACE_END
 
-namespace smtp::sasl {
+SMTP_NAMESPACE_BEGIN
+namespace sasl {
 
 /// CRAM-MD5 on OpenSSL.
 using cram_md5_openssl = cram_md5<crypto::openssl>;
@@ -164,6 +168,7 @@ using scram_sha1_openssl = scram_sha1<crypto::openssl>;
 /// SCRAM-SHA-256 on OpenSSL.
 using scram_sha256_openssl = scram_sha256<crypto::openssl>;
 
-} // namespace smtp::sasl
+} // namespace sasl
+SMTP_NAMESPACE_END
 
 #endif

@@ -7,10 +7,12 @@
 
 #include <smtp/detail/connection.hpp>
 #include <smtp/protocol/sasl.hpp>
+#include <smtp/version.hpp>
 
 #include <variant>
 
-namespace smtp::detail {
+SMTP_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Conn, sasl::mechanism M>
 struct auth_op : boost::asio::coroutine {
@@ -119,6 +121,7 @@ struct auth_any_op {
     }
 };
 
-} // namespace smtp::detail
+} // namespace detail
+SMTP_NAMESPACE_END
 
 #endif

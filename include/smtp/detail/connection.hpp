@@ -16,6 +16,7 @@
 #include <smtp/options.hpp>
 #include <smtp/protocol.hpp>
 #include <smtp/protocol/transaction.hpp>
+#include <smtp/version.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
@@ -35,7 +36,7 @@
 #include <string>
 #include <vector>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 namespace detail {
 
@@ -802,6 +803,6 @@ error_code run(Conn& c, Op op)
 }
 
 } // namespace detail
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

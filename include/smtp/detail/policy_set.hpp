@@ -6,6 +6,8 @@
 #ifndef SMTP_DETAIL_POLICY_SET_HPP
 #define SMTP_DETAIL_POLICY_SET_HPP
 
+#include <smtp/version.hpp>
+
 #include <boost/hana/count_if.hpp>
 #include <boost/hana/find_if.hpp>
 #include <boost/hana/optional.hpp>
@@ -14,7 +16,8 @@
 
 #include <type_traits>
 
-namespace smtp::detail {
+SMTP_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Category>
 struct has_category {
@@ -48,6 +51,7 @@ struct find_policy {
 template <class Category, class Default, class... Ps>
 using find_policy_t = typename find_policy<Category, Default, Ps...>::type;
 
-} // namespace smtp::detail
+} // namespace detail
+SMTP_NAMESPACE_END
 
 #endif

@@ -7,6 +7,7 @@
 #define SMTP_PROTOCOL_BASE64_HPP
 
 #include <smtp/protocol/error.hpp>
+#include <smtp/version.hpp>
 
 #include <array>
 #include <cstddef>
@@ -14,7 +15,8 @@
 #include <string>
 #include <string_view>
 
-namespace smtp::base64 {
+SMTP_NAMESPACE_BEGIN
+namespace base64 {
 
 constexpr std::size_t encoded_size(std::size_t n) noexcept { return (n + 2) / 3 * 4; }
 
@@ -103,6 +105,7 @@ inline void decode(std::string_view in, std::string& out, error_code& ec)
     }
 }
 
-} // namespace smtp::base64
+} // namespace base64
+SMTP_NAMESPACE_END
 
 #endif

@@ -15,6 +15,7 @@
 #define SMTP_PROTOCOL_BDAT_FRAMER_HPP
 
 #include <smtp/protocol/commands.hpp>
+#include <smtp/version.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -22,7 +23,7 @@
 #include <string>
 #include <string_view>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 class bdat_framer {
 public:
@@ -64,6 +65,6 @@ private:
     bool done_ = false;
 };
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -21,13 +21,14 @@
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/reply.hpp>
+#include <smtp/version.hpp>
 
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// One line of an EHLO reply after the first: its keyword (upper-cased) and
 /// its parameters as sent.
@@ -186,6 +187,6 @@ using capabilities_with =
 /// The record over the extensions this library knows.
 using capabilities = capabilities_with<>;
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

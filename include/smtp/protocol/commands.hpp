@@ -19,6 +19,7 @@
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/reply.hpp>
+#include <smtp/version.hpp>
 
 #include <concepts>
 #include <cstdint>
@@ -28,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// A set of reply codes (200..599), usable at compile time.
 class code_set {
@@ -572,6 +573,6 @@ std::string to_string(const C& c)
     return out;
 }
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -27,6 +27,7 @@
 
 #include <smtp/protocol/detail/scan.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/version.hpp>
 
 #include <cstddef>
 #include <cstring>
@@ -34,7 +35,7 @@
 #include <string>
 #include <string_view>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// What the encoder does with a CR or LF that is not part of CRLF.
 enum class line_endings {
@@ -390,6 +391,6 @@ private:
     error_code failed_{};
 };
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -8,13 +8,14 @@
 
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/reply.hpp>
+#include <smtp/version.hpp>
 
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 class diagnostics {
 public:
@@ -80,6 +81,6 @@ inline void throw_on_error(const error_code& ec, const diagnostics& diag)
 }
 } // namespace detail
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

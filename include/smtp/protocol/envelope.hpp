@@ -16,12 +16,13 @@
 #define SMTP_PROTOCOL_ENVELOPE_HPP
 
 #include <smtp/protocol/detail/validate.hpp>
+#include <smtp/version.hpp>
 
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 struct envelope {
     std::string from;
@@ -175,6 +176,6 @@ inline envelope envelope_from_headers(std::string_view message)
     return e;
 }
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -10,6 +10,8 @@
 #ifndef SMTP_PROTOCOL_ERROR_HPP
 #define SMTP_PROTOCOL_ERROR_HPP
 
+#include <smtp/version.hpp>
+
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -17,7 +19,7 @@
 #include <string>
 #include <type_traits>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 using error_code = boost::system::error_code;
 using system_error = boost::system::system_error;
@@ -192,7 +194,7 @@ inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e)
 /// Prints the error's message (for logs and test frameworks).
 inline std::ostream& operator<<(std::ostream& os, errc e) { return os << detail::error_category::describe(e); }
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 template <>
 struct boost::system::is_error_code_enum<smtp::errc> : std::true_type {};

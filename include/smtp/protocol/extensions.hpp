@@ -18,6 +18,7 @@
 #define SMTP_PROTOCOL_EXTENSIONS_HPP
 
 #include <smtp/protocol/detail/validate.hpp>
+#include <smtp/version.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -28,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// The requirements on an extension type (see the file comment).
 template <class E>
@@ -182,6 +183,6 @@ private:
 
 } // namespace ext
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

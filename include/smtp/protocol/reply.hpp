@@ -8,6 +8,8 @@
 #ifndef SMTP_PROTOCOL_REPLY_HPP
 #define SMTP_PROTOCOL_REPLY_HPP
 
+#include <smtp/version.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -17,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// RFC 5321 4.2.1: the first digit of a reply code.
 enum class reply_class : std::uint8_t {
@@ -247,6 +249,6 @@ private:
     std::optional<enhanced_status> status_{};
 };
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -43,6 +43,7 @@
 #include <smtp/protocol/detail/scan.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/reply.hpp>
+#include <smtp/version.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -54,7 +55,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 /// Bounds on what one reply may take. The defaults are lenient towards real
 /// servers and still keep a hostile one to a few tens of kilobytes.
@@ -553,6 +554,6 @@ std::size_t reply_parser::put_many(std::string_view input, F&& on_reply, error_c
     }
 }
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

@@ -17,6 +17,7 @@
 #include <smtp/protocol/detail/scan.hpp>
 #include <smtp/protocol/detail/validate.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/version.hpp>
 
 #include <array>
 #include <concepts>
@@ -28,7 +29,8 @@
 #include <string>
 #include <string_view>
 
-namespace smtp::sasl {
+SMTP_NAMESPACE_BEGIN
+namespace sasl {
 
 /// What a mechanism authenticates with. Views: the caller keeps the strings
 /// alive until the exchange is over.
@@ -797,6 +799,7 @@ using scram_sha256 = scram<Crypto, sha256>;
 template <crypto_provider Crypto>
 using scram_sha1 = scram<Crypto, sha1>;
 
-} // namespace smtp::sasl
+} // namespace sasl
+SMTP_NAMESPACE_END
 
 #endif

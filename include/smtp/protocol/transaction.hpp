@@ -45,6 +45,7 @@
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/reply.hpp>
+#include <smtp/version.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -59,7 +60,7 @@
 #include <string_view>
 #include <vector>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 // --- What the caller asks for ------------------------------------------------------
 
@@ -1078,6 +1079,6 @@ private:
     std::uint64_t reported_ = 0;
 };
 
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

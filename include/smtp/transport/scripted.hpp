@@ -20,6 +20,7 @@
 #include <smtp/options.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/transport/tcp.hpp> // transport_category
+#include <smtp/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
@@ -35,7 +36,8 @@
 #include <type_traits>
 #include <vector>
 
-namespace smtp::transport {
+SMTP_NAMESPACE_BEGIN
+namespace transport {
 
 class script {
 public:
@@ -243,6 +245,7 @@ private:
     std::unique_ptr<pending_base> stalled_{};
 };
 
-} // namespace smtp::transport
+} // namespace transport
+SMTP_NAMESPACE_END
 
 #endif

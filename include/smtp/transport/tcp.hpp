@@ -18,6 +18,7 @@
 
 #include <smtp/options.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/compose.hpp>
@@ -36,7 +37,7 @@
 #include <optional>
 #include <string>
 
-namespace smtp {
+SMTP_NAMESPACE_BEGIN
 
 struct transport_category {};
 
@@ -261,6 +262,6 @@ private:
 };
 
 } // namespace transport
-} // namespace smtp
+SMTP_NAMESPACE_END
 
 #endif

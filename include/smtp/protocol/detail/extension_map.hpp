@@ -9,6 +9,7 @@
 
 #include <smtp/protocol/detail/validate.hpp>
 #include <smtp/protocol/extensions.hpp>
+#include <smtp/version.hpp>
 
 #include <boost/hana/at_key.hpp>
 #include <boost/hana/contains.hpp>
@@ -22,7 +23,8 @@
 #include <string_view>
 #include <utility>
 
-namespace smtp::detail {
+SMTP_NAMESPACE_BEGIN
+namespace detail {
 
 /// True when E is one of Ext... (hana::contains, evaluated at compile time).
 template <class E, class... Ext>
@@ -83,6 +85,7 @@ private:
     map_type map_{};
 };
 
-} // namespace smtp::detail
+} // namespace detail
+SMTP_NAMESPACE_END
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef SMTP_PROTOCOL_DETAIL_SCAN_HPP
 #define SMTP_PROTOCOL_DETAIL_SCAN_HPP
 
+#include <smtp/version.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -18,7 +20,8 @@
 #define SMTP_HAVE_SSE2 0
 #endif
 
-namespace smtp::detail {
+SMTP_NAMESPACE_BEGIN
+namespace detail {
 
 /// True for the bytes a reply line may not carry as text: 0x00-0x1F and 0x7F.
 /// (CR, LF and HTAB are among them; the callers decide what each means.)
@@ -217,6 +220,7 @@ inline const char* find_cr_or_lf(const char* p, const char* end) noexcept
     return find_cr_or_lf_scalar(p, end);
 }
 
-} // namespace smtp::detail
+} // namespace detail
+SMTP_NAMESPACE_END
 
 #endif

@@ -7,12 +7,14 @@
 
 #include <smtp/protocol/detail/scan.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/version.hpp>
 
 #include <array>
 #include <cstddef>
 #include <string_view>
 
-namespace smtp::detail {
+SMTP_NAMESPACE_BEGIN
+namespace detail {
 
 constexpr bool is_alpha(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 constexpr bool is_digit_char(char c) noexcept { return c >= '0' && c <= '9'; }
@@ -224,6 +226,7 @@ constexpr bool is_sasl_mechanism_name(std::string_view m) noexcept
     return true;
 }
 
-} // namespace smtp::detail
+} // namespace detail
+SMTP_NAMESPACE_END
 
 #endif
