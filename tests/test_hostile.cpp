@@ -703,7 +703,8 @@ std::vector<hostile_case> make_cases()
                          smtp::server_offers o;
                          o.pipelining = true;
                          const std::vector<smtp::recipient> to{{"b@x.org"}};
-                         smtp::transaction t("a@x.org", to, "x\r\n" + in, smtp::send_options{}, o, {});
+                         const std::string message = "x\r\n" + in; // the transaction views it
+                         smtp::transaction t("a@x.org", to, message, smtp::send_options{}, o, {});
                          std::string out;
                          t.write(out);
                          smtp::reply_parser p;

@@ -49,6 +49,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -443,20 +444,26 @@ public:
 
     /// Plans the transaction and checks everything it will send. On a
     /// refusal, error() and diag() say why, next() is done, and nothing is
-    /// to be sent. `from`, `message` and `options` must outlive the transaction.
+    /// to be sent. `message` is viewed, not copied: it must outlive the
+    /// transaction (a temporary std::string does not compile).
     transaction(std::string_view from, std::span<const recipient> to, std::string_view message,
                 const send_options& options, const server_offers& offers, const session_facts& facts,
                 const transaction_settings& settings = {})
-        : message_(message), options_(&options), settings_(settings), lmtp_(facts.lmtp)
+        : message_(message), options_(options), settings_(settings), lmtp_(facts.lmtp)
     {
         plan(from, to, options, offers, facts);
     }
+
+    template <class S, class Offers>
+        requires std::same_as<S, std::string>
+    transaction(std::string_view, std::span<const recipient>, S&&, const send_options&, const Offers&,
+                const session_facts&, const transaction_settings& = {}) = delete;
 
     /// A message read from `source` (which must outlive the transaction).
     transaction(std::string_view from, std::span<const recipient> to, message_source& source,
                 const send_options& options, const server_offers& offers, const session_facts& facts,
                 const transaction_settings& settings = {})
-        : source_(&source), options_(&options), settings_(settings), lmtp_(facts.lmtp)
+        : source_(&source), options_(options), settings_(settings), lmtp_(facts.lmtp)
     {
         plan(from, to, options, offers, facts);
     }
@@ -599,9 +606,9 @@ public:
     /// Calls send_options::progress when more data went out since the last call.
     void report_progress()
     {
-        if (data_written_ != reported_ && options_ && options_->progress) {
+        if (data_written_ != reported_ && options_.progress) {
             reported_ = data_written_;
-            options_->progress(data_written_, facts_.size);
+            options_.progress(data_written_, facts_.size);
         }
     }
     /// True when the last write() appended message data.
@@ -811,7 +818,7 @@ private:
         ahead_.resize(current_.empty() ? 0 : source_->read(ahead_.data(), piece));
         in = current_;
         last = ahead_.empty();
-        if (unchecked_ && options_->body != body_type::binary) {
+        if (unchecked_ && options_.body != body_type::binary) {
             scanner_.put(in);
             const message_facts& f = scanner_.so_far();
             const std::size_t longest = std::max(f.longest_line, last ? scanner_.open_line() : 0);
@@ -885,7 +892,7 @@ private:
         wrote_data_ = true;
         if (bdat_) {
             std::string_view payload = in;
-            if (options_->body != body_type::binary) {
+            if (options_.body != body_type::binary) {
                 chunk_.clear();
                 normalizer_.put(in, chunk_);
                 if (last)
@@ -1053,7 +1060,7 @@ private:
     std::string current_, ahead_;    ///< a source's pieces: the one going out, the next
     message_scanner scanner_{};      ///< an unchecked source, checked as it goes
     server_offers offers_{};
-    const send_options* options_ = nullptr;
+    send_options options_{};
     transaction_settings settings_{};
     bool lmtp_ = false;
     message_facts facts_{};
