@@ -50,6 +50,19 @@ std::vector<std::string> after_ehlo(const smtp::transport::script& s)
     return {s.writes().begin() + 1, s.writes().end()};
 }
 
+/// A source over `body` (which must outlive it) that cannot be rewound.
+smtp::message_source unrewindable(const std::string& body)
+{
+    smtp::message_source s;
+    s.read = [&body, at = std::size_t{0}](char* buf, std::size_t n) mutable {
+        const std::size_t k = std::min(n, body.size() - at);
+        std::copy_n(body.data() + at, k, buf);
+        at += k;
+        return k;
+    };
+    return s;
+}
+
 smtp::outgoing_message msg(std::string from, std::string to, std::string body)
 {
     return {std::move(from), {{std::move(to)}}, std::move(body), {}};
@@ -453,14 +466,7 @@ BOOST_AUTO_TEST_CASE(a_stream_found_unsendable_midway_closes_without_end_of_data
     o.transactions.write_size = 9; // pieces of 9 octets, gathered into one write: all dropped
     auto g = std::move(smtp::connect<scripted<>>(o, s)).ehlo();
     const std::string body = "ok line\r\n" + std::string(1200, 'x') + "\r\n";
-    std::size_t at = 0;
-    smtp::message_source source;
-    source.read = [&](char* buf, std::size_t n) {
-        const std::size_t k = std::min(n, body.size() - at);
-        std::copy_n(body.data() + at, k, buf);
-        at += k;
-        return k;
-    };
+    smtp::message_source source = unrewindable(body);
     const std::vector<smtp::recipient> one{{"b@x.org"}};
     smtp::error_code ec;
     smtp::diagnostics diag;
@@ -490,14 +496,7 @@ BOOST_AUTO_TEST_CASE(a_stream_stopped_after_some_data_went_out)
     auto o = opts();
     o.transactions.write_size = 9;
     auto g = std::move(smtp::connect<scripted<>>(o, s)).ehlo();
-    std::size_t at = 0;
-    smtp::message_source source;
-    source.read = [&](char* buf, std::size_t n) {
-        const std::size_t k = std::min(n, body.size() - at);
-        std::copy_n(body.data() + at, k, buf);
-        at += k;
-        return k;
-    };
+    smtp::message_source source = unrewindable(body);
     const std::vector<smtp::recipient> one{{"b@x.org"}};
     smtp::error_code ec;
     smtp::diagnostics diag;
