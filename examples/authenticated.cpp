@@ -83,8 +83,10 @@ std::string getpass(const std::string& prompt)
     return line;
 }
 
+//! [secure]
 // "yes": smtplib.SMTP_SSL, TLS from the first byte (port 465, RFC 8314).
 using secure = smtp::policies<smtp::tls::implicit, smtp::log::transcript>;
+//! [secure]
 
 // "no": smtplib.SMTP, in clear until STARTTLS. tls::opportunistic: STARTTLS
 // when the server offers it, and mail in clear when it does not, as the
@@ -161,7 +163,9 @@ int main()
         // from closes its connection (without QUIT) as it goes.
         if (use_tls == "yes") {
             std::cout << "starting with a secure connection\n";
+            //! [connect]
             run(smtp::connect<secure>(options, smtp::log::transcript(std::cerr)));
+            //! [connect]
         } else {
             std::cout << "starting with an insecure connection\n";
             run(smtp::connect<insecure>(options, smtp::log::transcript(std::cerr)));

@@ -10,23 +10,43 @@
 #include <string>
 
 // 1. A SASL mechanism: any type with a name, an initial response, an answer
-//    to each challenge, and a verdict. This one is the "ANONYMOUS" mechanism
-//    (RFC 4505): a trace string, no secret.
-struct anonymous {
+//    to each challenge, and a verdict (docs/protocol-core.md shows it too).
+//! [mechanism]
+/// ANONYMOUS (RFC 4505): one initial response, the trace information.
+class anonymous {
+public:
     static constexpr std::string_view name = "ANONYMOUS";
-    explicit anonymous(const smtp::sasl::credentials& c) : trace_(c.username) {}
-    bool initial_response(std::string& out, smtp::error_code&)
+
+    explicit anonymous(const smtp::sasl::credentials& c) noexcept : trace_(c.username) {}
+
+    bool initial_response(std::string& out, smtp::error_code& ec)
     {
+        ec = {};
+        for (char ch : trace_)
+            if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F) {
+                ec = smtp::errc::sasl_invalid_credentials;
+                return false;
+            }
         out.append(trace_);
+        sent_ = true;
         return true;
     }
-    void challenge(std::string_view, std::string&, smtp::error_code& ec) { ec = smtp::errc::sasl_unexpected_challenge; }
-    bool complete() const { return true; }
+
+    void challenge(std::string_view, std::string&, smtp::error_code& ec)
+    {
+        ec = smtp::errc::sasl_unexpected_challenge;
+        sent_ = false;
+    }
+
+    bool complete() const noexcept { return sent_; }
 
 private:
-    std::string trace_;
+    std::string_view trace_; // the credentials are views: the caller keeps them alive
+    bool sent_ = false;
 };
+
 static_assert(smtp::sasl::mechanism<anonymous>);
+//! [mechanism]
 
 // 2. A logger: two hooks, and its policy category. This one counts.
 struct counting_logger {
@@ -96,7 +116,9 @@ int main()
     smtp::connect_options options;
     options.local_name = "client.example";
     counting_logger log;
-    auto session = smtp::connect<my_policies>(options, log, script);
+    //! [connect]
+    auto session = smtp::connect<my_policies>(options, log, script); // the logger, then the transport's script
+    //! [connect]
     auto greeted = std::move(session).ehlo();
     auto authenticated = std::move(greeted).login("guest", "");
     const std::size_t sent = authenticated.transport().bytes_sent();

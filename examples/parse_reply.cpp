@@ -12,17 +12,19 @@ int main()
     // What a server sent, split as a socket might deliver it.
     const std::string_view pieces[] = {"250-mail.example.org Hello\r\n250-PIPE", "LINING\r\n250-SIZE 35882577\r\n",
                                        "250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"};
+    //! [put]
     std::string received; // the caller owns the bytes
     smtp::reply_parser parser;
     smtp::reply_view reply;
     smtp::error_code ec;
     std::size_t used = 0;
     for (auto piece : pieces) {
-        received += piece;
-        used = parser.put(received, reply, ec);
+        received += piece;                      // all that is not consumed yet, from its first byte
+        used = parser.put(received, reply, ec); // a whole reply's length, or 0 with need_more or an error
         if (ec != smtp::errc::need_more)
             break;
     }
+    //! [put]
     if (ec) {
         std::cerr << "bad reply: " << ec.message() << '\n';
         return 1;
@@ -35,6 +37,25 @@ int main()
               << "size limit: " << caps.size_limit().value_or(0) << '\n'
               << "AUTH PLAIN: " << caps.get<smtp::ext::auth>()->contains("PLAIN") << '\n'
               << "has_extn(\"smtputf8\"): " << caps.has_extn("smtputf8") << '\n';
+
+    // Pipelined replies arrive together: parse the whole burst at once, the
+    // way the client does. Either form gives the replies in order, and stops
+    // at the first error or where the input ends inside a reply.
+    const std::string burst = "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 No such user\r\n354 Go ahead\r\n";
+    //! [put_many]
+    // Push: on_reply(const reply_view&) for each whole reply; a bool result of false stops.
+    std::size_t consumed = parser.put_many(burst, [&](const smtp::reply_view& r) { std::cout << r.code() << ' '; }, ec);
+    //! [put_many]
+    std::cout << "(" << consumed << " of " << burst.size() << " bytes, " << ec.message() << ")\n";
+    //! [cursor]
+    // Pull: one reply per next().
+    smtp::reply_parser::cursor c(parser, burst);
+    smtp::reply_view r;
+    while (c.next(r, ec))
+        std::cout << r.code() << ' ';
+    consumed = c.consumed(); // whole replies only; ec says why it stopped (need_more: wait for more bytes)
+    //! [cursor]
+    std::cout << "(" << consumed << " of " << burst.size() << " bytes, " << ec.message() << ")\n";
 
     // The commands of one transaction, validated before a byte is written.
     std::string out;

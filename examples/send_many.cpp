@@ -34,6 +34,7 @@ int main(int argc, char** argv)
     options.port = static_cast<std::uint16_t>(argc > 2 ? std::stoi(argv[2]) : 1025);
     try {
         // 1. Several messages over one session.
+        //! [send_all]
         std::vector<smtp::outgoing_message> batch;
         for (int i = 0; i < 3; ++i)
             batch.push_back({"author@example.com",
@@ -43,8 +44,10 @@ int main(int argc, char** argv)
         for (const auto& result : session.send_all(batch))
             print(result);
         std::move(session).quit();
+        //! [send_all]
 
         // 2. A pool: 20 messages over at most 4 sessions.
+        //! [pool]
         boost::asio::io_context io;
         smtp::pool_options limits;
         limits.max_sessions = 4;
@@ -56,6 +59,7 @@ int main(int argc, char** argv)
                             [&](smtp::transaction_result r) { queued += r.queued(); });
         pool.async_close([] {});
         io.run();
+        //! [pool]
         std::cout << "pool: " << queued << " of 20 queued over " << pool.stats().sessions_opened
                   << " sessions\n";
         return queued == 20 ? 0 : 1;

@@ -1,4 +1,4 @@
-# cmake -DMODE=... -P run_consumer.cmake: builds and runs consumer/ (a project
+# cmake -DMODE=... -P run_consumer.cmake: builds and runs examples/consumer/ (a project
 # that uses smtp) in WORK_DIR, from scratch, the way MODE says:
 #   install           cmake --install BUILD_DIR into PREFIX (the fixture of the two below)
 #   find_package      consumer/ with find_package(smtp CONFIG) from PREFIX
@@ -27,7 +27,7 @@ function(output var)
   set(${var} "${out}" PARENT_SCOPE)
 endfunction()
 
-set(consumer ${CMAKE_CURRENT_LIST_DIR}/consumer)
+set(consumer ${SOURCE_DIR}/examples/consumer)
 string(REPLACE "." ";" parts "${VERSION}")
 list(GET parts 0 major)
 

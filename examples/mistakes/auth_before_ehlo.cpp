@@ -1,4 +1,5 @@
-// AUTH before EHLO.
+// A protocol mistake that does not compile: AUTH before EHLO (README.md and
+// docs/compile-errors.md show it, with the compilers' messages).
 //
 // Compile-fail case (tests/compile_fail/CMakeLists.txt): as it is, this
 // program must not compile, and the diagnostic must say why: ehlo_done.
@@ -16,9 +17,13 @@ int main()
 {
     auto s = smtp::connect<P>(smtp::connect_options{}, std::make_shared<smtp::transport::script>());
 #ifndef SMTP_TWIN
-    auto a = std::move(s).login("user", "secret");
+    //! [mistake]
+    auto a = std::move(s).login("user", "secret"); // AUTH before EHLO: s is connected, not greeted
+    //! [mistake]
 #else
+    //! [legal]
     auto a = std::move(s).ehlo().login("user", "secret");
+    //! [legal]
 #endif
     std::move(a).quit();
 }
