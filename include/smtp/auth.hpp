@@ -1,16 +1,18 @@
-// smtp/auth.hpp
-//
-// Auth policies: which SASL mechanisms a session may use, in the order it
-// prefers them, and whether credentials may cross an unencrypted connection.
-//
-//   smtp::auth::mechanisms<M...>   these, best first: login() takes the first
-//                                  one the server offers (default:
-//                                  SCRAM-SHA-256, PLAIN, LOGIN)
-//   smtp::auth::none               no mechanism: login() does not compile
-//   smtp::auth::require_tls        AUTH only once the connection is encrypted (default)
-//   smtp::auth::allow_plaintext    AUTH also in clear: credentials visible on the wire
-//
-// A mechanism of your own is any type satisfying smtp::sasl::mechanism.
+/// \file smtp/auth.hpp
+///
+/// Auth policies: which SASL mechanisms a session may use, in the order it
+/// prefers them, and whether credentials may cross an unencrypted connection.
+///
+/// ```
+///   smtp::auth::mechanisms<M...>   these, best first: login() takes the first
+///                                  one the server offers (default:
+///                                  SCRAM-SHA-256, PLAIN, LOGIN)
+///   smtp::auth::none               no mechanism: login() does not compile
+///   smtp::auth::require_tls        AUTH only once the connection is encrypted (default)
+///   smtp::auth::allow_plaintext    AUTH also in clear: credentials visible on the wire
+/// ```
+///
+/// A mechanism of your own is any type satisfying smtp::sasl::mechanism.
 #ifndef SMTP_AUTH_HPP
 #define SMTP_AUTH_HPP
 

@@ -1,22 +1,24 @@
-// smtp/tls.hpp
-//
-// TLS policies: when the session encrypts, and whether it checks who it
-// talks to. Secure by default: STARTTLS required and the certificate
-// verified; everything weaker has its own visible name.
-//
-//   smtp::tls::starttls       STARTTLS required: until it has succeeded only
-//                             EHLO, STARTTLS, NOOP and QUIT compile (default)
-//   smtp::tls::implicit       TLS from the first byte (port 465, RFC 8314)
-//   smtp::tls::opportunistic  STARTTLS when you call it; mail and AUTH may
-//                             also go in clear (what smtplib's programs do)
-//   smtp::tls::none           no TLS at all: starttls() does not compile
-//
-//   smtp::tls::verify_peer        the certificate chain against the system
-//                                 trust store or a CA file, and the host name
-//                                 against subjectAltName (RFC 7817) (default)
-//   smtp::tls::insecure_no_verify no verification at all (tests, lab hosts)
-//
-// TLS 1.2 is the minimum (RFC 8996, 8997); SNI is sent for host names.
+/// \file smtp/tls.hpp
+///
+/// TLS policies: when the session encrypts, and whether it checks who it
+/// talks to. Secure by default: STARTTLS required and the certificate
+/// verified; everything weaker has its own visible name.
+///
+/// ```
+///   smtp::tls::starttls       STARTTLS required: until it has succeeded only
+///                             EHLO, STARTTLS, NOOP and QUIT compile (default)
+///   smtp::tls::implicit       TLS from the first byte (port 465, RFC 8314)
+///   smtp::tls::opportunistic  STARTTLS when you call it; mail and AUTH may
+///                             also go in clear (what smtplib's programs do)
+///   smtp::tls::none           no TLS at all: starttls() does not compile
+///
+///   smtp::tls::verify_peer        the certificate chain against the system
+///                                 trust store or a CA file, and the host name
+///                                 against subjectAltName (RFC 7817) (default)
+///   smtp::tls::insecure_no_verify no verification at all (tests, lab hosts)
+/// ```
+///
+/// TLS 1.2 is the minimum (RFC 8996, 8997); SNI is sent for host names.
 #ifndef SMTP_TLS_HPP
 #define SMTP_TLS_HPP
 
