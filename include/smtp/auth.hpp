@@ -24,29 +24,38 @@
 
 SMTP_NAMESPACE_BEGIN
 
+/// The policy_category of the mechanism list (auth::mechanisms).
 struct auth_category {};
+/// The policy_category of whether AUTH may go in clear (auth::require_tls, auth::allow_plaintext).
 struct plaintext_auth_category {};
 
 namespace auth {
 
+/// The SASL mechanisms a session may use, best first: login() takes the first
+/// one the server offers.
 template <sasl::mechanism... M>
 struct mechanisms {
     using policy_category = auth_category;
-    static constexpr std::size_t count = sizeof...(M);
+    static constexpr std::size_t count = sizeof...(M); ///< how many there are
 };
 
+/// No mechanism: login() does not compile.
 using none = mechanisms<>;
 
+/// The default: SCRAM-SHA-256 (on OpenSSL), PLAIN, LOGIN.
 using default_mechanisms =
     mechanisms<sasl::scram_sha256<crypto::openssl>, sasl::plain, sasl::login>;
 
+/// AUTH only once the connection is encrypted: login() in clear does not
+/// compile (the default).
 struct require_tls {
     using policy_category = plaintext_auth_category;
-    static constexpr bool allowed = false;
+    static constexpr bool allowed = false; ///< whether AUTH may go in clear
 };
+/// AUTH also in clear: the credentials are visible on the wire.
 struct allow_plaintext {
     using policy_category = plaintext_auth_category;
-    static constexpr bool allowed = true;
+    static constexpr bool allowed = true; ///< whether AUTH may go in clear
 };
 
 } // namespace auth
