@@ -1,17 +1,19 @@
-// smtp/client.hpp
-//
-// Opening a session.
-//
-//   // Synchronous: the session runs its own io_context.
-//   auto s = smtp::connect<smtp::policies<smtp::tls::implicit>>(options);
-//   auto s = smtp::connect<P>(options, smtp::log::transcript(std::cerr));   // with a logger
-//   auto s = smtp::connect<P>(options, script);     // scripted transport: its constructor's arguments
-//
-//   // Asynchronous, on your executor, with any completion token:
-//   auto s = co_await smtp::async_connect<P>(executor, options, boost::asio::use_awaitable);
-//
-// The session starts in state::connected<E>: the 220 greeting was read (E is
-// true for implicit TLS, after the handshake and the certificate check).
+/// \file smtp/client.hpp
+///
+/// Opening a session.
+///
+/// ```
+///   // Synchronous: the session runs its own io_context.
+///   auto s = smtp::connect<smtp::policies<smtp::tls::implicit>>(options);
+///   auto s = smtp::connect<P>(options, smtp::log::transcript(std::cerr));   // with a logger
+///   auto s = smtp::connect<P>(options, script);     // scripted transport: its constructor's arguments
+///
+///   // Asynchronous, on your executor, with any completion token:
+///   auto s = co_await smtp::async_connect<P>(executor, options, boost::asio::use_awaitable);
+/// ```
+///
+/// The session starts in state::connected<E>: the 220 greeting was read (E is
+/// true for implicit TLS, after the handshake and the certificate check).
 #ifndef SMTP_CLIENT_HPP
 #define SMTP_CLIENT_HPP
 

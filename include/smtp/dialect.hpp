@@ -1,13 +1,15 @@
-// smtp/dialect.hpp
-//
-// The dialect policy: SMTP (RFC 5321, the default) or LMTP (RFC 2033), the
-// same client either way.
-//
-//   using lmtp_client = smtp::policies<smtp::dialect::lmtp, smtp::tls::none>;
-//
-// Under LMTP, ehlo() sends LHLO (there is no HELO to fall back on) and every
-// transaction reads one reply per accepted recipient after the data; each
-// lands in that recipient's transaction_result entry (recipient_result::delivery).
+/// \file smtp/dialect.hpp
+///
+/// The dialect policy: SMTP (RFC 5321, the default) or LMTP (RFC 2033), the
+/// same client either way.
+///
+/// ```
+///   using lmtp_client = smtp::policies<smtp::dialect::lmtp, smtp::tls::none>;
+/// ```
+///
+/// Under LMTP, ehlo() sends LHLO (there is no HELO to fall back on) and every
+/// transaction reads one reply per accepted recipient after the data; each
+/// lands in that recipient's transaction_result entry (recipient_result::delivery).
 #ifndef SMTP_DIALECT_HPP
 #define SMTP_DIALECT_HPP
 

@@ -1,16 +1,18 @@
-// smtp/log.hpp
-//
-// Logging policies: what the session tells a logger, and three loggers.
-//
-//   smtp::log::none        nothing; an empty type whose hooks compile away
-//                          (the default; adds nothing to the session's size)
-//   smtp::log::transcript  smtplib's debug output on a std::ostream
-//                          (send: '...', reply: b'...', reply: retcode (250); Msg: b'...')
-//   smtp::log::callback    every event to a std::function
-//
-// AUTH lines and SASL responses are masked before any logger sees them.
-// A custom logger is any type with the two hooks of smtp::logger and
-// `using policy_category = smtp::log_category;`.
+/// \file smtp/log.hpp
+///
+/// Logging policies: what the session tells a logger, and three loggers.
+///
+/// ```
+///   smtp::log::none        nothing; an empty type whose hooks compile away
+///                          (the default; adds nothing to the session's size)
+///   smtp::log::transcript  smtplib's debug output on a std::ostream
+///                          (send: '...', reply: b'...', reply: retcode (250); Msg: b'...')
+///   smtp::log::callback    every event to a std::function
+/// ```
+///
+/// AUTH lines and SASL responses are masked before any logger sees them.
+/// A custom logger is any type with the two hooks of smtp::logger and
+/// `using policy_category = smtp::log_category;`.
 #ifndef SMTP_LOG_HPP
 #define SMTP_LOG_HPP
 

@@ -1,13 +1,15 @@
-// smtp/message_file.hpp
-//
-// A message read from a file as it is sent, so that its size in memory does
-// not grow with the file:
-//
-//   auto source = smtp::file_message("/var/spool/out/1234.eml");
-//   session.sendmail(from, recipients, source);
-//
-// The file is read once to be checked and measured before anything is sent
-// (as a message in memory is), then again as it goes out.
+/// \file smtp/message_file.hpp
+///
+/// A message read from a file as it is sent, so that its size in memory does
+/// not grow with the file:
+///
+/// ```
+///   auto source = smtp::file_message("/var/spool/out/1234.eml");
+///   session.sendmail(from, recipients, source);
+/// ```
+///
+/// The file is read once to be checked and measured before anything is sent
+/// (as a message in memory is), then again as it goes out.
 #ifndef SMTP_MESSAGE_FILE_HPP
 #define SMTP_MESSAGE_FILE_HPP
 

@@ -1,7 +1,7 @@
-// smtp/options.hpp
-//
-// What a session needs at run time: where to connect, how to name itself,
-// which CA to trust, and how long each phase may take.
+/// \file smtp/options.hpp
+///
+/// What a session needs at run time: where to connect, how to name itself,
+/// which CA to trust, and how long each phase may take.
 #ifndef SMTP_OPTIONS_HPP
 #define SMTP_OPTIONS_HPP
 

@@ -1,13 +1,15 @@
-// smtp/policies.hpp
-//
-// A session is assembled from policies, named and in any order:
-//
-//   using my_policies = smtp::policies<smtp::tls::implicit, smtp::log::transcript>;
-//
-// Each policy names its kind (its policy_category); a kind left out takes
-// its default: transport::tcp, tls::starttls, tls::verify_peer,
-// auth::default_mechanisms, auth::require_tls, log::none, dialect::smtp.
-// Two policies of the same kind are an error.
+/// \file smtp/policies.hpp
+///
+/// A session is assembled from policies, named and in any order:
+///
+/// ```
+///   using my_policies = smtp::policies<smtp::tls::implicit, smtp::log::transcript>;
+/// ```
+///
+/// Each policy names its kind (its policy_category); a kind left out takes
+/// its default: transport::tcp, tls::starttls, tls::verify_peer,
+/// auth::default_mechanisms, auth::require_tls, log::none, dialect::smtp.
+/// Two policies of the same kind are an error.
 #ifndef SMTP_POLICIES_HPP
 #define SMTP_POLICIES_HPP
 

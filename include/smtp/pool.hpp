@@ -1,28 +1,30 @@
-// smtp/pool.hpp
-//
-// An asynchronous pool of sessions to one server: messages are queued and
-// sent concurrently over at most max_sessions sessions, each opened the way
-// the policies say (TLS, then AUTH when credentials are given) and reused for
-// at most max_messages_per_session messages.
-//
-//   smtp::pool<smtp::policies<smtp::tls::implicit>> pool(io.get_executor(), options, pool_opts);
-//   pool.async_send(std::move(message), [](smtp::transaction_result r) { ... });
-//   io.run();
-//
-// Every message ends in exactly one transaction_result. A message whose
-// session died before the server got all of it (outcome not_sent) is sent
-// again on another session, at most `retries` times; one whose data went
-// out and whose reply was lost (outcome unknown) is never sent again. A
-// session that sat idle longer than idle_check is checked with NOOP before
-// a transaction starts on it; one the server closed is replaced by a new
-// connection before the transaction, never in the middle of one. When a
-// session is free and several messages wait, it takes a few at once, so
-// with PIPELINING their commands and data share round trips. When a
-// connection cannot be set up while no session is working, the messages
-// waiting end with its error (outcome not_sent) instead of waiting on.
-//
-// The pool is not thread-safe: call it from its executor's thread (or give
-// it a strand).
+/// \file smtp/pool.hpp
+///
+/// An asynchronous pool of sessions to one server: messages are queued and
+/// sent concurrently over at most max_sessions sessions, each opened the way
+/// the policies say (TLS, then AUTH when credentials are given) and reused for
+/// at most max_messages_per_session messages.
+///
+/// ```
+///   smtp::pool<smtp::policies<smtp::tls::implicit>> pool(io.get_executor(), options, pool_opts);
+///   pool.async_send(std::move(message), [](smtp::transaction_result r) { ... });
+///   io.run();
+/// ```
+///
+/// Every message ends in exactly one transaction_result. A message whose
+/// session died before the server got all of it (outcome not_sent) is sent
+/// again on another session, at most `retries` times; one whose data went
+/// out and whose reply was lost (outcome unknown) is never sent again. A
+/// session that sat idle longer than idle_check is checked with NOOP before
+/// a transaction starts on it; one the server closed is replaced by a new
+/// connection before the transaction, never in the middle of one. When a
+/// session is free and several messages wait, it takes a few at once, so
+/// with PIPELINING their commands and data share round trips. When a
+/// connection cannot be set up while no session is working, the messages
+/// waiting end with its error (outcome not_sent) instead of waiting on.
+///
+/// The pool is not thread-safe: call it from its executor's thread (or give
+/// it a strand).
 #ifndef SMTP_POOL_HPP
 #define SMTP_POOL_HPP
 

@@ -1,8 +1,8 @@
-// smtp/protocol.hpp
-//
-// The sans-I/O protocol core, all of it: replies and their parser, commands,
-// extensions and the capability record, the DATA encoder and the BDAT framer.
-// No sockets, no Asio, no OpenSSL.
+/// \file smtp/protocol.hpp
+///
+/// The sans-I/O protocol core, all of it: replies and their parser, commands,
+/// extensions and the capability record, the DATA encoder and the BDAT framer.
+/// No sockets, no Asio, no OpenSSL.
 #ifndef SMTP_PROTOCOL_HPP
 #define SMTP_PROTOCOL_HPP
 

@@ -35,6 +35,10 @@
 // the server's reply. A refused command never yields a session in a state it
 // is not in. After an I/O error the session is broken: it keeps its type, but
 // every further command fails with errc::session_broken.
+/// \file smtp/session.hpp
+/// The typestate session: each state of an SMTP session is a type, and each
+/// command exists only in the states where the protocol allows it. The header's
+/// opening comment (in the source) lists the transitions and what does not compile.
 #ifndef SMTP_SESSION_HPP
 #define SMTP_SESSION_HPP
 

@@ -1,16 +1,18 @@
-// smtp/version.hpp
-//
-// The library's version, and the versioned namespace every public name lives
-// in. This file is the single source of truth: CMakeLists.txt reads the three
-// numbers below for project(VERSION), so the headers need no build step.
-//
-//   SMTP_VERSION_MAJOR, SMTP_VERSION_MINOR, SMTP_VERSION_PATCH
-//   SMTP_VERSION          MAJOR * 10000 + MINOR * 100 + PATCH (0.1.0: 100)
-//   SMTP_VERSION_STRING   "MAJOR.MINOR.PATCH"
-//
-// Every name is declared in smtp::v0, an inline namespace: code says
-// smtp::session, while symbols (and compiler messages) say smtp::v0::session,
-// so two incompatible versions linked into one program cannot be mixed up.
+/// \file smtp/version.hpp
+///
+/// The library's version, and the versioned namespace every public name lives
+/// in. This file is the single source of truth: CMakeLists.txt reads the three
+/// numbers below for project(VERSION), so the headers need no build step.
+///
+/// ```
+///   SMTP_VERSION_MAJOR, SMTP_VERSION_MINOR, SMTP_VERSION_PATCH
+///   SMTP_VERSION          MAJOR * 10000 + MINOR * 100 + PATCH (0.1.0: 100)
+///   SMTP_VERSION_STRING   "MAJOR.MINOR.PATCH"
+/// ```
+///
+/// Every name is declared in smtp::v0, an inline namespace: code says
+/// smtp::session, while symbols (and compiler messages) say smtp::v0::session,
+/// so two incompatible versions linked into one program cannot be mixed up.
 #ifndef SMTP_VERSION_HPP
 #define SMTP_VERSION_HPP
 

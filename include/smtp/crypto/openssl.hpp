@@ -1,16 +1,18 @@
-// smtp/crypto/openssl.hpp
-//
-// smtp::crypto::openssl: the SASL mechanisms' crypto_provider on OpenSSL 3
-// (EVP digests, HMAC, PKCS5_PBKDF2_HMAC, RAND_bytes), and the mechanisms
-// that need one, ready to use:
-//
-//   smtp::sasl::cram_md5_openssl      CRAM-MD5
-//   smtp::sasl::scram_sha1_openssl    SCRAM-SHA-1
-//   smtp::sasl::scram_sha256_openssl  SCRAM-SHA-256
-//
-// Every OpenSSL call is checked. They fail only on a broken installation (or
-// MD5 under a FIPS-only configuration); failures throw std::runtime_error
-// with OpenSSL's error string.
+/// \file smtp/crypto/openssl.hpp
+///
+/// smtp::crypto::openssl: the SASL mechanisms' crypto_provider on OpenSSL 3
+/// (EVP digests, HMAC, PKCS5_PBKDF2_HMAC, RAND_bytes), and the mechanisms
+/// that need one, ready to use:
+///
+/// ```
+///   smtp::sasl::cram_md5_openssl      CRAM-MD5
+///   smtp::sasl::scram_sha1_openssl    SCRAM-SHA-1
+///   smtp::sasl::scram_sha256_openssl  SCRAM-SHA-256
+/// ```
+///
+/// Every OpenSSL call is checked. They fail only on a broken installation (or
+/// MD5 under a FIPS-only configuration); failures throw std::runtime_error
+/// with OpenSSL's error string.
 #ifndef SMTP_CRYPTO_OPENSSL_HPP
 #define SMTP_CRYPTO_OPENSSL_HPP
 

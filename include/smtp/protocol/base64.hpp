@@ -1,8 +1,8 @@
-// smtp/protocol/base64.hpp
-//
-// RFC 4648 base64, as SMTP AUTH needs it (RFC 4954): encode client
-// responses, decode server challenges strictly (padding required, no
-// whitespace, no other alphabet).
+/// \file smtp/protocol/base64.hpp
+///
+/// RFC 4648 base64, as SMTP AUTH needs it (RFC 4954): encode client
+/// responses, decode server challenges strictly (padding required, no
+/// whitespace, no other alphabet).
 #ifndef SMTP_PROTOCOL_BASE64_HPP
 #define SMTP_PROTOCOL_BASE64_HPP
 

@@ -1,16 +1,18 @@
-// smtp/protocol/bdat_framer.hpp
-//
-// The BDAT framer (RFC 3030 2): message data sent unchanged, in chunks of a
-// chosen size, each announced by "BDAT <size>[ LAST]". No dot-stuffing and
-// no line-end changes: what goes in is what the server stores.
-//
-//   smtp::bdat_framer f(64 * 1024);
-//   std::string_view rest = message;
-//   while (!f.done()) {
-//       std::string header;
-//       auto payload = f.next(rest, /*end_of_input=*/true, header);
-//       send(header); send(payload);           // payload views the message
-//   }
+/// \file smtp/protocol/bdat_framer.hpp
+///
+/// The BDAT framer (RFC 3030 2): message data sent unchanged, in chunks of a
+/// chosen size, each announced by "BDAT <size>[ LAST]". No dot-stuffing and
+/// no line-end changes: what goes in is what the server stores.
+///
+/// ```
+///   smtp::bdat_framer f(64 * 1024);
+///   std::string_view rest = message;
+///   while (!f.done()) {
+///       std::string header;
+///       auto payload = f.next(rest, /*end_of_input=*/true, header);
+///       send(header); send(payload);           // payload views the message
+///   }
+/// ```
 #ifndef SMTP_PROTOCOL_BDAT_FRAMER_HPP
 #define SMTP_PROTOCOL_BDAT_FRAMER_HPP
 

@@ -1,17 +1,19 @@
-// smtp/protocol/capabilities.hpp
-//
-// The capability record: what a server said it supports in its EHLO (or
-// LHLO) reply, typed and untyped.
-//
-//   auto caps = smtp::capabilities::from_ehlo(reply);      // reply: a 250 reply_view
-//   caps.has<smtp::ext::pipelining>();                     // by type
-//   caps.get<smtp::ext::size>();                           // optional<uint64_t>
-//   caps.get<smtp::ext::auth>()->contains("PLAIN");
-//   caps.has_extn("size");                                 // by keyword, as smtplib
-//   caps.extn_params("size");                              // "33554432", as esmtp_features
-//
-// Every keyword is kept, known or not, with its parameters, in order.
-// A record over more extension types: smtp::capabilities_with<my_ext>.
+/// \file smtp/protocol/capabilities.hpp
+///
+/// The capability record: what a server said it supports in its EHLO (or
+/// LHLO) reply, typed and untyped.
+///
+/// ```
+///   auto caps = smtp::capabilities::from_ehlo(reply);      // reply: a 250 reply_view
+///   caps.has<smtp::ext::pipelining>();                     // by type
+///   caps.get<smtp::ext::size>();                           // optional<uint64_t>
+///   caps.get<smtp::ext::auth>()->contains("PLAIN");
+///   caps.has_extn("size");                                 // by keyword, as smtplib
+///   caps.extn_params("size");                              // "33554432", as esmtp_features
+/// ```
+///
+/// Every keyword is kept, known or not, with its parameters, in order.
+/// A record over more extension types: smtp::capabilities_with<my_ext>.
 #ifndef SMTP_PROTOCOL_CAPABILITIES_HPP
 #define SMTP_PROTOCOL_CAPABILITIES_HPP
 

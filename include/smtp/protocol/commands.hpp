@@ -1,16 +1,18 @@
-// smtp/protocol/commands.hpp
-//
-// Commands as types (RFC 5321 4.1, 4.3.2; RFC 1869, 2033, 3030, 3207, 4954).
-//
-// Each command is a small aggregate of string_views (nothing is copied until
-// it is serialised) with:
-//   name                 the verb, for logs and errors;
-//   success/intermediate the reply codes that mean it worked (RFC 5321 4.3.2);
-//   check()              argument validation: control bytes, lengths, syntax;
-//   write_to(out)        appends the command line, CRLF included.
-// serialize() runs check(), writes, enforces the command-line limit, and
-// leaves `out` exactly as it was when anything is wrong. classify() turns a
-// reply code into the command's outcome.
+/// \file smtp/protocol/commands.hpp
+///
+/// Commands as types (RFC 5321 4.1, 4.3.2; RFC 1869, 2033, 3030, 3207, 4954).
+///
+/// Each command is a small aggregate of string_views (nothing is copied until
+/// it is serialised) with:
+/// ```
+///   name                 the verb, for logs and errors;
+///   success/intermediate the reply codes that mean it worked (RFC 5321 4.3.2);
+///   check()              argument validation: control bytes, lengths, syntax;
+///   write_to(out)        appends the command line, CRLF included.
+/// ```
+/// serialize() runs check(), writes, enforces the command-line limit, and
+/// leaves `out` exactly as it was when anything is wrong. classify() turns a
+/// reply code into the command's outcome.
 #ifndef SMTP_PROTOCOL_COMMANDS_HPP
 #define SMTP_PROTOCOL_COMMANDS_HPP
 

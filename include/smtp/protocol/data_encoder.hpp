@@ -1,27 +1,27 @@
-// smtp/protocol/data_encoder.hpp
-//
-// The DATA encoder (RFC 5321 4.5.2, 4.1.1.4, 2.3.8): streaming dot-stuffing
-// with one explicit policy for bare CR and bare LF.
-//
-// Feed the message in chunks of any size; the encoder carries its state
-// (start of line, a CR waiting for its LF, the current line's length) across
-// chunk boundaries. finish() ends the data: CRLF when the last line is open,
-// then ".\r\n".
-//
-// Guarantee (SMTP smuggling): every line end in the output is CRLF, and every
-// line that starts with '.' gets one more. So whatever the input and however
-// it is chunked, CRLF "." CRLF appears in the output once, at its end.
-//
-// Line endings: line_endings::normalize (default) turns CRLF, a bare LF and a
-// bare CR each into one CRLF. line_endings::reject makes a bare CR or bare LF
-// an error (errc::data_bare_cr / data_bare_lf) instead.
-//
-// Line length: a line longer than max_line octets of text (998 by default,
-// RFC 5321 4.5.3.1.6) is errc::data_line_too_long; 0 lifts the limit.
-//
-// After an error the encoder stays failed: the caller must not end the data
-// (it cannot take back what it sent), but drop the connection or, when
-// nothing was sent yet, fix the input.
+/// \file smtp/protocol/data_encoder.hpp
+///
+/// The DATA encoder (RFC 5321 4.5.2, 4.1.1.4, 2.3.8): streaming dot-stuffing
+/// with one explicit policy for bare CR and bare LF.
+///
+/// Feed the message in chunks of any size; the encoder carries its state
+/// (start of line, a CR waiting for its LF, the current line's length) across
+/// chunk boundaries. finish() ends the data: CRLF when the last line is open,
+/// then ".\r\n".
+///
+/// Guarantee (SMTP smuggling): every line end in the output is CRLF, and every
+/// line that starts with '.' gets one more. So whatever the input and however
+/// it is chunked, CRLF "." CRLF appears in the output once, at its end.
+///
+/// Line endings: line_endings::normalize (default) turns CRLF, a bare LF and a
+/// bare CR each into one CRLF. line_endings::reject makes a bare CR or bare LF
+/// an error (errc::data_bare_cr / data_bare_lf) instead.
+///
+/// Line length: a line longer than max_line octets of text (998 by default,
+/// RFC 5321 4.5.3.1.6) is errc::data_line_too_long; 0 lifts the limit.
+///
+/// After an error the encoder stays failed: the caller must not end the data
+/// (it cannot take back what it sent), but drop the connection or, when
+/// nothing was sent yet, fix the input.
 #ifndef SMTP_PROTOCOL_DATA_ENCODER_HPP
 #define SMTP_PROTOCOL_DATA_ENCODER_HPP
 

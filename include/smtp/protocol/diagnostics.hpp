@@ -1,8 +1,8 @@
-// smtp/protocol/diagnostics.hpp
-//
-// What goes with an error code: which argument was at fault, and the server's
-// reply when the server refused. The error_code says what; diagnostics say
-// where and what the server said (Boost.MySQL's split).
+/// \file smtp/protocol/diagnostics.hpp
+///
+/// What goes with an error code: which argument was at fault, and the server's
+/// reply when the server refused. The error_code says what; diagnostics say
+/// where and what the server said (Boost.MySQL's split).
 #ifndef SMTP_PROTOCOL_DIAGNOSTICS_HPP
 #define SMTP_PROTOCOL_DIAGNOSTICS_HPP
 

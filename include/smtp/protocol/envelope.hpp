@@ -1,17 +1,19 @@
-// smtp/protocol/envelope.hpp
-//
-// The envelope of an RFC 5322 message, read from its headers, as smtplib's
-// send_message does: the sender from Sender (or From), the recipients from
-// To, Cc and Bcc (or, when the message was resent, from the last Resent-
-// block), and the message to send without its Bcc and Resent-Bcc headers.
-//
-//   auto env = smtp::envelope_from_headers(message);
-//   session.sendmail(env.from, env.recipients, env.message);
-//
-// Addresses are taken from "Name <addr>", bare "addr" and groups
-// ("team: a@x, b@x;"), with quoted display names and comments skipped.
-// No header line is rewritten: what is sent is the message minus the Bcc
-// lines.
+/// \file smtp/protocol/envelope.hpp
+///
+/// The envelope of an RFC 5322 message, read from its headers, as smtplib's
+/// send_message does: the sender from Sender (or From), the recipients from
+/// To, Cc and Bcc (or, when the message was resent, from the last Resent-
+/// block), and the message to send without its Bcc and Resent-Bcc headers.
+///
+/// ```
+///   auto env = smtp::envelope_from_headers(message);
+///   session.sendmail(env.from, env.recipients, env.message);
+/// ```
+///
+/// Addresses are taken from "Name <addr>", bare "addr" and groups
+/// ("team: a@x, b@x;"), with quoted display names and comments skipped.
+/// No header line is rewritten: what is sent is the message minus the Bcc
+/// lines.
 #ifndef SMTP_PROTOCOL_ENVELOPE_HPP
 #define SMTP_PROTOCOL_ENVELOPE_HPP
 

@@ -1,12 +1,12 @@
-// smtp/protocol/error.hpp
-//
-// The library's error codes and their category.
-//
-// Every operation of the library comes in two forms: one that throws
-// smtp::system_error, and one that takes a boost::system::error_code& (and,
-// where there is more to say, an smtp::diagnostics&). The error codes below say
-// what went wrong; diagnostics say where (which argument) and carry the
-// server's reply when the server refused.
+/// \file smtp/protocol/error.hpp
+///
+/// The library's error codes and their category.
+///
+/// Every operation of the library comes in two forms: one that throws
+/// smtp::system_error, and one that takes a boost::system::error_code& (and,
+/// where there is more to say, an smtp::diagnostics&). The error codes below say
+/// what went wrong; diagnostics say where (which argument) and carry the
+/// server's reply when the server refused.
 #ifndef SMTP_PROTOCOL_ERROR_HPP
 #define SMTP_PROTOCOL_ERROR_HPP
 
@@ -45,7 +45,7 @@ enum class errc {
     domain_too_long,            ///< more than 255 octets (RFC 5321 4.5.3.1.2)
     path_too_long,              ///< more than 256 octets with the brackets (RFC 5321 4.5.3.1.3)
     angle_bracket_in_address,   ///< '<' or '>' inside an address
-    address_syntax,             ///< not local-part@domain (or a valid special form)
+    address_syntax,             ///< not `local-part@domain` (or a valid special form)
     non_ascii_without_smtputf8, ///< 8-bit bytes where SMTPUTF8 is not in use
     invalid_utf8,               ///< SMTPUTF8 is in use but the bytes are not UTF-8
     empty_argument,             ///< a required argument is empty
@@ -196,7 +196,9 @@ inline std::ostream& operator<<(std::ostream& os, errc e) { return os << detail:
 
 SMTP_NAMESPACE_END
 
+/// \cond
 template <>
 struct boost::system::is_error_code_enum<smtp::errc> : std::true_type {};
+/// \endcond
 
 #endif

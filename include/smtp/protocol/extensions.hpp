@@ -1,19 +1,21 @@
-// smtp/protocol/extensions.hpp
-//
-// SMTP service extensions as types (RFC 5321 4.1.1.1, RFC 1869).
-//
-// An extension type names its EHLO keyword and parses the keyword's
-// parameters into a value:
-//
-//   struct my_extension {
-//       static constexpr std::string_view keyword = "XFOO";
-//       using value_type = ...;                              // what the parameters mean
-//       static std::optional<value_type> parse(std::string_view params);  // nullopt: malformed
-//       // optional: static void merge(value_type& into, value_type&& more);  // keyword seen twice
-//   };
-//
-// Any such type can be added to a capability record (capabilities.hpp)
-// without touching the library.
+/// \file smtp/protocol/extensions.hpp
+///
+/// SMTP service extensions as types (RFC 5321 4.1.1.1, RFC 1869).
+///
+/// An extension type names its EHLO keyword and parses the keyword's
+/// parameters into a value:
+///
+/// ```
+///   struct my_extension {
+///       static constexpr std::string_view keyword = "XFOO";
+///       using value_type = ...;                              // what the parameters mean
+///       static std::optional<value_type> parse(std::string_view params);  // nullopt: malformed
+///       // optional: static void merge(value_type& into, value_type&& more);  // keyword seen twice
+///   };
+/// ```
+///
+/// Any such type can be added to a capability record (capabilities.hpp)
+/// without touching the library.
 #ifndef SMTP_PROTOCOL_EXTENSIONS_HPP
 #define SMTP_PROTOCOL_EXTENSIONS_HPP
 

@@ -1,10 +1,12 @@
-// smtp/protocol/reply.hpp
-//
-// Replies as types (RFC 5321 4.2, RFC 3463):
-//   reply_code       a three-digit code, 200..599, with its class;
-//   enhanced_status  class.subject.detail, when the reply text starts with one;
-//   reply_view       a parsed reply viewing the bytes it was parsed from (no copy);
-//   reply            an owning copy, for keeping a reply past its buffer (errors carry one).
+/// \file smtp/protocol/reply.hpp
+///
+/// Replies as types (RFC 5321 4.2, RFC 3463):
+/// ```
+///   reply_code       a three-digit code, 200..599, with its class;
+///   enhanced_status  class.subject.detail, when the reply text starts with one;
+///   reply_view       a parsed reply viewing the bytes it was parsed from (no copy);
+///   reply            an owning copy, for keeping a reply past its buffer (errors carry one).
+/// ```
 #ifndef SMTP_PROTOCOL_REPLY_HPP
 #define SMTP_PROTOCOL_REPLY_HPP
 

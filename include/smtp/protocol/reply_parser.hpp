@@ -1,42 +1,44 @@
-// smtp/protocol/reply_parser.hpp
-//
-// The incremental reply parser (RFC 5321 4.2).
-//
-// Contract (Beast's basic_parser, picohttpparser): the caller owns the bytes.
-// It calls put() with everything received and not yet consumed, starting at
-// the same byte each time and growing at the end. When a whole reply is there,
-// put() fills a reply_view over those bytes and returns its length: the
-// caller handles the reply, then consumes that many bytes. Otherwise put()
-// returns 0 with errc::need_more, or 0 with a precise error. The parser
-// remembers how far it has scanned, so feeding one byte at a time costs no
-// more than feeding everything at once; it never copies a line and never
-// allocates.
-//
-// What it accepts:
-//   reply-line = code ( "-" / " " ) text CRLF  |  code CRLF
-//   code       = %x32-35 DIGIT DIGIT            (200..599)
-// Every line of a multi-line reply carries the first line's code. Text may
-// hold any byte but NUL and the other controls (0x00-0x1F, 0x7F), except
-// HTAB; bytes >= 0x80 are kept (RFC 6531 servers send UTF-8).
-//
-// Line ends: only CRLF ends a line (RFC 5321 2.3.8). A bare LF is an error
-// (errc::reply_bare_lf) unless reply_limits::accept_bare_lf is set, in which
-// case LF alone also ends a line. A CR not followed by LF is always an error.
-//
-// After an error the parser stays failed (the stream cannot be resynchronised)
-// until reset().
-//
-// Many replies in one buffer (what a pipelining client reads: the replies to
-// MAIL, each RCPT and DATA at once): reply_parser::cursor, or put_many() with
-// a callback, take them one after the other with the same result as put()
-// called reply after reply, and faster. put() must find each reply's end
-// from the reply's start, so every reply's scan waits on the one before; the
-// batch loop computes each 64-byte block's mask of candidate bytes once and
-// takes the line ends of every reply in the block from it (lowest bit, clear
-// lowest bit). A reply with anything uncommon in it (an error, a limit
-// reached, a control byte other than HTAB, a bare LF, a code alone) or near
-// the input's end goes, from its start, to put(), which gives the precise
-// answer; the batch loop then goes on after it.
+/// \file smtp/protocol/reply_parser.hpp
+///
+/// The incremental reply parser (RFC 5321 4.2).
+///
+/// Contract (Beast's basic_parser, picohttpparser): the caller owns the bytes.
+/// It calls put() with everything received and not yet consumed, starting at
+/// the same byte each time and growing at the end. When a whole reply is there,
+/// put() fills a reply_view over those bytes and returns its length: the
+/// caller handles the reply, then consumes that many bytes. Otherwise put()
+/// returns 0 with errc::need_more, or 0 with a precise error. The parser
+/// remembers how far it has scanned, so feeding one byte at a time costs no
+/// more than feeding everything at once; it never copies a line and never
+/// allocates.
+///
+/// What it accepts:
+/// ```
+///   reply-line = code ( "-" / " " ) text CRLF  |  code CRLF
+///   code       = %x32-35 DIGIT DIGIT            (200..599)
+/// ```
+/// Every line of a multi-line reply carries the first line's code. Text may
+/// hold any byte but NUL and the other controls (0x00-0x1F, 0x7F), except
+/// HTAB; bytes >= 0x80 are kept (RFC 6531 servers send UTF-8).
+///
+/// Line ends: only CRLF ends a line (RFC 5321 2.3.8). A bare LF is an error
+/// (errc::reply_bare_lf) unless reply_limits::accept_bare_lf is set, in which
+/// case LF alone also ends a line. A CR not followed by LF is always an error.
+///
+/// After an error the parser stays failed (the stream cannot be resynchronised)
+/// until reset().
+///
+/// Many replies in one buffer (what a pipelining client reads: the replies to
+/// MAIL, each RCPT and DATA at once): reply_parser::cursor, or put_many() with
+/// a callback, take them one after the other with the same result as put()
+/// called reply after reply, and faster. put() must find each reply's end
+/// from the reply's start, so every reply's scan waits on the one before; the
+/// batch loop computes each 64-byte block's mask of candidate bytes once and
+/// takes the line ends of every reply in the block from it (lowest bit, clear
+/// lowest bit). A reply with anything uncommon in it (an error, a limit
+/// reached, a control byte other than HTAB, a bare LF, a code alone) or near
+/// the input's end goes, from its start, to put(), which gives the precise
+/// answer; the batch loop then goes on after it.
 #ifndef SMTP_PROTOCOL_REPLY_PARSER_HPP
 #define SMTP_PROTOCOL_REPLY_PARSER_HPP
 

@@ -1,15 +1,15 @@
-// smtp/protocol/sasl.hpp
-//
-// SASL mechanisms for SMTP AUTH (RFC 4954) as sans-I/O step machines:
-// PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login), CRAM-MD5 (RFC 2195),
-// XOAUTH2 (Google's and Microsoft's format), OAUTHBEARER (RFC 7628), and
-// SCRAM-SHA-1 / SCRAM-SHA-256 (RFC 5802, RFC 7677).
-//
-// A mechanism sees raw bytes only: the server's challenges already decoded
-// from base64, and it appends raw responses that the driver encodes. Reply
-// codes, base64 and the bound on the number of challenges are the driver's.
-// Mechanisms that hash take a Crypto provider (the crypto_provider concept);
-// smtp/crypto/openssl.hpp has one. This header includes no crypto library.
+/// \file smtp/protocol/sasl.hpp
+///
+/// SASL mechanisms for SMTP AUTH (RFC 4954) as sans-I/O step machines:
+/// PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login), CRAM-MD5 (RFC 2195),
+/// XOAUTH2 (Google's and Microsoft's format), OAUTHBEARER (RFC 7628), and
+/// SCRAM-SHA-1 / SCRAM-SHA-256 (RFC 5802, RFC 7677).
+///
+/// A mechanism sees raw bytes only: the server's challenges already decoded
+/// from base64, and it appends raw responses that the driver encodes. Reply
+/// codes, base64 and the bound on the number of challenges are the driver's.
+/// Mechanisms that hash take a Crypto provider (the crypto_provider concept);
+/// smtp/crypto/openssl.hpp has one. This header includes no crypto library.
 #ifndef SMTP_PROTOCOL_SASL_HPP
 #define SMTP_PROTOCOL_SASL_HPP
 

@@ -1,39 +1,41 @@
-// smtp/protocol/transaction.hpp
-//
-// The mail transaction engine, sans I/O: one message's MAIL, RCPTs, DATA or
-// BDAT chunks and their replies, planned from what the server offers and
-// what the message needs, and one transaction_result at the end.
-//
-//   smtp::transaction t(from, recipients, message, options, caps, settings);
-//   if (t.error()) ...                       // refused before a byte: nothing to send
-//   while (t.next() != smtp::transaction::want::done) {
-//       if (t.next() == want::write) t.write(out), send(out);
-//       else t.on_reply(read_reply());        // replies in the order they come
-//   }                                         // (t.on_failure(ec) when the connection fails)
-//   t.result();                               // per recipient, and the message's outcome
-//
-// How it chooses (docs/transactions.md):
-// - PIPELINING offered (and allowed by the settings): MAIL, every RCPT and
-//   DATA go out in one write (RFC 2920 3.1); with CHUNKING, MAIL, the RCPTs
-//   and the BDAT chunks. Every reply is matched to its command in order.
-//   Without it, lockstep: one command, one reply.
-// - CHUNKING offered: BDAT chunks, no dot-stuffing, line ends made CRLF
-//   (BINARYMIME: the bytes as they are). Otherwise DATA with dot-stuffing.
-// - SIZE offered: the size is declared on MAIL; over the server's limit the
-//   message is refused here, before anything is sent.
-// - 8-bit octets: BODY=8BITMIME; non-ASCII in an address or in the header
-//   section: SMTPUTF8. Needed and not offered: an error, never mangling.
-// - DSN (RFC 3461) NOTIFY/ORCPT per recipient and RET/ENVID per message, and
-//   REQUIRETLS (RFC 8689): sent when asked for; asked for and not offered:
-//   an error.
-// - Every recipient refused: no message data is sent (after a 354 to a
-//   pipelined DATA, a lone "." ends it, RFC 2920 3.1) and the transaction is
-//   reset; the session is clean for the next one.
-// - LMTP (RFC 2033): one reply per accepted recipient after the data.
-//
-// Everything the engine will send is checked in its constructor. After that
-// nothing it writes can be refused locally, so a message is never half sent
-// because of its own content.
+/// \file smtp/protocol/transaction.hpp
+///
+/// The mail transaction engine, sans I/O: one message's MAIL, RCPTs, DATA or
+/// BDAT chunks and their replies, planned from what the server offers and
+/// what the message needs, and one transaction_result at the end.
+///
+/// ```
+///   smtp::transaction t(from, recipients, message, options, caps, settings);
+///   if (t.error()) ...                       // refused before a byte: nothing to send
+///   while (t.next() != smtp::transaction::want::done) {
+///       if (t.next() == want::write) t.write(out), send(out);
+///       else t.on_reply(read_reply());        // replies in the order they come
+///   }                                         // (t.on_failure(ec) when the connection fails)
+///   t.result();                               // per recipient, and the message's outcome
+/// ```
+///
+/// How it chooses (docs/transactions.md):
+/// - PIPELINING offered (and allowed by the settings): MAIL, every RCPT and
+///   DATA go out in one write (RFC 2920 3.1); with CHUNKING, MAIL, the RCPTs
+///   and the BDAT chunks. Every reply is matched to its command in order.
+///   Without it, lockstep: one command, one reply.
+/// - CHUNKING offered: BDAT chunks, no dot-stuffing, line ends made CRLF
+///   (BINARYMIME: the bytes as they are). Otherwise DATA with dot-stuffing.
+/// - SIZE offered: the size is declared on MAIL; over the server's limit the
+///   message is refused here, before anything is sent.
+/// - 8-bit octets: BODY=8BITMIME; non-ASCII in an address or in the header
+///   section: SMTPUTF8. Needed and not offered: an error, never mangling.
+/// - DSN (RFC 3461) NOTIFY/ORCPT per recipient and RET/ENVID per message, and
+///   REQUIRETLS (RFC 8689): sent when asked for; asked for and not offered:
+///   an error.
+/// - Every recipient refused: no message data is sent (after a 354 to a
+///   pipelined DATA, a lone "." ends it, RFC 2920 3.1) and the transaction is
+///   reset; the session is clean for the next one.
+/// - LMTP (RFC 2033): one reply per accepted recipient after the data.
+///
+/// Everything the engine will send is checked in its constructor. After that
+/// nothing it writes can be refused locally, so a message is never half sent
+/// because of its own content.
 #ifndef SMTP_PROTOCOL_TRANSACTION_HPP
 #define SMTP_PROTOCOL_TRANSACTION_HPP
 

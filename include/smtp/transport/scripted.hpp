@@ -1,17 +1,19 @@
-// smtp/transport/scripted.hpp
-//
-// An in-memory transport for tests: a script of what the client must write
-// and what the server answers, checked byte for byte, with an error
-// injectable at any I/O step.
-//
-//   auto script = std::make_shared<smtp::transport::script>();
-//   script->respond("220 mx ready\r\n")
-//          .expect("EHLO client.example\r\n").respond("250 mx\r\n")
-//          .expect("QUIT\r\n").respond("221 bye\r\n");
-//   script->fail_at(3, boost::asio::error::connection_reset); // optional
-//
-// Writes that differ from what the script expects fail with
-// errc::script_mismatch (and the test sees both in script->log()).
+/// \file smtp/transport/scripted.hpp
+///
+/// An in-memory transport for tests: a script of what the client must write
+/// and what the server answers, checked byte for byte, with an error
+/// injectable at any I/O step.
+///
+/// ```
+///   auto script = std::make_shared<smtp::transport::script>();
+///   script->respond("220 mx ready\r\n")
+///          .expect("EHLO client.example\r\n").respond("250 mx\r\n")
+///          .expect("QUIT\r\n").respond("221 bye\r\n");
+///   script->fail_at(3, boost::asio::error::connection_reset); // optional
+/// ```
+///
+/// Writes that differ from what the script expects fail with
+/// errc::script_mismatch (and the test sees both in script->log()).
 #ifndef SMTP_TRANSPORT_SCRIPTED_HPP
 #define SMTP_TRANSPORT_SCRIPTED_HPP
 

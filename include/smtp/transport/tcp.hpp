@@ -11,6 +11,10 @@
 // address when the host is one; SNI sent for names. Switching to TLS is a
 // flag on the same transport (the socket moves into the TLS stream), not a
 // new transport type.
+/// \file smtp/transport/tcp.hpp
+/// The TCP transport: Boost.Asio sockets and name resolution, and OpenSSL for
+/// STARTTLS and implicit TLS. The header's opening comment (in the source)
+/// says how TLS is checked.
 #ifndef SMTP_TRANSPORT_TCP_HPP
 #define SMTP_TRANSPORT_TCP_HPP
 
