@@ -523,6 +523,54 @@ BOOST_AUTO_TEST_CASE(addresses)
                    "quoted pair NUL");
 }
 
+// check_mailbox answers the usual address from a fast path
+// (detail::mailbox_is_plain). Whatever that path accepts, the full checks
+// accept too, under every flag; and the usual addresses do take it. Random
+// strings over an alphabet with every class of octet that matters.
+BOOST_AUTO_TEST_CASE(mailbox_fast_path_agrees_with_the_full_checks)
+{
+    using smtp::detail::check_mailbox_fully;
+    using smtp::detail::mailbox_is_plain;
+    static constexpr char alphabet[] = {'a', 'Z', '0', '9', '.', '.', '@', '@', '-', '_', '+', '!', '"', '\\', '[',
+                                        ']', '<', '>', ' ', '\r', '\n', '\0', '\x7f', '\xc3', '\xa9', ':', ','};
+    std::uint64_t x = 88172645463325252ull; // xorshift64: the same strings every run
+    auto next = [&] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    std::size_t plain = 0;
+    for (int n = 0; n < 200000; ++n) {
+        std::string a;
+        const std::size_t len = next() % (n % 50 == 0 ? 300 : 24);
+        // Every other string is near an address: one '@' in it, the rest
+        // mostly from the first six octets (letters, digits, dots), with now
+        // and then any octet of the alphabet.
+        const bool near = n % 2 == 0;
+        for (std::size_t i = 0; i < len; ++i)
+            a.push_back(alphabet[near && next() % 32 != 0 ? next() % 6 : next() % sizeof alphabet]);
+        if (near)
+            a.insert(a.begin() + static_cast<std::ptrdiff_t>(len ? next() % len : 0), '@');
+        if (!mailbox_is_plain(a))
+            continue;
+        ++plain;
+        for (int flags = 0; flags < 8; ++flags)
+            if (check_mailbox_fully(a, flags & 1, flags & 2, flags & 4) != errc{})
+                BOOST_FAIL("the fast path accepted what the full checks refuse: " << a);
+    }
+    BOOST_TEST(plain > 10000u, "only " << plain << " random addresses took the fast path");
+    for (std::string_view a : std::initializer_list<std::string_view>{"alice@example.com", "a.b+tag@sub-domain.example_x.org", "x@y", "very.long.name@mail.example"})
+        BOOST_TEST(mailbox_is_plain(a), a);
+    for (std::string_view a : std::initializer_list<std::string_view>{"", "Postmaster", "\"a b\"@example.com", "a@[192.0.2.1]", "j\xc3\xb6rg@example.com",
+                               "a@b..c", "a@.b", "a@b.", "@b", "a@", "a@b@c", std::string_view("a\0@b", 4)})
+        BOOST_TEST(!mailbox_is_plain(a), a);
+    const std::string local65(65, 'a'), label64(64, 'b');
+    BOOST_TEST(!mailbox_is_plain(local65 + "@example.com"));
+    BOOST_TEST(!mailbox_is_plain("a@" + label64 + ".com"));
+    BOOST_TEST(mailbox_is_plain(local65.substr(1) + "@" + label64.substr(1) + ".com"));
+}
+
 BOOST_AUTO_TEST_CASE(esmtp_parameters)
 {
     for (const auto& bad : control_bytes) {

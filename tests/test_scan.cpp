@@ -85,3 +85,21 @@ BOOST_AUTO_TEST_CASE(first_candidate_and_low_control_mask)
     two[5] = '\r';
     BOOST_TEST(smtp::detail::first_candidate<64>(two.data()) == 5u);
 }
+
+// has_8bit (64 and 16 octets at a time) against its one-octet twin: one
+// 8-bit octet or none, at every position and alignment of the range.
+BOOST_AUTO_TEST_CASE(has_8bit_matches_scalar)
+{
+    std::string buf(300, 'a');
+    for (std::size_t from = 0; from < 20; ++from)
+        for (std::size_t len = 0; from + len <= buf.size(); len += 7)
+            for (std::size_t at = from; at <= from + len; ++at) { // at == from + len: outside the range
+                std::string b = buf;
+                if (at < b.size())
+                    b[at] = static_cast<char>(0x80 | at);
+                const char* p = b.data() + from;
+                const bool expected = at < from + len;
+                BOOST_REQUIRE(smtp::detail::has_8bit(p, p + len) == expected);
+                BOOST_REQUIRE(smtp::detail::has_8bit_scalar(p, p + len) == expected);
+            }
+}

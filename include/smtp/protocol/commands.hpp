@@ -150,7 +150,7 @@ struct greeting_command {
         out.append(Derived::name);
         out.push_back(' ');
         out.append(domain);
-        out.append("\r\n");
+        out.append(std::string_view("\r\n"));
     }
 };
 
@@ -260,13 +260,13 @@ struct mail_from {
     }
     void write_to(std::string& out) const
     {
-        out.append("MAIL FROM:<");
+        out.append(std::string_view("MAIL FROM:<"));
         out.append(address);
         out.push_back('>');
         detail_::write_params(params, out);
         if (smtputf8)
-            out.append(" SMTPUTF8");
-        out.append("\r\n");
+            out.append(std::string_view(" SMTPUTF8"));
+        out.append(std::string_view("\r\n"));
     }
 };
 
@@ -291,11 +291,11 @@ struct rcpt_to {
     std::size_t line_limit() const noexcept { return max_line + detail_::params_allowance(params); }
     void write_to(std::string& out) const
     {
-        out.append("RCPT TO:<");
+        out.append(std::string_view("RCPT TO:<"));
         out.append(address);
         out.push_back('>');
         detail_::write_params(params, out);
-        out.append("\r\n");
+        out.append(std::string_view("\r\n"));
     }
 };
 
@@ -308,7 +308,7 @@ struct bare_command {
     void write_to(std::string& out) const
     {
         out.append(Derived::name);
-        out.append("\r\n");
+        out.append(std::string_view("\r\n"));
     }
 };
 
@@ -368,8 +368,8 @@ struct text_command {
             out.append(argument);
         }
         if (smtputf8 && Derived::utf8_allowed)
-            out.append(" SMTPUTF8");
-        out.append("\r\n");
+            out.append(std::string_view(" SMTPUTF8"));
+        out.append(std::string_view("\r\n"));
     }
 };
 
@@ -418,11 +418,11 @@ struct bdat {
     constexpr check_result check() const noexcept { return {}; }
     void write_to(std::string& out) const
     {
-        out.append("BDAT ");
+        out.append(std::string_view("BDAT "));
         out.append(std::to_string(size));
         if (last)
-            out.append(" LAST");
-        out.append("\r\n");
+            out.append(std::string_view(" LAST"));
+        out.append(std::string_view("\r\n"));
     }
 };
 
@@ -449,7 +449,7 @@ struct auth {
     }
     void write_to(std::string& out) const
     {
-        out.append("AUTH ");
+        out.append(std::string_view("AUTH "));
         out.append(mechanism);
         if (initial_response) {
             out.push_back(' ');
@@ -458,7 +458,7 @@ struct auth {
             else
                 base64::encode(*initial_response, out);
         }
-        out.append("\r\n");
+        out.append(std::string_view("\r\n"));
     }
 };
 
@@ -476,7 +476,7 @@ struct auth_response {
     void write_to(std::string& out) const
     {
         base64::encode(response, out);
-        out.append("\r\n");
+        out.append(std::string_view("\r\n"));
     }
 };
 
@@ -487,7 +487,7 @@ struct auth_cancel {
     static constexpr code_set intermediate{};
     static constexpr std::size_t max_line = default_max_line;
     constexpr check_result check() const noexcept { return {}; }
-    void write_to(std::string& out) const { out.append("*\r\n"); }
+    void write_to(std::string& out) const { out.append(std::string_view("*\r\n")); }
 };
 
 /// Any other command line, validated like the rest: a verb and an optional
@@ -518,7 +518,7 @@ struct raw {
             out.push_back(' ');
             out.append(argument);
         }
-        out.append("\r\n");
+        out.append(std::string_view("\r\n"));
     }
 };
 

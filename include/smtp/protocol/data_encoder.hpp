@@ -89,12 +89,22 @@ public:
     }
 
     /// Appends the encoding of all of `in` to `out`; on an error `out` is left as it was.
+    /// (Through a buffer on the stack: growing `out` by the worst case first
+    /// would zero-fill twice the input's size, which costs more than the copy.)
     void encode(std::string_view in, std::string& out, error_code& ec)
     {
         const std::size_t at = out.size();
-        out.resize(at + max_encoded_size(in.size()));
-        const auto r = encode(in, std::span<char>(out.data() + at, out.size() - at), ec);
-        out.resize(ec ? at : at + r.produced);
+        out.reserve(at + in.size() + in.size() / 32 + slack);
+        char buf[4096];
+        do {
+            const auto r = encode(in, std::span<char>(buf, sizeof buf), ec);
+            if (ec) {
+                out.resize(at);
+                return;
+            }
+            out.append(buf, r.produced);
+            in.remove_prefix(r.consumed);
+        } while (!in.empty());
     }
 
     /// Throwing form.
@@ -137,10 +147,8 @@ public:
 
     void finish(std::string& out, error_code& ec)
     {
-        const std::size_t at = out.size();
-        out.resize(at + max_trailer_size);
-        const std::size_t n = finish(std::span<char>(out.data() + at, max_trailer_size), ec);
-        out.resize(at + n);
+        char buf[max_trailer_size];
+        out.append(buf, finish(std::span<char>(buf, max_trailer_size), ec));
     }
 
     void finish(std::string& out)

@@ -221,13 +221,15 @@ public:
             else
                 bare(f_.first_bare_cr, offset_ - 1);
         }
+        // Which lines have 8-bit octets matters only while there is
+        // something left to learn: none in the piece (one vector pass), or
+        // 8-bit already seen where it matters, and the lines need no look.
+        bool look = detail::has_8bit(p, end);
         while (p != end) {
             const char* q = detail::find_cr_or_lf(p, end);
             const std::size_t len = static_cast<std::size_t>(q - p);
-            unsigned char bits = 0;
-            for (const char* c = p; c != q; ++c)
-                bits |= static_cast<unsigned char>(*c);
-            if (bits & 0x80) {
+            look = look && !(f_.eight_bit && (f_.eight_bit_headers || !in_headers_));
+            if (look && detail::has_8bit(p, q)) {
                 f_.eight_bit = true;
                 f_.eight_bit_headers = f_.eight_bit_headers || in_headers_;
             }
@@ -736,6 +738,12 @@ private:
         if (o.requiretls)
             params[n++] = {"REQUIRETLS", std::nullopt};
         header_utf8_ = utf8;
+        // The command lines, in one allocation when no RCPT carries DSN parameters.
+        std::size_t line_bytes = from.size() + 128;
+        for (const auto& t : to)
+            line_bytes += t.address.size() + 16;
+        lines_.reserve(line_bytes);
+        ends_.reserve(to.size() + 1);
         serialize(cmd::mail_from{from, std::span<const esmtp_param>(params, n), utf8}, lines_, r_.error, diag_);
         if (r_.error)
             return stage_ = stage::done, void();

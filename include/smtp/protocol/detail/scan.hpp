@@ -220,6 +220,32 @@ inline const char* find_cr_or_lf(const char* p, const char* end) noexcept
     return find_cr_or_lf_scalar(p, end);
 }
 
+inline bool has_8bit_scalar(const char* p, const char* end) noexcept
+{
+    unsigned char bits = 0;
+    for (; p != end; ++p)
+        bits |= static_cast<unsigned char>(*p);
+    return (bits & 0x80) != 0;
+}
+
+/// True when an octet in [p, end) is 0x80 or above.
+inline bool has_8bit(const char* p, const char* end) noexcept
+{
+#if SMTP_HAVE_SSE2
+    __m128i acc = _mm_setzero_si128();
+    for (; end - p >= 64; p += 64)
+        acc = _mm_or_si128(acc, _mm_or_si128(_mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)),
+                                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16))),
+                                             _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32)),
+                                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 48)))));
+    for (; end - p >= 16; p += 16)
+        acc = _mm_or_si128(acc, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    if (_mm_movemask_epi8(acc) != 0)
+        return true;
+#endif
+    return has_8bit_scalar(p, end);
+}
+
 } // namespace detail
 SMTP_NAMESPACE_END
 

@@ -140,10 +140,51 @@ constexpr bool is_atext(char c) noexcept
     return u < 128 && atext_table[u];
 }
 
-/// A mailbox for MAIL FROM / RCPT TO, without the angle brackets.
-/// `allow_null`: "" is the null reverse-path. `allow_postmaster`: bare
-/// "Postmaster" (RFC 5321 4.1.1.3).
-constexpr errc check_mailbox(std::string_view a, bool utf8, bool allow_null, bool allow_postmaster) noexcept
+/// Byte classes for the usual address (mailbox_is_plain): 1 an octet of a
+/// dot-string local part (atext or '.'), 2 an octet of a domain label
+/// (letter, digit, '-', '_'). Control and 8-bit octets are in neither.
+inline constexpr auto mailbox_octet_table = [] {
+    std::array<unsigned char, 256> t{};
+    for (int c = 0; c < 128; ++c) {
+        const char ch = static_cast<char>(c);
+        if (atext_table[static_cast<std::size_t>(c)] || ch == '.')
+            t[static_cast<std::size_t>(c)] |= 1;
+        if (is_alnum(ch) || ch == '-' || ch == '_')
+            t[static_cast<std::size_t>(c)] |= 2;
+    }
+    return t;
+}();
+
+/// True for the address almost every message carries: ASCII dot-string @
+/// ASCII domain name, within the lengths. check_mailbox accepts every such
+/// address, so it answers for them in one cheap pass; anything else (a
+/// control or 8-bit octet, a quoted local part, an address literal, an
+/// error) takes the full checks, which say precisely what is wrong.
+constexpr bool mailbox_is_plain(std::string_view a) noexcept
+{
+    const std::size_t at = a.rfind('@');
+    if (at == std::string_view::npos || at == 0 || at > 64 || at + 1 == a.size() || a.size() + 2 > 256)
+        return false;
+    unsigned ok = 1;
+    for (std::size_t i = 0; i < at; ++i)
+        ok &= mailbox_octet_table[static_cast<unsigned char>(a[i])];
+    std::size_t label = 0;
+    for (std::size_t i = at + 1; i < a.size(); ++i) {
+        const auto c = static_cast<unsigned char>(a[i]);
+        if (c == '.') {
+            ok &= label != 0;
+            label = 0;
+        } else {
+            ok &= (mailbox_octet_table[c] >> 1) & 1u;
+            ++label;
+        }
+        ok &= label <= 63;
+    }
+    return ok && label != 0;
+}
+
+/// check_mailbox without its fast path: every check, in order.
+constexpr errc check_mailbox_fully(std::string_view a, bool utf8, bool allow_null, bool allow_postmaster) noexcept
 {
     if (a.empty())
         return allow_null ? errc{} : errc::empty_argument;
@@ -189,6 +230,14 @@ constexpr errc check_mailbox(std::string_view a, bool utf8, bool allow_null, boo
     }
     const errc d = check_domain(domain, utf8);
     return d == errc::empty_argument ? errc::address_syntax : d;
+}
+
+/// A mailbox for MAIL FROM / RCPT TO, without the angle brackets.
+/// `allow_null`: "" is the null reverse-path. `allow_postmaster`: bare
+/// "Postmaster" (RFC 5321 4.1.1.3).
+constexpr errc check_mailbox(std::string_view a, bool utf8, bool allow_null, bool allow_postmaster) noexcept
+{
+    return mailbox_is_plain(a) ? errc{} : check_mailbox_fully(a, utf8, allow_null, allow_postmaster);
 }
 
 /// esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
