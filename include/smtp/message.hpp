@@ -51,6 +51,7 @@
 #define SMTP_MESSAGE_HPP
 
 #include <smtp/protocol/base64.hpp>
+#include <smtp/protocol/line_ends.hpp>
 #include <smtp/version.hpp>
 
 #include <algorithm>
@@ -158,17 +159,7 @@ inline std::string normalize_crlf(std::string_view in)
 {
     std::string out;
     out.reserve(in.size() + in.size() / 32);
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '\r') {
-            out += "\r\n";
-            if (i + 1 < in.size() && in[i + 1] == '\n')
-                ++i;
-        } else if (in[i] == '\n') {
-            out += "\r\n";
-        } else {
-            out.push_back(in[i]);
-        }
-    }
+    line_end_normalizer{}.put(in, out);
     return out;
 }
 

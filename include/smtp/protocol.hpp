@@ -15,6 +15,7 @@
 #include <smtp/protocol/envelope.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/extensions.hpp>
+#include <smtp/protocol/line_ends.hpp>
 #include <smtp/protocol/reply.hpp>
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/protocol/sasl.hpp>

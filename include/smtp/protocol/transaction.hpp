@@ -46,6 +46,7 @@
 #include <smtp/protocol/detail/validate.hpp>
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/protocol/line_ends.hpp>
 #include <smtp/protocol/reply.hpp>
 #include <smtp/version.hpp>
 
@@ -360,52 +361,6 @@ inline void append_utf8_addr_xtext(std::string_view s, std::string& out)
         out.push_back('}');
     }
 }
-
-/// Line ends made CRLF, nothing else changed: message data for BDAT.
-/// Streaming; carries a CR at the end of one piece over to the next.
-class line_end_normalizer {
-public:
-    void put(std::string_view in, std::string& out)
-    {
-        const char* p = in.data();
-        const char* const end = p + in.size();
-        if (after_cr_ && p != end) { // an empty piece keeps the CR pending
-            if (*p == '\n')
-                ++p;
-            after_cr_ = false;
-        }
-        while (p != end) {
-            const char* q = detail::find_cr_or_lf(p, end);
-            out.append(p, q);
-            if (q == end) {
-                open_line_ = true;
-                return;
-            }
-            out.append("\r\n");
-            open_line_ = false;
-            if (*q == '\r') {
-                if (q + 1 == end) {
-                    after_cr_ = true;
-                    return;
-                }
-                if (q[1] == '\n')
-                    ++q;
-            }
-            p = q + 1;
-        }
-    }
-    /// The final CRLF when the last line is open.
-    void finish(std::string& out)
-    {
-        if (open_line_)
-            out.append("\r\n");
-        open_line_ = after_cr_ = false;
-    }
-
-private:
-    bool after_cr_ = false;
-    bool open_line_ = false;
-};
 
 // --- The engine ---------------------------------------------------------------------------
 
