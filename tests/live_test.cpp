@@ -4,6 +4,8 @@
 // must fail, with VRFY; and Postfix's smtp-sink. What the servers received is
 // read back from their record directories.
 #define BOOST_TEST_MODULE live
+#include "live_servers.hpp"
+
 #include <smtp/client.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -20,55 +22,11 @@ using smtp::errc;
 
 namespace {
 
-std::string env(const std::string& name)
-{
-    const char* v = std::getenv(name.c_str());
-    BOOST_REQUIRE_MESSAGE(v != nullptr, name << " is not set: run this test through with_servers.py");
-    return v;
-}
-
-smtp::connect_options server(const std::string& name)
-{
-    smtp::connect_options o;
-    o.host = "localhost"; // the test certificates name localhost
-    o.port = static_cast<std::uint16_t>(std::stoi(env("SMTP_TEST_" + name + "_PORT")));
-    o.ca_file = env("SMTP_TEST_CERTS") + "/ca.pem";
-    o.local_name = "client.example";
-    o.timeouts.command = o.timeouts.greeting = o.timeouts.connect = std::chrono::seconds(10);
-    return o;
-}
-
-/// The messages a server recorded, as the text of their JSON files, in order.
-std::vector<std::string> records(const std::string& name)
-{
-    std::vector<std::string> out;
-    const fs::path dir = env("SMTP_TEST_" + name + "_RECORD");
-    for (int n = 1;; ++n) {
-        std::ifstream f(dir / (std::to_string(n) + ".json"));
-        if (!f)
-            break;
-        std::stringstream ss;
-        ss << f.rdbuf();
-        out.push_back(ss.str());
-    }
-    return out;
-}
-
-/// The data of a recorded message.
-std::string recorded_data(const std::string& json)
-{
-    const std::string key = "\"data_b64\": \"";
-    const auto at = json.find(key);
-    BOOST_REQUIRE(at != std::string::npos);
-    const auto end = json.find('"', at + key.size());
-    std::string data;
-    smtp::error_code ec;
-    smtp::base64::decode(std::string_view(json).substr(at + key.size(), end - at - key.size()), data, ec);
-    BOOST_REQUIRE(!ec);
-    return data;
-}
-
-bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+using live::contains;
+using live::env;
+using live::recorded_data;
+using live::records;
+using live::server;
 
 const std::string message = "From: Author <author@example.com>\r\nTo: Recipient <a@example.com>\r\n"
                             "Subject: live test\r\n\r\nHello.\r\n.a line with a dot\r\n";

@@ -4,6 +4,8 @@
 // SMTPUTF8, DSN: what it stored is read back), Postfix's smtp-sink for a
 // pipelined stream of messages and the pool, and aiosmtpd's LMTP server.
 #define BOOST_TEST_MODULE live_transactions
+#include "live_servers.hpp"
+
 #include <smtp/client.hpp>
 #include <smtp/pool.hpp>
 #include <smtp/protocol/base64.hpp>
@@ -26,30 +28,12 @@ using smtp::errc;
 
 namespace {
 
-std::string env(const std::string& name)
-{
-    const char* v = std::getenv(name.c_str());
-    BOOST_REQUIRE_MESSAGE(v != nullptr, name << " is not set: run this test through with_servers.py");
-    return v;
-}
+using live::contains;
+using live::env;
+using live::recorded_data;
+using live::slurp;
 
-smtp::connect_options server(const std::string& name)
-{
-    smtp::connect_options o;
-    o.host = "127.0.0.1";
-    o.port = static_cast<std::uint16_t>(std::stoi(env("SMTP_TEST_" + name + "_PORT")));
-    o.local_name = "client.example";
-    o.timeouts.command = o.timeouts.greeting = o.timeouts.connect = std::chrono::seconds(10);
-    return o;
-}
-
-std::string slurp(const fs::path& p)
-{
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+smtp::connect_options server(const std::string& name) { return live::server(name, "127.0.0.1"); }
 
 /// The messages delivered to `local`@example.test, waiting up to 10 s for `n`.
 std::vector<std::string> maildir(const std::string& local, std::size_t n)
@@ -69,7 +53,6 @@ std::vector<std::string> maildir(const std::string& local, std::size_t n)
     return out;
 }
 
-bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
 
 /// What the client sent, as the logger saw it, joined between replies: each
 /// entry went out with no round trip inside it (the scripted-transport tests
@@ -257,18 +240,6 @@ std::string normalised(const std::string& in)
     return out;
 }
 
-std::string recorded_data(const std::string& json)
-{
-    const std::string key = "\"data_b64\": \"";
-    const auto at = json.find(key);
-    BOOST_REQUIRE(at != std::string::npos);
-    const auto end = json.find('"', at + key.size());
-    std::string data;
-    smtp::error_code ec;
-    smtp::base64::decode(std::string_view(json).substr(at + key.size(), end - at - key.size()), data, ec);
-    BOOST_REQUIRE(!ec);
-    return data;
-}
 
 BOOST_AUTO_TEST_CASE(smuggling_attempts_reach_a_real_server_as_one_message_each)
 {

@@ -8,6 +8,8 @@
 // Each case is one entry of a table; `test_hostile -- --table` prints the
 // table as docs/security.md shows it, and ctest checks that they agree.
 #define BOOST_TEST_MODULE hostile
+#include "test_mechanisms.hpp"
+
 #include <smtp/client.hpp>
 #include <smtp/transport/scripted.hpp>
 
@@ -60,14 +62,6 @@ script_ptr greeted(const std::string& ehlo = "250-mx.example\r\n250 PIPELINING\r
     return s;
 }
 
-/// A mechanism that answers every challenge (the session's bound must stop it).
-struct chatty {
-    static constexpr std::string_view name = "X-CHATTY";
-    explicit chatty(const smtp::sasl::credentials&) {}
-    bool initial_response(std::string&, smtp::error_code&) { return false; }
-    void challenge(std::string_view, std::string& out, smtp::error_code&) { out += "more"; }
-    bool complete() const { return false; }
-};
 using chatty_auth = smtp::policies<smtp::transport::scripted, smtp::tls::none, smtp::auth::allow_plaintext,
                                    smtp::auth::mechanisms<chatty>>;
 

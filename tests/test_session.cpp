@@ -4,6 +4,8 @@
 // the compile-time rules (in-process; tests/compile_fail/ has the one-TU-per-
 // case versions).
 #define BOOST_TEST_MODULE session
+#include "test_mechanisms.hpp"
+
 #include <smtp/client.hpp>
 #include <smtp/transport/scripted.hpp>
 
@@ -39,15 +41,6 @@ smtp::connect_options opts()
 
 script_ptr make_script() { return std::make_shared<smtp::transport::script>(); }
 
-/// A mechanism that would answer forever (the session's bound must stop it).
-struct chatty {
-    static constexpr std::string_view name = "X-CHATTY";
-    explicit chatty(const smtp::sasl::credentials&) {}
-    bool initial_response(std::string&, smtp::error_code&) { return false; }
-    void challenge(std::string_view, std::string& out, smtp::error_code&) { out += "more"; }
-    bool complete() const { return false; }
-};
-static_assert(smtp::sasl::mechanism<chatty>);
 
 /// A logger of one's own that keeps no state.
 struct [[maybe_unused]] empty_logger {
