@@ -414,6 +414,8 @@ config parse_command_line(int argc, char** argv)
         throw failure("--user and --password-env go together");
     if (!c.user.empty() && c.tls == "none")
         throw failure("--user with --tls none would send the password in clear; use starttls or implicit");
+    if (c.requiretls && c.tls == "none")
+        throw failure("--requiretls needs an encrypted session (--tls starttls or implicit), not --tls none");
     return c;
 }
 
@@ -457,8 +459,6 @@ std::string explain(const smtp::error_code& ec)
         return "the server does not offer DSN (RFC 3461), which --dsn-notify, --dsn-ret and --envid need";
     if (ec == smtp::errc::requiretls_not_offered)
         return "the server does not offer REQUIRETLS (RFC 8689), which --requiretls needs";
-    if (ec == smtp::errc::requiretls_without_tls)
-        return "--requiretls needs an encrypted session (--tls starttls or implicit), not --tls none";
     return {};
 }
 

@@ -10,8 +10,8 @@
     every recipient refused after the data (exit 2)
   --dsn-notify, --dsn-ret, --envid: NOTIFY on every RCPT, RET and ENVID (xtext)
     on MAIL; a server without DSN: exit 2, one line, nothing sent
-  --requiretls: in clear, and over TLS to a server without REQUIRETLS: exit 2,
-    one line, nothing sent
+  --requiretls: in clear (a usage error, before connecting), and over TLS to
+    a server without REQUIRETLS: exit 2, one line, nothing sent
   --no-pipelining against smtp-sink (PIPELINING): one command per write,
     where MAIL, RCPT and DATA go in one write without it
   bad values of the new options: usage errors (exit 2, one line)
@@ -171,9 +171,10 @@ check(not records("plain"), "DSN options without DSN: something was sent")
 
 # --requiretls: in clear; over TLS to a server without REQUIRETLS.
 n = len(records("plain"))
-rc, out, err = smtp_send("--tls", "none", "--requiretls", server="plain")
+rc, out, err = smtp_send("--tls", "none", "--requiretls", "--debug", server="plain")
 one_line_failure("--requiretls in clear", rc, out, err)
 check("--requiretls needs an encrypted session" in err, "--requiretls in clear: reason", err)
+check("reply:" not in err, "--requiretls in clear: a usage error, found before connecting", err)
 check(len(records("plain")) == n, "--requiretls in clear: something was sent")
 n = len(records("main"))
 rc, out, err = smtp_send("--user", USER, "--password-env", "SMTP_PASSWORD", "--requiretls")
