@@ -2,6 +2,8 @@
 // logger, and a transport that wraps another one. Runs against the scripted
 // in-memory transport, so it needs no server; the same policies work over
 // smtp::transport::tcp.
+#include "sasl_anonymous.hpp"
+
 #include <smtp/client.hpp>
 #include <smtp/transport/scripted.hpp>
 
@@ -10,43 +12,8 @@
 #include <string>
 
 // 1. A SASL mechanism: any type with a name, an initial response, an answer
-//    to each challenge, and a verdict (docs/protocol-core.md shows it too).
-//! [mechanism]
-/// ANONYMOUS (RFC 4505): one initial response, the trace information.
-class anonymous {
-public:
-    static constexpr std::string_view name = "ANONYMOUS";
-
-    explicit anonymous(const smtp::sasl::credentials& c) noexcept : trace_(c.username) {}
-
-    bool initial_response(std::string& out, smtp::error_code& ec)
-    {
-        ec = {};
-        for (char ch : trace_)
-            if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F) {
-                ec = smtp::errc::sasl_invalid_credentials;
-                return false;
-            }
-        out.append(trace_);
-        sent_ = true;
-        return true;
-    }
-
-    void challenge(std::string_view, std::string&, smtp::error_code& ec)
-    {
-        ec = smtp::errc::sasl_unexpected_challenge;
-        sent_ = false;
-    }
-
-    bool complete() const noexcept { return sent_; }
-
-private:
-    std::string_view trace_; // the credentials are views: the caller keeps them alive
-    bool sent_ = false;
-};
-
-static_assert(smtp::sasl::mechanism<anonymous>);
-//! [mechanism]
+//    to each challenge, and a verdict. sasl_anonymous.hpp has one, the
+//    ANONYMOUS mechanism (RFC 4505); test_sasl.cpp tests it.
 
 // 2. A logger: two hooks, and its policy category. This one counts.
 struct counting_logger {
