@@ -5,8 +5,12 @@
 // algorithm over the protocol core: resume() says what I/O it needs next
 // (write the buffer, read more, TLS handshake, done). One driver runs them
 // asynchronously on the transport's executor; the synchronous forms run the
-// same driver on the session's own io_context. The session types
-// (session.hpp) only decide which operations exist in which state.
+// same driver on the session's own io_context. The driver sees an operation
+// only through run_base, and gives every I/O the same handler type, so the
+// Asio machinery (TLS stream operations, socket operations, timer) is
+// compiled once per connection type, not once per operation and completion
+// handler. The session types (session.hpp) only decide which operations
+// exist in which state.
 #ifndef SMTP_DETAIL_CONNECTION_HPP
 #define SMTP_DETAIL_CONNECTION_HPP
 
@@ -18,8 +22,10 @@
 #include <smtp/protocol/transaction.hpp>
 #include <smtp/version.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/compose.hpp>
 #include <boost/asio/coroutine.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
@@ -668,23 +674,118 @@ inline bool breaks_session(const error_code& ec) noexcept
     }
 }
 
-/// Runs `op` on `c` asynchronously; completes with void(error_code).
-template <class Conn, class Op>
-struct driver {
+/// One run of an operation on a connection, seen by the driver through this
+/// interface only: what Asio instantiates (the transport's reads, writes,
+/// handshake and connect, the TLS stream's operations, the deadline timer)
+/// depends on the connection type alone, never on the operation or on the
+/// caller's completion handler. The run derived from it holds the operation
+/// and what to call when it is done.
+template <class Conn>
+struct run_base {
     Conn* c;
-    Op op;
+    /// Where intermediate completions run: the completion handler's
+    /// associated executor (a strand, a coroutine's executor, ...), else the
+    /// transport's.
+    boost::asio::any_io_executor executor;
     io last = io::none;
+    bool continuation = false;
 
-    template <class Self>
-    void operator()(Self& self, error_code io_ec = {}, std::size_t n = 0)
+    run_base(Conn& conn, boost::asio::any_io_executor ex) : c(&conn), executor(std::move(ex)) {}
+    run_base(const run_base&) = delete;
+    run_base& operator=(const run_base&) = delete;
+
+    virtual io resume(error_code io_ec) = 0;
+    /// The operation is done: c.ec holds the outcome. May destroy *this.
+    virtual void complete(error_code ec) = 0;
+    /// A pending I/O's handler went away uncalled (its io_context was
+    /// destroyed): the run goes too, and with it the caller's handler.
+    virtual void abandon() noexcept = 0;
+
+protected:
+    ~run_base() = default;
+};
+
+template <class Conn>
+class io_handler;
+template <class Conn>
+void drive(io_handler<Conn> h, error_code io_ec, std::size_t n);
+
+/// The one completion handler every I/O of a connection is given. It owns
+/// the run while the I/O is pending, as a composed operation would.
+template <class Conn>
+class io_handler {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    explicit io_handler(run_base<Conn>* r) noexcept : r_(r) {}
+    io_handler(io_handler&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+    io_handler& operator=(io_handler&&) = delete;
+    ~io_handler()
     {
-        namespace asio = boost::asio;
-        if (last != io::none) {
+        if (r_)
+            r_->abandon();
+    }
+
+    executor_type get_executor() const noexcept { return r_->executor; }
+    run_base<Conn>* get() const noexcept { return r_; }
+    run_base<Conn>* release() noexcept { return std::exchange(r_, nullptr); }
+
+    void operator()(error_code ec, std::size_t n = 0) { drive(std::move(*this), ec, n); }
+
+    friend bool asio_handler_is_continuation(io_handler* h) { return h->r_ && h->r_->continuation; }
+
+private:
+    run_base<Conn>* r_;
+};
+
+template <class Conn>
+void wait_for_deadline(Conn& conn)
+{
+    const std::uint64_t gen = ++conn.timer_gen;
+    conn.timer_armed = true;
+    conn.armed_at = conn.deadline;
+    conn.timer.expires_at(conn.deadline);
+    conn.timer.async_wait([c = &conn, gen](error_code e) {
+        if (e || gen != c->timer_gen)
+            return; // cancelled, or replaced by a wait for an earlier deadline
+        c->timer_armed = false;
+        if (!c->io_pending)
+            return;
+        if (std::chrono::steady_clock::now() >= c->deadline) {
+            c->timed_out = true;
+            c->transport.cancel();
+        } else {
+            wait_for_deadline(*c); // the deadline moved on since
+        }
+    });
+}
+
+template <class Conn>
+void disarm_timer(Conn& conn)
+{
+    if (conn.timer_armed) {
+        ++conn.timer_gen;
+        conn.timer_armed = false;
+        conn.timer.cancel();
+    }
+}
+
+/// The driver: takes an I/O's outcome, resumes the operation, starts the
+/// I/O it asks for (handing `h`, and the run with it, to the transport) or
+/// completes the run. Should anything throw, `h` still owns the run.
+template <class Conn>
+void drive(io_handler<Conn> h, error_code io_ec, std::size_t n)
+{
+    namespace asio = boost::asio;
+    run_base<Conn>* const r = h.get();
+    Conn* c = r->c;
+    for (;;) {
+        if (r->last != io::none) {
             c->io_pending = false;
             if (c->timed_out && io_ec == asio::error::operation_aborted)
                 io_ec = errc::timeout;
             c->timed_out = false;
-            switch (last) {
+            switch (r->last) {
             case io::write:
                 if (!io_ec)
                     c->wbuf.clear();
@@ -698,86 +799,122 @@ struct driver {
             }
             if (io_ec && io_ec != asio::error::operation_aborted)
                 c->broken = true;
+            r->continuation = true;
         } else if (c->broken) {
             c->ec = errc::session_broken;
-            return self.complete(c->ec);
+            h.release();
+            return r->complete(c->ec);
         }
-        last = op.resume(*c, io_ec);
-        if (last != io::done && last != io::close)
-            arm_timer();
-        if (last == io::write && c->has_unread()) {
+        r->last = r->resume(io_ec);
+        if (r->last != io::done && r->last != io::close) {
+            c->io_pending = true;
+            if (!c->timer_armed || c->deadline < c->armed_at)
+                wait_for_deadline(*c);
+        }
+        if (r->last == io::write && c->has_unread()) {
             c->wbuf.clear();
             c->logged = false;
             c->ec = errc::unsolicited_reply;
-            last = io::done;
+            r->last = io::done;
         }
-        switch (last) {
-        case io::connect: return c->transport.async_connect(c->options, std::move(self));
+        switch (r->last) {
+        case io::connect: return c->transport.async_connect(c->options, std::move(h));
         case io::write:
             c->log_write();
-            return c->transport.async_write(asio::buffer(c->wbuf), std::move(self));
-        case io::read: return c->transport.async_read_some(c->read_area(), std::move(self));
-        case io::handshake:
-            return c->transport.async_handshake(c->options, c->verify_peer, std::move(self));
+            return c->transport.async_write(asio::buffer(c->wbuf), std::move(h));
+        case io::read: return c->transport.async_read_some(c->read_area(), std::move(h));
+        case io::handshake: return c->transport.async_handshake(c->options, c->verify_peer, std::move(h));
         case io::close:
             c->transport.close();
             c->closed = true;
-            (*this)(self);
-            return;
+            io_ec = {};
+            n = 0;
+            continue; // resumed at once, as after an I/O
         case io::none:
         case io::done: break;
         }
-        if (breaks_session(c->ec) || c->server_closing)
-            c->broken = true; // after a 421 the server closes: nothing more can be sent
-        disarm_timer(*c); // no wait left behind to keep the caller's io_context busy
-        self.complete(c->ec);
+        break;
     }
+    if (breaks_session(c->ec) || c->server_closing)
+        c->broken = true; // after a 421 the server closes: nothing more can be sent
+    disarm_timer(*c); // no wait left behind to keep the caller's io_context busy
+    h.release();
+    r->complete(c->ec);
+}
 
-    void arm_timer()
-    {
-        c->io_pending = true;
-        if (!c->timer_armed || c->deadline < c->armed_at)
-            wait_for_deadline(*c);
-    }
+/// A run for an asynchronous caller: owns the operation and the handler.
+template <class Conn, class Op, class Handler>
+struct async_run_state final : run_base<Conn> {
+    Op op;
+    Handler handler;
 
-    static void wait_for_deadline(Conn& conn)
-    {
-        const std::uint64_t gen = ++conn.timer_gen;
-        conn.timer_armed = true;
-        conn.armed_at = conn.deadline;
-        conn.timer.expires_at(conn.deadline);
-        conn.timer.async_wait([c = &conn, gen](error_code e) {
-            if (e || gen != c->timer_gen)
-                return; // cancelled, or replaced by a wait for an earlier deadline
-            c->timer_armed = false;
-            if (!c->io_pending)
-                return;
-            if (std::chrono::steady_clock::now() >= c->deadline) {
-                c->timed_out = true;
-                c->transport.cancel();
-            } else {
-                wait_for_deadline(*c); // the deadline moved on since
-            }
-        });
-    }
+    async_run_state(Conn& c, Op o, Handler h)
+        : run_base<Conn>(c, boost::asio::get_associated_executor(h, c.transport.get_executor())), op(std::move(o)),
+          handler(std::move(h))
+    {}
 
-    static void disarm_timer(Conn& conn)
+    io resume(error_code io_ec) override { return op.resume(*this->c, io_ec); }
+    void complete(error_code ec) override
     {
-        if (conn.timer_armed) {
-            ++conn.timer_gen;
-            conn.timer_armed = false;
-            conn.timer.cancel();
-        }
+        Handler h(std::move(handler));
+        delete this;
+        std::move(h)(ec);
     }
+    void abandon() noexcept override { delete this; }
 };
 
+/// Runs `op` on `c` asynchronously; completes with void(error_code).
 template <class Conn, class Op, class Token>
 auto async_run(Conn& c, Op op, Token&& token)
 {
     c.ec = {};
     c.diag.clear();
-    return boost::asio::async_compose<Token, void(error_code)>(driver<Conn, Op>{&c, std::move(op)}, token,
-                                                                c.transport);
+    return boost::asio::async_initiate<Token, void(error_code)>(
+        [&c](auto handler, Op op) {
+            using state = async_run_state<Conn, Op, decltype(handler)>;
+            drive<Conn>(io_handler<Conn>(new state(c, std::move(op), std::move(handler))), {}, 0);
+        },
+        token, std::move(op));
+}
+
+/// A run for a synchronous caller: on its stack, done when `finished`.
+template <class Conn>
+struct sync_run_base : run_base<Conn> {
+    error_code result{};
+    bool finished = false;
+
+    explicit sync_run_base(Conn& c) : run_base<Conn>(c, c.transport.get_executor()) {}
+    void complete(error_code ec) final
+    {
+        result = ec;
+        finished = true;
+    }
+    void abandon() noexcept final {}
+};
+
+template <class Conn, class Op>
+struct sync_run final : sync_run_base<Conn> {
+    Op& op;
+    sync_run(Conn& c, Op& o) : sync_run_base<Conn>(c), op(o) {}
+    io resume(error_code io_ec) override { return op.resume(*this->c, io_ec); }
+};
+
+/// Runs a started synchronous run to its end on the session's io_context.
+template <class Conn>
+error_code finish_sync(sync_run_base<Conn>& r)
+{
+    Conn& c = *r.c;
+    c.ec = {};
+    c.diag.clear();
+    drive<Conn>(io_handler<Conn>(&r), {}, 0);
+    auto& ctx = *c.owned_context;
+    ctx.restart();
+    while (!r.finished && ctx.run_one() != 0) {}
+    if (!r.finished) { // no work left and no completion: never report a success not had
+        c.broken = true;
+        return errc::session_broken;
+    }
+    return r.result;
 }
 
 /// The synchronous form: the same driver, run on the session's own io_context.
@@ -786,20 +923,8 @@ error_code run(Conn& c, Op op)
 {
     if (!c.owned_context)
         throw std::logic_error("smtp: synchronous call on a session made by async_connect");
-    error_code result;
-    bool finished = false;
-    async_run(c, std::move(op), [&](error_code e) {
-        result = e;
-        finished = true;
-    });
-    auto& ctx = *c.owned_context;
-    ctx.restart();
-    while (!finished && ctx.run_one() != 0) {}
-    if (!finished) { // no work left and no completion: never report a success not had
-        c.broken = true;
-        return errc::session_broken;
-    }
-    return result;
+    sync_run<Conn, Op> r(c, op);
+    return finish_sync<Conn>(r);
 }
 
 } // namespace detail
