@@ -226,3 +226,27 @@ BOOST_AUTO_TEST_CASE(tls_older_than_1_2_is_refused)
     // The harness's self-test shows that such a server does complete a
     // handshake with a client that allows TLS 1.1: the refusal here is ours.
 }
+
+BOOST_AUTO_TEST_CASE(a_large_message_over_starttls_arrives_intact)
+{
+    // 3 MiB, every fifth line starting with a dot: many TLS records, the
+    // data written in pieces; aiosmtpd must store exactly the message.
+    std::string body;
+    for (int i = 0; body.size() < (3u << 20); ++i) {
+        if (i % 5 == 0)
+            body += '.';
+        body += "line " + std::to_string(i) + ' ' + std::string(60, 'x') + "\r\n";
+    }
+    const std::string big = "From: author@example.com\r\nSubject: big\r\n\r\n" + body;
+    const std::size_t before = records("TLS").size();
+    auto e = std::move(std::move(smtp::connect(server("TLS"))).ehlo()).starttls().ehlo();
+    auto a = std::move(e).login("alice", "s3cret");
+    const auto r = a.sendmail("author@example.com", {"a@example.com"}, big);
+    BOOST_TEST(r.queued());
+    std::move(a).quit();
+    const auto rec = records("TLS");
+    BOOST_REQUIRE(rec.size() == before + 1);
+    const std::string got = recorded_data(rec.back());
+    BOOST_TEST(got.size() == big.size());
+    BOOST_TEST((got == big), "the stored message differs from the one sent");
+}
