@@ -289,6 +289,22 @@ BOOST_AUTO_TEST_CASE(reject_mode_refuses_bare_cr_and_lf_across_chunks)
     e.finish(out, ec);
     BOOST_TEST(ec == smtp::errc::data_bare_lf);
     BOOST_TEST(out == "kept");
+    // Also when the error comes after the first pieces were encoded (the
+    // std::string form goes through a 4 KiB buffer): 5000 octets, then a bare LF.
+    smtp::data_encoder late(reject);
+    std::string out2 = "kept";
+    std::string lines;
+    while (lines.size() < 5000)
+        lines += std::string(98, 'x') + "\r\n";
+    late.encode(lines + "a\nb", out2, ec);
+    BOOST_TEST(ec == smtp::errc::data_bare_lf);
+    BOOST_TEST(out2 == "kept");
+    // And a long input that is fine comes out whole, across the buffer's pieces.
+    smtp::data_encoder ok;
+    std::string long_out = "kept";
+    ok.encode(lines + "." + lines, long_out, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST((long_out == "kept" + lines + ".." + lines));
 }
 
 BOOST_AUTO_TEST_CASE(line_length_limit_rfc5321_4_5_3_1_6)

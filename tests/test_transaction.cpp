@@ -765,6 +765,38 @@ BOOST_AUTO_TEST_CASE(scanner_gives_the_same_facts_at_every_split)
     }
 }
 
+// The 8-bit facts against values written down, not against the scanner
+// itself: where the 8-bit octet is (none, a header, the body, both, a long
+// piece past the 16- and 64-octet blocks), at every split into two pieces.
+BOOST_AUTO_TEST_CASE(scanner_eight_bit_facts_are_right)
+{
+    const std::string pad(70, 'p'); // lines longer than one 64-octet block
+    struct expected {
+        std::string m;
+        bool eight_bit, eight_bit_headers;
+    };
+    const std::vector<expected> cases{
+        {"Subject: a\r\nX: " + pad + "\r\n\r\n" + pad + "\r\n", false, false},
+        {"Subject: a\r\nX: " + pad + "\xC3\xA9\r\n\r\nbody\r\n", true, true},
+        {"Subject: a\r\n\r\n" + pad + "\xC3\xA9" + pad + "\r\n", true, false},
+        {"Subject: \xC3\xA9\r\n\r\n\xC3\xA9\r\n", true, true},
+        {"Subject: a\r\n\r\nascii\r\n" + pad + pad + "\x80", true, false},
+        {"\xFF", true, true}, // an open first line is a header line
+    };
+    for (const auto& c : cases)
+        for (std::size_t cut = 0; cut <= c.m.size(); ++cut) {
+            smtp::message_scanner s;
+            s.put(std::string_view(c.m).substr(0, cut));
+            s.put(std::string_view(c.m).substr(cut));
+            const auto f = s.finish();
+            BOOST_TEST_CONTEXT("case " << &c - cases.data() << " cut " << cut)
+            {
+                BOOST_TEST(f.eight_bit == c.eight_bit);
+                BOOST_TEST(f.eight_bit_headers == c.eight_bit_headers);
+            }
+        }
+}
+
 BOOST_AUTO_TEST_CASE(a_rewindable_source_sends_what_the_string_sends)
 {
     smtp::server_offers o = pipelining();

@@ -29,6 +29,7 @@
 #include <smtp/protocol/error.hpp>
 #include <smtp/version.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <span>
@@ -89,12 +90,16 @@ public:
     }
 
     /// Appends the encoding of all of `in` to `out`; on an error `out` is left as it was.
-    /// (Through a buffer on the stack: growing `out` by the worst case first
-    /// would zero-fill twice the input's size, which costs more than the copy.)
+    /// (Room for the worst case is reserved first, growing geometrically, so
+    /// nothing can throw once encoding has begun; the octets go through a
+    /// buffer on the stack, because resizing `out` to the worst case would
+    /// zero-fill twice the input's size, which costs more than the copy.)
     void encode(std::string_view in, std::string& out, error_code& ec)
     {
         const std::size_t at = out.size();
-        out.reserve(at + in.size() + in.size() / 32 + slack);
+        const std::size_t need = at + max_encoded_size(in.size());
+        if (out.capacity() < need)
+            out.reserve(std::max(need, 2 * out.capacity()));
         char buf[4096];
         do {
             const auto r = encode(in, std::span<char>(buf, sizeof buf), ec);
