@@ -43,8 +43,10 @@ int main(int argc, char** argv)
     options.port = static_cast<std::uint16_t>(argc > 2 ? std::stoi(argv[2]) : 1025);
     boost::asio::io_context io;
     int status = 0;
-    // An error (a refusal, a lost connection) is thrown out of the co_await:
-    // smtp::error_with_diagnostics, as from the synchronous forms.
+    // An error (a refusal, a lost connection) is thrown out of the co_await
+    // as a boost::system::system_error with the error code; step::value()
+    // throws smtp::error_with_diagnostics, which is one too and carries the
+    // server's reply.
     boost::asio::co_spawn(io, send(options), [&](std::exception_ptr e) {
         if (!e)
             return;

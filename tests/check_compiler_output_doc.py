@@ -46,8 +46,14 @@ def main():
             if i + 1 >= len(lines) or lines[i + 1] != "```text":
                 problems.append("%s: an output directive must precede a ```text block" % where)
                 continue
+            if "```" not in lines[i + 2:]:
+                problems.append("%s: the block is never closed" % where)
+                continue
             end = lines.index("```", i + 2)
             block = lines[i + 2:end]
+            if not any(line.strip() for line in block) and not write:
+                problems.append("%s: an empty block quotes nothing (--write fills it)" % where)
+                continue
             cmd = shlex.split(d.group(1))
             want = QUOTED.get(cmd[0])
             have = major(cmd[0])

@@ -50,16 +50,29 @@ def region(path, name):
     return "\n".join(l[cut:] for l in body) + "\n", None
 
 
-def built_by_tests(root, rel):
+def cmake_code(path):
+    """A CMake file without its comments: a name in a comment builds nothing."""
+    return "\n".join(re.sub(r"#.*$", "", line) for line in path.read_text().split("\n"))
+
+
+def built_by_tests(root, rel, seen=()):
     """A CMakeLists.txt or .cmake script under examples/ or tests/ names the
     file, its directory (a project the tests build, examples/consumer), or
-    its stem as a target (examples/CMakeLists.txt's list, a compile-fail case)."""
+    its stem as a target (examples/CMakeLists.txt's list, a compile-fail
+    case), outside comments; or the file is a header that such a file under
+    examples/ includes."""
     path = pathlib.PurePosixPath(rel)
-    names = [rel, str(path.parent)]
+    names = [rel, path.stem] + ([str(path.parent)] if str(path.parent) != "examples" else [])
     for d in ("examples", "tests"):
         for script in list((root / d).rglob("CMakeLists.txt")) + list((root / d).rglob("*.cmake")):
-            text = script.read_text()
-            if any(re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(n), text) for n in names + [path.stem]):
+            text = cmake_code(script)
+            if any(re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(n), text) for n in names):
+                return True
+    if path.suffix == ".hpp":
+        include = re.compile(r'^\s*#\s*include\s+"%s"' % re.escape(path.name), re.M)
+        for src in sorted((root / "examples").rglob("*.cpp")):
+            other = str(src.relative_to(root))
+            if other not in seen and include.search(src.read_text()) and built_by_tests(root, other, seen + (rel,)):
                 return True
     return False
 
@@ -75,6 +88,9 @@ def main():
         while i < len(lines):
             m = FENCE.match(lines[i])
             if not m:
+                if re.match(r"^\s+```", lines[i]):
+                    errors.append("%s:%d: an indented fence is not checked: put the block at column 0"
+                                  % (doc.relative_to(root), i + 1))
                 out.append(lines[i])
                 i += 1
                 continue
@@ -82,6 +98,8 @@ def main():
             while j < len(lines) and not lines[j].startswith("```"):
                 j += 1
             where = "%s:%d" % (doc.relative_to(root), i + 1)
+            if j == len(lines):
+                errors.append("%s: a block that is never closed" % where)
             lang = m.group(1).strip()
             block = "\n".join(lines[i + 1:j]) + "\n"
             d = DIRECTIVE.match(lines[i - 1]) if i > 0 else None
