@@ -46,8 +46,9 @@ whatever the figures (a report, not a test); 1 when something could not run.
    file through smtp::message_source (smtp::file_message), when the library
    has it. Peak RSS (VmHWM of the child; ru_maxrss beside it) for 2 MiB and
    20 MiB messages: held in memory, from a file, from a callback source. A
-   100 KiB message shows what Nagle's algorithm costs (the library does not
-   set TCP_NODELAY), with the sink in its own session (scheduler autogroup,
+   100 KiB message shows what Nagle's algorithm costs (the library sets
+   TCP_NODELAY; the raw loop is run without and with it), with the sink in
+   its own session (scheduler autogroup,
    as every server here) and in the clients' session.
 3. Concurrency (part "pool"). smtp::pool sending 20,000 messages through 1, 4,
    16 and 64 sessions to smtp-sink: messages/s and peak RSS. Library-owned
