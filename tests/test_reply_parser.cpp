@@ -13,21 +13,7 @@
 #include <string>
 #include <vector>
 
-// Counting allocator: the parser must never allocate. (g++ cannot see that
-// these replacements pair malloc with free and warns at inlined call sites.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-static std::atomic<long> g_allocations{0};
-void* operator new(std::size_t n)
-{
-    ++g_allocations;
-    if (void* p = std::malloc(n ? n : 1))
-        return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "counting_new.hpp" // the parser must never allocate
 
 namespace {
 
