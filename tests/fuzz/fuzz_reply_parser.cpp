@@ -227,7 +227,10 @@ outcome feed(std::string_view input, const std::vector<std::size_t>& cuts, const
             break;
         case api::put_many: {
             const std::size_t n = p.put_many(buffer, take, ec);
-            FUZZ_CHECK(n == used && ec, ctx());
+            // No error only when every byte was a whole reply.
+            FUZZ_CHECK(n == used && (ec || n == buffer.size()), ctx());
+            if (!ec)
+                ec = smtp::errc::need_more; // the next piece goes on, as after put()
             break;
         }
         case api::put_many_stop:
@@ -246,6 +249,11 @@ outcome feed(std::string_view input, const std::vector<std::size_t>& cuts, const
                 FUZZ_CHECK(n == used - before, ctx());
                 if (ec) {
                     FUZZ_CHECK(taken < stop_after, ctx());
+                    break;
+                }
+                if (taken < stop_after) { // not stopped: every byte was a whole reply
+                    FUZZ_CHECK(used == buffer.size(), ctx());
+                    ec = smtp::errc::need_more;
                     break;
                 }
                 FUZZ_CHECK(taken == stop_after, ctx());

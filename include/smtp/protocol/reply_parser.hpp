@@ -92,9 +92,10 @@ public:
     /// and errors of put() called reply after reply (see cursor). A callback
     /// that returns bool (exactly) stops the batch after the reply by
     /// returning false. Returns the bytes of the replies passed to on_reply:
-    /// the caller consumes that many. ec: need_more when the input ran out
-    /// (at a reply boundary, or inside a reply, which the parser then
-    /// remembers as put() would); {} when on_reply stopped; otherwise the
+    /// the caller consumes that many. ec: {} when the input ended at a reply
+    /// boundary or on_reply stopped; need_more only when the input ended
+    /// inside a reply (which the parser then remembers as put() would: pass
+    /// it again from the returned offset with more bytes); otherwise the
     /// error of the reply that starts at the returned offset. No allocation.
     ///
     ///     std::size_t used = parser.put_many(received, [&](const smtp::reply_view& r) { handle(r); }, ec);
@@ -547,8 +548,13 @@ std::size_t reply_parser::put_many(std::string_view input, F&& on_reply, error_c
         // uncommon or the end of the input. Then the batch loop again.
         reply_view r;
         const std::size_t n = put(input.substr(s.rs), r, ec);
-        if (n == 0)
+        if (n == 0) {
+            // need_more only when a reply is cut: the input ended at a reply
+            // boundary with no reply in progress is no error.
+            if (ec == errc::need_more && s.rs == size && line_start_ == 0 && scan_ == 0 && lines_ == 0)
+                ec = {};
             return s.rs;
+        }
         s.rs += n;
         if (emit(std::as_const(r)))
             return s.rs;
