@@ -377,12 +377,12 @@ int run_pool(const e2e::flags& f)
     const double c0 = e2e::cpu_now();
     const double t0 = e2e::now();
     for (auto& m : msgs)
-        pool.async_send(std::move(m), [&](smtp::transaction_result r) {
+        pool.async_send(std::move(m), [&](smtp::error_code, smtp::transaction_result r) {
             queued += r.queued();
             if (!r.queued() && first_error.empty())
                 first_error = r.error.message();
         });
-    pool.async_close([] {});
+    pool.async_close([](smtp::error_code, smtp::pool_stats) {});
     io.run();
     const double t1 = e2e::now();
     const double c1 = e2e::cpu_now();
@@ -426,7 +426,7 @@ int run_idle(const e2e::flags& f)
         smtp::async_connect<P>(io.get_executor(), o, [&](smtp::error_code ec, auto s) {
             if (ec)
                 die("idle: connect: " + ec.message());
-            std::move(*s).async_ehlo([&](auto step) {
+            std::move(*s).async_ehlo([&](smtp::error_code, auto step) {
                 if (!step)
                     die("idle: ehlo: " + step.error().message());
                 open.push_back(std::move(step).value());
@@ -454,7 +454,7 @@ int run_idle(const e2e::flags& f)
         if (mode == "sync") {
             std::move(s).quit();
         } else {
-            std::move(s).async_quit([](smtp::error_code) {});
+            std::move(s).async_quit([](smtp::error_code, auto) {});
             io.restart();
             io.run();
         }

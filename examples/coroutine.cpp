@@ -25,12 +25,14 @@ boost::asio::awaitable<void> send(smtp::connect_options options)
 {
     auto executor = co_await boost::asio::this_coro::executor;
     auto c = co_await smtp::async_connect<P>(executor, options, boost::asio::use_awaitable);
-    auto g = co_await std::move(*c).async_ehlo(boost::asio::use_awaitable); // the step: value() or recover()
-    auto session = std::move(g).value();
+    // Every operation completes with (error_code, result); use_awaitable
+    // throws the error and gives the result: here the step to the next state.
+    auto session = (co_await std::move(*c).async_ehlo(boost::asio::use_awaitable)).value();
     const std::vector<std::string> to{"recipient@example.com"};
-    const std::string message = "Subject: from a coroutine\r\n\r\nHello.\r\n";
-    smtp::transaction_result result; // filled before the co_await resumes
-    co_await session.async_sendmail("author@example.com", to, message, result, boost::asio::use_awaitable);
+    // A temporary message is kept by the operation until it completes.
+    smtp::transaction_result result = co_await session.async_sendmail(
+        "author@example.com", to, std::string("Subject: from a coroutine\r\n\r\nHello.\r\n"),
+        boost::asio::use_awaitable);
     std::cout << "queued: " << result.queued() << ", " << result.final_reply.message() << '\n';
     co_await std::move(session).async_quit(boost::asio::use_awaitable);
 }

@@ -56,8 +56,8 @@ int main(int argc, char** argv)
         for (int i = 0; i < 20; ++i)
             pool.async_send({"author@example.com", {{"a@example.com"}},
                              "Subject: pooled " + std::to_string(i) + "\r\n\r\nHello.\r\n"},
-                            [&](smtp::transaction_result r) { queued += r.queued(); });
-        pool.async_close([] {});
+                            [&](smtp::error_code, smtp::transaction_result r) { queued += r.queued(); });
+        pool.async_close([](smtp::error_code, smtp::pool_stats) {});
         io.run();
         //! [pool]
         std::cout << "pool: " << queued << " of 20 queued over " << pool.stats().sessions_opened

@@ -285,12 +285,12 @@ BOOST_AUTO_TEST_CASE(pool_against_smtp_sink)
     std::size_t done = 0;
     for (std::size_t i = 0; i < results.size(); ++i)
         pool.async_send({"a@example.com", {{"b@example.com"}}, "Subject: pool\r\n\r\nm" + std::to_string(i), {}},
-                        [&, i](smtp::transaction_result r) {
+                        [&, i](smtp::error_code, smtp::transaction_result r) {
                             results[i] = std::move(r);
                             ++done;
                         });
     bool closed = false;
-    pool.async_close([&] { closed = true; });
+    pool.async_close([&](smtp::error_code, smtp::pool_stats) { closed = true; });
     io.run();
     BOOST_TEST(closed);
     BOOST_TEST(done == results.size());
@@ -313,8 +313,8 @@ BOOST_AUTO_TEST_CASE(pool_delivers_each_message_once)
     for (int i = 0; i < n; ++i)
         pool.async_send({"pool@example.test", {{"dave@example.test"}},
                          "Subject: pool " + std::to_string(i) + "\r\n\r\nbody\r\n", {}},
-                        [&](smtp::transaction_result r) { queued += r.queued(); });
-    pool.async_close([] {});
+                        [&](smtp::error_code, smtp::transaction_result r) { queued += r.queued(); });
+    pool.async_close([](smtp::error_code, smtp::pool_stats) {});
     io.run();
     BOOST_TEST(queued == n);
     const auto got = maildir("dave", n);

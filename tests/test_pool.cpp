@@ -61,7 +61,10 @@ struct fixture {
     {
         const std::size_t i = results.size();
         results.emplace_back();
-        p.async_send(msg(to), [this, i](smtp::transaction_result r) { results[i] = std::move(r); });
+        p.async_send(msg(to), [this, i](smtp::error_code ec, smtp::transaction_result r) {
+            BOOST_TEST(ec == r.error);
+            results[i] = std::move(r);
+        });
     }
 };
 
@@ -90,7 +93,7 @@ BOOST_FIXTURE_TEST_CASE(messages_per_session_bound, fixture)
     for (int i = 0; i < 5; ++i)
         send(p, "r" + std::to_string(i) + "@x.org");
     bool closed = false;
-    p.async_close([&] { closed = true; });
+    p.async_close([&](smtp::error_code, smtp::pool_stats) { closed = true; });
     io.run();
     BOOST_TEST(closed);
     for (const auto& r : results)
@@ -127,7 +130,7 @@ BOOST_FIXTURE_TEST_CASE(a_session_dies_nothing_lost_nothing_twice, fixture)
     auto p = make(po);
     for (int i = 0; i < 4; ++i)
         send(p, "r" + std::to_string(i) + "@x.org");
-    p.async_close([] {});
+    p.async_close([](smtp::error_code, smtp::pool_stats) {});
     io.run();
     BOOST_TEST(results[0].queued());
     BOOST_TEST(results[1].queued());
@@ -176,7 +179,7 @@ BOOST_FIXTURE_TEST_CASE(idle_session_checked_with_noop_and_replaced, fixture)
     io.run();
     io.restart();
     send(p, "r2@x.org");
-    p.async_close([] {});
+    p.async_close([](smtp::error_code, smtp::pool_stats) {});
     io.run();
     for (const auto& r : results)
         BOOST_TEST(r.queued());
@@ -227,7 +230,7 @@ BOOST_FIXTURE_TEST_CASE(several_messages_share_round_trips, fixture)
     auto p = make(po);
     for (int i = 0; i < 3; ++i)
         send(p, "r" + std::to_string(i) + "@x.org");
-    p.async_close([] {});
+    p.async_close([](smtp::error_code, smtp::pool_stats) {});
     io.run();
     for (const auto& r : results)
         BOOST_TEST(r.queued());

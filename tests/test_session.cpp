@@ -647,7 +647,10 @@ BOOST_AUTO_TEST_CASE(async_with_a_callback)
     smtp::async_connect<clear>(io.get_executor(), opts(),
                                [&](smtp::error_code ec, auto c) {
                                    BOOST_REQUIRE(!ec);
-                                   std::move(*c).async_ehlo([&](auto r) { seen = r.error(); });
+                                   std::move(*c).async_ehlo([&](smtp::error_code e, auto r) {
+                                       BOOST_TEST(e == r.error());
+                                       seen = e;
+                                   });
                                },
                                s);
     io.run();

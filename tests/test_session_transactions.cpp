@@ -415,12 +415,16 @@ BOOST_AUTO_TEST_CASE(async_sendmail_with_callbacks)
         io.get_executor(), opts(),
         [&](smtp::error_code ec, auto c) {
             BOOST_REQUIRE(!ec);
-            std::move(*c).async_ehlo([&](auto step) {
+            std::move(*c).async_ehlo([&](smtp::error_code, auto step) {
                 g.emplace(std::move(step).value());
                 // Refused here, before a byte: completes with the error, posted.
-                g->async_sendmail("a@x.org", bad, "hi", r2, [&](smtp::error_code ec2) {
+                g->async_sendmail("a@x.org", bad, "hi", [&](smtp::error_code ec2, smtp::transaction_result r) {
                     e2 = ec2;
-                    g->async_sendmail("a@x.org", to, "hi", r1, [&](smtp::error_code ec1) { e1 = ec1; });
+                    r2 = std::move(r);
+                    g->async_sendmail("a@x.org", to, "hi", [&](smtp::error_code ec1, smtp::transaction_result r) {
+                        e1 = ec1;
+                        r1 = std::move(r);
+                    });
                 });
             });
         },

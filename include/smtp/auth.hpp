@@ -9,7 +9,9 @@
 ///                                  SCRAM-SHA-256, PLAIN, LOGIN)
 ///   smtp::auth::none               no mechanism: login() does not compile
 ///   smtp::auth::require_tls        AUTH only once the connection is encrypted (default)
-///   smtp::auth::allow_plaintext    AUTH also in clear: credentials visible on the wire
+///   smtp::auth::allow_plaintext    AUTH also in clear, under tls::opportunistic or
+///                                  tls::none: credentials visible on the wire
+///                                  (under tls::starttls AUTH waits for TLS whatever this says)
 /// ```
 ///
 /// A mechanism of your own is any type satisfying smtp::sasl::mechanism.
@@ -20,7 +22,9 @@
 #include <smtp/protocol/sasl.hpp>
 #include <smtp/version.hpp>
 
+#include <concepts>
 #include <cstddef>
+#include <type_traits>
 
 SMTP_NAMESPACE_BEGIN
 
@@ -52,13 +56,33 @@ struct require_tls {
     using policy_category = plaintext_auth_category;
     static constexpr bool allowed = false; ///< whether AUTH may go in clear
 };
-/// AUTH also in clear: the credentials are visible on the wire.
+/// AUTH also in clear, for the TLS policies that allow clear text
+/// (tls::opportunistic, tls::none): the credentials are visible on the
+/// wire. Under tls::starttls AUTH still waits for STARTTLS.
 struct allow_plaintext {
     using policy_category = plaintext_auth_category;
     static constexpr bool allowed = true; ///< whether AUTH may go in clear
 };
 
 } // namespace auth
+
+namespace detail {
+template <class A>
+inline constexpr bool is_mechanism_list = false;
+template <class... M>
+inline constexpr bool is_mechanism_list<auth::mechanisms<M...>> = true;
+} // namespace detail
+
+/// An auth policy: a list of mechanisms, auth::mechanisms<M...> (the
+/// session picks among them at AUTH). A mechanism of one's own goes in the
+/// list; the list itself is always auth::mechanisms.
+template <class A>
+concept auth_policy = detail::is_mechanism_list<A>;
+/// Whether AUTH may go in clear (auth::require_tls, auth::allow_plaintext).
+template <class A>
+concept plaintext_auth_policy = std::same_as<typename A::policy_category, plaintext_auth_category> &&
+                                requires { std::bool_constant<A::allowed>{}; };
+
 SMTP_NAMESPACE_END
 
 #endif

@@ -48,10 +48,15 @@ auto make_connection_for(Executor ex, const connect_options& o, std::shared_ptr<
                                               std::forward<L>(l), std::move(owned), verify);
             }(std::forward<A>(a)...);
         } else {
+            static_assert(std::is_default_constructible_v<log_type>,
+                          "smtp::connect: this logger has no default constructor: pass one to connect(), before "
+                          "the transport's arguments");
             return std::make_unique<conn>(typename P::transport(ex, std::forward<A>(a)...), o, log_type{},
                                           std::move(owned), verify);
         }
     } else {
+        static_assert(std::is_default_constructible_v<log_type>,
+                      "smtp::connect: this logger has no default constructor: pass one to connect()");
         return std::make_unique<conn>(typename P::transport(ex), o, log_type{}, std::move(owned), verify);
     }
 }
@@ -92,7 +97,8 @@ connected_session<P> connect(const connect_options& o, A&&... a)
     return std::move(*s);
 }
 
-/// Asynchronous connect on `ex`. Completion: void(error_code, std::optional<session>).
+/// Asynchronous connect on `ex`. Completion: void(error_code,
+/// std::optional<session>): the session when the error code is clear.
 template <class P = policies<>, class Executor, class Token, class... A>
 auto async_connect(Executor ex, const connect_options& o, Token&& token, A&&... a)
 {

@@ -15,9 +15,17 @@
 
 #include <smtp/version.hpp>
 
+#include <concepts>
+#include <type_traits>
+
 SMTP_NAMESPACE_BEGIN
 
 struct dialect_category {};
+
+/// A dialect policy: whether the end of data gets one reply per recipient.
+template <class D>
+concept dialect_policy = std::same_as<typename D::policy_category, dialect_category> &&
+                         requires { std::bool_constant<D::per_recipient_replies>{}; };
 
 namespace dialect {
 

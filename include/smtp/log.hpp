@@ -11,8 +11,9 @@
 /// ```
 ///
 /// AUTH lines and SASL responses are masked before any logger sees them.
-/// A custom logger is any type with the two hooks of smtp::logger and
-/// `using policy_category = smtp::log_category;`.
+/// A custom logger is any type that satisfies smtp::logger: the two hooks,
+/// `static constexpr bool enabled`, and `using policy_category = smtp::log_category;`.
+/// The session owns it: session::logger() reaches it.
 #ifndef SMTP_LOG_HPP
 #define SMTP_LOG_HPP
 
@@ -22,6 +23,7 @@
 #include <concepts>
 #include <cstdio>
 #include <functional>
+#include <type_traits>
 #include <iostream>
 #include <ostream>
 #include <string>
@@ -51,13 +53,17 @@ struct event {
 
 } // namespace log
 
-/// A logger: told what is sent and what comes back.
+/// A logger (the log policy), exactly what the session uses of it: its
+/// category, `enabled` (a constant: when false, the session skips building
+/// what it would be told), the two hooks, and a move into the session.
+/// connect() without a logger argument, and the pool, default-construct it.
 template <class L>
-concept logger = requires(L& l, std::string_view bytes, const reply_view& r) {
-    typename L::policy_category;
-    l.on_send(bytes, log::sent::command);
-    l.on_reply(r, bool{});
-};
+concept logger = std::same_as<typename L::policy_category, log_category> && std::move_constructible<L> &&
+                 requires(L& l, std::string_view bytes, const reply_view& r) {
+                     std::bool_constant<L::enabled>{};
+                     l.on_send(bytes, log::sent::command);
+                     l.on_reply(r, bool{});
+                 };
 
 namespace log {
 

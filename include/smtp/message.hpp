@@ -7,6 +7,7 @@
 ///   smtp::message m;
 ///   m.from({"Author", "author@example.com"})
 ///    .to({"Doe, John", "john@example.com"})
+///    .bcc({"", "archive@example.com"})        // envelope only, never a header
 ///    .subject("Grüße")
 ///    .text("Hello.\n")
 ///    .html("<p>Hello.</p>\n")
@@ -661,6 +662,9 @@ public:
     message& from(mailbox m) { return set_one(from_, "From", std::move(m)); }
     message& to(mailbox m) { return add(to_, "To", std::move(m)); }
     message& cc(mailbox m) { return add(cc_, "Cc", std::move(m)); }
+    /// A blind copy: an envelope recipient (envelope_recipients(), which
+    /// session::send_message uses), never written into the headers.
+    message& bcc(mailbox m) { return add(bcc_, "Bcc", std::move(m)); }
     message& reply_to(mailbox m) { return set_one(reply_to_, "Reply-To", std::move(m)); }
     message& subject(std::string s)
     {
@@ -748,6 +752,20 @@ public:
                 domain = from_->address.substr(at + 1);
         }
         return "<" + token_ + "@" + domain + ">";
+    }
+
+    /// The envelope sender: From's address (empty when there is no From).
+    std::string envelope_from() const { return from_ ? from_->address : std::string(); }
+    /// The envelope recipients: the addresses of To, Cc and Bcc, in that
+    /// order, each once.
+    std::vector<std::string> envelope_recipients() const
+    {
+        std::vector<std::string> out;
+        for (const auto* list : {&to_, &cc_, &bcc_})
+            for (const mailbox& m : *list)
+                if (std::find(out.begin(), out.end(), m.address) == out.end())
+                    out.push_back(m.address);
+        return out;
     }
 
     /// Calls sink(std::string_view) with the message, piece by piece.
@@ -1007,7 +1025,7 @@ private:
     std::mt19937_64 rng_;
     std::string token_, boundary_token_; ///< Message-ID's and the boundaries' random parts
     std::optional<mailbox> from_, reply_to_;
-    std::vector<mailbox> to_, cc_;
+    std::vector<mailbox> to_, cc_, bcc_; // bcc_: the envelope's only
     std::optional<std::string> subject_;
     std::chrono::system_clock::time_point date_;
     std::string message_id_;

@@ -9,7 +9,10 @@
 /// Each policy names its kind (its policy_category); a kind left out takes
 /// its default: transport::tcp, tls::starttls, tls::verify_peer,
 /// auth::default_mechanisms, auth::require_tls, log::none, dialect::smtp.
-/// Two policies of the same kind are an error.
+/// Two policies of the same kind are an error, and so is a type that is not
+/// a policy or a policy that does not satisfy its kind's concept (named in
+/// each kind's header: tls_policy, verify_policy, auth_policy,
+/// plaintext_auth_policy, logger, dialect_policy).
 #ifndef SMTP_POLICIES_HPP
 #define SMTP_POLICIES_HPP
 
@@ -27,8 +30,24 @@ SMTP_NAMESPACE_BEGIN
 template <class P>
 concept policy = requires { typename P::policy_category; };
 
-template <policy... Ps>
+namespace detail {
+/// Each type named in policies<...> is checked here, one at a time, so that
+/// the compiler's "required from" line names the one that is not a policy.
+template <class T>
+struct checked_policy {
+    static_assert(policy<T>, "smtp::policies<...>: this type is not a policy (it has no policy_category); "
+                             "the compiler names it in checked_policy<...> above");
+    static constexpr bool ok = policy<T>;
+};
+} // namespace detail
+
+/// The policies of a session, by kind, in any order. Each kind's policy is
+/// checked against its concept: tls_policy, verify_policy, auth_policy,
+/// plaintext_auth_policy, logger, dialect_policy.
+template <class... Ps>
 struct policies {
+    // Completes checked_policy<T> for each T: its own static_assert speaks.
+    static_assert(((sizeof(detail::checked_policy<Ps>) > 0) && ...));
     static_assert(detail::count_category<transport_category, Ps...> <= 1, "two transport policies");
     static_assert(detail::count_category<tls_category, Ps...> <= 1, "two TLS policies");
     static_assert(detail::count_category<verify_category, Ps...> <= 1, "two certificate verification policies");
@@ -44,6 +63,26 @@ struct policies {
     using plaintext_auth = detail::find_policy_t<plaintext_auth_category, smtp::auth::require_tls, Ps...>;
     using log = detail::find_policy_t<log_category, smtp::log::none, Ps...>;
     using dialect = detail::find_policy_t<dialect_category, smtp::dialect::smtp, Ps...>;
+
+    // Each message says what the concept asks, for the contexts where a
+    // compiler does not spell out the failed requirement.
+    static_assert(tls_policy<tls>, "smtp::policies<...>: the TLS policy does not satisfy smtp::tls_policy: "
+                                   "policy_category = smtp::tls_category and static constexpr bool offers_starttls, "
+                                   "implicit_tls, clear_text_allowed");
+    static_assert(verify_policy<verify>, "smtp::policies<...>: the verification policy does not satisfy "
+                                         "smtp::verify_policy: policy_category = smtp::verify_category and "
+                                         "static constexpr bool verify");
+    static_assert(auth_policy<auth>, "smtp::policies<...>: the auth policy must be smtp::auth::mechanisms<...>");
+    static_assert(plaintext_auth_policy<plaintext_auth>,
+                  "smtp::policies<...>: the plaintext-auth policy does not satisfy smtp::plaintext_auth_policy: "
+                  "policy_category = smtp::plaintext_auth_category and static constexpr bool allowed");
+    static_assert(logger<log>, "smtp::policies<...>: the log policy does not satisfy smtp::logger: "
+                               "policy_category = smtp::log_category, static constexpr bool enabled, "
+                               "on_send(std::string_view, smtp::log::sent), on_reply(const smtp::reply_view&, bool), "
+                               "and a move constructor");
+    static_assert(dialect_policy<dialect>, "smtp::policies<...>: the dialect policy does not satisfy "
+                                           "smtp::dialect_policy: policy_category = smtp::dialect_category and "
+                                           "static constexpr bool per_recipient_replies");
 };
 
 SMTP_NAMESPACE_END

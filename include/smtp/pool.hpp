@@ -7,7 +7,7 @@
 ///
 /// ```
 ///   smtp::pool<smtp::policies<smtp::tls::implicit>> pool(io.get_executor(), options, pool_opts);
-///   pool.async_send(std::move(message), [](smtp::transaction_result r) { ... });
+///   pool.async_send(std::move(message), [](smtp::error_code ec, smtp::transaction_result r) { ... });
 ///   io.run();
 /// ```
 ///
@@ -154,6 +154,9 @@ private:
 template <class P = policies<>>
 class pool {
     using conn_type = detail::connection_for<P>;
+    static_assert(std::is_default_constructible_v<typename P::log>,
+                  "smtp::pool: each session the pool opens default-constructs the log policy, and this one has no "
+                  "default constructor");
 
 public:
     using executor_type = boost::asio::any_io_executor;
@@ -171,19 +174,21 @@ public:
             st_->shut = true;
     }
 
-    /// Queues a message. Completion: void(transaction_result), once, with
-    /// the message's outcome (its `error` says why when it was not queued).
+    /// Queues a message (the pool owns it). Completion: void(error_code,
+    /// transaction_result), once, with the message's outcome; the error
+    /// code is the result's `error` (why it was not queued, clear when it was).
     template <class Token>
     auto async_send(outgoing_message m, Token&& token)
     {
-        return boost::asio::async_initiate<Token, void(transaction_result)>(
+        return boost::asio::async_initiate<Token, void(error_code, transaction_result)>(
             [](auto handler, std::shared_ptr<state> st, outgoing_message m) {
                 if (st->shut) {
                     transaction_result r;
                     r.error = errc::session_broken;
                     auto ex = boost::asio::get_associated_executor(handler, st->ex);
                     return boost::asio::post(ex, [h = std::move(handler), r = std::move(r)]() mutable {
-                        std::move(h)(std::move(r));
+                        const error_code ec = r.error;
+                        std::move(h)(ec, std::move(r));
                     });
                 }
                 auto ex = boost::asio::get_associated_executor(handler, st->ex);
@@ -191,7 +196,8 @@ public:
                                         detail::any_handler<transaction_result>(
                                             [h = std::move(handler), ex](transaction_result r) mutable {
                                                 boost::asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable {
-                                                    std::move(h)(std::move(r));
+                                                    const error_code ec = r.error;
+                                                    std::move(h)(ec, std::move(r));
                                                 });
                                             }),
                                         0});
@@ -201,16 +207,19 @@ public:
     }
 
     /// Stops taking messages, lets the queued ones finish, then QUITs every
-    /// session. Completion: void().
+    /// session. Completion: void(error_code, pool_stats): no error, and what
+    /// the pool saw.
     template <class Token>
     auto async_close(Token&& token)
     {
-        return boost::asio::async_initiate<Token, void()>(
+        return boost::asio::async_initiate<Token, void(error_code, pool_stats)>(
             [](auto handler, std::shared_ptr<state> st) {
                 auto ex = boost::asio::get_associated_executor(handler, st->ex);
                 st->closing = true;
-                st->on_closed = detail::any_handler<>([h = std::move(handler), ex]() mutable {
-                    boost::asio::post(ex, std::move(h));
+                st->on_closed = detail::any_handler<>([h = std::move(handler), ex, st = st.get()]() mutable {
+                    boost::asio::post(ex, [h = std::move(h), stats = st->stats]() mutable {
+                        std::move(h)(error_code{}, stats);
+                    });
                 });
                 pump(st);
             },
@@ -306,7 +315,7 @@ private:
         op.implicit_tls = P::tls::implicit_tls;
         op.offers_starttls = P::tls::offers_starttls;
         op.starttls_required = !P::tls::clear_text_allowed && !P::tls::implicit_tls;
-        op.plaintext_auth = P::plaintext_auth::allowed;
+        op.plaintext_auth = P::plaintext_auth::allowed && P::tls::clear_text_allowed; // login()'s rule
         if (st->po.login)
             op.creds = sasl::credentials{st->po.login->first, st->po.login->second};
         conn_type& c = *it->c;

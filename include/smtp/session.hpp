@@ -26,8 +26,23 @@
 //   RCPT before MAIL                      mail_transaction_open
 //   DATA/BDAT before an accepted RCPT     recipient_accepted
 //   anything after QUIT                   (a closed session has no commands)
-//   AUTH in clear                         encrypted_or_plaintext_auth_allowed
+//   AUTH in clear under tls::starttls     encrypted_or_clear_text_allowed
+//     (or tls::implicit), opt-in or not
+//   AUTH in clear without the opt-in      encrypted_or_plaintext_auth_allowed
 //   AUTH with auth::none                  policy_has_mechanisms
+//   a transition on an lvalue (s.ehlo())  a static_assert: write std::move(s).ehlo()
+//
+// Under tls::starttls, until STARTTLS has succeeded, only EHLO, STARTTLS,
+// RSET, NOOP, HELP and QUIT compile (tests/test_session.cpp checks this list
+// against the code, and against tls.hpp and docs/policies.md).
+//
+// Asynchronous forms complete with void(error_code, result): the next
+// step for a transition, the transaction_result for async_sendmail, the
+// closed session for async_quit (docs/tutorial.md has the table).
+//
+// A moved-from session (a transition consumed it) is safe: its error_code
+// forms say errc::moved_from_session, its throwing forms throw that, its
+// observers say there is nothing (broken() is true, valid() false).
 //
 // Errors. Every command has a throwing form and an (error_code&,
 // diagnostics&) form. A transition's error form returns a step: either the
@@ -44,6 +59,7 @@
 
 #include <smtp/detail/auth_op.hpp>
 #include <smtp/detail/connection.hpp>
+#include <smtp/message.hpp>
 #include <smtp/policies.hpp>
 #include <smtp/version.hpp>
 
@@ -52,6 +68,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <concepts>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -121,6 +138,82 @@ inline std::vector<recipient> to_recipients(const std::vector<std::string>& to)
         out.push_back({a});
     return out;
 }
+
+/// What a moved-from session reports.
+inline const capabilities& no_capabilities() noexcept
+{
+    static const capabilities none{};
+    return none;
+}
+inline const connect_options& no_connect_options() noexcept
+{
+    static const connect_options none{};
+    return none;
+}
+/// The result of a transaction that never started.
+inline transaction_result not_sent(std::span<const recipient> to, error_code ec)
+{
+    transaction_result r;
+    for (const auto& t : to)
+        r.recipients.push_back({t.address});
+    r.error = ec;
+    return r;
+}
+
+/// A builder's message as a source: its own reader, which holds what it
+/// needs (the message itself may go).
+inline message_source source_of(const message& m)
+{
+    const message_reader r = m.reader();
+    return message_source{r.read_function(), r.rewind_function()};
+}
+
+/// What async_sendmail takes as the message.
+template <class M>
+concept sendable_message = std::convertible_to<M, std::string_view> ||
+                           std::same_as<std::remove_cvref_t<M>, message> ||
+                           std::same_as<M, message_source&>;
+
+/// What an asynchronous sendmail keeps until its completion.
+struct async_send_state {
+    std::vector<recipient> to;
+    send_options options{};
+    std::string owned{};         ///< a std::string rvalue, moved in
+    std::string_view view{};     ///< the message, when it is bytes
+    std::optional<message_source> own_source{}; ///< an smtp::message's reader
+    message_source* source = nullptr;           ///< the source to read, when there is one
+    std::optional<transaction> t{};
+
+    template <class M>
+    void keep(M&& m)
+    {
+        using T = std::remove_cvref_t<M>;
+        if constexpr (std::is_same_v<T, std::string> && !std::is_lvalue_reference_v<M>) {
+            owned = std::move(m);
+            view = owned;
+        } else if constexpr (std::is_same_v<T, message>) {
+            own_source = source_of(m);
+            source = &*own_source;
+        } else if constexpr (std::is_same_v<M, message_source&>) {
+            source = &m;
+        } else {
+            view = std::string_view(m);
+        }
+    }
+};
+
+/// The commands docmd() does not send: each has its own member.
+inline bool changes_state(std::string_view verb) noexcept
+{
+    for (std::string_view v : {"MAIL", "RCPT", "DATA", "BDAT", "STARTTLS", "AUTH", "QUIT", "RSET", "EHLO", "HELO",
+                               "LHLO"})
+        if (iequals(verb, v))
+            return true;
+    return false;
+}
+
+template <class...>
+inline constexpr bool always_false = false;
 } // namespace detail
 
 // --- The named rules ----------------------------------------------------------
@@ -139,6 +232,8 @@ template <class P>
 concept policy_offers_starttls = P::tls::offers_starttls;
 template <class P>
 concept policy_has_mechanisms = (P::auth::count > 0);
+/// AUTH in clear needs auth::allow_plaintext (and, checked beside it by
+/// login(), a TLS policy that allows clear text at all).
 template <class P, class S>
 concept encrypted_or_plaintext_auth_allowed = detail::state_traits<S>::encrypted || P::plaintext_auth::allowed;
 template <class P, class S>
@@ -210,44 +305,64 @@ class session {
 public:
     using policies_type = P;
     using state_type = S;
+    using logger_type = typename P::log;
 
     session(session&&) noexcept = default;
     session& operator=(session&&) noexcept = default;
     ~session() = default;
 
-    // --- What the server said -------------------------------------------------
+    // Every member below is a template over the state (S_ = S) so that both
+    // compilers name the broken rule wherever the call is written, inside a
+    // function template returning void too (g++ 12 leaves the rule out there
+    // when the constraint is the class's, not the member's).
+
+    // --- What the server said ---------------------------------------------------
+    // A moved-from session (a transition consumed it) has no connection: these
+    // say nothing is there, and every command fails with errc::moved_from_session.
 
     /// The capability record from the last EHLO (empty after HELO, and after STARTTLS).
-    const capabilities& server_capabilities() const noexcept { return c_->caps; }
+    const capabilities& server_capabilities() const noexcept { return c_ ? c_->caps : detail::no_capabilities(); }
     /// smtplib's has_extn.
-    bool has_extn(std::string_view keyword) const noexcept { return c_->caps.has_extn(keyword); }
+    bool has_extn(std::string_view keyword) const noexcept { return c_ && c_->caps.has_extn(keyword); }
     /// True when EHLO (not HELO) was accepted.
-    bool does_esmtp() const noexcept { return c_->esmtp; }
-    bool encrypted() const noexcept { return c_->transport.encrypted(); }
-    /// True after an I/O error: every command then fails with errc::session_broken.
-    bool broken() const noexcept { return c_->broken; }
-    const connect_options& options() const noexcept { return c_->options; }
-    typename P::transport& transport() noexcept { return c_->transport; }
+    bool does_esmtp() const noexcept { return c_ && c_->esmtp; }
+    bool encrypted() const noexcept { return c_ && c_->transport.encrypted(); }
+    /// True after an I/O error (every command then fails with
+    /// errc::session_broken) and for a moved-from session.
+    bool broken() const noexcept { return !c_ || c_->broken; }
+    /// False for a moved-from session.
+    bool valid() const noexcept { return c_ != nullptr; }
+    const connect_options& options() const noexcept { return c_ ? c_->options : detail::no_connect_options(); }
+    /// The transport. Throws error_with_diagnostics (moved_from_session) on a moved-from session.
+    typename P::transport& transport() { return conn().transport; }
+    /// The logger (P::log): the session owns the one given to connect() (or
+    /// a default-constructed one) and moves it along with each transition, so
+    /// read a custom logger's state back through here. Throws
+    /// error_with_diagnostics (moved_from_session) on a moved-from session.
+    logger_type& logger() { return conn().log; }
+    const logger_type& logger() const { return conn().log; }
 
     // --- Greeting ---------------------------------------------------------------
 
     /// EHLO (HELO when the server refuses EHLO with 5yz).
+    template <class S_ = S>
     auto ehlo() &&
-        requires(session_open<S> && !traits::in_mail)
+        requires(session_open<S_> && no_transaction_open<S_>)
     {
         error_code ec;
         diagnostics diag;
         return std::move(*this).ehlo(ec, diag).value();
     }
+    template <class S_ = S>
     auto ehlo(error_code& ec, diagnostics& diag) &&
-        requires(session_open<S> && !traits::in_mail)
+        requires(session_open<S_> && no_transaction_open<S_>)
     {
-        using N = next<state::greeted<E, A>>;
-        return finish<N>(detail::run(*c_, detail::ehlo_op<conn_type>{}), ec, diag);
+        return transition<next<state::greeted<E, A>>>(detail::ehlo_op<conn_type>{}, ec, diag);
     }
-    template <class Token>
+    /// Completion: void(error_code, step<greeted session, this session>).
+    template <class Token, class S_ = S>
     auto async_ehlo(Token&& token) &&
-        requires(session_open<S> && !traits::in_mail)
+        requires(session_open<S_> && no_transaction_open<S_>)
     {
         return async_transition<next<state::greeted<E, A>>>(detail::ehlo_op<conn_type>{}, std::forward<Token>(token));
     }
@@ -256,24 +371,27 @@ public:
 
     /// STARTTLS (RFC 3207). When the server does not offer it:
     /// errc::starttls_not_offered, and nothing was sent.
+    template <class S_ = S, class P_ = P>
     auto starttls() &&
-        requires(ehlo_done<S> && not_encrypted<S> && not_authenticated<S> && no_transaction_open<S> &&
-                 policy_offers_starttls<P>)
+        requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
+                 policy_offers_starttls<P_>)
     {
         error_code ec;
         diagnostics diag;
         return std::move(*this).starttls(ec, diag).value();
     }
+    template <class S_ = S, class P_ = P>
     auto starttls(error_code& ec, diagnostics& diag) &&
-        requires(ehlo_done<S> && not_encrypted<S> && not_authenticated<S> && no_transaction_open<S> &&
-                 policy_offers_starttls<P>)
+        requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
+                 policy_offers_starttls<P_>)
     {
-        return finish<next<state::tls_started>>(detail::run(*c_, detail::starttls_op<conn_type>{}), ec, diag);
+        return transition<next<state::tls_started>>(detail::starttls_op<conn_type>{}, ec, diag);
     }
-    template <class Token>
+    /// Completion: void(error_code, step<session after STARTTLS, this session>).
+    template <class Token, class S_ = S, class P_ = P>
     auto async_starttls(Token&& token) &&
-        requires(ehlo_done<S> && not_encrypted<S> && not_authenticated<S> && no_transaction_open<S> &&
-                 policy_offers_starttls<P>)
+        requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
+                 policy_offers_starttls<P_>)
     {
         return async_transition<next<state::tls_started>>(detail::starttls_op<conn_type>{},
                                                           std::forward<Token>(token));
@@ -282,24 +400,30 @@ public:
     // --- AUTH -------------------------------------------------------------------
 
     /// AUTH with the first of the policy's mechanisms that the server offers.
+    /// In clear only under a TLS policy that allows clear text and with
+    /// auth::allow_plaintext; under tls::starttls, only after STARTTLS.
+    template <class S_ = S, class P_ = P>
     auto login(std::string_view user, std::string_view secret) &&
-        requires(ehlo_done<S> && not_authenticated<S> && no_transaction_open<S> && policy_has_mechanisms<P> &&
-                 encrypted_or_plaintext_auth_allowed<P, S>)
+        requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
+                 encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_>)
     {
         error_code ec;
         diagnostics diag;
         return std::move(*this).login(user, secret, ec, diag).value();
     }
+    template <class S_ = S, class P_ = P>
     auto login(std::string_view user, std::string_view secret, error_code& ec, diagnostics& diag) &&
-        requires(ehlo_done<S> && not_authenticated<S> && no_transaction_open<S> && policy_has_mechanisms<P> &&
-                 encrypted_or_plaintext_auth_allowed<P, S>)
+        requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
+                 encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_>)
     {
-        return finish<next<state::greeted<E, true>>>(detail::run(*c_, make_auth_op({user, secret})), ec, diag);
+        return transition<next<state::greeted<E, true>>>(make_auth_op({user, secret}), ec, diag);
     }
-    template <class Token>
+    /// Completion: void(error_code, step<authenticated session, this session>).
+    /// `user` and `secret` are copied before this returns.
+    template <class Token, class S_ = S, class P_ = P>
     auto async_login(std::string_view user, std::string_view secret, Token&& token) &&
-        requires(ehlo_done<S> && not_authenticated<S> && no_transaction_open<S> && policy_has_mechanisms<P> &&
-                 encrypted_or_plaintext_auth_allowed<P, S>)
+        requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
+                 encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_>)
     {
         return async_transition<next<state::greeted<E, true>>>(make_auth_op({user, secret}),
                                                                std::forward<Token>(token));
@@ -316,9 +440,11 @@ public:
     /// refusal of the message is transient_failure/permanent_failure with
     /// the reply; a connection lost after the final dot is outcome_unknown.
     /// The envelope is separate from the headers, so BCC is a recipient here
-    /// and not in the message.
+    /// and not in the message. The message: bytes (a string or string_view),
+    /// an smtp::message from the builder, or a message_source.
+    template <class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message)
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         error_code ec;
         diagnostics diag;
@@ -326,18 +452,20 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
+    template <class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message,
                                 error_code& ec, diagnostics& diag)
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         const std::vector<recipient> rcpts = detail::to_recipients(to);
         return sendmail(from, rcpts, message, send_options{}, ec, diag);
     }
     /// With DSN requests per recipient and per-message options (RET, ENVID,
     /// REQUIRETLS, BINARYMIME, a progress callback).
+    template <class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, std::span<const recipient> to, std::string_view message,
                                 const send_options& options = {})
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         error_code ec;
         diagnostics diag;
@@ -345,19 +473,23 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
+    template <class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, std::span<const recipient> to, std::string_view message,
                                 const send_options& options, error_code& ec, diagnostics& diag)
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
+        if (!usable(ec, diag))
+            return detail::not_sent(to, ec);
         transaction t = plan(from, to, message, options);
         return run_transaction(t, ec, diag);
     }
     /// A message read from `source` as it is sent (smtp/message_file.hpp
     /// makes one from a file): memory does not grow with its size. See
     /// message_source for what changes when the source cannot be rewound.
+    template <class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, std::span<const recipient> to, message_source& source,
                                 const send_options& options = {})
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         error_code ec;
         diagnostics diag;
@@ -365,48 +497,89 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
+    template <class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, std::span<const recipient> to, message_source& source,
                                 const send_options& options, error_code& ec, diagnostics& diag)
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
+        if (!usable(ec, diag))
+            return detail::not_sent(to, ec);
         transaction t(from, to, source, options, server_offers::from(c_->caps),
                       session_facts{c_->transport.encrypted(), c_->lmtp}, c_->options.transactions);
         return run_transaction(t, ec, diag);
     }
-
-    /// Asynchronous sendmail: `result` is filled before the completion,
-    /// void(error_code), is called. `from`, `to` and `message` must stay
-    /// valid until then.
-    template <class Token>
-    auto async_sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message,
-                        transaction_result& result, Token&& token)
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+    /// smtplib's sendmail with a message_source.
+    template <class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, message_source& source)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
-        struct holder {
-            std::vector<recipient> to;
-            send_options options{};
-            std::optional<transaction> t{};
-        };
-        auto h = std::make_shared<holder>();
+        const std::vector<recipient> rcpts = detail::to_recipients(to);
+        return sendmail(from, rcpts, source);
+    }
+    template <class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, message_source& source,
+                                error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        const std::vector<recipient> rcpts = detail::to_recipients(to);
+        return sendmail(from, rcpts, source, send_options{}, ec, diag);
+    }
+    /// A message from the builder (smtp/message.hpp), written as it is sent
+    /// (attachments are read then, not before). The envelope is the one
+    /// given; send_message takes it from the message.
+    template <class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, const message& m)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        message_source source = detail::source_of(m);
+        return sendmail(from, to, source);
+    }
+    template <class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, const message& m,
+                                error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        message_source source = detail::source_of(m);
+        return sendmail(from, to, source, ec, diag);
+    }
+
+    /// Asynchronous sendmail. Completion: void(error_code, transaction_result).
+    /// The message: a std::string rvalue is moved into the operation and an
+    /// smtp::message is read through its own reader, so neither needs to
+    /// outlive the call; a std::string lvalue, a string_view or a
+    /// message_source is viewed and must stay valid until the completion.
+    /// `from` and `to` are copied before this returns.
+    template <class M, class Token, class S_ = S, class P_ = P>
+    auto async_sendmail(std::string_view from, const std::vector<std::string>& to, M&& message, Token&& token)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_> &&
+                 detail::sendable_message<M>)
+    {
+        auto h = std::make_shared<detail::async_send_state>();
         h->to = detail::to_recipients(to);
-        h->t.emplace(plan(from, h->to, message, h->options));
-        conn_type& c = *c_;
-        return boost::asio::async_initiate<Token, void(error_code)>(
-            [&c, &result](auto handler, std::shared_ptr<holder> h) {
-                if (h->t->error()) {
+        conn_type& c = conn();
+        h->keep(std::forward<M>(message));
+        if (h->source)
+            h->t.emplace(from, h->to, *h->source, h->options, server_offers::from(c.caps),
+                         session_facts{c.transport.encrypted(), c.lmtp}, c.options.transactions);
+        else
+            h->t.emplace(plan(from, h->to, h->view, h->options));
+        return boost::asio::async_initiate<Token, void(error_code, transaction_result)>(
+            [&c](auto handler, std::shared_ptr<detail::async_send_state> h) {
+                if (h->t->error()) { // refused before a byte: nothing was sent
                     const error_code ec = h->t->error();
                     c.diag = h->t->diag();
-                    result = std::move(*h->t).result();
                     auto ex = boost::asio::get_associated_executor(handler, c.transport.get_executor());
-                    return boost::asio::post(ex, [handler = std::move(handler), ec]() mutable { handler(ec); });
+                    return boost::asio::post(ex, [handler = std::move(handler), ec, h]() mutable {
+                        std::move(handler)(ec, std::move(*h->t).result());
+                    });
                 }
                 transaction& t = *h->t;
                 detail::async_run(c, detail::transactions_op<conn_type>{{}, std::span<transaction>(&t, 1)},
-                                  [handler = std::move(handler), h, &result](error_code ec) mutable {
-                                      result = std::move(*h->t).result();
+                                  [handler = std::move(handler), h](error_code ec) mutable {
+                                      transaction_result result = std::move(*h->t).result();
                                       if (ec && !result.error)
                                           result.error = ec;
-                                      std::move(handler)(ec);
+                                      std::move(handler)(ec, std::move(result));
                                   });
             },
             token, std::move(h));
@@ -417,14 +590,20 @@ public:
     /// each message costs about one round trip. One result per message,
     /// each with its own error; nothing throws for a refusal or a lost
     /// connection: after one, the messages not yet sent say not_sent.
+    template <class S_ = S, class P_ = P>
     std::vector<transaction_result> send_all(std::span<const outgoing_message> messages)
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         // Planned a window at a time, so that memory does not grow with the
         // number of messages; a window boundary costs one round trip.
         constexpr std::size_t window = 64;
         std::vector<transaction_result> out;
         out.reserve(messages.size());
+        if (!c_) {
+            for (const auto& m : messages)
+                out.push_back(detail::not_sent(m.to, errc::moved_from_session));
+            return out;
+        }
         std::vector<transaction> ts;
         ts.reserve(std::min(window, messages.size()));
         error_code ec;
@@ -445,8 +624,9 @@ public:
 
     /// smtplib's send_message: the envelope from the message's headers
     /// (Sender or From; To, Cc and Bcc), sent without its Bcc header.
+    template <class S_ = S, class P_ = P>
     transaction_result send_message(std::string_view message)
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         error_code ec;
         diagnostics diag;
@@ -454,54 +634,101 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
+    template <class S_ = S, class P_ = P>
     transaction_result send_message(std::string_view message, error_code& ec, diagnostics& diag)
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         const envelope env = envelope_from_headers(message);
-        if (env.from.empty()) {
-            ec = errc::empty_argument;
-            diag.clear();
-            diag.set_field("From header");
-            return {};
-        }
+        if (env.from.empty())
+            return no_sender(ec, diag);
         return sendmail(env.from, env.recipients, env.message, ec, diag);
+    }
+    /// The same over a message_source: only the header block is read ahead
+    /// (protocol/envelope.hpp's envelope_from_source); the rest is read as it
+    /// is sent.
+    template <class S_ = S, class P_ = P>
+    transaction_result send_message(message_source& source)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        error_code ec;
+        diagnostics diag;
+        auto r = send_message(source, ec, diag);
+        detail::throw_on_error(ec, diag);
+        return r;
+    }
+    template <class S_ = S, class P_ = P>
+    transaction_result send_message(message_source& source, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        if (!usable(ec, diag))
+            return {};
+        source_envelope env = envelope_from_source(source);
+        if (env.from.empty())
+            return no_sender(ec, diag);
+        return sendmail(env.from, env.recipients, env.message, ec, diag);
+    }
+    /// A message from the builder: the envelope is its From, and its To, Cc
+    /// and Bcc (message::bcc() addresses are never in its headers).
+    template <class S_ = S, class P_ = P>
+    transaction_result send_message(const message& m)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        error_code ec;
+        diagnostics diag;
+        auto r = send_message(m, ec, diag);
+        detail::throw_on_error(ec, diag);
+        return r;
+    }
+    template <class S_ = S, class P_ = P>
+    transaction_result send_message(const message& m, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        const std::string from = m.envelope_from();
+        if (from.empty())
+            return no_sender(ec, diag);
+        return sendmail(from, m.envelope_recipients(), m, ec, diag);
     }
 
     /// MAIL FROM: opens a transaction.
+    template <class S_ = S, class P_ = P>
     auto mail_from(std::string_view from, std::span<const esmtp_param> params = {}) &&
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         error_code ec;
         diagnostics diag;
         return std::move(*this).mail_from(from, params, ec, diag).value();
     }
+    template <class S_ = S, class P_ = P>
     auto mail_from(std::string_view from, std::span<const esmtp_param> params, error_code& ec, diagnostics& diag) &&
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         detail::command_op<conn_type, cmd::mail_from> op{{}, cmd::mail_from{from, params}, detail::phase::mail};
-        return finish<next<state::mail<E, A>>>(detail::run(*c_, op), ec, diag);
+        return transition<next<state::mail<E, A>>>(op, ec, diag);
     }
 
     /// RCPT TO. In a transaction with no accepted recipient yet, a refusal
     /// leaves the session where it was; once one is accepted, the state stays.
+    template <class S_ = S>
     auto rcpt_to(std::string_view to, std::span<const esmtp_param> params = {}) &&
-        requires mail_transaction_open<S>
+        requires mail_transaction_open<S_>
     {
         error_code ec;
         diagnostics diag;
         return std::move(*this).rcpt_to(to, params, ec, diag).value();
     }
+    template <class S_ = S>
     auto rcpt_to(std::string_view to, std::span<const esmtp_param> params, error_code& ec, diagnostics& diag) &&
-        requires mail_transaction_open<S>
+        requires mail_transaction_open<S_>
     {
         detail::command_op<conn_type, cmd::rcpt_to> op{{}, cmd::rcpt_to{to, params}, detail::phase::rcpt};
-        return finish<next<state::rcpt<E, A>>>(detail::run(*c_, op), ec, diag);
+        return transition<next<state::rcpt<E, A>>>(op, ec, diag);
     }
 
     /// DATA and the message, after at least one accepted recipient. Back to
     /// greeted either way (after a refusal the transaction is over).
+    template <class S_ = S>
     auto data(std::string_view message) &&
-        requires recipient_accepted<S>
+        requires recipient_accepted<S_>
     {
         error_code ec;
         diagnostics diag;
@@ -509,9 +736,12 @@ public:
         detail::throw_on_error(ec, diag);
         return g;
     }
+    template <class S_ = S>
     auto data(std::string_view message, error_code& ec, diagnostics& diag) &&
-        requires recipient_accepted<S>
+        requires recipient_accepted<S_>
     {
+        if (!usable(ec, diag))
+            return next<state::greeted<E, A>>(std::move(c_));
         detail::message_op<conn_type> op{};
         detail::encode_message(message, op.payload, ec);
         if (ec) {
@@ -529,8 +759,9 @@ public:
 
     /// BDAT with the whole message as its one LAST chunk (RFC 3030), for
     /// servers that offer CHUNKING. Back to greeted either way.
+    template <class S_ = S>
     auto bdat(std::string_view message) &&
-        requires recipient_accepted<S>
+        requires recipient_accepted<S_>
     {
         error_code ec;
         diagnostics diag;
@@ -538,9 +769,12 @@ public:
         detail::throw_on_error(ec, diag);
         return g;
     }
+    template <class S_ = S>
     auto bdat(std::string_view message, error_code& ec, diagnostics& diag) &&
-        requires recipient_accepted<S>
+        requires recipient_accepted<S_>
     {
+        if (!usable(ec, diag))
+            return next<state::greeted<E, A>>(std::move(c_));
         detail::message_op<conn_type> op{};
         op.payload.assign(message);
         op.bdat = true;
@@ -548,74 +782,111 @@ public:
     }
 
     /// RSET: ends a transaction.
+    template <class S_ = S>
     auto rset() &&
-        requires(ehlo_done<S>)
+        requires(ehlo_done<S_>)
     {
         error_code ec;
         diagnostics diag;
         return std::move(*this).rset(ec, diag).value();
     }
+    template <class S_ = S>
     auto rset(error_code& ec, diagnostics& diag) &&
-        requires(ehlo_done<S>)
+        requires(ehlo_done<S_>)
     {
-        return finish<next<state::greeted<E, A>>>(detail::run(*c_, detail::command_op<conn_type, cmd::rset>{}), ec,
-                                                 diag);
+        return transition<next<state::greeted<E, A>>>(detail::command_op<conn_type, cmd::rset>{}, ec, diag);
     }
 
     // --- Commands that keep the state --------------------------------------------------
+    // The throwing forms return the reply whatever its code (smtplib's
+    // verify returns (code, msg)) and throw for everything else; the
+    // error_code forms say a 4yz/5yz reply with transient_failure or
+    // permanent_failure and still give the reply.
 
-    /// VRFY: the reply, whatever its code (smtplib's verify returns (code, msg)).
+    /// VRFY.
+    template <class S_ = S, class P_ = P>
     reply verify(std::string_view who)
-        requires(greeted_again_after_starttls<S> && session_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(greeted_again_after_starttls<S_> && session_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         return keep_state<cmd::vrfy>(cmd::vrfy{who}, true);
     }
+    template <class S_ = S, class P_ = P>
     command_result verify(std::string_view who, error_code& ec, diagnostics& diag)
-        requires(greeted_again_after_starttls<S> && session_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(greeted_again_after_starttls<S_> && session_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         return keep_state<cmd::vrfy>(cmd::vrfy{who}, ec, diag);
     }
     /// EXPN.
+    template <class S_ = S, class P_ = P>
     reply expn(std::string_view list)
-        requires(greeted_again_after_starttls<S> && session_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(greeted_again_after_starttls<S_> && session_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         return keep_state<cmd::expn>(cmd::expn{list}, true);
     }
+    template <class S_ = S, class P_ = P>
+    command_result expn(std::string_view list, error_code& ec, diagnostics& diag)
+        requires(greeted_again_after_starttls<S_> && session_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        return keep_state<cmd::expn>(cmd::expn{list}, ec, diag);
+    }
     /// HELP [topic].
+    template <class S_ = S>
     reply help(std::string_view topic = {})
-        requires(greeted_again_after_starttls<S> && session_open<S>)
+        requires(greeted_again_after_starttls<S_> && session_open<S_>)
     {
         return keep_state<cmd::help>(cmd::help{topic}, true);
     }
+    template <class S_ = S>
+    command_result help(std::string_view topic, error_code& ec, diagnostics& diag)
+        requires(greeted_again_after_starttls<S_> && session_open<S_>)
+    {
+        return keep_state<cmd::help>(cmd::help{topic}, ec, diag);
+    }
     /// NOOP.
+    template <class S_ = S>
     reply noop()
-        requires(greeted_again_after_starttls<S> && session_open<S>)
+        requires(greeted_again_after_starttls<S_> && session_open<S_>)
     {
         return keep_state<cmd::noop>(cmd::noop{}, false);
     }
+    template <class S_ = S>
     command_result noop(error_code& ec, diagnostics& diag)
-        requires(greeted_again_after_starttls<S> && session_open<S>)
+        requires(greeted_again_after_starttls<S_> && session_open<S_>)
     {
         return keep_state<cmd::noop>(cmd::noop{}, ec, diag);
     }
     /// Any other command, validated like the rest (no line breaks, no
     /// control bytes). Its reply whatever the code. Not for the commands
-    /// that change state: those have their own members.
+    /// that change state: those have their own members (the throwing form
+    /// throws std::invalid_argument, the error_code form says
+    /// errc::invalid_command_verb, and nothing is sent).
+    template <class S_ = S, class P_ = P>
     reply docmd(std::string_view verb, std::string_view argument = {})
-        requires(ehlo_done<S> && no_transaction_open<S> && encrypted_or_clear_text_allowed<P, S>)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
-        for (std::string_view v : {"MAIL", "RCPT", "DATA", "BDAT", "STARTTLS", "AUTH", "QUIT", "RSET", "EHLO", "HELO",
-                                   "LHLO"})
-            if (detail::iequals(verb, v))
-                throw std::invalid_argument("smtp: docmd cannot send a state-changing command; use its member");
+        if (detail::changes_state(verb))
+            throw std::invalid_argument("smtp: docmd cannot send a state-changing command; use its member");
         return keep_state<cmd::raw>(cmd::raw{verb, argument}, true);
+    }
+    template <class S_ = S, class P_ = P>
+    command_result docmd(std::string_view verb, std::string_view argument, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        if (detail::changes_state(verb)) {
+            ec = errc::invalid_command_verb;
+            diag.clear();
+            diag.set_field("docmd verb (a state-changing command has its own member)");
+            return {ec, {}};
+        }
+        return keep_state<cmd::raw>(cmd::raw{verb, argument}, ec, diag);
     }
 
     // --- QUIT ---------------------------------------------------------------------------------
 
     /// QUIT, then close. The closed session has no commands.
+    template <class S_ = S>
     session<P, state::closed> quit() &&
-        requires session_open<S>
+        requires session_open<S_>
     {
         error_code ec;
         diagnostics diag;
@@ -623,19 +894,60 @@ public:
         detail::throw_on_error(ec, diag);
         return c;
     }
+    template <class S_ = S>
     session<P, state::closed> quit(error_code& ec, diagnostics& diag) &&
-        requires session_open<S>
+        requires session_open<S_>
     {
+        if (!usable(ec, diag))
+            return session<P, state::closed>(std::move(c_));
         ec = detail::run(*c_, detail::quit_op<conn_type>{});
         diag = c_->diag;
         return session<P, state::closed>(std::move(c_));
     }
-    template <class Token>
+    /// Completion: void(error_code, closed session).
+    template <class Token, class S_ = S>
     auto async_quit(Token&& token) &&
-        requires session_open<S>
+        requires session_open<S_>
     {
-        return detail::async_run(*c_, detail::quit_op<conn_type>{}, std::forward<Token>(token));
+        using closed = session<P, state::closed>;
+        conn_type& c = conn();
+        return boost::asio::async_initiate<Token, void(error_code, closed)>(
+            [&c](auto handler, std::unique_ptr<conn_type> owned) {
+                detail::async_run(c, detail::quit_op<conn_type>{},
+                                  [h = std::move(handler), owned = std::move(owned)](error_code ec) mutable {
+                                      std::move(h)(ec, closed(std::move(owned)));
+                                  });
+            },
+            token, std::move(c_));
     }
+
+    // --- A transition written on an lvalue ------------------------------------------------
+    // A transition consumes the session and returns the next one; on an
+    // lvalue (s.ehlo() rather than std::move(s).ehlo()) it would leave `s`
+    // behind, moved from. These say so instead of the compiler's "discards
+    // qualifiers".
+#define SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(name)                                                                   \
+    template <class... Args>                                                                                        \
+    void name(Args&&...) &                                                                                          \
+    {                                                                                                               \
+        static_assert(detail::always_false<Args...>,                                                                \
+                      "smtp: " #name "() is a transition: it consumes the session and returns the next one. "        \
+                      "Write `auto next = std::move(s)." #name "(...)` and go on with `next`.");                     \
+    }
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(ehlo)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(starttls)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(login)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(mail_from)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(rcpt_to)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(data)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(bdat)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(rset)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(quit)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(async_ehlo)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(async_starttls)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(async_login)
+    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(async_quit)
+#undef SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE
 
 private:
     template <class, class>
@@ -644,15 +956,44 @@ private:
 
     explicit session(std::unique_ptr<conn_type> c) noexcept : c_(std::move(c)) {}
 
-    /// The step a transition returns: the next session on success, this one
-    /// back (in its state) with the error otherwise.
-    template <class Next>
-    step<Next, session> finish(error_code result, error_code& ec, diagnostics& diag)
+    /// The connection; a moved-from session has none.
+    conn_type& conn() const
     {
-        ec = result;
+        if (!c_)
+            throw error_with_diagnostics(errc::moved_from_session, diagnostics{});
+        return *c_;
+    }
+    /// False, with errc::moved_from_session, for a moved-from session.
+    bool usable(error_code& ec, diagnostics& diag) const noexcept
+    {
+        if (c_)
+            return true;
+        ec = errc::moved_from_session;
+        diag.clear();
+        return false;
+    }
+
+    transaction_result no_sender(error_code& ec, diagnostics& diag) const
+    {
+        ec = errc::empty_argument;
+        diag.clear();
+        diag.set_field("From header");
+        transaction_result r;
+        r.error = ec;
+        return r;
+    }
+
+    /// Runs a transition's operation: the next session on success, this
+    /// one back (in its state) with the error otherwise.
+    template <class Next, class Op>
+    step<Next, session> transition(Op op, error_code& ec, diagnostics& diag)
+    {
+        if (!usable(ec, diag))
+            return step<Next, session>(std::move(*this), ec, diag);
+        ec = detail::run(*c_, std::move(op));
         diag = c_->diag;
-        if (result)
-            return step<Next, session>(std::move(*this), result, diag);
+        if (ec)
+            return step<Next, session>(std::move(*this), ec, diag);
         return step<Next, session>(Next(std::move(c_)));
     }
 
@@ -660,16 +1001,16 @@ private:
     auto async_transition(Op op, Token&& token)
     {
         using result_type = step<Next, session>;
-        conn_type& c = *c_;
-        return boost::asio::async_initiate<Token, void(result_type)>(
+        conn_type& c = conn();
+        return boost::asio::async_initiate<Token, void(error_code, result_type)>(
             [&c](auto handler, Op op, session self) {
                 detail::async_run(c, std::move(op),
                                   [h = std::move(handler), self = std::move(self)](error_code ec) mutable {
                                       if (ec) {
                                           diagnostics d = self.c_->diag;
-                                          std::move(h)(result_type(std::move(self), ec, std::move(d)));
+                                          std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
                                       } else {
-                                          std::move(h)(result_type(Next(std::move(self.c_))));
+                                          std::move(h)(ec, result_type(Next(std::move(self.c_))));
                                       }
                                   });
             },
@@ -721,6 +1062,8 @@ private:
     template <class C>
     command_result keep_state(const C& command, error_code& ec, diagnostics& diag)
     {
+        if (!usable(ec, diag))
+            return {ec, {}};
         ec = detail::run(*c_, detail::command_op<conn_type, C>{{}, command});
         diag = c_->diag;
         command_result r{ec, {}};

@@ -6,7 +6,8 @@
 ///
 /// ```
 ///   smtp::tls::starttls       STARTTLS required: until it has succeeded only
-///                             EHLO, STARTTLS, NOOP and QUIT compile (default)
+///                             EHLO, STARTTLS, RSET, NOOP, HELP and QUIT compile
+///                             (default); AUTH too waits, whatever the auth policy
 ///   smtp::tls::implicit       TLS from the first byte (port 465, RFC 8314)
 ///   smtp::tls::opportunistic  STARTTLS when you call it; mail and AUTH may
 ///                             also go in clear (what smtplib's programs do)
@@ -24,6 +25,9 @@
 
 #include <smtp/version.hpp>
 
+#include <concepts>
+#include <type_traits>
+
 SMTP_NAMESPACE_BEGIN
 
 /// The policy_category of when the session encrypts (tls::starttls, ...).
@@ -31,10 +35,23 @@ struct tls_category {};
 /// The policy_category of whether the certificate is checked (tls::verify_peer, ...).
 struct verify_category {};
 
+/// A TLS policy: what the session uses of one (tls::starttls and its siblings).
+template <class T>
+concept tls_policy = std::same_as<typename T::policy_category, tls_category> && requires {
+    std::bool_constant<T::offers_starttls>{};
+    std::bool_constant<T::implicit_tls>{};
+    std::bool_constant<T::clear_text_allowed>{};
+};
+/// A certificate verification policy (tls::verify_peer, tls::insecure_no_verify).
+template <class T>
+concept verify_policy = std::same_as<typename T::policy_category, verify_category> &&
+                        requires { std::bool_constant<T::verify>{}; };
+
 namespace tls {
 
-/// STARTTLS required: until it has succeeded only EHLO, STARTTLS, NOOP and
-/// QUIT compile (the default).
+/// STARTTLS required: until it has succeeded only EHLO, STARTTLS, RSET,
+/// NOOP, HELP and QUIT compile (the default); AUTH too waits for it, even
+/// with auth::allow_plaintext.
 struct starttls {
     using policy_category = tls_category;
     static constexpr bool offers_starttls = true;     ///< whether starttls() compiles

@@ -25,7 +25,12 @@ struct has_category {
     constexpr auto operator()(T) const
     {
         using P = typename T::type;
-        return boost::hana::bool_c<std::is_same_v<typename P::policy_category, Category>>;
+        // A type with no category is no policy: policies<> says so, naming
+        // it (checked_policy); here it is only not of this kind.
+        if constexpr (requires { typename P::policy_category; })
+            return boost::hana::bool_c<std::is_same_v<typename P::policy_category, Category>>;
+        else
+            return boost::hana::false_c;
     }
 };
 

@@ -18,8 +18,11 @@
 #define SMTP_PROTOCOL_ENVELOPE_HPP
 
 #include <smtp/protocol/detail/validate.hpp>
+#include <smtp/protocol/message_source.hpp>
 #include <smtp/version.hpp>
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -176,6 +179,83 @@ inline envelope envelope_from_headers(std::string_view message)
     }
     e.message.append(message.substr(at));
     return e;
+}
+
+/// The envelope of a message read from `source`, and the message to send
+/// without its Bcc headers, as a source (see envelope_from_headers). Only
+/// the header block is read here and held (at most `max_header` octets;
+/// past that, what was read counts as the header block); the rest is read
+/// from `source` as it is sent, so `source` must outlive the result. The
+/// result can be rewound when `source` can.
+struct source_envelope {
+    std::string from;
+    std::vector<std::string> recipients;
+    message_source message;
+};
+
+inline source_envelope envelope_from_source(message_source& source, std::size_t max_header = 1024 * 1024)
+{
+    // Read until the blank line that ends the header block (CRLF or LF line ends).
+    std::string head;
+    std::size_t end = std::string::npos;
+    char buf[16 * 1024];
+    while (head.size() < max_header) {
+        const std::size_t n = source.read(buf, std::min(sizeof buf, max_header - head.size()));
+        if (n == 0)
+            break;
+        const std::size_t from = head.size() < 3 ? 0 : head.size() - 3;
+        head.append(buf, n);
+        const std::size_t crlf = head.find("\r\n\r\n", from), lf = head.find("\n\n", from);
+        end = std::min(crlf == std::string::npos ? crlf : crlf + 4, lf == std::string::npos ? lf : lf + 2);
+        if (end != std::string::npos)
+            break;
+    }
+    if (end == std::string::npos)
+        end = head.size();
+    envelope e = envelope_from_headers(std::string_view(head).substr(0, end));
+
+    struct state {
+        message_source* inner;
+        std::string prefix;   // the header block without Bcc
+        std::string rest;     // what was read past the header block
+        std::size_t consumed; // octets of `inner` that prefix and rest stand for
+        std::size_t at = 0;   // position in prefix + rest
+    };
+    auto st = std::make_shared<state>(state{&source, std::move(e.message), head.substr(end), head.size()});
+    source_envelope out{std::move(e.from), std::move(e.recipients), {}};
+    out.message.read = [st](char* b, std::size_t n) -> std::size_t {
+        const std::size_t held = st->prefix.size() + st->rest.size();
+        if (st->at < held) {
+            std::size_t done = 0;
+            while (done < n && st->at < held) {
+                const bool in_prefix = st->at < st->prefix.size();
+                const std::string& piece = in_prefix ? st->prefix : st->rest;
+                const std::size_t off = in_prefix ? st->at : st->at - st->prefix.size();
+                const std::size_t take = std::min(n - done, piece.size() - off);
+                std::copy_n(piece.data() + off, take, b + done);
+                done += take;
+                st->at += take;
+            }
+            return done;
+        }
+        return st->inner->read(b, n);
+    };
+    if (source.rewind) {
+        out.message.rewind = [st]() {
+            if (!st->inner->rewind())
+                return false;
+            char skip[16 * 1024];
+            for (std::size_t left = st->consumed; left > 0;) {
+                const std::size_t n = st->inner->read(skip, std::min(sizeof skip, left));
+                if (n == 0)
+                    return false; // shorter than the first time
+                left -= n;
+            }
+            st->at = 0;
+            return true;
+        };
+    }
+    return out;
 }
 
 SMTP_NAMESPACE_END

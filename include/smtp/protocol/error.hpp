@@ -103,6 +103,7 @@ enum class errc {
 
     // --- Sessions, continued ------------------------------------------------------------
     unsolicited_reply,              ///< the server sent bytes no command asked for (reply injection)
+    moved_from_session,             ///< the session was moved from (a transition consumed it): use the one it returned
 };
 
 namespace detail {
@@ -175,6 +176,8 @@ public:
         case errc::requiretls_not_offered: return "requested but the server does not offer REQUIRETLS";
         case errc::requiretls_without_tls: return "requested on a session that is not encrypted";
         case errc::unsolicited_reply: return "the server sent a reply no command asked for";
+        case errc::moved_from_session:
+            return "the session was moved from: a transition consumed it, use the session it returned";
         }
         return "unknown smtp error";
     }
