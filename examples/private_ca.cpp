@@ -24,11 +24,13 @@ int main(int argc, char** argv)
     }
     try {
         //! [ca_file]
+        //! [options]
         smtp::connect_options options;
         options.host = argv[1]; // the name the certificate must carry
         options.port = static_cast<std::uint16_t>(port);
         if (argc > 3)
             options.ca_file = argv[3]; // PEM: the CAs to trust, instead of the system's store
+        //! [options]
 
         // The default policies: STARTTLS required, the certificate verified.
         auto session = smtp::connect(options).ehlo().starttls().ehlo();
