@@ -83,11 +83,11 @@ int main()
     smtp::serialize(smtp::cmd::rcpt_to{"victim@example.com>\r\nRCPT TO:<other@example.com"}, out, ec, diag);
     std::cout << "refused: " << diag.describe(ec) << '\n';
 
-    // The DATA encoder, fed a message in pieces (as it might be read from a
-    // file). The message tries to end the data early and smuggle a second
-    // transaction, with a lone "." line split across two pieces.
-    const std::string_view message[] = {"Subject: hi\n\nHello\r", "\n.\r", "\nMAIL FROM:<eve@example.com>\n", ".\nBye"};
     //! [encode]
+    // A message in pieces (as it might be read from a file) that tries to end
+    // the data early, with a lone "." line split across two pieces, and to
+    // smuggle in a second transaction.
+    const std::string_view message[] = {"Subject: hi\n\nHello\r", "\n.\r", "\nMAIL FROM:<eve@example.com>\n", ".\nBye"};
     smtp::data_encoder encoder; // line ends made CRLF; a bare CR or LF refused with line_endings::reject
     std::string data;
     for (auto piece : message) {
