@@ -3,17 +3,20 @@
 
 An inline code span (`...`, outside fenced blocks, which check_doc_code_blocks.py
 checks) is read for qualified names: a run `a::b::c`, or `a::` before `...`.
-A run is the library's when its first part is `smtp`, or a namespace, class,
-struct, union, enum, alias or concept that include/ declares (`tls`, `sasl`,
-`errc`, `connect_options`, `reply_parser`, ...); it names smtp::a::b::c when it
-does not start with smtp:: itself. Template arguments and call arguments are
-not part of a run, but the names in them are runs of their own, so
+A run is the library's when its first part is `smtp`, or a lower-case name
+of a namespace, class, struct, union, enum, alias or concept that include/
+declares (`tls`, `sasl`, `errc`, `connect_options`, `reply_parser`, ...); it
+names smtp::a::b::c when it does not start with smtp:: itself, so a nested
+name is written from smtp:: down (`reply_parser::cursor`, not `cursor`).
+Template arguments and call arguments are not part of a run, but the names
+in them are runs of their own, so
 `smtp::connect<P>(options, smtp::log::transcript(std::cerr))` checks
 smtp::connect and smtp::log::transcript. A member chain right after a run is
 part of it: `connect_options::transactions.pipelining` checks that
 smtp::connect_options::transactions has a member pipelining. Runs that start
-with anything else (`std::`, `boost::`, a template parameter such as `Log::`)
-are not checked; spans in EXCEPTIONS are not C++.
+with anything else (`std::`, `boost::`, a capitalised template parameter such
+as `Log::` or `Crypto::`) are not checked, nor are unqualified names
+(`has_extn`); spans in EXCEPTIONS are not C++.
 
 The compiler is the judge. One generated translation unit includes every
 public header and, for each name, declares on its own line each of:
@@ -43,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 
-# Namespaces include/ reopens to specialise their traits: not the library's.
+# Namespaces include/ may reopen to specialise their traits: not the library's.
 FOREIGN = {"std", "boost"}
 
 # Spans that look like library names and are not C++.
