@@ -1,11 +1,24 @@
 // The sans-I/O core on its own: parse a server's EHLO reply as it might
 // arrive from a socket (in pieces), read the capabilities, write the commands
-// of a transaction and dot-stuff a message. No network involved.
+// of a transaction and dot-stuff a message. No network involved: the bytes
+// come from strings and go to std::cout, where CR and LF are shown as \r\n.
 #include <smtp/protocol.hpp>
 
 #include <iostream>
 #include <string>
 #include <string_view>
+
+namespace {
+/// The bytes as they would go on the wire, CR and LF made visible: one
+/// output line per CRLF.
+std::string visible(std::string_view bytes)
+{
+    std::string out;
+    for (char ch : bytes)
+        out += ch == '\r' ? std::string("\\r") : ch == '\n' ? std::string("\\n\n") : std::string(1, ch);
+    return out;
+}
+} // namespace
 
 int main()
 {
@@ -63,13 +76,30 @@ int main()
     smtp::serialize(smtp::cmd::mail_from{"author@example.com", size}, out);
     smtp::serialize(smtp::cmd::rcpt_to{"recipient@example.com"}, out);
     smtp::serialize(smtp::cmd::data{}, out);
-    std::cout << out;
+    std::cout << visible(out);
 
     // A bad argument is refused with the field named, and nothing is written.
     smtp::diagnostics diag;
     smtp::serialize(smtp::cmd::rcpt_to{"victim@example.com>\r\nRCPT TO:<other@example.com"}, out, ec, diag);
     std::cout << "refused: " << diag.describe(ec) << '\n';
 
-    // Dot-stuffing: a line that is a lone '.' cannot end the data early.
-    std::cout << smtp::data_encoder::encode_message("Hello\n.\nBye");
+    //! [encode]
+    // A message in pieces (as it might be read from a file) that tries to end
+    // the data early, with a lone "." line split across two pieces, and to
+    // smuggle in a second transaction.
+    const std::string_view message[] = {"Subject: hi\n\nHello\r", "\n.\r", "\nMAIL FROM:<eve@example.com>\n", ".\nBye"};
+    smtp::data_encoder encoder; // line ends made CRLF; a bare CR or LF refused with line_endings::reject
+    std::string data;
+    for (auto piece : message) {
+        encoder.encode(piece, data, ec); // appends; a line start or a CR carries over to the next piece
+        if (ec)
+            break; // a line over 998 octets: do not end the data (nothing is sent yet here)
+    }
+    if (!ec)
+        encoder.finish(data, ec); // CRLF if the last line is open, then ".\r\n": the one end of data
+    //! [encode]
+    std::cout << visible(data);
+
+    // The same in one call, for a message held whole.
+    std::cout << visible(smtp::data_encoder::encode_message("Hello\n.\nBye"));
 }
