@@ -451,10 +451,25 @@ struct envelope {
     std::string data; ///< the message without its Bcc fields
 };
 
-/// The one line for an error that refused the message before any of it was
-/// sent, when the library's own words need the option that asked for it.
-std::string explain(const smtp::error_code& ec)
+bool has_8bit(std::string_view s)
 {
+    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+/// The one line for an error that refused the message before any of it was
+/// sent, when the library's own words need the option that asked for it or
+/// the address at fault.
+std::string explain(const smtp::error_code& ec, const envelope& env)
+{
+    if (ec == smtp::errc::smtputf8_not_offered) {
+        if (has_8bit(env.from))
+            return "sender " + printable(env.from) + " is not ASCII, and the server does not offer SMTPUTF8 (RFC 6531)";
+        for (const auto& to : env.to)
+            if (has_8bit(to))
+                return "recipient " + printable(to) +
+                       " is not ASCII, and the server does not offer SMTPUTF8 (RFC 6531)";
+        return "the message header is not ASCII, and the server does not offer SMTPUTF8 (RFC 6532)";
+    }
     if (ec == smtp::errc::dsn_not_offered)
         return "the server does not offer DSN (RFC 3461), which --dsn-notify, --dsn-ret and --envid need";
     if (ec == smtp::errc::requiretls_not_offered)
@@ -517,7 +532,7 @@ int send(const config& cfg, const std::string& password, const envelope& env)
             if (ec == smtp::errc::outcome_unknown || result.outcome == smtp::transaction_outcome::unknown)
                 throw failure("the connection ended after the message, before the server's answer: "
                               "it may or may not have been delivered");
-            if (const std::string why = explain(ec); !why.empty())
+            if (const std::string why = explain(ec, env); !why.empty())
                 throw failure(why);
             if (ec)
                 throw smtp::error_with_diagnostics(ec, diag);
@@ -590,15 +605,17 @@ envelope make_envelope(const config& cfg, std::string message)
         throw failure("no recipient: no --to, and no address in To, Cc or Bcc");
 
     // Every envelope address checked before connecting: a bad one (CR/LF,
-    // <, >, ...) fails here, with nothing sent.
+    // <, >, invalid UTF-8, ...) fails here, with nothing sent. A UTF-8
+    // address is checked as under SMTPUTF8 (RFC 6531); whether the server
+    // offers it is the engine's to check, after EHLO.
     std::string probe;
     smtp::error_code ec;
     smtp::diagnostics diag;
-    smtp::serialize(smtp::cmd::mail_from{env.from}, probe, ec, diag);
+    smtp::serialize(smtp::cmd::mail_from{env.from, {}, has_8bit(env.from)}, probe, ec, diag);
     if (ec)
         throw failure("sender " + printable(env.from) + ": " + diag.describe(ec));
     for (const auto& to : env.to) {
-        smtp::serialize(smtp::cmd::rcpt_to{to}, probe, ec, diag);
+        smtp::serialize(smtp::cmd::rcpt_to{to, {}, has_8bit(to)}, probe, ec, diag);
         if (ec)
             throw failure("recipient " + printable(to) + ": " + diag.describe(ec));
     }

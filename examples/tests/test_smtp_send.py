@@ -15,6 +15,9 @@
   --no-pipelining against smtp-sink (PIPELINING): one command per write,
     where MAIL, RCPT and DATA go in one write without it
   bad values of the new options: usage errors (exit 2, one line)
+  UTF-8 addresses (a local part, a domain): to a server with SMTPUTF8,
+    delivered with SMTPUTF8 on MAIL; to one without: exit 2, one line, no
+    MAIL sent; invalid UTF-8: refused before connecting
 
     with_servers.py --server "main:--tls starttls --require-starttls AUTH --refuse bad@example.com"
                     --server "expired:--tls implicit --cert expired"
@@ -22,6 +25,7 @@
                     --server "lmtp:--lmtp --lmtp-data-refuse=full@example.com"
                     --server "dsn:--dsn"
                     --server "plain:"
+                    --server "utf8:--smtputf8"
                     --sink "sink"
                     -- test_smtp_send.py SMTP_SEND
 """
@@ -202,6 +206,34 @@ check(rc == 0, "--no-pipelining: failed", show(rc, out, err))
 check(commands_sent(err) == ["send: 'MAIL FROM:<author@example.com>\\r\\n'", "send: 'RCPT TO:<x@example.com>\\r\\n'",
                              "send: 'RCPT TO:<y@example.com>\\r\\n'", "send: 'DATA\\r\\n'"],
       "--no-pipelining: not one command per write", err)
+
+# UTF-8 addresses (RFC 6531): checked before connecting like any other, and
+# SMTPUTF8 left to the engine, which declares it on MAIL when the server
+# offers it and sends nothing when it does not.
+UTF8_TO = ["\u00fcnicode@example.org", "user@b\u00fccher.example"]
+UTF8_ARGS = ["--tls", "none", "--from", "sender@example.com", "--to", UTF8_TO[0], "--to", UTF8_TO[1]]
+rc, out, err = smtp_send(*UTF8_ARGS, server="utf8")
+check(rc == 0 and out == "" and err == "", "UTF-8 addresses with SMTPUTF8: exit 0 and silence", show(rc, out, err))
+recs = records("utf8")
+check(len(recs) == 1, "UTF-8 addresses with SMTPUTF8: %d messages recorded, want 1" % len(recs))
+if recs:
+    check(recs[0]["rcpt_tos"] == UTF8_TO, "UTF-8 addresses with SMTPUTF8: RCPT TO %r" % recs[0]["rcpt_tos"])
+    check("SMTPUTF8" in recs[0]["mail_options"],
+          "UTF-8 addresses with SMTPUTF8: SMTPUTF8 not declared on MAIL: %r" % recs[0]["mail_options"])
+n = len(records("plain"))
+rc, out, err = smtp_send(*UTF8_ARGS, server="plain")
+one_line_failure("UTF-8 addresses without SMTPUTF8", rc, out, err)
+check("SMTPUTF8" in err and UTF8_TO[0] in err, "UTF-8 addresses without SMTPUTF8: reason", err)
+rc, out, err = smtp_send(*UTF8_ARGS, "--debug", server="plain")
+check(rc == 2 and "send: 'EHLO " in err and "send: 'MAIL" not in err and "send: 'RCPT" not in err,
+      "UTF-8 addresses without SMTPUTF8: MAIL or RCPT sent", show(rc, out, err))
+check(len(records("plain")) == n, "UTF-8 addresses without SMTPUTF8: something was recorded")
+# Not UTF-8 at all (Latin-1 bytes): refused before connecting.
+n = len(records("utf8"))
+rc, out, err = smtp_send("--tls", "none", "--to", b"caf\xe9@example.org", server="utf8")
+one_line_failure("--to in Latin-1", rc, out, err)
+check("is not valid UTF-8" in err and "caf\ufffd@example.org" in err, "--to in Latin-1: reason", err)
+check(len(records("utf8")) == n, "--to in Latin-1: something was sent")
 
 # Usage errors: one line, exit 2.
 for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PASSWORD"], "--user with --tls none"),
