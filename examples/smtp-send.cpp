@@ -103,6 +103,8 @@ struct field {
     std::string value;     ///< unfolded: continuation lines joined, line ends removed
     std::size_t begin = 0; ///< where the field's first line starts in the message
     std::size_t end = 0;   ///< past the line end of its last continuation line
+    std::size_t line = 0;  ///< the number of its first line in the message, from 1
+    std::size_t lines = 0; ///< how many lines it has
 };
 
 /// The header fields, up to the empty line (or the end of the input).
@@ -110,7 +112,7 @@ std::vector<field> parse_header(std::string_view msg)
 {
     std::vector<field> fields;
     std::size_t pos = 0;
-    for (int number = 1; pos < msg.size(); ++number) {
+    for (std::size_t number = 1; pos < msg.size(); ++number) {
         const std::size_t lf = msg.find('\n', pos);
         const std::size_t next = lf == std::string_view::npos ? msg.size() : lf + 1;
         std::string_view line = msg.substr(pos, next - pos);
@@ -126,6 +128,7 @@ std::vector<field> parse_header(std::string_view msg)
                 throw failure("message header line 1 starts with whitespace (a continuation of nothing)");
             fields.back().value += line;
             fields.back().end = next;
+            ++fields.back().lines;
         } else {
             const std::size_t colon = line.find(':');
             std::string_view name = line.substr(0, colon);
@@ -136,7 +139,7 @@ std::vector<field> parse_header(std::string_view msg)
             if (!ok)
                 throw failure("message header line " + std::to_string(number) +
                               " is not a field (\"Name: value\"): " + printable(line.substr(0, 60)));
-            fields.push_back({std::string(name), std::string(line.substr(colon + 1)), pos, next});
+            fields.push_back({std::string(name), std::string(line.substr(colon + 1)), pos, next, number, 1});
         }
         pos = next;
     }
@@ -449,7 +452,54 @@ struct envelope {
     std::string from;
     std::vector<std::string> to;
     std::string data; ///< the message without its Bcc fields
+    /// The Bcc fields' lines, removed from data: (the number of the first in
+    /// the message as given, how many), in order.
+    std::vector<std::pair<std::size_t, std::size_t>> removed_lines;
+
+    /// The number in the message as given of line `n` of data.
+    std::size_t input_line(std::size_t n) const
+    {
+        for (const auto& [first, count] : removed_lines)
+            if (first <= n)
+                n += count;
+        return n;
+    }
 };
+
+/// 52428912 as "52,428,912".
+std::string grouped(std::uint64_t n)
+{
+    std::string digits = std::to_string(n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0)
+            out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+/// How the engine may use the wire, from the command line.
+smtp::transaction_settings transaction_settings(const config& cfg)
+{
+    smtp::transaction_settings s;
+    s.pipelining = cfg.pipelining;
+    s.chunking = cfg.chunking;
+    return s;
+}
+
+/// What the engine would refuse in the message whatever the server offers
+/// (a line over 998 octets): found before connecting, so that it costs no
+/// connection, STARTTLS or AUTH. Returns the message's RFC 1870 size.
+std::uint64_t check_before_connecting(const config& cfg, const envelope& env)
+{
+    const smtp::message_check c = smtp::check_message(env.data, {}, transaction_settings(cfg));
+    if (c.error == smtp::errc::data_line_too_long)
+        throw failure("message line " + std::to_string(env.input_line(c.line)) + " is " + grouped(c.line_length) +
+                      " octets; the limit is " + grouped(c.max_line) + " (RFC 5321 4.5.3.1.6)");
+    if (!c.ok())
+        throw failure(c.describe());
+    return c.facts.size;
+}
 
 bool has_8bit(std::string_view s)
 {
@@ -488,8 +538,7 @@ int send(const config& cfg, const std::string& password, const envelope& env)
     options.host = cfg.host;
     options.port = cfg.port.value_or(lmtp ? 24 : Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
     options.ca_file = cfg.cafile;
-    options.transactions.pipelining = cfg.pipelining;
-    options.transactions.chunking = cfg.chunking;
+    options.transactions = transaction_settings(cfg);
 
     std::vector<smtp::recipient> recipients;
     for (const auto& to : env.to)
@@ -626,6 +675,7 @@ envelope make_envelope(const config& cfg, std::string message)
         if (iequals(f.name, "Bcc")) {
             env.data.append(message, kept, f.begin - kept);
             kept = f.end;
+            env.removed_lines.emplace_back(f.line, f.lines);
         }
     env.data.append(message, kept);
     return env;
@@ -648,6 +698,7 @@ int main(int argc, char** argv)
         if (message.empty())
             throw failure("no message on stdin");
         const envelope env = make_envelope(cfg, std::move(message));
+        check_before_connecting(cfg, env);
         auto with_tls = [&]<class Dialect>(Dialect) {
             if (cfg.tls == "implicit")
                 return send<smtp::tls::implicit, Dialect>(cfg, password, env);

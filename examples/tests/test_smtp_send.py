@@ -18,6 +18,8 @@
   UTF-8 addresses (a local part, a domain): to a server with SMTPUTF8,
     delivered with SMTPUTF8 on MAIL; to one without: exit 2, one line, no
     MAIL sent; invalid UTF-8: refused before connecting
+  a line over 998 octets: exit 2, one line with its number and length, and
+    no connection made (to a socket that listens and never accepts)
 
     with_servers.py --server "main:--tls starttls --require-starttls AUTH --refuse bad@example.com"
                     --server "expired:--tls implicit --cert expired"
@@ -31,6 +33,7 @@
 """
 
 import base64
+import socket
 import sys
 
 from common import PASSWORD, USER, ca, check, finish, port, records, run, show
@@ -56,13 +59,39 @@ def smtp_send(*args, stdin=MESSAGE, server="main"):
 
 
 def one_line_failure(what, rc, out, err):
-    check(rc == 2, what + ": exit status %d, want 2" % rc, show(rc, out, err))
+    check(rc == 2, what + ": exit status %s, want 2" % rc, show(rc, out, err))
     check(err.startswith("smtp-send: ") and err.count("\n") == 1 and err.endswith("\n"),
           what + ": stderr is not one 'smtp-send: ' line", show(rc, out, err))
 
 
 def new_records(name, before):
     return records(name)[before:]
+
+
+def silent_listener():
+    """A socket that listens and never accepts: the kernel completes a client's
+    connection into its backlog, and no greeting ever comes."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    s.setblocking(False)
+    return s
+
+
+def connections(listener):
+    """How many connections were made to the listener since the last call."""
+    n = 0
+    while True:
+        try:
+            c, _ = listener.accept()
+        except BlockingIOError:
+            return n
+        c.close()
+        n += 1
+
+
+def grouped(n):
+    return "{:,}".format(n)
 
 
 # Success: From and To/Cc/Bcc from the header; AUTH after STARTTLS.
@@ -234,6 +263,18 @@ rc, out, err = smtp_send("--tls", "none", "--to", b"caf\xe9@example.org", server
 one_line_failure("--to in Latin-1", rc, out, err)
 check("is not valid UTF-8" in err and "caf\ufffd@example.org" in err, "--to in Latin-1: reason", err)
 check(len(records("utf8")) == n, "--to in Latin-1: something was sent")
+
+# A line over 998 octets (RFC 5321 4.5.3.1.6): found before connecting, its
+# line number counted in the input as given (the Bcc field included).
+silent = silent_listener()
+LONG = ("From: author@example.com\nTo: to@example.com\nBcc: hidden@example.com\nSubject: long\n\n"
+        "short\n" + "x" * 1200 + "\nend\n")
+rc, out, err = run([SMTP_SEND, "--host", "127.0.0.1", "--port", str(silent.getsockname()[1]), "--tls", "none"],
+                   stdin=LONG, timeout=10)
+one_line_failure("a line over 998 octets", rc, out, err)
+check(err == "smtp-send: message line 7 is 1,200 octets; the limit is 998 (RFC 5321 4.5.3.1.6)\n",
+      "a line over 998 octets: reason", show(rc, out, err))
+check(connections(silent) == 0, "a line over 998 octets: a connection was made")
 
 # Usage errors: one line, exit 2.
 for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PASSWORD"], "--user with --tls none"),
