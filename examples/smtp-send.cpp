@@ -4,7 +4,8 @@
 //   smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]
 //             [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]...
 //             [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]
-//             [--requiretls] [--no-pipelining] [--no-chunking] [--debug] < message
+//             [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]
+//             [--debug] < message
 //
 //   --tls       starttls (default, port 587): STARTTLS is required, nothing
 //               goes out in clear; implicit (port 465): TLS from the first
@@ -35,6 +36,9 @@
 //               PIPELINING (RFC 2920); by default MAIL, RCPT and DATA go out
 //               together
 //   --no-chunking  DATA, even when the server offers CHUNKING (BDAT, RFC 3030)
+//   --timeout   the time limit of every phase (connecting, the greeting, each
+//               command, the data), in seconds (a decimal number); by
+//               default RFC 5321 4.5.3.2's, 1 to 10 minutes by phase
 //   --debug     smtplib's transcript on stderr (AUTH secrets masked)
 //
 // The Bcc field is removed from the message before it is sent; the rest goes
@@ -48,6 +52,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
@@ -254,13 +260,16 @@ struct config {
     bool requiretls = false;
     bool pipelining = true;
     bool chunking = true;
+    std::optional<std::chrono::milliseconds> timeout; ///< every phase's; unset: RFC 5321's
+    std::string timeout_text;                         ///< as given, for messages
 };
 
 constexpr std::string_view usage =
     "usage: smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]\n"
     "                 [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]...\n"
     "                 [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]\n"
-    "                 [--requiretls] [--no-pipelining] [--no-chunking] [--debug] < message\n"
+    "                 [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]\n"
+    "                 [--debug] < message\n"
     "\n"
     "Sends the RFC 5322 message on stdin (without its Bcc field). Options take\n"
     "their value as the next argument or after '=' (--tls=none).\n"
@@ -282,6 +291,7 @@ constexpr std::string_view usage =
     "  --requiretls        REQUIRETLS (RFC 8689): verified TLS on every hop\n"
     "  --no-pipelining     one command, one reply, even when PIPELINING is offered\n"
     "  --no-chunking       DATA, never BDAT, even when CHUNKING is offered\n"
+    "  --timeout SECONDS   every phase's time limit (default RFC 5321's, 1 to 10 minutes)\n"
     "  --debug             the transcript on stderr (AUTH secrets masked)\n"
     "\n"
     "Exit status: 0 every recipient accepted; 1 some refused (listed on stderr);\n"
@@ -294,6 +304,17 @@ std::uint16_t parse_port(std::string_view text)
     if (ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 65535)
         throw failure("--port: not a port number: " + printable(text));
     return static_cast<std::uint16_t>(value);
+}
+
+/// --timeout: seconds, a decimal number from 0.001 to 86400.
+std::chrono::milliseconds parse_timeout(std::string_view text)
+{
+    double seconds = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds,
+                                           std::chars_format::fixed);
+    if (ec != std::errc{} || end != text.data() + text.size() || !(seconds >= 0.001 && seconds <= 86400))
+        throw failure("--timeout: seconds from 0.001 to 86,400, not \"" + printable(text) + "\"");
+    return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
 /// --dsn-notify: NEVER, or a comma list of SUCCESS, FAILURE and DELAY.
@@ -372,8 +393,9 @@ config parse_command_line(int argc, char** argv)
             c.*(f->second) = false;
             continue;
         }
-        const std::string_view known[] = {"--host", "--port",  "--tls",        "--cafile", "--user", "--password-env",
-                                          "--from", "--to",    "--dsn-notify", "--dsn-ret", "--envid"};
+        const std::string_view known[] = {"--host",  "--port",       "--tls",     "--cafile", "--user",
+                                          "--from",  "--to",         "--dsn-ret", "--envid",  "--password-env",
+                                          "--timeout", "--dsn-notify"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -408,6 +430,10 @@ config parse_command_line(int argc, char** argv)
                 throw failure("--dsn-ret: FULL or HDRS, not \"" + printable(value) + "\"");
         } else if (name == "--envid")
             c.envid = parse_envid(value);
+        else if (name == "--timeout") {
+            c.timeout = parse_timeout(value);
+            c.timeout_text = value;
+        }
         else
             c.to.emplace_back(value);
     }
@@ -539,6 +565,10 @@ int send(const config& cfg, const std::string& password, const envelope& env)
     options.port = cfg.port.value_or(lmtp ? 24 : Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
     options.ca_file = cfg.cafile;
     options.transactions = transaction_settings(cfg);
+    if (cfg.timeout) {
+        auto& t = options.timeouts;
+        t.connect = t.greeting = t.command = t.mail = t.rcpt = t.data_init = t.data_block = t.data_term = *cfg.timeout;
+    }
 
     std::vector<smtp::recipient> recipients;
     for (const auto& to : env.to)
@@ -616,6 +646,12 @@ int send(const config& cfg, const std::string& password, const envelope& env)
         }
     } catch (const failure&) {
         throw;
+    } catch (const smtp::system_error& e) {
+        std::string line = doing + ": " + printable(e.what());
+        if (e.code() == smtp::errc::timeout)
+            line += cfg.timeout ? " (--timeout " + printable(cfg.timeout_text) + " s)"
+                                : " (RFC 5321's limit for that phase, 1 to 10 minutes; --timeout sets one for all)";
+        throw failure(line);
     } catch (const std::exception& e) {
         throw failure(doing + ": " + printable(e.what()));
     }

@@ -20,6 +20,8 @@
     MAIL sent; invalid UTF-8: refused before connecting
   a line over 998 octets: exit 2, one line with its number and length, and
     no connection made (to a socket that listens and never accepts)
+  --timeout 1 to a server that never greets: exit 2 after about 1 s, the line
+    naming the timeout; bad values: usage errors
 
     with_servers.py --server "main:--tls starttls --require-starttls AUTH --refuse bad@example.com"
                     --server "expired:--tls implicit --cert expired"
@@ -35,6 +37,7 @@
 import base64
 import socket
 import sys
+import time
 
 from common import PASSWORD, USER, ca, check, finish, port, records, run, show
 
@@ -276,6 +279,18 @@ check(err == "smtp-send: message line 7 is 1,200 octets; the limit is 998 (RFC 5
       "a line over 998 octets: reason", show(rc, out, err))
 check(connections(silent) == 0, "a line over 998 octets: a connection was made")
 
+# --timeout: every phase's limit. A server that never greets: the greeting's
+# limit ends it.
+start = time.monotonic()
+rc, out, err = run([SMTP_SEND, "--host", "127.0.0.1", "--port", str(silent.getsockname()[1]), "--timeout", "1"],
+                   stdin=MESSAGE, timeout=10)
+elapsed = time.monotonic() - start
+one_line_failure("--timeout 1, no greeting", rc, out, err)
+check(0.9 <= elapsed < 3, "--timeout 1, no greeting: took %.2f s" % elapsed)
+check(err == "smtp-send: connecting to 127.0.0.1 port %d: the server did not answer in time (--timeout 1 s)\n"
+      % silent.getsockname()[1], "--timeout 1, no greeting: reason", show(rc, out, err))
+check(connections(silent) == 1, "--timeout 1, no greeting: not one connection")
+
 # Usage errors: one line, exit 2.
 for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PASSWORD"], "--user with --tls none"),
                    (["--user", USER], "--user without --password-env"),
@@ -292,7 +307,11 @@ for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PA
                    (["--envid", "caf\u00e9"], "--envid not ASCII"),
                    (["--lmtp=yes"], "--lmtp with a value"),
                    (["--no-pipelining=1"], "--no-pipelining with a value"),
-                   (["--dsn-ret"], "--dsn-ret without a value")]:
+                   (["--dsn-ret"], "--dsn-ret without a value"),
+                   (["--timeout", "0"], "--timeout 0"),
+                   (["--timeout", "-1"], "negative --timeout"),
+                   (["--timeout", "1s"], "--timeout with a unit"),
+                   (["--timeout", "1e9"], "--timeout over a day")]:
     rc, out, err = smtp_send(*args)
     one_line_failure(what, rc, out, err)
 rc, out, err = smtp_send(stdin="Subject: no addresses\n\nbody\n")
