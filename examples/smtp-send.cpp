@@ -2,7 +2,8 @@
 // server (or an LMTP server, with --lmtp).
 //
 //   smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]
-//             [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]...
+//             [--user NAME --password-env VAR|--oauth-token-env VAR [--auth MECH,...]]
+//             [--from ADDR] [--to ADDR]...
 //             [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]
 //             [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]
 //             [--debug] < message
@@ -13,6 +14,15 @@
 //   --cafile    trust the CAs in this PEM file instead of the system's
 //   --user      log in as NAME, with the password from the environment
 //               variable VAR (never on the command line: ps shows those)
+//   --oauth-token-env  instead of a password, an OAuth 2 access token from
+//               the environment variable VAR, for OAUTHBEARER (RFC 7628) or
+//               XOAUTH2
+//   --auth      the SASL mechanisms to log in with, best first: the first
+//               that the server offers is used. With a password:
+//               SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN (default
+//               SCRAM-SHA-256,PLAIN,LOGIN; CRAM-MD5, a legacy mechanism,
+//               only when asked for); with a token: OAUTHBEARER, XOAUTH2
+//               (default in that order). Any case
 //   --from      the envelope sender; default: the address in From (Sender
 //               when From has several)
 //   --to        an envelope recipient (repeatable); default: the addresses in
@@ -65,6 +75,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -241,6 +252,105 @@ std::vector<std::string> parse_addresses(std::string_view value)
     return out;
 }
 
+// --- AUTH -------------------------------------------------------------------------------------
+
+/// "A, B, C".
+template <class Range>
+std::string joined(const Range& names, std::string_view separator = ", ")
+{
+    std::string out;
+    for (const auto& n : names)
+        out.append(out.empty() ? "" : separator).append(n);
+    return out;
+}
+
+/// What a mechanism authenticates with.
+enum class secret_kind { password, token };
+
+/// The SASL mechanisms smtp-send knows, each with the library's type.
+using any_mechanism = std::variant<smtp::sasl::scram_sha256_openssl, smtp::sasl::scram_sha1_openssl,
+                                   smtp::sasl::cram_md5_openssl, smtp::sasl::plain, smtp::sasl::login,
+                                   smtp::sasl::oauthbearer, smtp::sasl::xoauth2>;
+
+secret_kind secret_of(std::string_view mechanism)
+{
+    return mechanism == smtp::sasl::oauthbearer::name || mechanism == smtp::sasl::xoauth2::name
+               ? secret_kind::token
+               : secret_kind::password;
+}
+
+/// The known name equal to `text` in any case; empty when none is.
+template <std::size_t I = 0>
+std::string_view known_mechanism(std::string_view text)
+{
+    if constexpr (I == std::variant_size_v<any_mechanism>) {
+        return {};
+    } else {
+        using M = std::variant_alternative_t<I, any_mechanism>;
+        return iequals(text, M::name) ? std::string_view(M::name) : known_mechanism<I + 1>(text);
+    }
+}
+
+/// "SCRAM-SHA-256, SCRAM-SHA-1, ...": every name smtp-send knows.
+std::string mechanism_names()
+{
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        const std::string_view names[] = {std::variant_alternative_t<I, any_mechanism>::name...};
+        return joined(names);
+    }(std::make_index_sequence<std::variant_size_v<any_mechanism>>{});
+}
+
+/// The list when --auth is not given: the library's default (SCRAM-SHA-256,
+/// PLAIN, LOGIN), or the OAuth 2 ones, the standard one first.
+const std::vector<std::string_view>& default_mechanisms(secret_kind kind)
+{
+    static const std::vector<std::string_view> password{"SCRAM-SHA-256", "PLAIN", "LOGIN"};
+    static const std::vector<std::string_view> token{"OAUTHBEARER", "XOAUTH2"};
+    return kind == secret_kind::token ? token : password;
+}
+
+/// The mechanism smtp-send logs in with: the first of the user's list that
+/// the server offers, chosen after EHLO. The library picks a session's
+/// mechanism by its type's name among the policy's (auth::mechanisms<...>),
+/// in the policy's order, fixed when the program is compiled; an order
+/// chosen at run time goes through this one type, whose name is set, once,
+/// before login(). The exchange itself is the library's mechanism's.
+class chosen_mechanism {
+public:
+    static inline std::string_view name; ///< set before login(): one of any_mechanism's names
+
+    explicit chosen_mechanism(const smtp::sasl::credentials& c) : m_(make(c)) {}
+
+    bool initial_response(std::string& out, smtp::error_code& ec)
+    {
+        return std::visit([&](auto& m) { return m.initial_response(out, ec); }, m_);
+    }
+    void challenge(std::string_view text, std::string& out, smtp::error_code& ec)
+    {
+        std::visit([&](auto& m) { m.challenge(text, out, ec); }, m_);
+    }
+    bool complete() const
+    {
+        return std::visit([](const auto& m) { return m.complete(); }, m_);
+    }
+
+private:
+    template <std::size_t I = 0>
+    static any_mechanism make(const smtp::sasl::credentials& c)
+    {
+        if constexpr (I == std::variant_size_v<any_mechanism>) {
+            throw std::logic_error("smtp-send: no AUTH mechanism chosen");
+        } else {
+            using M = std::variant_alternative_t<I, any_mechanism>;
+            if (name == M::name)
+                return any_mechanism(std::in_place_index<I>, c);
+            return make<I + 1>(c);
+        }
+    }
+    any_mechanism m_;
+};
+static_assert(smtp::sasl::mechanism<chosen_mechanism>);
+
 // --- The command line -------------------------------------------------------------------------
 
 struct config {
@@ -250,6 +360,8 @@ struct config {
     std::string cafile;
     std::string user;
     std::string password_env;
+    std::string oauth_token_env;
+    std::vector<std::string_view> auth; ///< --auth, as known names; empty: the default list
     std::string from;
     std::vector<std::string> to;
     bool debug = false;
@@ -266,7 +378,8 @@ struct config {
 
 constexpr std::string_view usage =
     "usage: smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]\n"
-    "                 [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]...\n"
+    "                 [--user NAME --password-env VAR|--oauth-token-env VAR [--auth MECH,...]]\n"
+    "                 [--from ADDR] [--to ADDR]...\n"
     "                 [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]\n"
     "                 [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]\n"
     "                 [--debug] < message\n"
@@ -280,6 +393,10 @@ constexpr std::string_view usage =
     "  --cafile PEM        trust these CAs instead of the system's\n"
     "  --user NAME         log in (not with --tls none), the password from the\n"
     "  --password-env VAR    environment variable VAR\n"
+    "  --oauth-token-env VAR or an OAuth 2 token from VAR (OAUTHBEARER, XOAUTH2)\n"
+    "  --auth MECH,...     SASL mechanisms, best first: SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5,\n"
+    "                      PLAIN, LOGIN (a password; default SCRAM-SHA-256,PLAIN,LOGIN),\n"
+    "                      OAUTHBEARER, XOAUTH2 (a token; default both, in that order)\n"
     "  --from ADDR         the envelope sender (default: From, or Sender)\n"
     "  --to ADDR           a recipient, repeatable (default: To, Cc and Bcc)\n"
     "  --lmtp              speak LMTP (RFC 2033): LHLO, one reply per recipient after the data\n"
@@ -315,6 +432,25 @@ std::chrono::milliseconds parse_timeout(std::string_view text)
     if (ec != std::errc{} || end != text.data() + text.size() || !(seconds >= 0.001 && seconds <= 86400))
         throw failure("--timeout: seconds from 0.001 to 86,400, not \"" + printable(text) + "\"");
     return std::chrono::milliseconds(std::llround(seconds * 1000));
+}
+
+/// --auth: a comma list of mechanism names smtp-send knows (any case).
+std::vector<std::string_view> parse_auth(std::string_view text)
+{
+    std::vector<std::string_view> out;
+    std::string_view rest = text;
+    for (;;) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view word = rest.substr(0, comma);
+        const std::string_view known = known_mechanism(word);
+        if (known.empty())
+            throw failure("--auth: a comma list of " + mechanism_names() + ", not \"" + printable(text) + "\"");
+        if (std::find(out.begin(), out.end(), known) == out.end())
+            out.push_back(known);
+        if (comma == std::string_view::npos)
+            return out;
+        rest.remove_prefix(comma + 1);
+    }
 }
 
 /// --dsn-notify: NEVER, or a comma list of SUCCESS, FAILURE and DELAY.
@@ -395,7 +531,7 @@ config parse_command_line(int argc, char** argv)
         }
         const std::string_view known[] = {"--host",  "--port",       "--tls",     "--cafile", "--user",
                                           "--from",  "--to",         "--dsn-ret", "--envid",  "--password-env",
-                                          "--timeout", "--dsn-notify"};
+                                          "--timeout", "--dsn-notify", "--oauth-token-env", "--auth"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -417,6 +553,10 @@ config parse_command_line(int argc, char** argv)
             c.user = value;
         else if (name == "--password-env")
             c.password_env = value;
+        else if (name == "--oauth-token-env")
+            c.oauth_token_env = value;
+        else if (name == "--auth")
+            c.auth = parse_auth(value);
         else if (name == "--from")
             c.from = value;
         else if (name == "--dsn-notify")
@@ -439,10 +579,23 @@ config parse_command_line(int argc, char** argv)
     }
     if (c.host.empty())
         throw failure("--host is required (see --help)");
-    if (c.user.empty() != c.password_env.empty())
-        throw failure("--user and --password-env go together");
+    if (!c.password_env.empty() && !c.oauth_token_env.empty())
+        throw failure("--password-env or --oauth-token-env, not both");
+    const bool has_secret = !c.password_env.empty() || !c.oauth_token_env.empty();
+    if (c.user.empty() != !has_secret)
+        throw failure(c.user.empty() ? (c.password_env.empty() ? "--oauth-token-env" : "--password-env") +
+                                           std::string(" goes with --user")
+                                     : "--user needs --password-env (or --oauth-token-env)");
+    if (!c.auth.empty() && c.user.empty())
+        throw failure("--auth goes with --user");
+    const secret_kind kind = c.oauth_token_env.empty() ? secret_kind::password : secret_kind::token;
+    for (const auto m : c.auth)
+        if (secret_of(m) != kind)
+            throw failure("--auth " + std::string(m) +
+                          (kind == secret_kind::token ? " takes a password (--password-env), not a token"
+                                                      : " takes an OAuth 2 token (--oauth-token-env), not a password"));
     if (!c.user.empty() && c.tls == "none")
-        throw failure("--user with --tls none would send the password in clear; use starttls or implicit");
+        throw failure("--user with --tls none would send the credentials in clear; use starttls or implicit");
     if (c.requiretls && c.tls == "none")
         throw failure("--requiretls needs an encrypted session (--tls starttls or implicit), not --tls none");
     return c;
@@ -553,12 +706,28 @@ std::string explain(const smtp::error_code& ec, const envelope& env)
     return {};
 }
 
+/// The first mechanism of --auth (or of the default list) that the server offers.
+std::string_view choose_mechanism(const config& cfg, const smtp::capabilities& caps)
+{
+    const auto& offered = caps.get<smtp::ext::auth>();
+    if (!offered || offered->empty())
+        throw failure("the server does not offer AUTH (RFC 4954), which --user needs");
+    const secret_kind kind = cfg.oauth_token_env.empty() ? secret_kind::password : secret_kind::token;
+    const auto& wanted = cfg.auth.empty() ? default_mechanisms(kind) : cfg.auth;
+    for (const auto m : wanted)
+        if (offered->contains(m))
+            return m;
+    throw failure((cfg.auth.empty() ? "the server offers none of " + joined(wanted) + " (the default; see --auth)"
+                                    : "--auth " + joined(wanted, ",") + ": the server offers none of these") +
+                  "; it offers " + printable(joined(*offered)));
+}
+
 /// Connect, EHLO (LHLO), TLS as the policy says, AUTH, the mail, QUIT.
 /// Returns the exit status; throws for "nothing sent".
 template <class Tls, class Dialect>
-int send(const config& cfg, const std::string& password, const envelope& env)
+int send(const config& cfg, const std::string& secret, const envelope& env)
 {
-    using P = smtp::policies<Tls, Dialect, debug_log>;
+    using P = smtp::policies<Tls, Dialect, debug_log, smtp::auth::mechanisms<chosen_mechanism>>;
     constexpr bool lmtp = Dialect::per_recipient_replies;
     smtp::connect_options options;
     options.host = cfg.host;
@@ -624,8 +793,9 @@ int send(const config& cfg, const std::string& password, const envelope& env)
             // (auth::require_tls, the default). --user with --tls none was refused.
             if constexpr (requires { std::move(session).login("", ""); }) {
                 if (!cfg.user.empty()) {
-                    doing = "logging in as " + cfg.user;
-                    return deliver(std::move(session).login(cfg.user, password));
+                    chosen_mechanism::name = choose_mechanism(cfg, session.server_capabilities());
+                    doing = "logging in as " + printable(cfg.user) + " with " + std::string(chosen_mechanism::name);
+                    return deliver(std::move(session).login(cfg.user, secret));
                 }
             }
             return deliver(std::move(session));
@@ -723,13 +893,17 @@ int main(int argc, char** argv)
 {
     try {
         const config cfg = parse_command_line(argc, argv);
-        std::string password;
-        if (!cfg.password_env.empty()) {
-            const char* p = std::getenv(cfg.password_env.c_str());
-            if (!p)
-                throw failure("--password-env " + printable(cfg.password_env) + ": no such environment variable");
-            password = p;
-        }
+        // The password or the token: from the environment, never from argv
+        // (ps shows those).
+        std::string secret;
+        for (const auto& [option, var] : {std::pair<const char*, const std::string&>{"--password-env", cfg.password_env},
+                                          {"--oauth-token-env", cfg.oauth_token_env}})
+            if (!var.empty()) {
+                const char* p = std::getenv(var.c_str());
+                if (!p)
+                    throw failure(std::string(option) + " " + printable(var) + ": no such environment variable");
+                secret = p;
+            }
         std::string message{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
         if (message.empty())
             throw failure("no message on stdin");
@@ -737,10 +911,10 @@ int main(int argc, char** argv)
         check_before_connecting(cfg, env);
         auto with_tls = [&]<class Dialect>(Dialect) {
             if (cfg.tls == "implicit")
-                return send<smtp::tls::implicit, Dialect>(cfg, password, env);
+                return send<smtp::tls::implicit, Dialect>(cfg, secret, env);
             if (cfg.tls == "none")
-                return send<smtp::tls::none, Dialect>(cfg, password, env);
-            return send<smtp::tls::starttls, Dialect>(cfg, password, env);
+                return send<smtp::tls::none, Dialect>(cfg, secret, env);
+            return send<smtp::tls::starttls, Dialect>(cfg, secret, env);
         };
         return cfg.lmtp ? with_tls(smtp::dialect::lmtp{}) : with_tls(smtp::dialect::smtp{});
     } catch (const std::exception& e) {

@@ -22,8 +22,14 @@
     no connection made (to a socket that listens and never accepts)
   --timeout 1 to a server that never greets: exit 2 after about 1 s, the line
     naming the timeout; bad values: usage errors
+  --auth: CRAM-MD5 when asked for; the list's order, not the default's; a
+    server that offers none of the list: exit 2, naming both lists; unknown
+    names and a mechanism without its secret: usage errors
+  --oauth-token-env: OAUTHBEARER by default, XOAUTH2 with --auth; the token
+    masked in --debug; a wrong token: exit 2 with the server's reply
 
     with_servers.py --server "main:--tls starttls --require-starttls AUTH --refuse bad@example.com"
+                    (AUTH: --auth plain-login,cram-md5,xoauth2,oauthbearer, with user, password and token)
                     --server "expired:--tls implicit --cert expired"
                     --server "wronghost:--tls starttls --cert wronghost"
                     --server "lmtp:--lmtp --lmtp-data-refuse=full@example.com"
@@ -42,6 +48,7 @@ import time
 from common import PASSWORD, USER, ca, check, finish, port, records, run, show
 
 SMTP_SEND = sys.argv[1]
+TOKEN = "ya29.t0ken"  # examples/CMakeLists.txt gives it to the server "main"
 
 MESSAGE = ('From: "Author, The" <author@example.com>\n'
            'To: Recipient <to@example.com>, "Doe, Jane" <jane@example.com>,\n'
@@ -58,7 +65,7 @@ ALL = ["to@example.com", "jane@example.com", "bare@example.com", "carol@example.
 
 def smtp_send(*args, stdin=MESSAGE, server="main"):
     argv = [SMTP_SEND, "--host", "localhost", "--port", port(server), "--cafile", ca()] + list(args)
-    return run(argv, stdin=stdin, env={"SMTP_PASSWORD": PASSWORD})
+    return run(argv, stdin=stdin, env={"SMTP_PASSWORD": PASSWORD, "SMTP_TOKEN": TOKEN})
 
 
 def one_line_failure(what, rc, out, err):
@@ -291,6 +298,54 @@ check(err == "smtp-send: connecting to 127.0.0.1 port %d: the server did not ans
       % silent.getsockname()[1], "--timeout 1, no greeting: reason", show(rc, out, err))
 check(connections(silent) == 1, "--timeout 1, no greeting: not one connection")
 
+# --auth: an ordered list among the mechanisms smtp-send knows. The server
+# offers PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER.
+LOGIN = ["--user", USER, "--password-env", "SMTP_PASSWORD", "--to", "auth@example.com"]
+
+
+def last_mechanism(what):
+    recs = records("main")
+    check(recs and recs[-1]["auth_user"] == USER, what + ": not logged in as " + USER)
+    return recs[-1]["auth_mechanism"] if recs else None
+
+
+rc, out, err = smtp_send(*LOGIN, "--auth", "CRAM-MD5", "--debug")
+check(rc == 0, "--auth CRAM-MD5: failed", show(rc, out, err))
+check("send: 'AUTH CRAM-MD5\\r\\n'" in err and PASSWORD not in err, "--auth CRAM-MD5: transcript", err)
+check(last_mechanism("--auth CRAM-MD5") == "CRAM-MD5", "--auth CRAM-MD5: another mechanism used")
+# In the list's order: LOGIN before PLAIN (by default PLAIN comes first).
+rc, out, err = smtp_send(*LOGIN, "--auth", "scram-sha-256,LOGIN,PLAIN")
+check(rc == 0, "--auth SCRAM-SHA-256,LOGIN,PLAIN: failed", show(rc, out, err))
+check(last_mechanism("--auth SCRAM-SHA-256,LOGIN,PLAIN") == "LOGIN", "--auth SCRAM-SHA-256,LOGIN,PLAIN: not LOGIN")
+rc, out, err = smtp_send(*LOGIN)
+check(rc == 0 and last_mechanism("default mechanisms") == "PLAIN", "default mechanisms: not PLAIN",
+      show(rc, out, err))
+# None of the list offered: nothing sent, both lists named once.
+n = len(records("main"))
+rc, out, err = smtp_send(*LOGIN, "--auth", "SCRAM-SHA-1,SCRAM-SHA-256")
+one_line_failure("--auth with none offered", rc, out, err)
+check(err == "smtp-send: --auth SCRAM-SHA-1,SCRAM-SHA-256: the server offers none of these; "
+             "it offers CRAM-MD5, LOGIN, OAUTHBEARER, PLAIN, XOAUTH2\n", "--auth with none offered: reason", err)
+check(len(records("main")) == n, "--auth with none offered: something was sent")
+
+# --oauth-token-env: the token from the environment, OAUTHBEARER (RFC 7628)
+# by default, XOAUTH2 when asked for.
+OAUTH = ["--user", USER, "--oauth-token-env", "SMTP_TOKEN", "--to", "oauth@example.com"]
+rc, out, err = smtp_send(*OAUTH, "--debug")
+check(rc == 0, "--oauth-token-env: failed", show(rc, out, err))
+check(last_mechanism("--oauth-token-env") == "OAUTHBEARER", "--oauth-token-env: not OAUTHBEARER")
+check("send: 'AUTH OAUTHBEARER ********\\r\\n'" in err and TOKEN not in err and
+      base64.b64encode(TOKEN.encode()).decode()[:8] not in err, "--oauth-token-env: the token in the transcript", err)
+rc, out, err = smtp_send(*OAUTH, "--auth", "xoauth2")
+check(rc == 0 and last_mechanism("--auth XOAUTH2") == "XOAUTH2", "--auth XOAUTH2: failed", show(rc, out, err))
+n = len(records("main"))
+for mech in ("OAUTHBEARER", "XOAUTH2"):
+    rc, out, err = run([SMTP_SEND, "--host", "localhost", "--port", port("main"), "--cafile", ca(), "--auth", mech]
+                       + OAUTH, stdin=MESSAGE, env={"SMTP_TOKEN": "expired"})
+    one_line_failure("%s with a wrong token" % mech, rc, out, err)
+    check("logging in as %s" % USER in err and "535 5.7.8" in err, "%s with a wrong token: reason" % mech, err)
+check(len(records("main")) == n, "a wrong token: something was sent")
+
 # Usage errors: one line, exit 2.
 for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PASSWORD"], "--user with --tls none"),
                    (["--user", USER], "--user without --password-env"),
@@ -311,7 +366,17 @@ for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PA
                    (["--timeout", "0"], "--timeout 0"),
                    (["--timeout", "-1"], "negative --timeout"),
                    (["--timeout", "1s"], "--timeout with a unit"),
-                   (["--timeout", "1e9"], "--timeout over a day")]:
+                   (["--timeout", "1e9"], "--timeout over a day"),
+                   (LOGIN + ["--auth", "GSSAPI"], "--auth with an unknown mechanism"),
+                   (LOGIN + ["--auth", "PLAIN,,LOGIN"], "--auth with an empty element"),
+                   (LOGIN + ["--auth", ""], "empty --auth"),
+                   (LOGIN + ["--auth", "PLAIN,XOAUTH2"], "--auth XOAUTH2 with a password"),
+                   (OAUTH + ["--auth", "CRAM-MD5"], "--auth CRAM-MD5 with a token"),
+                   (["--auth", "PLAIN"], "--auth without --user"),
+                   (["--user", USER], "--user without a secret"),
+                   (["--user", USER, "--password-env", "SMTP_PASSWORD", "--oauth-token-env", "SMTP_TOKEN"],
+                    "--password-env and --oauth-token-env"),
+                   (["--user", USER, "--oauth-token-env", "NO_SUCH_VARIABLE"], "--oauth-token-env not set")]:
     rc, out, err = smtp_send(*args)
     one_line_failure(what, rc, out, err)
 rc, out, err = smtp_send(stdin="Subject: no addresses\n\nbody\n")
