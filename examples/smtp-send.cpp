@@ -419,7 +419,7 @@ std::uint16_t parse_port(std::string_view text)
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 65535)
-        throw failure("--port: not a port number: " + printable(text));
+        throw failure("--port: a number from 1 to 65,535, not \"" + printable(text) + "\"");
     return static_cast<std::uint16_t>(value);
 }
 
@@ -488,10 +488,14 @@ smtp::dsn::notify parse_notify(std::string_view text)
 /// --envid: RFC 3461 4.4, printable ASCII (sent as xtext), 1 to 100 characters.
 std::string parse_envid(std::string_view text)
 {
-    const bool printable_ascii =
-        std::all_of(text.begin(), text.end(), [](char c) { return c >= ' ' && c <= '~'; });
-    if (text.empty() || text.size() > 100 || !printable_ascii)
-        throw failure("--envid: 1 to 100 printable ASCII characters, not \"" + printable(text) + "\"");
+    if (text.empty())
+        throw failure("--envid is empty");
+    if (text.size() > 100)
+        throw failure("--envid is " + std::to_string(text.size()) + " characters; the limit is 100 (RFC 3461 4.4)");
+    const auto bad = std::find_if(text.begin(), text.end(), [](char c) { return c < ' ' || c > '~'; });
+    if (bad != text.end())
+        throw failure("--envid: character " + std::to_string(bad - text.begin() + 1) +
+                      " is not printable ASCII: \"" + printable(text) + "\"");
     return std::string(text);
 }
 
@@ -634,6 +638,7 @@ struct envelope {
     /// The Bcc fields' lines, removed from data: (the number of the first in
     /// the message as given, how many), in order.
     std::vector<std::pair<std::size_t, std::size_t>> removed_lines;
+    std::uint64_t size = 0; ///< data's RFC 1870 size: CRLF line ends, what SIZE declares
 
     /// The number in the message as given of line `n` of data.
     std::size_t input_line(std::size_t n) const
@@ -680,6 +685,12 @@ std::uint64_t check_before_connecting(const config& cfg, const envelope& env)
     return c.facts.size;
 }
 
+/// "550 5.1.1 <bad@example.com>: Recipient address rejected".
+std::string reply_text(const smtp::reply& r)
+{
+    return std::to_string(r.code().value()) + ' ' + printable(r.message());
+}
+
 bool has_8bit(std::string_view s)
 {
     return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
@@ -688,8 +699,12 @@ bool has_8bit(std::string_view s)
 /// The one line for an error that refused the message before any of it was
 /// sent, when the library's own words need the option that asked for it or
 /// the address at fault.
-std::string explain(const smtp::error_code& ec, const envelope& env)
+std::string explain(const smtp::error_code& ec, const envelope& env, std::optional<std::uint64_t> size_limit)
 {
+    if (ec == smtp::errc::message_too_large && size_limit)
+        return "message is " + grouped(env.size) + " octets; the server's SIZE limit is " + grouped(*size_limit);
+    if (ec == smtp::errc::eightbitmime_not_offered)
+        return "message has 8-bit octets, and the server does not offer 8BITMIME (RFC 6152)";
     if (ec == smtp::errc::smtputf8_not_offered) {
         if (has_8bit(env.from))
             return "sender " + printable(env.from) + " is not ASCII, and the server does not offer SMTPUTF8 (RFC 6531)";
@@ -752,6 +767,7 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
     try {
         auto deliver = [&](auto session) {
             doing = "sending";
+            const std::optional<std::uint64_t> size_limit = session.server_capabilities().size_limit();
             smtp::error_code ec;
             smtp::diagnostics diag;
             const smtp::transaction_result result =
@@ -767,8 +783,7 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
                 if (!r.accepted()) {
                     const smtp::reply& reply = r.decisive();
                     refusals.push_back(printable(r.address) + (&reply == &r.rcpt_reply ? "" : " after the data") +
-                                       ": " + std::to_string(reply.code().value()) + ' ' +
-                                       printable(reply.message()));
+                                       ": " + reply_text(reply));
                 }
             if (ec == smtp::errc::all_recipients_refused) {
                 std::string line = "every recipient was refused:";
@@ -780,8 +795,19 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
             if (ec == smtp::errc::outcome_unknown || result.outcome == smtp::transaction_outcome::unknown)
                 throw failure("the connection ended after the message, before the server's answer: "
                               "it may or may not have been delivered");
-            if (const std::string why = explain(ec, env); !why.empty())
+            if (const std::string why = explain(ec, env, size_limit); !why.empty())
                 throw failure(why);
+            if (ec == smtp::errc::permanent_failure || ec == smtp::errc::transient_failure) {
+                // The command the server refused, and its reply.
+                const auto refused = [](const smtp::reply& r) { return r.code().is_failure(); };
+                if (refused(result.mail_reply))
+                    throw failure("the server refused MAIL FROM:<" + printable(env.from) +
+                                  ">: " + reply_text(result.mail_reply));
+                if (refused(result.data_reply))
+                    throw failure("the server refused DATA: " + reply_text(result.data_reply));
+                if (refused(result.final_reply)) // the end of data, or a BDAT chunk
+                    throw failure("the server refused the message: " + reply_text(result.final_reply));
+            }
             if (ec)
                 throw smtp::error_with_diagnostics(ec, diag);
             for (const auto& r : refusals)
@@ -817,6 +843,12 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
     } catch (const failure&) {
         throw;
     } catch (const smtp::system_error& e) {
+        if (e.code() == smtp::errc::starttls_not_offered)
+            throw failure("the server does not offer STARTTLS, and --tls starttls (the default) sends nothing in clear");
+        const auto* with_diag = dynamic_cast<const smtp::error_with_diagnostics*>(&e);
+        if (with_diag && with_diag->get_diagnostics().server_reply() &&
+            (e.code() == smtp::errc::permanent_failure || e.code() == smtp::errc::transient_failure))
+            throw failure(doing + ": the server replied " + reply_text(*with_diag->get_diagnostics().server_reply()));
         std::string line = doing + ": " + printable(e.what());
         if (e.code() == smtp::errc::timeout)
             line += cfg.timeout ? " (--timeout " + printable(cfg.timeout_text) + " s)"
@@ -825,6 +857,19 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
     } catch (const std::exception& e) {
         throw failure(doing + ": " + printable(e.what()));
     }
+}
+
+/// What is wrong with an address the library refused, with the numbers.
+std::string address_problem(std::string_view address, const smtp::error_code& ec)
+{
+    const std::size_t at = address.rfind('@');
+    if (ec == smtp::errc::local_part_too_long)
+        return "the local part is " + grouped(at) + " octets; the limit is 64 (RFC 5321 4.5.3.1.1)";
+    if (ec == smtp::errc::domain_too_long)
+        return "the domain is " + grouped(address.size() - at - 1) + " octets; the limit is 255 (RFC 5321 4.5.3.1.2)";
+    if (ec == smtp::errc::path_too_long)
+        return "the address is " + grouped(address.size()) + " octets; the limit is 254 (RFC 5321 4.5.3.1.3)";
+    return ec.message();
 }
 
 envelope make_envelope(const config& cfg, std::string message)
@@ -843,10 +888,16 @@ envelope make_envelope(const config& cfg, std::string message)
     env.from = cfg.from;
     if (env.from.empty()) {
         auto from = addresses_in("From");
-        if (from.size() > 1) // RFC 5322 3.6.2: several authors, and Sender says who sent it
+        if (from.empty())
+            throw failure("no --from, and no address in From");
+        if (from.size() > 1) { // RFC 5322 3.6.2: several authors, and Sender says who sent it
+            const std::string authors = "no --from, and From has " + std::to_string(from.size()) + " addresses";
             from = addresses_in("Sender");
-        if (from.size() != 1)
-            throw failure("no --from, and no single address in the From (or Sender) field");
+            if (from.empty())
+                throw failure(authors + " and no Sender field names the one who sent it (RFC 5322 3.6.2)");
+            if (from.size() > 1)
+                throw failure(authors + " and Sender " + std::to_string(from.size()) + "; Sender names one");
+        }
         env.from = from.front();
     }
     if (!cfg.to.empty())
@@ -868,11 +919,11 @@ envelope make_envelope(const config& cfg, std::string message)
     smtp::diagnostics diag;
     smtp::serialize(smtp::cmd::mail_from{env.from, {}, has_8bit(env.from)}, probe, ec, diag);
     if (ec)
-        throw failure("sender " + printable(env.from) + ": " + diag.describe(ec));
+        throw failure("sender " + printable(env.from) + ": " + address_problem(env.from, ec));
     for (const auto& to : env.to) {
         smtp::serialize(smtp::cmd::rcpt_to{to, {}, has_8bit(to)}, probe, ec, diag);
         if (ec)
-            throw failure("recipient " + printable(to) + ": " + diag.describe(ec));
+            throw failure("recipient " + printable(to) + ": " + address_problem(to, ec));
     }
 
     // The message without its Bcc fields (their continuation lines included).
@@ -907,9 +958,9 @@ int main(int argc, char** argv)
         std::string message{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
         if (message.empty())
             throw failure("no message on stdin");
-        const envelope env = make_envelope(cfg, std::move(message));
-        check_before_connecting(cfg, env);
-        auto with_tls = [&]<class Dialect>(Dialect) {
+        envelope env = make_envelope(cfg, std::move(message));
+        env.size = check_before_connecting(cfg, env);
+        auto with_tls = [&cfg, &secret, &env = std::as_const(env)]<class Dialect>(Dialect) {
             if (cfg.tls == "implicit")
                 return send<smtp::tls::implicit, Dialect>(cfg, secret, env);
             if (cfg.tls == "none")

@@ -27,6 +27,10 @@
     names and a mechanism without its secret: usage errors
   --oauth-token-env: OAUTHBEARER by default, XOAUTH2 with --auth; the token
     masked in --debug; a wrong token: exit 2 with the server's reply
+  the messages: each fact once, with its numbers (thousands separated): a
+    message over the server's SIZE limit (nothing sent), MAIL refused,
+    STARTTLS not offered, an address part too long, --envid too long, --port
+    out of range, several authors and no Sender
 
     with_servers.py --server "main:--tls starttls --require-starttls AUTH --refuse bad@example.com"
                     (AUTH: --auth plain-login,cram-md5,xoauth2,oauthbearer, with user, password and token)
@@ -36,7 +40,9 @@
                     --server "dsn:--dsn"
                     --server "plain:"
                     --server "utf8:--smtputf8"
+                    --server "small:--size 10000"
                     --sink "sink"
+                    --sink "refusing:-f mail"
                     -- test_smtp_send.py SMTP_SEND
 """
 
@@ -343,8 +349,43 @@ for mech in ("OAUTHBEARER", "XOAUTH2"):
     rc, out, err = run([SMTP_SEND, "--host", "localhost", "--port", port("main"), "--cafile", ca(), "--auth", mech]
                        + OAUTH, stdin=MESSAGE, env={"SMTP_TOKEN": "expired"})
     one_line_failure("%s with a wrong token" % mech, rc, out, err)
-    check("logging in as %s" % USER in err and "535 5.7.8" in err, "%s with a wrong token: reason" % mech, err)
+    check(err == "smtp-send: logging in as %s with %s: the server replied 535 5.7.8 Authentication credentials "
+                 "invalid\n" % (USER, mech), "%s with a wrong token: reason" % mech, err)
 check(len(records("main")) == n, "a wrong token: something was sent")
+
+# The messages: each fact once, with the numbers. Over the server's SIZE
+# limit (RFC 1870): the message's size as declared (CRLF line ends), nothing
+# sent.
+BIG = "From: author@example.com\nTo: to@example.com\nSubject: big\n\n" + ("y" * 98 + "\n") * 120
+BIG_SIZE = len(BIG.replace("\n", "\r\n"))
+rc, out, err = smtp_send("--tls", "none", "--debug", stdin=BIG, server="small")
+check(rc == 2 and err.endswith("\nsmtp-send: message is %s octets; the server's SIZE limit is 10,000\n"
+                               % grouped(BIG_SIZE)), "over the SIZE limit: reason", show(rc, out, err))
+check("reply: b'250-SIZE 10000\\r\\n'" in err and "send: 'MAIL" not in err, "over the SIZE limit: MAIL sent", err)
+check(not records("small"), "over the SIZE limit: something was recorded")
+# Just under it: sent.
+FITS = "From: author@example.com\nTo: to@example.com\nSubject: fits\n\nhi\n"
+rc, out, err = smtp_send("--tls", "none", stdin=FITS, server="small")
+check(rc == 0 and len(records("small")) == 1, "under the SIZE limit: not sent", show(rc, out, err))
+# Refusals: the command the server refused, and its reply.
+rc, out, err = smtp_send("--tls", "none", server="refusing")
+check(rc == 2 and err == "smtp-send: the server refused MAIL FROM:<author@example.com>: 500 5.3.0 Error: command "
+                         "failed\n", "MAIL refused: reason", show(rc, out, err))
+rc, out, err = smtp_send(server="plain")
+check(rc == 2 and err == "smtp-send: the server does not offer STARTTLS, and --tls starttls (the default) sends "
+                         "nothing in clear\n", "STARTTLS not offered: reason", show(rc, out, err))
+for args, line in [
+        (["--to", "x" * 70 + "@example.com"],
+         "recipient %s@example.com: the local part is 70 octets; the limit is 64 (RFC 5321 4.5.3.1.1)" % ("x" * 70)),
+        (["--from", "a@example.com>"], "sender a@example.com>: contains '<' or '>'"),
+        (["--envid", "x" * 101], "--envid is 101 characters; the limit is 100 (RFC 3461 4.4)"),
+        (["--port", "70000"], "--port: a number from 1 to 65,535, not \"70000\""),
+        (["--timeout", "100000"], "--timeout: seconds from 0.001 to 86,400, not \"100000\"")]:
+    rc, out, err = smtp_send(*args)
+    check(rc == 2 and err == "smtp-send: " + line + "\n", "%s: reason" % args[0], show(rc, out, err))
+rc, out, err = smtp_send(stdin="From: a@example.com, b@example.com\nTo: to@example.com\n\nhi\n")
+check(rc == 2 and err == "smtp-send: no --from, and From has 2 addresses and no Sender field names the one who "
+                         "sent it (RFC 5322 3.6.2)\n", "several authors, no Sender: reason", show(rc, out, err))
 
 # Usage errors: one line, exit 2.
 for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PASSWORD"], "--user with --tls none"),
