@@ -52,8 +52,11 @@
 //   --debug     smtplib's transcript on stderr (AUTH secrets masked)
 //
 // The Bcc field is removed from the message before it is sent; the rest goes
-// as it is. Exit status: 0 every recipient accepted (under LMTP: delivered);
-// 1 some refused (each on stderr with the server's reply); 2 not sent: a
+// as it is. The addresses (UTF-8 ones too: the library declares SMTPUTF8
+// when the server offers it) and the message (smtp::check_message: no line
+// over 998 octets) are checked before connecting. Exit status: 0 every
+// recipient accepted (under LMTP: delivered); 1 some refused (each on
+// stderr with the server's reply); 2 not sent: a
 // usage error, a failure before the server took the message, every
 // recipient refused (under LMTP, possibly after the data), or the connection
 // lost before the final reply (then it may have been delivered), with one
@@ -294,7 +297,7 @@ std::string_view known_mechanism(std::string_view text)
 /// "SCRAM-SHA-256, SCRAM-SHA-1, ...": every name smtp-send knows.
 std::string mechanism_names()
 {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
         const std::string_view names[] = {std::variant_alternative_t<I, any_mechanism>::name...};
         return joined(names);
     }(std::make_index_sequence<std::variant_size_v<any_mechanism>>{});
@@ -384,8 +387,9 @@ constexpr std::string_view usage =
     "                 [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]\n"
     "                 [--debug] < message\n"
     "\n"
-    "Sends the RFC 5322 message on stdin (without its Bcc field). Options take\n"
-    "their value as the next argument or after '=' (--tls=none).\n"
+    "Sends the RFC 5322 message on stdin (without its Bcc field), checked before\n"
+    "connecting (lines of at most 998 octets). Options take their value as the\n"
+    "next argument or after '=' (--tls=none).\n"
     "\n"
     "  --host HOST         the server\n"
     "  --port N            default 587 (starttls), 465 (implicit), 25 (none); 24 with --lmtp\n"
@@ -533,9 +537,10 @@ config parse_command_line(int argc, char** argv)
             c.*(f->second) = false;
             continue;
         }
-        const std::string_view known[] = {"--host",  "--port",       "--tls",     "--cafile", "--user",
-                                          "--from",  "--to",         "--dsn-ret", "--envid",  "--password-env",
-                                          "--timeout", "--dsn-notify", "--oauth-token-env", "--auth"};
+        const std::string_view known[] = {"--host",       "--port",    "--tls",   "--cafile",
+                                          "--user",       "--password-env",      "--oauth-token-env",
+                                          "--auth",       "--from",    "--to",    "--dsn-notify",
+                                          "--dsn-ret",    "--envid",   "--timeout"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -960,7 +965,7 @@ int main(int argc, char** argv)
             throw failure("no message on stdin");
         envelope env = make_envelope(cfg, std::move(message));
         env.size = check_before_connecting(cfg, env);
-        auto with_tls = [&cfg, &secret, &env = std::as_const(env)]<class Dialect>(Dialect) {
+        auto with_tls = [&]<class Dialect>(Dialect) {
             if (cfg.tls == "implicit")
                 return send<smtp::tls::implicit, Dialect>(cfg, secret, env);
             if (cfg.tls == "none")
