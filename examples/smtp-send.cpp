@@ -2,9 +2,11 @@
 // server (or an LMTP server, with --lmtp).
 //
 //   smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]
-//             [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]...
+//             [--user NAME --password-env VAR|--oauth-token-env VAR [--auth MECH,...]]
+//             [--from ADDR] [--to ADDR]...
 //             [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]
-//             [--requiretls] [--no-pipelining] [--no-chunking] [--debug] < message
+//             [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]
+//             [--debug] < message
 //
 //   --tls       starttls (default, port 587): STARTTLS is required, nothing
 //               goes out in clear; implicit (port 465): TLS from the first
@@ -12,6 +14,15 @@
 //   --cafile    trust the CAs in this PEM file instead of the system's
 //   --user      log in as NAME, with the password from the environment
 //               variable VAR (never on the command line: ps shows those)
+//   --oauth-token-env  instead of a password, an OAuth 2 access token from
+//               the environment variable VAR, for OAUTHBEARER (RFC 7628) or
+//               XOAUTH2
+//   --auth      the SASL mechanisms to log in with, best first: the first
+//               that the server offers is used. With a password:
+//               SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN (default
+//               SCRAM-SHA-256,PLAIN,LOGIN; CRAM-MD5, a legacy mechanism,
+//               only when asked for); with a token: OAUTHBEARER, XOAUTH2
+//               (default in that order). Any case
 //   --from      the envelope sender; default: the address in From (Sender
 //               when From has several)
 //   --to        an envelope recipient (repeatable); default: the addresses in
@@ -35,11 +46,17 @@
 //               PIPELINING (RFC 2920); by default MAIL, RCPT and DATA go out
 //               together
 //   --no-chunking  DATA, even when the server offers CHUNKING (BDAT, RFC 3030)
+//   --timeout   the time limit of every phase (connecting, the greeting, each
+//               command, the data), in seconds (a decimal number); by
+//               default RFC 5321 4.5.3.2's, 1 to 10 minutes by phase
 //   --debug     smtplib's transcript on stderr (AUTH secrets masked)
 //
 // The Bcc field is removed from the message before it is sent; the rest goes
-// as it is. Exit status: 0 every recipient accepted (under LMTP: delivered);
-// 1 some refused (each on stderr with the server's reply); 2 not sent: a
+// as it is. The addresses (UTF-8 ones too: the library declares SMTPUTF8
+// when the server offers it) and the message (smtp::check_message: no line
+// over 998 octets) are checked before connecting. Exit status: 0 every
+// recipient accepted (under LMTP: delivered); 1 some refused (each on
+// stderr with the server's reply); 2 not sent: a
 // usage error, a failure before the server took the message, every
 // recipient refused (under LMTP, possibly after the data), or the connection
 // lost before the final reply (then it may have been delivered), with one
@@ -48,6 +65,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
@@ -59,6 +78,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -103,6 +123,8 @@ struct field {
     std::string value;     ///< unfolded: continuation lines joined, line ends removed
     std::size_t begin = 0; ///< where the field's first line starts in the message
     std::size_t end = 0;   ///< past the line end of its last continuation line
+    std::size_t line = 0;  ///< the number of its first line in the message, from 1
+    std::size_t lines = 0; ///< how many lines it has
 };
 
 /// The header fields, up to the empty line (or the end of the input).
@@ -110,7 +132,7 @@ std::vector<field> parse_header(std::string_view msg)
 {
     std::vector<field> fields;
     std::size_t pos = 0;
-    for (int number = 1; pos < msg.size(); ++number) {
+    for (std::size_t number = 1; pos < msg.size(); ++number) {
         const std::size_t lf = msg.find('\n', pos);
         const std::size_t next = lf == std::string_view::npos ? msg.size() : lf + 1;
         std::string_view line = msg.substr(pos, next - pos);
@@ -126,6 +148,7 @@ std::vector<field> parse_header(std::string_view msg)
                 throw failure("message header line 1 starts with whitespace (a continuation of nothing)");
             fields.back().value += line;
             fields.back().end = next;
+            ++fields.back().lines;
         } else {
             const std::size_t colon = line.find(':');
             std::string_view name = line.substr(0, colon);
@@ -136,7 +159,7 @@ std::vector<field> parse_header(std::string_view msg)
             if (!ok)
                 throw failure("message header line " + std::to_string(number) +
                               " is not a field (\"Name: value\"): " + printable(line.substr(0, 60)));
-            fields.push_back({std::string(name), std::string(line.substr(colon + 1)), pos, next});
+            fields.push_back({std::string(name), std::string(line.substr(colon + 1)), pos, next, number, 1});
         }
         pos = next;
     }
@@ -232,6 +255,105 @@ std::vector<std::string> parse_addresses(std::string_view value)
     return out;
 }
 
+// --- AUTH -------------------------------------------------------------------------------------
+
+/// "A, B, C".
+template <class Range>
+std::string joined(const Range& names, std::string_view separator = ", ")
+{
+    std::string out;
+    for (const auto& n : names)
+        out.append(out.empty() ? "" : separator).append(n);
+    return out;
+}
+
+/// What a mechanism authenticates with.
+enum class secret_kind { password, token };
+
+/// The SASL mechanisms smtp-send knows, each with the library's type.
+using any_mechanism = std::variant<smtp::sasl::scram_sha256_openssl, smtp::sasl::scram_sha1_openssl,
+                                   smtp::sasl::cram_md5_openssl, smtp::sasl::plain, smtp::sasl::login,
+                                   smtp::sasl::oauthbearer, smtp::sasl::xoauth2>;
+
+secret_kind secret_of(std::string_view mechanism)
+{
+    return mechanism == smtp::sasl::oauthbearer::name || mechanism == smtp::sasl::xoauth2::name
+               ? secret_kind::token
+               : secret_kind::password;
+}
+
+/// The known name equal to `text` in any case; empty when none is.
+template <std::size_t I = 0>
+std::string_view known_mechanism(std::string_view text)
+{
+    if constexpr (I == std::variant_size_v<any_mechanism>) {
+        return {};
+    } else {
+        using M = std::variant_alternative_t<I, any_mechanism>;
+        return iequals(text, M::name) ? std::string_view(M::name) : known_mechanism<I + 1>(text);
+    }
+}
+
+/// "SCRAM-SHA-256, SCRAM-SHA-1, ...": every name smtp-send knows.
+std::string mechanism_names()
+{
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+        const std::string_view names[] = {std::variant_alternative_t<I, any_mechanism>::name...};
+        return joined(names);
+    }(std::make_index_sequence<std::variant_size_v<any_mechanism>>{});
+}
+
+/// The list when --auth is not given: the library's default (SCRAM-SHA-256,
+/// PLAIN, LOGIN), or the OAuth 2 ones, the standard one first.
+const std::vector<std::string_view>& default_mechanisms(secret_kind kind)
+{
+    static const std::vector<std::string_view> password{"SCRAM-SHA-256", "PLAIN", "LOGIN"};
+    static const std::vector<std::string_view> token{"OAUTHBEARER", "XOAUTH2"};
+    return kind == secret_kind::token ? token : password;
+}
+
+/// The mechanism smtp-send logs in with: the first of the user's list that
+/// the server offers, chosen after EHLO. The library picks a session's
+/// mechanism by its type's name among the policy's (auth::mechanisms<...>),
+/// in the policy's order, fixed when the program is compiled; an order
+/// chosen at run time goes through this one type, whose name is set, once,
+/// before login(). The exchange itself is the library's mechanism's.
+class chosen_mechanism {
+public:
+    static inline std::string_view name; ///< set before login(): one of any_mechanism's names
+
+    explicit chosen_mechanism(const smtp::sasl::credentials& c) : m_(make(c)) {}
+
+    bool initial_response(std::string& out, smtp::error_code& ec)
+    {
+        return std::visit([&](auto& m) { return m.initial_response(out, ec); }, m_);
+    }
+    void challenge(std::string_view text, std::string& out, smtp::error_code& ec)
+    {
+        std::visit([&](auto& m) { m.challenge(text, out, ec); }, m_);
+    }
+    bool complete() const
+    {
+        return std::visit([](const auto& m) { return m.complete(); }, m_);
+    }
+
+private:
+    template <std::size_t I = 0>
+    static any_mechanism make(const smtp::sasl::credentials& c)
+    {
+        if constexpr (I == std::variant_size_v<any_mechanism>) {
+            throw std::logic_error("smtp-send: no AUTH mechanism chosen");
+        } else {
+            using M = std::variant_alternative_t<I, any_mechanism>;
+            if (name == M::name)
+                return any_mechanism(std::in_place_index<I>, c);
+            return make<I + 1>(c);
+        }
+    }
+    any_mechanism m_;
+};
+static_assert(smtp::sasl::mechanism<chosen_mechanism>);
+
 // --- The command line -------------------------------------------------------------------------
 
 struct config {
@@ -241,6 +363,8 @@ struct config {
     std::string cafile;
     std::string user;
     std::string password_env;
+    std::string oauth_token_env;
+    std::vector<std::string_view> auth; ///< --auth, as known names; empty: the default list
     std::string from;
     std::vector<std::string> to;
     bool debug = false;
@@ -251,16 +375,21 @@ struct config {
     bool requiretls = false;
     bool pipelining = true;
     bool chunking = true;
+    std::optional<std::chrono::milliseconds> timeout; ///< every phase's; unset: RFC 5321's
+    std::string timeout_text;                         ///< as given, for messages
 };
 
 constexpr std::string_view usage =
     "usage: smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]\n"
-    "                 [--user NAME --password-env VAR] [--from ADDR] [--to ADDR]...\n"
+    "                 [--user NAME --password-env VAR|--oauth-token-env VAR [--auth MECH,...]]\n"
+    "                 [--from ADDR] [--to ADDR]...\n"
     "                 [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]\n"
-    "                 [--requiretls] [--no-pipelining] [--no-chunking] [--debug] < message\n"
+    "                 [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]\n"
+    "                 [--debug] < message\n"
     "\n"
-    "Sends the RFC 5322 message on stdin (without its Bcc field). Options take\n"
-    "their value as the next argument or after '=' (--tls=none).\n"
+    "Sends the RFC 5322 message on stdin (without its Bcc field), checked before\n"
+    "connecting (lines of at most 998 octets). Options take their value as the\n"
+    "next argument or after '=' (--tls=none).\n"
     "\n"
     "  --host HOST         the server\n"
     "  --port N            default 587 (starttls), 465 (implicit), 25 (none); 24 with --lmtp\n"
@@ -268,6 +397,10 @@ constexpr std::string_view usage =
     "  --cafile PEM        trust these CAs instead of the system's\n"
     "  --user NAME         log in (not with --tls none), the password from the\n"
     "  --password-env VAR    environment variable VAR\n"
+    "  --oauth-token-env VAR or an OAuth 2 token from VAR (OAUTHBEARER, XOAUTH2)\n"
+    "  --auth MECH,...     SASL mechanisms, best first: SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5,\n"
+    "                      PLAIN, LOGIN (a password; default SCRAM-SHA-256,PLAIN,LOGIN),\n"
+    "                      OAUTHBEARER, XOAUTH2 (a token; default both, in that order)\n"
     "  --from ADDR         the envelope sender (default: From, or Sender)\n"
     "  --to ADDR           a recipient, repeatable (default: To, Cc and Bcc)\n"
     "  --lmtp              speak LMTP (RFC 2033): LHLO, one reply per recipient after the data\n"
@@ -279,6 +412,7 @@ constexpr std::string_view usage =
     "  --requiretls        REQUIRETLS (RFC 8689): verified TLS on every hop\n"
     "  --no-pipelining     one command, one reply, even when PIPELINING is offered\n"
     "  --no-chunking       DATA, never BDAT, even when CHUNKING is offered\n"
+    "  --timeout SECONDS   every phase's time limit (default RFC 5321's, 1 to 10 minutes)\n"
     "  --debug             the transcript on stderr (AUTH secrets masked)\n"
     "\n"
     "Exit status: 0 every recipient accepted; 1 some refused (listed on stderr);\n"
@@ -289,8 +423,38 @@ std::uint16_t parse_port(std::string_view text)
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 65535)
-        throw failure("--port: not a port number: " + printable(text));
+        throw failure("--port: a number from 1 to 65,535, not \"" + printable(text) + "\"");
     return static_cast<std::uint16_t>(value);
+}
+
+/// --timeout: seconds, a decimal number from 0.001 to 86400.
+std::chrono::milliseconds parse_timeout(std::string_view text)
+{
+    double seconds = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds,
+                                           std::chars_format::fixed);
+    if (ec != std::errc{} || end != text.data() + text.size() || !(seconds >= 0.001 && seconds <= 86400))
+        throw failure("--timeout: seconds from 0.001 to 86,400, not \"" + printable(text) + "\"");
+    return std::chrono::milliseconds(std::llround(seconds * 1000));
+}
+
+/// --auth: a comma list of mechanism names smtp-send knows (any case).
+std::vector<std::string_view> parse_auth(std::string_view text)
+{
+    std::vector<std::string_view> out;
+    std::string_view rest = text;
+    for (;;) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view word = rest.substr(0, comma);
+        const std::string_view known = known_mechanism(word);
+        if (known.empty())
+            throw failure("--auth: a comma list of " + mechanism_names() + ", not \"" + printable(text) + "\"");
+        if (std::find(out.begin(), out.end(), known) == out.end())
+            out.push_back(known);
+        if (comma == std::string_view::npos)
+            return out;
+        rest.remove_prefix(comma + 1);
+    }
 }
 
 /// --dsn-notify: NEVER, or a comma list of SUCCESS, FAILURE and DELAY.
@@ -328,10 +492,14 @@ smtp::dsn::notify parse_notify(std::string_view text)
 /// --envid: RFC 3461 4.4, printable ASCII (sent as xtext), 1 to 100 characters.
 std::string parse_envid(std::string_view text)
 {
-    const bool printable_ascii =
-        std::all_of(text.begin(), text.end(), [](char c) { return c >= ' ' && c <= '~'; });
-    if (text.empty() || text.size() > 100 || !printable_ascii)
-        throw failure("--envid: 1 to 100 printable ASCII characters, not \"" + printable(text) + "\"");
+    if (text.empty())
+        throw failure("--envid is empty");
+    if (text.size() > 100)
+        throw failure("--envid is " + std::to_string(text.size()) + " characters; the limit is 100 (RFC 3461 4.4)");
+    const auto bad = std::find_if(text.begin(), text.end(), [](char c) { return c < ' ' || c > '~'; });
+    if (bad != text.end())
+        throw failure("--envid: character " + std::to_string(bad - text.begin() + 1) +
+                      " is not printable ASCII: \"" + printable(text) + "\"");
     return std::string(text);
 }
 
@@ -369,8 +537,10 @@ config parse_command_line(int argc, char** argv)
             c.*(f->second) = false;
             continue;
         }
-        const std::string_view known[] = {"--host", "--port",  "--tls",        "--cafile", "--user", "--password-env",
-                                          "--from", "--to",    "--dsn-notify", "--dsn-ret", "--envid"};
+        const std::string_view known[] = {"--host",       "--port",    "--tls",   "--cafile",
+                                          "--user",       "--password-env",      "--oauth-token-env",
+                                          "--auth",       "--from",    "--to",    "--dsn-notify",
+                                          "--dsn-ret",    "--envid",   "--timeout"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -392,6 +562,10 @@ config parse_command_line(int argc, char** argv)
             c.user = value;
         else if (name == "--password-env")
             c.password_env = value;
+        else if (name == "--oauth-token-env")
+            c.oauth_token_env = value;
+        else if (name == "--auth")
+            c.auth = parse_auth(value);
         else if (name == "--from")
             c.from = value;
         else if (name == "--dsn-notify")
@@ -405,15 +579,32 @@ config parse_command_line(int argc, char** argv)
                 throw failure("--dsn-ret: FULL or HDRS, not \"" + printable(value) + "\"");
         } else if (name == "--envid")
             c.envid = parse_envid(value);
+        else if (name == "--timeout") {
+            c.timeout = parse_timeout(value);
+            c.timeout_text = value;
+        }
         else
             c.to.emplace_back(value);
     }
     if (c.host.empty())
         throw failure("--host is required (see --help)");
-    if (c.user.empty() != c.password_env.empty())
-        throw failure("--user and --password-env go together");
+    if (!c.password_env.empty() && !c.oauth_token_env.empty())
+        throw failure("--password-env or --oauth-token-env, not both");
+    const bool has_secret = !c.password_env.empty() || !c.oauth_token_env.empty();
+    if (c.user.empty() != !has_secret)
+        throw failure(c.user.empty() ? (c.password_env.empty() ? "--oauth-token-env" : "--password-env") +
+                                           std::string(" goes with --user")
+                                     : "--user needs --password-env (or --oauth-token-env)");
+    if (!c.auth.empty() && c.user.empty())
+        throw failure("--auth goes with --user");
+    const secret_kind kind = c.oauth_token_env.empty() ? secret_kind::password : secret_kind::token;
+    for (const auto m : c.auth)
+        if (secret_of(m) != kind)
+            throw failure("--auth " + std::string(m) +
+                          (kind == secret_kind::token ? " takes a password (--password-env), not a token"
+                                                      : " takes an OAuth 2 token (--oauth-token-env), not a password"));
     if (!c.user.empty() && c.tls == "none")
-        throw failure("--user with --tls none would send the password in clear; use starttls or implicit");
+        throw failure("--user with --tls none would send the credentials in clear; use starttls or implicit");
     if (c.requiretls && c.tls == "none")
         throw failure("--requiretls needs an encrypted session (--tls starttls or implicit), not --tls none");
     return c;
@@ -449,12 +640,85 @@ struct envelope {
     std::string from;
     std::vector<std::string> to;
     std::string data; ///< the message without its Bcc fields
+    /// The Bcc fields' lines, removed from data: (the number of the first in
+    /// the message as given, how many), in order.
+    std::vector<std::pair<std::size_t, std::size_t>> removed_lines;
+    std::uint64_t size = 0; ///< data's RFC 1870 size: CRLF line ends, what SIZE declares
+
+    /// The number in the message as given of line `n` of data.
+    std::size_t input_line(std::size_t n) const
+    {
+        for (const auto& [first, count] : removed_lines)
+            if (first <= n)
+                n += count;
+        return n;
+    }
 };
 
-/// The one line for an error that refused the message before any of it was
-/// sent, when the library's own words need the option that asked for it.
-std::string explain(const smtp::error_code& ec)
+/// 52428912 as "52,428,912".
+std::string grouped(std::uint64_t n)
 {
+    std::string digits = std::to_string(n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0)
+            out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+/// How the engine may use the wire, from the command line.
+smtp::transaction_settings transaction_settings(const config& cfg)
+{
+    smtp::transaction_settings s;
+    s.pipelining = cfg.pipelining;
+    s.chunking = cfg.chunking;
+    return s;
+}
+
+/// What the engine would refuse in the message whatever the server offers
+/// (a line over 998 octets): found before connecting, so that it costs no
+/// connection, STARTTLS or AUTH. Returns the message's RFC 1870 size.
+std::uint64_t check_before_connecting(const config& cfg, const envelope& env)
+{
+    const smtp::message_check c = smtp::check_message(env.data, {}, transaction_settings(cfg));
+    if (c.error == smtp::errc::data_line_too_long)
+        throw failure("message line " + std::to_string(env.input_line(c.line)) + " is " + grouped(c.line_length) +
+                      " octets; the limit is " + grouped(c.max_line) + " (RFC 5321 4.5.3.1.6)");
+    if (!c.ok())
+        throw failure(c.describe());
+    return c.facts.size;
+}
+
+/// "550 5.1.1 <bad@example.com>: Recipient address rejected".
+std::string reply_text(const smtp::reply& r)
+{
+    return std::to_string(r.code().value()) + ' ' + printable(r.message());
+}
+
+bool has_8bit(std::string_view s)
+{
+    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+/// The one line for an error that refused the message before any of it was
+/// sent, when the library's own words need the option that asked for it or
+/// the address at fault.
+std::string explain(const smtp::error_code& ec, const envelope& env, std::optional<std::uint64_t> size_limit)
+{
+    if (ec == smtp::errc::message_too_large && size_limit)
+        return "message is " + grouped(env.size) + " octets; the server's SIZE limit is " + grouped(*size_limit);
+    if (ec == smtp::errc::eightbitmime_not_offered)
+        return "message has 8-bit octets, and the server does not offer 8BITMIME (RFC 6152)";
+    if (ec == smtp::errc::smtputf8_not_offered) {
+        if (has_8bit(env.from))
+            return "sender " + printable(env.from) + " is not ASCII, and the server does not offer SMTPUTF8 (RFC 6531)";
+        for (const auto& to : env.to)
+            if (has_8bit(to))
+                return "recipient " + printable(to) +
+                       " is not ASCII, and the server does not offer SMTPUTF8 (RFC 6531)";
+        return "the message header is not ASCII, and the server does not offer SMTPUTF8 (RFC 6532)";
+    }
     if (ec == smtp::errc::dsn_not_offered)
         return "the server does not offer DSN (RFC 3461), which --dsn-notify, --dsn-ret and --envid need";
     if (ec == smtp::errc::requiretls_not_offered)
@@ -462,19 +726,38 @@ std::string explain(const smtp::error_code& ec)
     return {};
 }
 
+/// The first mechanism of --auth (or of the default list) that the server offers.
+std::string_view choose_mechanism(const config& cfg, const smtp::capabilities& caps)
+{
+    const auto& offered = caps.get<smtp::ext::auth>();
+    if (!offered || offered->empty())
+        throw failure("the server does not offer AUTH (RFC 4954), which --user needs");
+    const secret_kind kind = cfg.oauth_token_env.empty() ? secret_kind::password : secret_kind::token;
+    const auto& wanted = cfg.auth.empty() ? default_mechanisms(kind) : cfg.auth;
+    for (const auto m : wanted)
+        if (offered->contains(m))
+            return m;
+    throw failure((cfg.auth.empty() ? "the server offers none of " + joined(wanted) + " (the default; see --auth)"
+                                    : "--auth " + joined(wanted, ",") + ": the server offers none of these") +
+                  "; it offers " + printable(joined(*offered)));
+}
+
 /// Connect, EHLO (LHLO), TLS as the policy says, AUTH, the mail, QUIT.
 /// Returns the exit status; throws for "nothing sent".
 template <class Tls, class Dialect>
-int send(const config& cfg, const std::string& password, const envelope& env)
+int send(const config& cfg, const std::string& secret, const envelope& env)
 {
-    using P = smtp::policies<Tls, Dialect, debug_log>;
+    using P = smtp::policies<Tls, Dialect, debug_log, smtp::auth::mechanisms<chosen_mechanism>>;
     constexpr bool lmtp = Dialect::per_recipient_replies;
     smtp::connect_options options;
     options.host = cfg.host;
     options.port = cfg.port.value_or(lmtp ? 24 : Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
     options.ca_file = cfg.cafile;
-    options.transactions.pipelining = cfg.pipelining;
-    options.transactions.chunking = cfg.chunking;
+    options.transactions = transaction_settings(cfg);
+    if (cfg.timeout) {
+        auto& t = options.timeouts;
+        t.connect = t.greeting = t.command = t.mail = t.rcpt = t.data_init = t.data_block = t.data_term = *cfg.timeout;
+    }
 
     std::vector<smtp::recipient> recipients;
     for (const auto& to : env.to)
@@ -489,6 +772,7 @@ int send(const config& cfg, const std::string& password, const envelope& env)
     try {
         auto deliver = [&](auto session) {
             doing = "sending";
+            const std::optional<std::uint64_t> size_limit = session.server_capabilities().size_limit();
             smtp::error_code ec;
             smtp::diagnostics diag;
             const smtp::transaction_result result =
@@ -504,8 +788,7 @@ int send(const config& cfg, const std::string& password, const envelope& env)
                 if (!r.accepted()) {
                     const smtp::reply& reply = r.decisive();
                     refusals.push_back(printable(r.address) + (&reply == &r.rcpt_reply ? "" : " after the data") +
-                                       ": " + std::to_string(reply.code().value()) + ' ' +
-                                       printable(reply.message()));
+                                       ": " + reply_text(reply));
                 }
             if (ec == smtp::errc::all_recipients_refused) {
                 std::string line = "every recipient was refused:";
@@ -517,8 +800,19 @@ int send(const config& cfg, const std::string& password, const envelope& env)
             if (ec == smtp::errc::outcome_unknown || result.outcome == smtp::transaction_outcome::unknown)
                 throw failure("the connection ended after the message, before the server's answer: "
                               "it may or may not have been delivered");
-            if (const std::string why = explain(ec); !why.empty())
+            if (const std::string why = explain(ec, env, size_limit); !why.empty())
                 throw failure(why);
+            if (ec == smtp::errc::permanent_failure || ec == smtp::errc::transient_failure) {
+                // The command the server refused, and its reply.
+                const auto refused = [](const smtp::reply& r) { return r.code().is_failure(); };
+                if (refused(result.mail_reply))
+                    throw failure("the server refused MAIL FROM:<" + printable(env.from) +
+                                  ">: " + reply_text(result.mail_reply));
+                if (refused(result.data_reply))
+                    throw failure("the server refused DATA: " + reply_text(result.data_reply));
+                if (refused(result.final_reply)) // the end of data, or a BDAT chunk
+                    throw failure("the server refused the message: " + reply_text(result.final_reply));
+            }
             if (ec)
                 throw smtp::error_with_diagnostics(ec, diag);
             for (const auto& r : refusals)
@@ -530,8 +824,9 @@ int send(const config& cfg, const std::string& password, const envelope& env)
             // (auth::require_tls, the default). --user with --tls none was refused.
             if constexpr (requires { std::move(session).login("", ""); }) {
                 if (!cfg.user.empty()) {
-                    doing = "logging in as " + cfg.user;
-                    return deliver(std::move(session).login(cfg.user, password));
+                    chosen_mechanism::name = choose_mechanism(cfg, session.server_capabilities());
+                    doing = "logging in as " + printable(cfg.user) + " with " + std::string(chosen_mechanism::name);
+                    return deliver(std::move(session).login(cfg.user, secret));
                 }
             }
             return deliver(std::move(session));
@@ -552,9 +847,34 @@ int send(const config& cfg, const std::string& password, const envelope& env)
         }
     } catch (const failure&) {
         throw;
+    } catch (const smtp::system_error& e) {
+        if (e.code() == smtp::errc::starttls_not_offered)
+            throw failure("the server does not offer STARTTLS, and --tls starttls (the default) sends nothing in clear");
+        const auto* with_diag = dynamic_cast<const smtp::error_with_diagnostics*>(&e);
+        if (with_diag && with_diag->get_diagnostics().server_reply() &&
+            (e.code() == smtp::errc::permanent_failure || e.code() == smtp::errc::transient_failure))
+            throw failure(doing + ": the server replied " + reply_text(*with_diag->get_diagnostics().server_reply()));
+        std::string line = doing + ": " + printable(e.what());
+        if (e.code() == smtp::errc::timeout)
+            line += cfg.timeout ? " (--timeout " + printable(cfg.timeout_text) + " s)"
+                                : " (RFC 5321's limit for that phase, 1 to 10 minutes; --timeout sets one for all)";
+        throw failure(line);
     } catch (const std::exception& e) {
         throw failure(doing + ": " + printable(e.what()));
     }
+}
+
+/// What is wrong with an address the library refused, with the numbers.
+std::string address_problem(std::string_view address, const smtp::error_code& ec)
+{
+    const std::size_t at = address.rfind('@');
+    if (ec == smtp::errc::local_part_too_long)
+        return "the local part is " + grouped(at) + " octets; the limit is 64 (RFC 5321 4.5.3.1.1)";
+    if (ec == smtp::errc::domain_too_long)
+        return "the domain is " + grouped(address.size() - at - 1) + " octets; the limit is 255 (RFC 5321 4.5.3.1.2)";
+    if (ec == smtp::errc::path_too_long)
+        return "the address is " + grouped(address.size()) + " octets; the limit is 254 (RFC 5321 4.5.3.1.3)";
+    return ec.message();
 }
 
 envelope make_envelope(const config& cfg, std::string message)
@@ -573,10 +893,16 @@ envelope make_envelope(const config& cfg, std::string message)
     env.from = cfg.from;
     if (env.from.empty()) {
         auto from = addresses_in("From");
-        if (from.size() > 1) // RFC 5322 3.6.2: several authors, and Sender says who sent it
+        if (from.empty())
+            throw failure("no --from, and no address in From");
+        if (from.size() > 1) { // RFC 5322 3.6.2: several authors, and Sender says who sent it
+            const std::string authors = "no --from, and From has " + std::to_string(from.size()) + " addresses";
             from = addresses_in("Sender");
-        if (from.size() != 1)
-            throw failure("no --from, and no single address in the From (or Sender) field");
+            if (from.empty())
+                throw failure(authors + " and no Sender field names the one who sent it (RFC 5322 3.6.2)");
+            if (from.size() > 1)
+                throw failure(authors + " and Sender " + std::to_string(from.size()) + "; Sender names one");
+        }
         env.from = from.front();
     }
     if (!cfg.to.empty())
@@ -590,17 +916,19 @@ envelope make_envelope(const config& cfg, std::string message)
         throw failure("no recipient: no --to, and no address in To, Cc or Bcc");
 
     // Every envelope address checked before connecting: a bad one (CR/LF,
-    // <, >, ...) fails here, with nothing sent.
+    // <, >, invalid UTF-8, ...) fails here, with nothing sent. A UTF-8
+    // address is checked as under SMTPUTF8 (RFC 6531); whether the server
+    // offers it is the engine's to check, after EHLO.
     std::string probe;
     smtp::error_code ec;
     smtp::diagnostics diag;
-    smtp::serialize(smtp::cmd::mail_from{env.from}, probe, ec, diag);
+    smtp::serialize(smtp::cmd::mail_from{env.from, {}, has_8bit(env.from)}, probe, ec, diag);
     if (ec)
-        throw failure("sender " + printable(env.from) + ": " + diag.describe(ec));
+        throw failure("sender " + printable(env.from) + ": " + address_problem(env.from, ec));
     for (const auto& to : env.to) {
-        smtp::serialize(smtp::cmd::rcpt_to{to}, probe, ec, diag);
+        smtp::serialize(smtp::cmd::rcpt_to{to, {}, has_8bit(to)}, probe, ec, diag);
         if (ec)
-            throw failure("recipient " + printable(to) + ": " + diag.describe(ec));
+            throw failure("recipient " + printable(to) + ": " + address_problem(to, ec));
     }
 
     // The message without its Bcc fields (their continuation lines included).
@@ -609,6 +937,7 @@ envelope make_envelope(const config& cfg, std::string message)
         if (iequals(f.name, "Bcc")) {
             env.data.append(message, kept, f.begin - kept);
             kept = f.end;
+            env.removed_lines.emplace_back(f.line, f.lines);
         }
     env.data.append(message, kept);
     return env;
@@ -620,23 +949,28 @@ int main(int argc, char** argv)
 {
     try {
         const config cfg = parse_command_line(argc, argv);
-        std::string password;
-        if (!cfg.password_env.empty()) {
-            const char* p = std::getenv(cfg.password_env.c_str());
-            if (!p)
-                throw failure("--password-env " + printable(cfg.password_env) + ": no such environment variable");
-            password = p;
-        }
+        // The password or the token: from the environment, never from argv
+        // (ps shows those).
+        std::string secret;
+        for (const auto& [option, var] : {std::pair<const char*, const std::string&>{"--password-env", cfg.password_env},
+                                          {"--oauth-token-env", cfg.oauth_token_env}})
+            if (!var.empty()) {
+                const char* p = std::getenv(var.c_str());
+                if (!p)
+                    throw failure(std::string(option) + " " + printable(var) + ": no such environment variable");
+                secret = p;
+            }
         std::string message{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
         if (message.empty())
             throw failure("no message on stdin");
-        const envelope env = make_envelope(cfg, std::move(message));
+        envelope env = make_envelope(cfg, std::move(message));
+        env.size = check_before_connecting(cfg, env);
         auto with_tls = [&]<class Dialect>(Dialect) {
             if (cfg.tls == "implicit")
-                return send<smtp::tls::implicit, Dialect>(cfg, password, env);
+                return send<smtp::tls::implicit, Dialect>(cfg, secret, env);
             if (cfg.tls == "none")
-                return send<smtp::tls::none, Dialect>(cfg, password, env);
-            return send<smtp::tls::starttls, Dialect>(cfg, password, env);
+                return send<smtp::tls::none, Dialect>(cfg, secret, env);
+            return send<smtp::tls::starttls, Dialect>(cfg, secret, env);
         };
         return cfg.lmtp ? with_tls(smtp::dialect::lmtp{}) : with_tls(smtp::dialect::smtp{});
     } catch (const std::exception& e) {

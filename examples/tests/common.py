@@ -42,17 +42,23 @@ def records(name):
     return out
 
 
-def run(argv, stdin="", env=None):
-    """Runs a program; returns (exit status, stdout, stderr) as text."""
+def run(argv, stdin="", env=None, timeout=20):
+    """Runs a program; returns (exit status, stdout, stderr) as text. After
+    `timeout` seconds it is killed: exit status None, and a last line on
+    stderr says so."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    p = subprocess.run(argv, input=stdin.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=full_env, timeout=20)
+    try:
+        p = subprocess.run(argv, input=stdin.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=full_env, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        text = lambda b: (b or b"").decode(errors="replace")
+        return None, text(e.stdout), text(e.stderr) + "(killed after %s s)\n" % timeout
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def show(rc, out, err):
-    return "exit status %d\n--- stdout\n%s--- stderr\n%s" % (rc, out, err)
+    return "exit status %s\n--- stdout\n%s--- stderr\n%s" % (rc, out, err)
 
 
 def finish():

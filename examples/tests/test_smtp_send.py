@@ -15,23 +15,46 @@
   --no-pipelining against smtp-sink (PIPELINING): one command per write,
     where MAIL, RCPT and DATA go in one write without it
   bad values of the new options: usage errors (exit 2, one line)
+  UTF-8 addresses (a local part, a domain): to a server with SMTPUTF8,
+    delivered with SMTPUTF8 on MAIL; to one without: exit 2, one line, no
+    MAIL sent; invalid UTF-8: refused before connecting
+  a line over 998 octets: exit 2, one line with its number and length, and
+    no connection made (to a socket that listens and never accepts)
+  --timeout 1 to a server that never greets: exit 2 after about 1 s, the line
+    naming the timeout; bad values: usage errors
+  --auth: CRAM-MD5 when asked for; the list's order, not the default's; a
+    server that offers none of the list: exit 2, naming both lists; unknown
+    names and a mechanism without its secret: usage errors
+  --oauth-token-env: OAUTHBEARER by default, XOAUTH2 with --auth; the token
+    masked in --debug; a wrong token: exit 2 with the server's reply
+  the messages: each fact once, with its numbers (thousands separated): a
+    message over the server's SIZE limit (nothing sent), MAIL refused,
+    STARTTLS not offered, an address part too long, --envid too long, --port
+    out of range, several authors and no Sender
 
     with_servers.py --server "main:--tls starttls --require-starttls AUTH --refuse bad@example.com"
+                    (AUTH: --auth plain-login,cram-md5,xoauth2,oauthbearer, with user, password and token)
                     --server "expired:--tls implicit --cert expired"
                     --server "wronghost:--tls starttls --cert wronghost"
                     --server "lmtp:--lmtp --lmtp-data-refuse=full@example.com"
                     --server "dsn:--dsn"
                     --server "plain:"
+                    --server "utf8:--smtputf8"
+                    --server "small:--size 10000"
                     --sink "sink"
+                    --sink "refusing:-f mail"
                     -- test_smtp_send.py SMTP_SEND
 """
 
 import base64
+import socket
 import sys
+import time
 
 from common import PASSWORD, USER, ca, check, finish, port, records, run, show
 
 SMTP_SEND = sys.argv[1]
+TOKEN = "ya29.t0ken"  # examples/CMakeLists.txt gives it to the server "main"
 
 MESSAGE = ('From: "Author, The" <author@example.com>\n'
            'To: Recipient <to@example.com>, "Doe, Jane" <jane@example.com>,\n'
@@ -48,17 +71,43 @@ ALL = ["to@example.com", "jane@example.com", "bare@example.com", "carol@example.
 
 def smtp_send(*args, stdin=MESSAGE, server="main"):
     argv = [SMTP_SEND, "--host", "localhost", "--port", port(server), "--cafile", ca()] + list(args)
-    return run(argv, stdin=stdin, env={"SMTP_PASSWORD": PASSWORD})
+    return run(argv, stdin=stdin, env={"SMTP_PASSWORD": PASSWORD, "SMTP_TOKEN": TOKEN})
 
 
 def one_line_failure(what, rc, out, err):
-    check(rc == 2, what + ": exit status %d, want 2" % rc, show(rc, out, err))
+    check(rc == 2, what + ": exit status %s, want 2" % rc, show(rc, out, err))
     check(err.startswith("smtp-send: ") and err.count("\n") == 1 and err.endswith("\n"),
           what + ": stderr is not one 'smtp-send: ' line", show(rc, out, err))
 
 
 def new_records(name, before):
     return records(name)[before:]
+
+
+def silent_listener():
+    """A socket that listens and never accepts: the kernel completes a client's
+    connection into its backlog, and no greeting ever comes."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    s.setblocking(False)
+    return s
+
+
+def connections(listener):
+    """How many connections were made to the listener since the last call."""
+    n = 0
+    while True:
+        try:
+            c, _ = listener.accept()
+        except BlockingIOError:
+            return n
+        c.close()
+        n += 1
+
+
+def grouped(n):
+    return "{:,}".format(n)
 
 
 # Success: From and To/Cc/Bcc from the header; AUTH after STARTTLS.
@@ -203,6 +252,141 @@ check(commands_sent(err) == ["send: 'MAIL FROM:<author@example.com>\\r\\n'", "se
                              "send: 'RCPT TO:<y@example.com>\\r\\n'", "send: 'DATA\\r\\n'"],
       "--no-pipelining: not one command per write", err)
 
+# UTF-8 addresses (RFC 6531): checked before connecting like any other, and
+# SMTPUTF8 left to the engine, which declares it on MAIL when the server
+# offers it and sends nothing when it does not.
+UTF8_TO = ["\u00fcnicode@example.org", "user@b\u00fccher.example"]
+UTF8_ARGS = ["--tls", "none", "--from", "sender@example.com", "--to", UTF8_TO[0], "--to", UTF8_TO[1]]
+rc, out, err = smtp_send(*UTF8_ARGS, server="utf8")
+check(rc == 0 and out == "" and err == "", "UTF-8 addresses with SMTPUTF8: exit 0 and silence", show(rc, out, err))
+recs = records("utf8")
+check(len(recs) == 1, "UTF-8 addresses with SMTPUTF8: %d messages recorded, want 1" % len(recs))
+if recs:
+    check(recs[0]["rcpt_tos"] == UTF8_TO, "UTF-8 addresses with SMTPUTF8: RCPT TO %r" % recs[0]["rcpt_tos"])
+    check("SMTPUTF8" in recs[0]["mail_options"],
+          "UTF-8 addresses with SMTPUTF8: SMTPUTF8 not declared on MAIL: %r" % recs[0]["mail_options"])
+n = len(records("plain"))
+rc, out, err = smtp_send(*UTF8_ARGS, server="plain")
+one_line_failure("UTF-8 addresses without SMTPUTF8", rc, out, err)
+check("SMTPUTF8" in err and UTF8_TO[0] in err, "UTF-8 addresses without SMTPUTF8: reason", err)
+rc, out, err = smtp_send(*UTF8_ARGS, "--debug", server="plain")
+check(rc == 2 and "send: 'EHLO " in err and "send: 'MAIL" not in err and "send: 'RCPT" not in err,
+      "UTF-8 addresses without SMTPUTF8: MAIL or RCPT sent", show(rc, out, err))
+check(len(records("plain")) == n, "UTF-8 addresses without SMTPUTF8: something was recorded")
+# Not UTF-8 at all (Latin-1 bytes): refused before connecting.
+n = len(records("utf8"))
+rc, out, err = smtp_send("--tls", "none", "--to", b"caf\xe9@example.org", server="utf8")
+one_line_failure("--to in Latin-1", rc, out, err)
+check("is not valid UTF-8" in err and "caf\ufffd@example.org" in err, "--to in Latin-1: reason", err)
+check(len(records("utf8")) == n, "--to in Latin-1: something was sent")
+
+# A line over 998 octets (RFC 5321 4.5.3.1.6): found before connecting, its
+# line number counted in the input as given (the Bcc field included).
+silent = silent_listener()
+LONG = ("From: author@example.com\nTo: to@example.com\nBcc: hidden@example.com\nSubject: long\n\n"
+        "short\n" + "x" * 1200 + "\nend\n")
+rc, out, err = run([SMTP_SEND, "--host", "127.0.0.1", "--port", str(silent.getsockname()[1]), "--tls", "none"],
+                   stdin=LONG, timeout=10)
+one_line_failure("a line over 998 octets", rc, out, err)
+check(err == "smtp-send: message line 7 is 1,200 octets; the limit is 998 (RFC 5321 4.5.3.1.6)\n",
+      "a line over 998 octets: reason", show(rc, out, err))
+check(connections(silent) == 0, "a line over 998 octets: a connection was made")
+
+# --timeout: every phase's limit. A server that never greets: the greeting's
+# limit ends it.
+start = time.monotonic()
+rc, out, err = run([SMTP_SEND, "--host", "127.0.0.1", "--port", str(silent.getsockname()[1]), "--timeout", "1"],
+                   stdin=MESSAGE, timeout=10)
+elapsed = time.monotonic() - start
+one_line_failure("--timeout 1, no greeting", rc, out, err)
+check(0.9 <= elapsed < 3, "--timeout 1, no greeting: took %.2f s" % elapsed)
+check(err == "smtp-send: connecting to 127.0.0.1 port %d: the server did not answer in time (--timeout 1 s)\n"
+      % silent.getsockname()[1], "--timeout 1, no greeting: reason", show(rc, out, err))
+check(connections(silent) == 1, "--timeout 1, no greeting: not one connection")
+
+# --auth: an ordered list among the mechanisms smtp-send knows. The server
+# offers PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER.
+LOGIN = ["--user", USER, "--password-env", "SMTP_PASSWORD", "--to", "auth@example.com"]
+
+
+def last_mechanism(what):
+    recs = records("main")
+    check(recs and recs[-1]["auth_user"] == USER, what + ": not logged in as " + USER)
+    return recs[-1]["auth_mechanism"] if recs else None
+
+
+rc, out, err = smtp_send(*LOGIN, "--auth", "CRAM-MD5", "--debug")
+check(rc == 0, "--auth CRAM-MD5: failed", show(rc, out, err))
+check("send: 'AUTH CRAM-MD5\\r\\n'" in err and PASSWORD not in err, "--auth CRAM-MD5: transcript", err)
+check(last_mechanism("--auth CRAM-MD5") == "CRAM-MD5", "--auth CRAM-MD5: another mechanism used")
+# In the list's order: LOGIN before PLAIN (by default PLAIN comes first).
+rc, out, err = smtp_send(*LOGIN, "--auth", "scram-sha-256,LOGIN,PLAIN")
+check(rc == 0, "--auth SCRAM-SHA-256,LOGIN,PLAIN: failed", show(rc, out, err))
+check(last_mechanism("--auth SCRAM-SHA-256,LOGIN,PLAIN") == "LOGIN", "--auth SCRAM-SHA-256,LOGIN,PLAIN: not LOGIN")
+rc, out, err = smtp_send(*LOGIN)
+check(rc == 0 and last_mechanism("default mechanisms") == "PLAIN", "default mechanisms: not PLAIN",
+      show(rc, out, err))
+# None of the list offered: nothing sent, both lists named once.
+n = len(records("main"))
+rc, out, err = smtp_send(*LOGIN, "--auth", "SCRAM-SHA-1,SCRAM-SHA-256")
+one_line_failure("--auth with none offered", rc, out, err)
+check(err == "smtp-send: --auth SCRAM-SHA-1,SCRAM-SHA-256: the server offers none of these; "
+             "it offers CRAM-MD5, LOGIN, OAUTHBEARER, PLAIN, XOAUTH2\n", "--auth with none offered: reason", err)
+check(len(records("main")) == n, "--auth with none offered: something was sent")
+
+# --oauth-token-env: the token from the environment, OAUTHBEARER (RFC 7628)
+# by default, XOAUTH2 when asked for.
+OAUTH = ["--user", USER, "--oauth-token-env", "SMTP_TOKEN", "--to", "oauth@example.com"]
+rc, out, err = smtp_send(*OAUTH, "--debug")
+check(rc == 0, "--oauth-token-env: failed", show(rc, out, err))
+check(last_mechanism("--oauth-token-env") == "OAUTHBEARER", "--oauth-token-env: not OAUTHBEARER")
+check("send: 'AUTH OAUTHBEARER ********\\r\\n'" in err and TOKEN not in err and
+      base64.b64encode(TOKEN.encode()).decode()[:8] not in err, "--oauth-token-env: the token in the transcript", err)
+rc, out, err = smtp_send(*OAUTH, "--auth", "xoauth2")
+check(rc == 0 and last_mechanism("--auth XOAUTH2") == "XOAUTH2", "--auth XOAUTH2: failed", show(rc, out, err))
+n = len(records("main"))
+for mech in ("OAUTHBEARER", "XOAUTH2"):
+    rc, out, err = run([SMTP_SEND, "--host", "localhost", "--port", port("main"), "--cafile", ca(), "--auth", mech]
+                       + OAUTH, stdin=MESSAGE, env={"SMTP_TOKEN": "expired"})
+    one_line_failure("%s with a wrong token" % mech, rc, out, err)
+    check(err == "smtp-send: logging in as %s with %s: the server replied 535 5.7.8 Authentication credentials "
+                 "invalid\n" % (USER, mech), "%s with a wrong token: reason" % mech, err)
+check(len(records("main")) == n, "a wrong token: something was sent")
+
+# The messages: each fact once, with the numbers. Over the server's SIZE
+# limit (RFC 1870): the message's size as declared (CRLF line ends), nothing
+# sent.
+BIG = "From: author@example.com\nTo: to@example.com\nSubject: big\n\n" + ("y" * 98 + "\n") * 120
+BIG_SIZE = len(BIG.replace("\n", "\r\n"))
+rc, out, err = smtp_send("--tls", "none", "--debug", stdin=BIG, server="small")
+check(rc == 2 and err.endswith("\nsmtp-send: message is %s octets; the server's SIZE limit is 10,000\n"
+                               % grouped(BIG_SIZE)), "over the SIZE limit: reason", show(rc, out, err))
+check("reply: b'250-SIZE 10000\\r\\n'" in err and "send: 'MAIL" not in err, "over the SIZE limit: MAIL sent", err)
+check(not records("small"), "over the SIZE limit: something was recorded")
+# Just under it: sent.
+FITS = "From: author@example.com\nTo: to@example.com\nSubject: fits\n\nhi\n"
+rc, out, err = smtp_send("--tls", "none", stdin=FITS, server="small")
+check(rc == 0 and len(records("small")) == 1, "under the SIZE limit: not sent", show(rc, out, err))
+# Refusals: the command the server refused, and its reply.
+rc, out, err = smtp_send("--tls", "none", server="refusing")
+check(rc == 2 and err == "smtp-send: the server refused MAIL FROM:<author@example.com>: 500 5.3.0 Error: command "
+                         "failed\n", "MAIL refused: reason", show(rc, out, err))
+rc, out, err = smtp_send(server="plain")
+check(rc == 2 and err == "smtp-send: the server does not offer STARTTLS, and --tls starttls (the default) sends "
+                         "nothing in clear\n", "STARTTLS not offered: reason", show(rc, out, err))
+for args, line in [
+        (["--to", "x" * 70 + "@example.com"],
+         "recipient %s@example.com: the local part is 70 octets; the limit is 64 (RFC 5321 4.5.3.1.1)" % ("x" * 70)),
+        (["--from", "a@example.com>"], "sender a@example.com>: contains '<' or '>'"),
+        (["--envid", "x" * 101], "--envid is 101 characters; the limit is 100 (RFC 3461 4.4)"),
+        (["--port", "70000"], "--port: a number from 1 to 65,535, not \"70000\""),
+        (["--timeout", "100000"], "--timeout: seconds from 0.001 to 86,400, not \"100000\"")]:
+    rc, out, err = smtp_send(*args)
+    check(rc == 2 and err == "smtp-send: " + line + "\n", "%s: reason" % args[0], show(rc, out, err))
+rc, out, err = smtp_send(stdin="From: a@example.com, b@example.com\nTo: to@example.com\n\nhi\n")
+check(rc == 2 and err == "smtp-send: no --from, and From has 2 addresses and no Sender field names the one who "
+                         "sent it (RFC 5322 3.6.2)\n", "several authors, no Sender: reason", show(rc, out, err))
+
 # Usage errors: one line, exit 2.
 for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PASSWORD"], "--user with --tls none"),
                    (["--user", USER], "--user without --password-env"),
@@ -219,7 +403,21 @@ for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PA
                    (["--envid", "caf\u00e9"], "--envid not ASCII"),
                    (["--lmtp=yes"], "--lmtp with a value"),
                    (["--no-pipelining=1"], "--no-pipelining with a value"),
-                   (["--dsn-ret"], "--dsn-ret without a value")]:
+                   (["--dsn-ret"], "--dsn-ret without a value"),
+                   (["--timeout", "0"], "--timeout 0"),
+                   (["--timeout", "-1"], "negative --timeout"),
+                   (["--timeout", "1s"], "--timeout with a unit"),
+                   (["--timeout", "1e9"], "--timeout over a day"),
+                   (LOGIN + ["--auth", "GSSAPI"], "--auth with an unknown mechanism"),
+                   (LOGIN + ["--auth", "PLAIN,,LOGIN"], "--auth with an empty element"),
+                   (LOGIN + ["--auth", ""], "empty --auth"),
+                   (LOGIN + ["--auth", "PLAIN,XOAUTH2"], "--auth XOAUTH2 with a password"),
+                   (OAUTH + ["--auth", "CRAM-MD5"], "--auth CRAM-MD5 with a token"),
+                   (["--auth", "PLAIN"], "--auth without --user"),
+                   (["--user", USER], "--user without a secret"),
+                   (["--user", USER, "--password-env", "SMTP_PASSWORD", "--oauth-token-env", "SMTP_TOKEN"],
+                    "--password-env and --oauth-token-env"),
+                   (["--user", USER, "--oauth-token-env", "NO_SUCH_VARIABLE"], "--oauth-token-env not set")]:
     rc, out, err = smtp_send(*args)
     one_line_failure(what, rc, out, err)
 rc, out, err = smtp_send(stdin="Subject: no addresses\n\nbody\n")

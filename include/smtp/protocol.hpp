@@ -1,7 +1,8 @@
 /// \file smtp/protocol.hpp
 ///
 /// The sans-I/O protocol core, all of it: replies and their parser, commands,
-/// extensions and the capability record, the DATA encoder and the BDAT framer.
+/// extensions and the capability record, the DATA encoder and the BDAT framer,
+/// the transaction engine and the check of a message before connecting.
 /// No sockets, no Asio, no OpenSSL.
 #ifndef SMTP_PROTOCOL_HPP
 #define SMTP_PROTOCOL_HPP
@@ -16,6 +17,7 @@
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/line_ends.hpp>
+#include <smtp/protocol/message_check.hpp>
 #include <smtp/protocol/reply.hpp>
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/protocol/sasl.hpp>

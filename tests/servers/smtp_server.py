@@ -9,7 +9,7 @@ status 0 on SIGTERM or SIGINT. Normally started by with_servers.py.
     smtp_server.py [--host 127.0.0.1] [--port 0] [--hostname localhost]
                    [--tls none|starttls|implicit] [--cert PEM] [--key KEY]
                    [--require-starttls]
-                   [--auth none|plain-login] [--user U] [--password P]
+                   [--auth none|LIST] [--user U] [--password P] [--oauth-token T]
                    [--auth-allow-plaintext]
                    [--lmtp] [--lmtp-data-refuse ADDR]...
                    [--record DIR] [--refuse ADDR]... [--vrfy USER=RESULT]...
@@ -22,27 +22,37 @@ to DATA goes out:
      bytes after dot-unstuffing, CRLFs as received>", "mail_options": [...],
      "rcpt_options": [[...], ...]  (one list per recipient, same order),
      "peer": ["127.0.0.1", 41234], "helo": "client.example",
-     "tls": true|false, "auth_user": "user"|null,
+     "tls": true|false, "auth_user": "user"|null, "auth_mechanism": "PLAIN"|null,
      "lmtp_replies": ["250 ...", ...]  (LMTP only: the per-recipient replies)}
 aiosmtpd upper-cases ESMTP parameters; it accepts only SIZE, BODY and SMTPUTF8
 on MAIL and none on RCPT, unless --dsn adds RET/ENVID and NOTIFY/ORCPT.
+
+--auth is "none" or a comma list of plain-login (aiosmtpd's PLAIN and LOGIN),
+cram-md5, xoauth2 and oauthbearer. The first three check --user and
+--password; the OAuth ones --user and --oauth-token (a wrong token gets the
+JSON error challenge, then 535).
 """
 
 import argparse
 import asyncio
 import base64
+import hmac
 import json
 import logging
 import os
 import signal
 import ssl
 import sys
+import time
 
 from aiosmtpd.handlers import Debugging
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, AuthResult, TLSSetupException
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupException
 
 DSN_PARAMS = ("RET", "ENVID", "NOTIFY", "ORCPT")
+# --auth's names, and the AUTH mechanisms each offers.
+AUTH_MECHANISMS = {"plain-login": ("PLAIN", "LOGIN"), "cram-md5": ("CRAM-MD5",),
+                   "xoauth2": ("XOAUTH2",), "oauthbearer": ("OAUTHBEARER",)}
 
 
 def log(msg):
@@ -61,9 +71,11 @@ def parse_args(argv):
     p.add_argument("--key", help="private key (PEM); default: --cert with .pem replaced by .key")
     p.add_argument("--require-starttls", action="store_true",
                    help="refuse everything but EHLO/NOOP/QUIT/STARTTLS before STARTTLS")
-    p.add_argument("--auth", choices=("none", "plain-login"), default="none")
+    p.add_argument("--auth", default="none",
+                   help="none, or a comma list of %s" % ", ".join(AUTH_MECHANISMS))
     p.add_argument("--user", default="user")
     p.add_argument("--password", default="password")
+    p.add_argument("--oauth-token", default="token", help="the bearer token XOAUTH2 and OAUTHBEARER accept")
     p.add_argument("--auth-allow-plaintext", action="store_true",
                    help="offer and accept AUTH without TLS (aiosmtpd auth_require_tls=False)")
     p.add_argument("--lmtp", action="store_true", help="speak LMTP (LHLO, per-recipient DATA replies)")
@@ -84,6 +96,11 @@ def parse_args(argv):
     p.add_argument("--debugging", action="store_true",
                    help="print each message to stdout (aiosmtpd.handlers.Debugging)")
     args = p.parse_args(argv)
+    names = [] if args.auth == "none" else args.auth.split(",")
+    for n in names:
+        if n not in AUTH_MECHANISMS:
+            p.error("--auth: none, or a comma list of %s; not %r" % (", ".join(AUTH_MECHANISMS), n))
+    args.mechanisms = [m for n in names for m in AUTH_MECHANISMS[n]]
     if args.tls != "none":
         if not args.cert:
             p.error("--tls %s needs --cert" % args.tls)
@@ -131,7 +148,7 @@ class Handler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
-        if self.args.auth == "none":
+        if not self.args.mechanisms:
             responses = [r for r in responses if not r[4:].upper().startswith("AUTH")]
         if self.args.dsn:
             responses.insert(-1, "250-DSN")
@@ -182,6 +199,7 @@ class Handler:
             "helo": session.host_name,
             "tls": self.args.tls == "implicit" or session.ssl is not None,
             "auth_user": login.decode("utf-8", "replace") if isinstance(login, bytes) else login,
+            "auth_mechanism": getattr(session, "auth_mechanism", None) if session.authenticated else None,
         }
         if lmtp_replies is not None:
             entry["lmtp_replies"] = lmtp_replies
@@ -192,17 +210,85 @@ class Handler:
         os.replace(tmp, path)
 
 
-def make_protocol_class(base, dsn):
+def make_protocol_class(base, args):
+    user, password, token = args.user.encode(), args.password.encode(), args.oauth_token.encode()
+
     class Protocol(base):
         def _getparams(self, params):
             # aiosmtpd refuses every RCPT parameter and all MAIL parameters but
             # SIZE/BODY/SMTPUTF8; with --dsn the DSN ones pass (they stay in
             # mail_options/rcpt_options).
             result = super()._getparams(params)
-            if result is not None and dsn:
+            if result is not None and args.dsn:
                 for name in DSN_PARAMS:
                     result.pop(name, None)
             return result
+
+        def _succeed(self, mechanism, login):
+            self.session.auth_mechanism = mechanism
+            return AuthResult(success=True, auth_data=LoginPassword(login, b""))
+
+        async def _initial_response(self, args_):
+            """The initial response, or (none given) the answer to an empty challenge; None after an error reply."""
+            if len(args_) > 1:
+                try:
+                    return base64.b64decode(args_[1], validate=True)
+                except ValueError:
+                    await self.push("501 5.5.2 Can't decode base64")
+                    return None
+            response = await self.challenge_auth("")
+            return None if response is MISSING else response
+
+        async def auth_CRAM__MD5(self, _, args_):
+            # RFC 2195: a unique challenge; the answer is "user hex(HMAC-MD5(password, challenge))".
+            if len(args_) > 1:
+                await self.push("501 5.5.2 CRAM-MD5 takes no initial response")
+                return AuthResult(success=False, handled=True)
+            challenge = "<%d.%d@%s>" % (os.getpid(), time.monotonic_ns(), self.hostname)
+            response = await self.challenge_auth(challenge)
+            if response is MISSING:  # challenge_auth has answered
+                return AuthResult(success=False, handled=True)
+            login, _, digest = response.partition(b" ")
+            expected = hmac.new(password, challenge.encode(), "md5").hexdigest().encode()
+            if login == user and hmac.compare_digest(digest, expected):
+                return self._succeed("CRAM-MD5", login)
+            return AuthResult(success=False, handled=False)
+
+        async def _oauth(self, mechanism, args_, parse, error_answer):
+            response = await self._initial_response(args_)
+            if response is None:
+                return AuthResult(success=False, handled=True)
+            login, bearer = parse(response)
+            if login == user and bearer == token:
+                return self._succeed(mechanism, login)
+            # The error challenge (a JSON document); the client's dummy answer;
+            # then the failure (RFC 7628 3.2.3, Google's XOAUTH2 document).
+            answer = await self.challenge_auth('{"status":"invalid_token","schemes":"bearer"}')
+            if answer is MISSING:
+                return AuthResult(success=False, handled=True)
+            if answer != error_answer:
+                await self.push("501 5.5.2 Expected the dummy response to the error challenge")
+                return AuthResult(success=False, handled=True)
+            return AuthResult(success=False, handled=False)
+
+        async def auth_XOAUTH2(self, _, args_):
+            # "user=" user ^A "auth=Bearer " token ^A ^A
+            def parse(r):
+                fields = dict(f.split(b"=", 1) for f in r.split(b"\x01") if b"=" in f)
+                auth = fields.get(b"auth", b"")
+                return fields.get(b"user"), auth[7:] if auth.startswith(b"Bearer ") else None
+            return await self._oauth("XOAUTH2", args_, parse, b"")
+
+        async def auth_OAUTHBEARER(self, _, args_):
+            # "n,a=" user "," ^A ["host=" ... ^A] ["port=" ... ^A] "auth=Bearer " token ^A ^A
+            def parse(r):
+                gs2, _, rest = r.partition(b"\x01")
+                parts = gs2.split(b",")
+                login = parts[1][2:] if len(parts) > 1 and parts[1].startswith(b"a=") else None
+                fields = dict(f.split(b"=", 1) for f in rest.split(b"\x01") if b"=" in f)
+                auth = fields.get(b"auth", b"")
+                return login, auth[7:] if auth.startswith(b"Bearer ") else None
+            return await self._oauth("OAUTHBEARER", args_, parse, b"\x01")
     return Protocol
 
 
@@ -212,6 +298,7 @@ def make_authenticator(args):
     def authenticator(server, session, envelope, mechanism, auth_data):
         if mechanism in ("PLAIN", "LOGIN") and auth_data.login == user \
                 and auth_data.password == password:
+            session.auth_mechanism = mechanism
             return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)
     return authenticator
@@ -248,11 +335,10 @@ async def serve(args):
         auth_require_tls=not (args.auth_allow_plaintext or args.tls == "implicit"),
         loop=loop,
     )
-    if args.auth == "plain-login":
-        kwargs["authenticator"] = make_authenticator(args)
-    else:
-        kwargs["auth_exclude_mechanism"] = ["PLAIN", "LOGIN"]
-    protocol = make_protocol_class(LMTP if args.lmtp else SMTP, args.dsn)
+    kwargs["authenticator"] = make_authenticator(args)
+    kwargs["auth_exclude_mechanism"] = [m for names in AUTH_MECHANISMS.values() for m in names
+                                        if m not in args.mechanisms]
+    protocol = make_protocol_class(LMTP if args.lmtp else SMTP, args)
 
     server = await loop.create_server(
         lambda: protocol(handler, **kwargs), host=args.host, port=args.port,

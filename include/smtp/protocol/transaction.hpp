@@ -206,12 +206,24 @@ struct message_facts {
     bool eight_bit_headers = false;      ///< ... in the header section (RFC 6532: needs SMTPUTF8)
     std::size_t first_bare_cr = npos;    ///< offset, or npos
     std::size_t first_bare_lf = npos;
+    /// The first line longer than the scanner's line limit: its number, from
+    /// 1 (every CRLF, bare CR and bare LF ends a line, as the data is sent),
+    /// and its length in octets without the line end. 0 and 0: none.
+    std::size_t first_long_line = 0;
+    std::size_t first_long_line_length = 0;
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 };
 
 /// message_facts, a piece at a time: any split gives the same facts.
 class message_scanner {
 public:
+    message_scanner() = default;
+    /// `line_limit`: the first line longer than this many octets is noted
+    /// (message_facts::first_long_line); 0, the default: none is.
+    explicit message_scanner(std::size_t line_limit) noexcept
+        : limit_(line_limit == 0 ? message_facts::npos : line_limit)
+    {}
+
     void put(std::string_view chunk) noexcept
     {
         const char* p = chunk.data();
@@ -277,6 +289,11 @@ public:
 private:
     void end_line() noexcept
     {
+        ++lines_;
+        if (line_ > limit_ && f_.first_long_line == 0) {
+            f_.first_long_line = lines_;
+            f_.first_long_line_length = line_;
+        }
         f_.longest_line = std::max(f_.longest_line, line_);
         f_.size += line_ + 2;
         if (line_ == 0)
@@ -289,17 +306,65 @@ private:
             first = at;
     }
     message_facts f_{};
-    std::size_t line_ = 0, offset_ = 0;
+    std::size_t line_ = 0, offset_ = 0, lines_ = 0;
+    std::size_t limit_ = message_facts::npos;
     bool in_headers_ = true, pending_cr_ = false;
 };
 
-inline message_facts scan_message(std::string_view m) noexcept
+/// The facts of a whole message; `line_limit` as for message_scanner.
+inline message_facts scan_message(std::string_view m, std::size_t line_limit = 0) noexcept
 {
-    message_scanner s;
+    message_scanner s(line_limit);
     s.put(m);
     return s.finish();
 }
 
+
+/// What the engine refuses in a message whatever the server offers, from
+/// its facts (scanned with settings.data.max_line as the line limit): a line
+/// longer than that limit, or a bare CR or LF under line_endings::reject
+/// (neither for body_type::binary, whose octets go as they are), and a binary
+/// body when settings.chunking is off (it needs BDAT). errc{} when none.
+/// The engine and check_message (smtp/protocol/message_check.hpp) both ask it.
+inline errc check_content(const message_facts& f, body_type body, const transaction_settings& settings) noexcept
+{
+    if (body == body_type::binary)
+        return settings.chunking ? errc{} : errc::binarymime_not_offered;
+    if (settings.data.bare_line_endings == line_endings::reject) {
+        if (f.first_bare_cr != message_facts::npos)
+            return errc::data_bare_cr;
+        if (f.first_bare_lf != message_facts::npos)
+            return errc::data_bare_lf;
+    }
+    if (settings.data.max_line != 0 && f.longest_line > settings.data.max_line)
+        return errc::data_line_too_long;
+    return {};
+}
+
+namespace detail {
+/// Reads a rewindable source once for its facts, then rewinds it. A binary
+/// body is only counted (its size is all that matters). False when the
+/// source cannot be read or rewound.
+inline bool scan_source(message_source& source, bool binary, std::size_t line_limit, message_facts& facts)
+{
+    if (!source.read || !source.rewind)
+        return false;
+    std::string buf(64 * 1024, '\0');
+    message_scanner scanner(line_limit);
+    std::uint64_t total = 0;
+    for (std::size_t n; (n = source.read(buf.data(), buf.size())) != 0;) {
+        total += n;
+        if (!binary)
+            scanner.put(std::string_view(buf.data(), n));
+    }
+    if (!source.rewind())
+        return false;
+    facts = binary ? message_facts{} : scanner.finish();
+    if (binary)
+        facts.size = total;
+    return true;
+}
+} // namespace detail
 
 /// RFC 3461 4's xtext: '+', '=' and octets outside '!'..'~' as "+XX".
 inline void append_xtext(std::string_view s, std::string& out)
@@ -621,22 +686,18 @@ private:
             facts_.eight_bit = true;
         } else {
             if (!source_)
-                facts_ = scan_message(message_);
-            if (settings_.data.bare_line_endings == line_endings::reject) {
-                if (facts_.first_bare_cr != message_facts::npos)
-                    return refuse_locally(errc::data_bare_cr, "message");
-                if (facts_.first_bare_lf != message_facts::npos)
-                    return refuse_locally(errc::data_bare_lf, "message");
-            }
-            if (settings_.data.max_line != 0 && facts_.longest_line > settings_.data.max_line)
-                return refuse_locally(errc::data_line_too_long, "message");
+                facts_ = scan_message(message_, settings_.data.max_line);
             if (facts_.eight_bit_headers)
                 utf8 = true;
         }
+        // (For a source read as it goes the facts are empty: its pieces are
+        // checked as they go out, in next_piece().)
+        if (const errc e = check_content(facts_, o.body, settings_); e != errc{})
+            return refuse_locally(e, "message");
         if (utf8 && !s.smtputf8)
             return refuse_locally(errc::smtputf8_not_offered,
                                   facts_.eight_bit_headers ? "message headers" : "address");
-        if (binary && !(s.chunking && s.binarymime && settings_.chunking))
+        if (binary && !(s.chunking && s.binarymime))
             return refuse_locally(errc::binarymime_not_offered, "message");
         if (!binary && facts_.eight_bit && !s.eightbitmime)
             return refuse_locally(errc::eightbitmime_not_offered, "message");
@@ -739,19 +800,8 @@ private:
             unchecked_ = true;
             return true;
         }
-        std::string buf(64 * 1024, '\0');
-        message_scanner scanner;
-        std::uint64_t total = 0;
-        for (std::size_t n; (n = source_->read(buf.data(), buf.size())) != 0;) {
-            total += n;
-            if (!binary)
-                scanner.put(std::string_view(buf.data(), n));
-        }
-        if (!source_->rewind())
+        if (!detail::scan_source(*source_, binary, settings_.data.max_line, facts_))
             return refuse_locally(errc::empty_argument, "message"), false;
-        facts_ = binary ? message_facts{} : scanner.finish();
-        if (binary)
-            facts_.size = total;
         return true;
     }
 
