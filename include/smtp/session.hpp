@@ -926,28 +926,103 @@ public:
     // lvalue (s.ehlo() rather than std::move(s).ehlo()) it would leave `s`
     // behind, moved from. These say so instead of the compiler's "discards
     // qualifiers".
-#define SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(name)                                                                   \
-    template <class... Args>                                                                                        \
-    void name(Args&&...) &                                                                                          \
-    {                                                                                                               \
-        static_assert(detail::always_false<Args...>,                                                                \
-                      "smtp: " #name "() is a transition: it consumes the session and returns the next one. "        \
-                      "Write `auto next = std::move(s)." #name "(...)` and go on with `next`.");                     \
+    // With the transition's own rules: a call that breaks one is told which
+    // (by these too), and an rvalue call meets no "discards qualifiers" note.
+    template <class... Args, class S_ = S, class P_ = P>
+    auto ehlo(Args&&...) &
+        requires(session_open<S_> && no_transaction_open<S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: ehlo() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).ehlo(...)`.");
     }
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(ehlo)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(starttls)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(login)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(mail_from)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(rcpt_to)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(data)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(bdat)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(rset)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(quit)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(async_ehlo)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(async_starttls)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(async_login)
-    SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE(async_quit)
-#undef SMTP_DETAIL_TRANSITION_NEEDS_AN_RVALUE
+    template <class... Args, class S_ = S, class P_ = P>
+    auto starttls(Args&&...) &
+        requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
+                 policy_offers_starttls<P_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: starttls() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).starttls(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto login(Args&&...) &
+        requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
+                 encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: login() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).login(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto mail_from(Args&&...) &
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: mail_from() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).mail_from(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto rcpt_to(Args&&...) &
+        requires(mail_transaction_open<S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: rcpt_to() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).rcpt_to(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto data(Args&&...) &
+        requires(recipient_accepted<S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: data() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).data(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto bdat(Args&&...) &
+        requires(recipient_accepted<S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: bdat() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).bdat(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto rset(Args&&...) &
+        requires(ehlo_done<S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: rset() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).rset(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto quit(Args&&...) &
+        requires(session_open<S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: quit() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).quit(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto async_ehlo(Args&&...) &
+        requires(session_open<S_> && no_transaction_open<S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: async_ehlo() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).async_ehlo(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto async_starttls(Args&&...) &
+        requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
+                 policy_offers_starttls<P_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: async_starttls() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).async_starttls(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto async_login(Args&&...) &
+        requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
+                 encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: async_login() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).async_login(...)`.");
+    }
+    template <class... Args, class S_ = S, class P_ = P>
+    auto async_quit(Args&&...) &
+        requires(session_open<S_>)
+    {
+        static_assert(detail::always_false<Args...>, "smtp: async_quit() is a transition: it consumes the session and returns "
+                                                     "the next one. Write `auto next = std::move(s).async_quit(...)`.");
+    }
 
 private:
     template <class, class>
