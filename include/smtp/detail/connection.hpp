@@ -50,6 +50,14 @@ enum class io { none, connect, write, read, handshake, close, done };
 
 enum class phase { connect, greeting, command, mail, rcpt, data_init, data_block, data_term };
 
+/// "300 s", "5 s", "300 ms", "1500 ms": a time limit in words, for errors.
+inline std::string format_duration(std::chrono::milliseconds d)
+{
+    if (d.count() % 1000 == 0)
+        return std::to_string(d.count() / 1000) + " s";
+    return std::to_string(d.count()) + " ms";
+}
+
 /// The machine's host name when it is a valid EHLO domain, else "localhost".
 inline std::string default_local_name()
 {

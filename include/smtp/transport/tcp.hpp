@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 SMTP_NAMESPACE_BEGIN
 
@@ -64,6 +65,13 @@ inline const boost::system::error_category& x509_category() noexcept
 
 namespace transport {
 
+/// One address a connect tried, and how that went (for diagnostics: "connect
+/// to mail.example.org port 587: 127.0.0.1: Connection refused; ...").
+struct connect_attempt {
+    std::string address; ///< as text: "127.0.0.1", "::1"
+    error_code error;    ///< why it failed (operation_aborted: cut off by the connect timeout)
+};
+
 class tcp {
 public:
     using policy_category = transport_category;
@@ -82,6 +90,10 @@ public:
         options_ = &o;
         asio::async_compose<Handler, void(error_code)>(connect_op{this}, handler, socket_);
     }
+
+    /// The addresses the last connect tried, in order, each with its error
+    /// (the one that answered has none). Empty when the name did not resolve.
+    const std::vector<connect_attempt>& connect_attempts() const noexcept { return attempts_; }
 
     /// Handler: void(error_code, std::size_t).
     template <class Handler>
@@ -263,6 +275,7 @@ private:
     boost::asio::ip::tcp::resolver resolver_;
     std::unique_ptr<tls_state> tls_{};
     const connect_options* options_ = nullptr;
+    std::vector<connect_attempt> attempts_{};
 };
 
 } // namespace transport
