@@ -34,7 +34,11 @@
 // next session, or this one back in the state it was in, with the error and
 // the server's reply. A refused command never yields a session in a state it
 // is not in. After an I/O error the session is broken: it keeps its type, but
-// every further command fails with errc::session_broken.
+// every further command fails with errc::session_broken. The throwing form
+// of a transition (and step::value() on a failed step) leaves the caller no
+// session: before the exception leaves, it sends QUIT when the session still
+// works (a refused AUTH, say; synchronous sessions only) and closes the
+// connection.
 /// \file smtp/session.hpp
 /// The typestate session: each state of an SMTP session is a type, and each
 /// command exists only in the states where the protocol allows it. The header's
@@ -153,6 +157,12 @@ concept no_transaction_open = !detail::state_traits<S>::in_mail;
 template <class P, class S>
 class session;
 
+namespace detail {
+/// QUIT if the session still works, then close: for a session the caller is not getting back.
+template <class Session>
+void end_after_error(Session& s) noexcept;
+} // namespace detail
+
 /// The outcome of a transition in its error_code form: the next session, or
 /// this one back with the error.
 template <class Next, class Same>
@@ -166,11 +176,15 @@ public:
     const error_code& error() const noexcept { return ec_; }
     const diagnostics& diag() const noexcept { return diag_; }
 
-    /// The next session; throws error_with_diagnostics when there is none.
+    /// The next session; throws error_with_diagnostics when there is none,
+    /// after ending the session politely (QUIT, when it still works, then
+    /// close): use recover() to keep it instead.
     Next value() &&
     {
-        if (!has_value())
+        if (!has_value()) {
+            detail::end_after_error(std::get<1>(v_));
             throw error_with_diagnostics(ec_, diag_);
+        }
         return std::get<0>(std::move(v_));
     }
     /// The session as it was, when the command failed.
@@ -282,6 +296,9 @@ public:
     // --- AUTH -------------------------------------------------------------------
 
     /// AUTH with the first of the policy's mechanisms that the server offers.
+    /// A refusal is errc::auth_refused with the server's reply (421, the server
+    /// going away, is transient_failure); the throwing form sends QUIT before
+    /// it throws, the error_code form's recover() gives the greeted session back.
     auto login(std::string_view user, std::string_view secret) &&
         requires(ehlo_done<S> && not_authenticated<S> && no_transaction_open<S> && policy_has_mechanisms<P> &&
                  encrypted_or_plaintext_auth_allowed<P, S>)
@@ -506,7 +523,10 @@ public:
         error_code ec;
         diagnostics diag;
         auto g = std::move(*this).data(message, ec, diag);
-        detail::throw_on_error(ec, diag);
+        if (ec) {
+            detail::end_after_error(g);
+            throw error_with_diagnostics(ec, diag);
+        }
         return g;
     }
     auto data(std::string_view message, error_code& ec, diagnostics& diag) &&
@@ -535,7 +555,10 @@ public:
         error_code ec;
         diagnostics diag;
         auto g = std::move(*this).bdat(message, ec, diag);
-        detail::throw_on_error(ec, diag);
+        if (ec) {
+            detail::end_after_error(g);
+            throw error_with_diagnostics(ec, diag);
+        }
         return g;
     }
     auto bdat(std::string_view message, error_code& ec, diagnostics& diag) &&
@@ -739,6 +762,22 @@ private:
         return next<state::greeted<E, A>>(std::move(c_));
     }
 
+    /// See detail::end_after_error.
+    void end_after_error() noexcept
+    {
+        if (!c_ || c_->closed)
+            return;
+        try {
+            if (!c_->broken && c_->owned_context) // an asynchronous session cannot wait here
+                detail::run(*c_, detail::quit_op<conn_type>{});
+            if (!c_->closed)
+                c_->transport.close();
+        } catch (...) { // the exception on its way says what matters
+        }
+        c_->closed = true;
+        c_->broken = true;
+    }
+
     std::unique_ptr<conn_type> c_;
 };
 
@@ -766,7 +805,18 @@ struct session_access {
     {
         return session<P, S>(std::move(c));
     }
+    template <class P, class S>
+    static void end_after_error(session<P, S>& s) noexcept
+    {
+        s.end_after_error();
+    }
 };
+
+template <class Session>
+void end_after_error(Session& s) noexcept
+{
+    session_access::end_after_error(s);
+}
 } // namespace detail
 
 SMTP_NAMESPACE_END
