@@ -192,6 +192,38 @@ BOOST_AUTO_TEST_CASE(connect_failure_without_addresses_names_host_and_port)
     BOOST_TEST(diag.detail_text() == "connect to nosuch.example port 25: " + not_found.message());
 }
 
+BOOST_AUTO_TEST_CASE(connect_timeout_names_what_it_waited_for)
+{
+    auto o = opts();
+    o.host = "mail.example.org";
+    o.port = 587;
+    o.timeouts.connect = milliseconds(30);
+    {   // The address being tried when the time ran out (the TCP transport
+        // records it with operation_aborted).
+        auto s = script();
+        s->stall_connect();
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        BOOST_TEST(!smtp::connect<tried>(o, ec, diag, s,
+                                         std::vector<smtp::transport::connect_attempt>{
+                                             {"192.0.2.1", asio::error::operation_aborted}})
+                        .has_value());
+        BOOST_TEST(ec == errc::timeout);
+        BOOST_TEST(diag.detail_text() == "connect to mail.example.org port 587: 192.0.2.1: no answer within 30 ms");
+    }
+    {   // A transport that reports no addresses.
+        auto s = script();
+        s->stall_connect();
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        BOOST_TEST(!smtp::connect<clear>(o, ec, diag, s).has_value());
+        BOOST_TEST(ec == errc::timeout);
+        BOOST_TEST(diag.detail_text() == "connect to mail.example.org port 587: no connection within 30 ms");
+        BOOST_TEST(diag.describe(ec) ==
+                   "the server did not answer in time: connect to mail.example.org port 587: no connection within 30 ms");
+    }
+}
+
 BOOST_AUTO_TEST_CASE(async_connect_gives_the_diagnostics)
 {
     const smtp::error_code refused = asio::error::connection_refused;

@@ -169,13 +169,14 @@ public:
         return "no reply to " + std::string(awaited.empty() ? std::string_view("the command") : awaited) + within;
     }
 
-    /// "connect to HOST port N: " and each address tried with its error, or
-    /// the error alone when there was none (the name did not resolve).
+    /// "connect to HOST port N: " and each address tried with its error (when
+    /// the transport reports them), or the error alone.
     void describe_connect_failure(const error_code& e)
     {
         std::string text = "connect to " + options.host + " port " + std::to_string(options.port) + ": ";
-        bool any = false;
+        bool any = false, reported = false;
         if constexpr (requires(const Transport& t) { t.connect_attempts(); }) {
+            reported = true;
             for (const auto& a : transport.connect_attempts()) {
                 if (any)
                     text += "; ";
@@ -188,9 +189,11 @@ public:
                 any = true;
             }
         }
-        if (!any)
-            text += e == errc::timeout ? "the name did not resolve within " + format_duration(limit(phase::connect))
-                                       : e.message();
+        if (!any && e == errc::timeout)
+            text += (reported ? "the name did not resolve within " : "no connection within ") +
+                    format_duration(limit(phase::connect));
+        else if (!any)
+            text += e.message();
         diag.set_detail_text(std::move(text));
     }
 
@@ -305,8 +308,6 @@ public:
         wkind = kind;
     }
 
-    /// Serialises a command into the write buffer; false (with ec, diag) when
-    /// its arguments are refused: nothing is queued then.
     /// The verb a command's reply answers, for a timeout's words.
     template <class C>
     static std::string_view verb_of(const C& c) noexcept
@@ -317,6 +318,8 @@ public:
             return C::name;
     }
 
+    /// Serialises a command into the write buffer; false (with ec, diag) when
+    /// its arguments are refused: nothing is queued then.
     template <class C>
     bool queue_command(const C& c)
     {

@@ -11,6 +11,11 @@
 // address when the host is one; SNI sent for names. Switching to TLS is a
 // flag on the same transport (the socket moves into the TLS stream), not a
 // new transport type.
+//
+// For errors that say what happened, it keeps each address a connect tried
+// with its error (connect_attempts()) and the first bytes the server sent
+// during a TLS handshake (handshake_bytes()): a plain greeting or an SSH
+// banner, where OpenSSL only says "wrong version number".
 /// \file smtp/transport/tcp.hpp
 /// The TCP transport: Boost.Asio sockets and name resolution, and OpenSSL for
 /// STARTTLS and implicit TLS. The header's opening comment (in the source)
