@@ -740,7 +740,7 @@ std::vector<hostile_case> make_cases()
         descriptions.push_back(std::string("errc::not_smtp, \"") + (std::string(id) == "not-smtp-binary"
                                    ? "got '\\x00\\x01\\xfe\\xffxxx...'...\" (64 bytes, escaped)"
                                    : got + "\"") + "; nothing written");
-        v.push_back({id, "Not SMTP", what, descriptions.back().c_str(), [first, got] {
+        v.push_back({id, "Not SMTP", what, descriptions.back().c_str(), [first = first, got = got] {
                          auto s = script();
                          s->respond(first);
                          smtp::error_code ec;
