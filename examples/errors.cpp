@@ -2,10 +2,15 @@
 // "Errors" and "The transaction result"). A server played by the scripted
 // in-memory transport refuses a password, a recipient and then a whole
 // message, and finally drops the connection; the program shows what each
-// form reports. It needs no server, and its output is checked by the tests.
+// form reports. Then three connects that fail: a server that is not SMTP, one
+// that says nothing, and a port nobody listens on. It needs no server, and its
+// output is checked by the tests.
 #include <smtp/client.hpp>
 #include <smtp/transport/scripted.hpp>
 
+#include <boost/asio/error.hpp>
+
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -104,5 +109,24 @@ int main()
                   << '\n';
     }
     //! [broken]
+
+    //! [wrong_server]
+    smtp::connect_options elsewhere;
+    elsewhere.host = "mail.example.org";
+    elsewhere.port = 587;
+    elsewhere.timeouts.greeting = std::chrono::milliseconds(100);
+    auto ssh = std::make_shared<smtp::transport::script>();
+    ssh->respond("SSH-2.0-OpenSSH_9.2p1\r\n"); // an SSH server
+    auto implicit_tls = std::make_shared<smtp::transport::script>();
+    implicit_tls->stall(); // an implicit-TLS server: it waits for the client's TLS hello
+    auto nobody = std::make_shared<smtp::transport::script>();
+    nobody->fail_at(1, boost::asio::error::connection_refused); // nobody listens
+    for (const auto& server : {ssh, implicit_tls, nobody}) {
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        if (!smtp::connect<P>(elsewhere, ec, diag, server))
+            std::cout << "connect: " << diag.describe(ec) << '\n';
+    }
+    //! [wrong_server]
     return script->done() ? 0 : 1;
 }

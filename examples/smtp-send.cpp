@@ -852,10 +852,11 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
             throw failure("the server does not offer STARTTLS, and --tls starttls (the default) sends nothing in clear");
         const auto* with_diag = dynamic_cast<const smtp::error_with_diagnostics*>(&e);
         if (with_diag && with_diag->get_diagnostics().server_reply() &&
-            (e.code() == smtp::errc::permanent_failure || e.code() == smtp::errc::transient_failure))
+            (e.code() == smtp::errc::permanent_failure || e.code() == smtp::errc::transient_failure ||
+             e.code() == smtp::errc::auth_refused))
             throw failure(doing + ": the server replied " + reply_text(*with_diag->get_diagnostics().server_reply()));
         std::string line = doing + ": " + printable(e.what());
-        if (e.code() == smtp::errc::timeout)
+        if (e.code() == smtp::errc::timeout || e.code() == smtp::errc::no_greeting)
             line += cfg.timeout ? " (--timeout " + printable(cfg.timeout_text) + " s)"
                                 : " (RFC 5321's limit for that phase, 1 to 10 minutes; --timeout sets one for all)";
         throw failure(line);

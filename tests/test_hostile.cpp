@@ -509,13 +509,14 @@ std::vector<hostile_case> make_cases()
 
     // The connection dropped -------------------------------------------------------------
     v.push_back({"drop-before-greeting", "Connection", "accepts, then closes without a greeting",
-                 "errc::connection_closed; no session", [] {
+                 "errc::no_greeting (an implicit-TLS server? use tls::implicit); no session", [] {
                      auto s = script();
                      s->close();
                      smtp::error_code ec;
                      smtp::diagnostics d;
                      BOOST_TEST(!smtp::connect<clear>(opts(), ec, d, s).has_value());
-                     BOOST_TEST(ec == errc::connection_closed);
+                     BOOST_TEST(ec == errc::no_greeting);
+                     BOOST_TEST(d.detail_text() == "the server closed the connection without a greeting");
                  }});
     v.push_back({"drop-after-ehlo", "Connection", "closes instead of answering EHLO",
                  "errc::connection_closed; session broken", [] {
@@ -725,10 +726,64 @@ std::vector<hostile_case> make_cases()
                      BOOST_TEST(checked == inputs.size());
                  }});
 
+    // Not SMTP, or the wrong TLS mode: named, and nothing written -----------------------------
+    for (auto [id, what, first, got] :
+         {std::tuple{"not-smtp-ssh", "an SSH banner instead of a greeting",
+                     std::string("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u1\r\n"),
+                     std::string("got 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u1\\r\\n'")},
+          std::tuple{"not-smtp-http", "an HTTP response instead of a greeting",
+                     std::string("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+                     std::string("got 'HTTP/1.1 400 Bad Request\\r\\nContent-Length: 0\\r\\n\\r\\n'")},
+          std::tuple{"not-smtp-binary", "binary bytes, then a long line, instead of a greeting",
+                     std::string("\x00\x01\xfe\xff", 4) + std::string(100, 'x') + "\r\n",
+                     "got '\\x00\\x01\\xfe\\xff" + std::string(60, 'x') + "'..."}}) {
+        descriptions.push_back(std::string("errc::not_smtp, \"") + (std::string(id) == "not-smtp-binary"
+                                   ? "got '\\x00\\x01\\xfe\\xffxxx...'...\" (64 bytes, escaped)"
+                                   : got + "\"") + "; nothing written");
+        v.push_back({id, "Not SMTP", what, descriptions.back().c_str(), [first = first, got = got] {
+                         auto s = script();
+                         s->respond(first);
+                         smtp::error_code ec;
+                         smtp::diagnostics d;
+                         BOOST_TEST(!smtp::connect<clear>(opts(), ec, d, s).has_value());
+                         BOOST_TEST(ec == errc::not_smtp);
+                         BOOST_TEST(d.detail_text() == got);
+                         BOOST_TEST(d.describe(ec) == "not an SMTP server: " + got);
+                         BOOST_TEST(s->written().empty());
+                     }});
+    }
+    v.push_back({"greeting-silent", "Not SMTP", "accepts and says nothing (an implicit-TLS server waits for the client)",
+                 "errc::no_greeting, \"no greeting within 50 ms\" (use tls::implicit, usually port 465); nothing written",
+                 [] {
+                     auto s = script();
+                     s->stall();
+                     auto o = opts();
+                     o.timeouts.greeting = milliseconds(50);
+                     smtp::error_code ec;
+                     smtp::diagnostics d;
+                     BOOST_TEST(!smtp::connect<clear>(o, ec, d, s).has_value());
+                     BOOST_TEST(ec == errc::no_greeting);
+                     BOOST_TEST(d.detail_text() == "no greeting within 50 ms");
+                     BOOST_TEST(d.describe(ec) == "the server sent no greeting: if it expects TLS at once, use "
+                                                  "tls::implicit, usually port 465: no greeting within 50 ms");
+                     BOOST_TEST(s->written().empty());
+                 }});
+    v.push_back({"greeting-tls-alert", "Not SMTP", "a TLS alert instead of a greeting (a TLS server)",
+                 "errc::no_greeting, \"got '\\x15\\x03\\x01\\x00\\x02\\x02F', which is TLS\"; nothing written", [] {
+                     auto s = script();
+                     s->respond(std::string("\x15\x03\x01\x00\x02\x02\x46", 7));
+                     smtp::error_code ec;
+                     smtp::diagnostics d;
+                     BOOST_TEST(!smtp::connect<clear>(opts(), ec, d, s).has_value());
+                     BOOST_TEST(ec == errc::no_greeting);
+                     BOOST_TEST(d.detail_text() == "got '\\x15\\x03\\x01\\x00\\x02\\x02F', which is TLS");
+                     BOOST_TEST(s->written().empty());
+                 }});
+
     // Timeouts (a real TCP server in this process) ----------------------------------------------
     v.push_back({"timeout-dripped-greeting", "Timeouts",
                  "the greeting dripped one byte every 40 ms (2 s in all)",
-                 "errc::timeout at the greeting deadline (300 ms), not per read", [] {
+                 "errc::timeout at the greeting deadline, not per read: \"no greeting within 300 ms\"", [] {
                      tcp_server srv("220 mx.example ESMTP dripping slowly\r\n", {}, milliseconds(40));
                      auto o = tcp_opts(srv);
                      o.timeouts.greeting = milliseconds(300);
@@ -736,10 +791,11 @@ std::vector<hostile_case> make_cases()
                      smtp::diagnostics d;
                      const auto took = timed([&] { smtp::connect<tcp_clear>(o, ec, d); });
                      BOOST_TEST(ec == errc::timeout);
+                     BOOST_TEST(d.detail_text() == "no greeting within 300 ms");
                      BOOST_TEST(took < milliseconds(1200));
                  }});
     v.push_back({"timeout-dripped-ehlo", "Timeouts", "the EHLO reply dripped one byte every 40 ms (2 s in all)",
-                 "errc::timeout at the command deadline (300 ms); session broken", [] {
+                 "errc::timeout at the command deadline: \"no reply to EHLO within 300 ms\"; session broken", [] {
                      tcp_server srv("220 mx\r\n", {"250-mx.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 HELP\r\n"},
                                     milliseconds(40), false);
                      auto o = tcp_opts(srv);
@@ -750,11 +806,12 @@ std::vector<hostile_case> make_cases()
                      std::optional<decltype(std::move(c).ehlo(ec, d))> st;
                      const auto took = timed([&] { st.emplace(std::move(c).ehlo(ec, d)); });
                      BOOST_TEST(ec == errc::timeout);
+                     BOOST_TEST(d.detail_text() == "no reply to EHLO within 300 ms");
                      BOOST_TEST(took < milliseconds(1200));
                      BOOST_TEST(std::move(*st).recover().broken());
                  }});
     v.push_back({"timeout-stall-after-ehlo", "Timeouts", "accepts MAIL, then never answers RCPT",
-                 "errc::timeout at the RCPT deadline; outcome not_sent; session broken", [] {
+                 "errc::timeout: \"no reply to RCPT within 300 ms\"; outcome not_sent; session broken", [] {
                      tcp_server srv("220 mx\r\n", {"250 mx.example\r\n", "250 ok\r\n"});
                      auto o = tcp_opts(srv);
                      o.timeouts.rcpt = milliseconds(300);
@@ -762,18 +819,20 @@ std::vector<hostile_case> make_cases()
                      sent r;
                      const auto took = timed([&] { r = send(g); });
                      BOOST_TEST(r.ec == errc::timeout);
+                     BOOST_TEST(r.diag.detail_text() == "no reply to RCPT within 300 ms");
                      BOOST_TEST(r.r.outcome == transaction_outcome::not_sent);
                      BOOST_TEST(g.broken());
                      BOOST_TEST(took < milliseconds(1200));
                  }});
     v.push_back({"timeout-stall-after-final-dot", "Timeouts", "takes the data, never answers the final dot",
-                 "errc::outcome_unknown at the data_term deadline: do not resend blindly", [] {
+                 "errc::outcome_unknown at the data_term deadline: \"no reply to the end of data within 300 ms\"; do not resend blindly", [] {
                      tcp_server srv("220 mx\r\n", {"250 mx.example\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n"});
                      auto o = tcp_opts(srv);
                      o.timeouts.data_term = milliseconds(300);
                      auto g = std::move(smtp::connect<tcp_clear>(o)).ehlo();
                      const auto r = send(g);
                      BOOST_TEST(r.ec == errc::outcome_unknown);
+                     BOOST_TEST(r.diag.detail_text() == "no reply to the end of data within 300 ms");
                      BOOST_TEST(r.r.outcome == transaction_outcome::unknown);
                      BOOST_TEST(g.broken());
                  }});

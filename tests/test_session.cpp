@@ -379,7 +379,7 @@ BOOST_AUTO_TEST_CASE(auth_failures)
         smtp::error_code ec;
         smtp::diagnostics diag;
         auto r = std::move(g).login("u", "p", ec, diag);
-        BOOST_TEST(ec == errc::permanent_failure);
+        BOOST_TEST(ec == errc::auth_refused);
         BOOST_TEST(diag.server_reply()->status()->to_string() == "5.7.8");
         auto back = std::move(r).recover();
         static_assert(std::is_same_v<decltype(back)::state_type, smtp::state::greeted<false, false>>);

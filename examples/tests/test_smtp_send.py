@@ -300,7 +300,8 @@ rc, out, err = run([SMTP_SEND, "--host", "127.0.0.1", "--port", str(silent.getso
 elapsed = time.monotonic() - start
 one_line_failure("--timeout 1, no greeting", rc, out, err)
 check(0.9 <= elapsed < 3, "--timeout 1, no greeting: took %.2f s" % elapsed)
-check(err == "smtp-send: connecting to 127.0.0.1 port %d: the server did not answer in time (--timeout 1 s)\n"
+check(err == "smtp-send: connecting to 127.0.0.1 port %d: the server sent no greeting: if it expects TLS at once, "
+      "use tls::implicit, usually port 465: no greeting within 1 s (--timeout 1 s)\n"
       % silent.getsockname()[1], "--timeout 1, no greeting: reason", show(rc, out, err))
 check(connections(silent) == 1, "--timeout 1, no greeting: not one connection")
 

@@ -10,6 +10,7 @@
 ///
 ///   // Asynchronous, on your executor, with any completion token:
 ///   auto s = co_await smtp::async_connect<P>(executor, options, boost::asio::use_awaitable);
+///   auto s = co_await smtp::async_connect<P>(executor, options, diag, boost::asio::use_awaitable); // with diagnostics
 /// ```
 ///
 /// The session starts in state::connected<E>: the 220 greeting was read (E is
@@ -97,18 +98,19 @@ connected_session<P> connect(const connect_options& o, A&&... a)
     return std::move(*s);
 }
 
-/// Asynchronous connect on `ex`. Completion: void(error_code,
-/// std::optional<session>): the session when the error code is clear.
-template <class P = policies<>, class Executor, class Token, class... A>
-auto async_connect(Executor ex, const connect_options& o, Token&& token, A&&... a)
+namespace detail {
+template <class P, class Executor, class Token, class... A>
+auto async_connect_impl(Executor ex, const connect_options& o, diagnostics* diag, Token&& token, A&&... a)
 {
     using result = std::optional<connected_session<P>>;
     auto c = detail::make_connection<P>(ex, o, nullptr, std::forward<A>(a)...);
     return boost::asio::async_initiate<Token, void(error_code, result)>(
-        [](auto handler, auto conn) {
+        [diag](auto handler, auto conn) {
             auto& ref = *conn;
             detail::async_run(ref, detail::connect_op<std::remove_reference_t<decltype(ref)>>{{}, P::tls::implicit_tls},
-                              [h = std::move(handler), conn = std::move(conn)](error_code ec) mutable {
+                              [h = std::move(handler), conn = std::move(conn), diag](error_code ec) mutable {
+                                  if (diag)
+                                      *diag = conn->diag;
                                   if (ec)
                                       return std::move(h)(ec, result{});
                                   std::move(h)(ec, result{detail::session_access::make<
@@ -116,6 +118,25 @@ auto async_connect(Executor ex, const connect_options& o, Token&& token, A&&... 
                               });
         },
         token, std::move(c));
+}
+} // namespace detail
+
+/// Asynchronous connect on `ex`. Completion: void(error_code,
+/// std::optional<session>): the session when the error code is clear.
+template <class P = policies<>, class Executor, class Token, class... A>
+auto async_connect(Executor ex, const connect_options& o, Token&& token, A&&... a)
+{
+    return detail::async_connect_impl<P>(ex, o, nullptr, std::forward<Token>(token), std::forward<A>(a)...);
+}
+
+/// The same, with the diagnostics: `diag` (which must outlive the operation)
+/// is filled before the completion runs: the host, port and addresses of a
+/// failed connect, the first bytes of a server that is not SMTP, the
+/// server's refusal.
+template <class P = policies<>, class Executor, class Token, class... A>
+auto async_connect(Executor ex, const connect_options& o, diagnostics& diag, Token&& token, A&&... a)
+{
+    return detail::async_connect_impl<P>(ex, o, &diag, std::forward<Token>(token), std::forward<A>(a)...);
 }
 
 SMTP_NAMESPACE_END

@@ -49,7 +49,11 @@
 // next session, or this one back in the state it was in, with the error and
 // the server's reply. A refused command never yields a session in a state it
 // is not in. After an I/O error the session is broken: it keeps its type, but
-// every further command fails with errc::session_broken.
+// every further command fails with errc::session_broken. The throwing form
+// of a transition (and step::value() on a failed step) leaves the caller no
+// session: before the exception leaves, it sends QUIT when the session still
+// works (a refused AUTH, say; synchronous sessions only) and closes the
+// connection.
 /// \file smtp/session.hpp
 /// The typestate session: each state of an SMTP session is a type, and each
 /// command exists only in the states where the protocol allows it. The header's
@@ -248,6 +252,12 @@ concept no_transaction_open = !detail::state_traits<S>::in_mail;
 template <class P, class S>
 class session;
 
+namespace detail {
+/// QUIT if the session still works, then close: for a session the caller is not getting back.
+template <class Session>
+void end_after_error(Session& s) noexcept;
+} // namespace detail
+
 /// The outcome of a transition in its error_code form: the next session, or
 /// this one back with the error.
 template <class Next, class Same>
@@ -261,11 +271,15 @@ public:
     const error_code& error() const noexcept { return ec_; }
     const diagnostics& diag() const noexcept { return diag_; }
 
-    /// The next session; throws error_with_diagnostics when there is none.
+    /// The next session; throws error_with_diagnostics when there is none,
+    /// after ending the session politely (QUIT, when it still works, then
+    /// close): use recover() to keep it instead.
     Next value() &&
     {
-        if (!has_value())
+        if (!has_value()) {
+            detail::end_after_error(std::get<1>(v_));
             throw error_with_diagnostics(ec_, diag_);
+        }
         return std::get<0>(std::move(v_));
     }
     /// The session as it was, when the command failed.
@@ -402,6 +416,9 @@ public:
     /// AUTH with the first of the policy's mechanisms that the server offers.
     /// In clear only under a TLS policy that allows clear text and with
     /// auth::allow_plaintext; under tls::starttls, only after STARTTLS.
+    /// A refusal is errc::auth_refused with the server's reply (421, the server
+    /// going away, is transient_failure); the throwing form sends QUIT before
+    /// it throws, the error_code form's recover() gives the greeted session back.
     template <class S_ = S, class P_ = P>
     auto login(std::string_view user, std::string_view secret) &&
         requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
@@ -733,7 +750,10 @@ public:
         error_code ec;
         diagnostics diag;
         auto g = std::move(*this).data(message, ec, diag);
-        detail::throw_on_error(ec, diag);
+        if (ec) {
+            detail::end_after_error(g);
+            throw error_with_diagnostics(ec, diag);
+        }
         return g;
     }
     template <class S_ = S>
@@ -766,7 +786,10 @@ public:
         error_code ec;
         diagnostics diag;
         auto g = std::move(*this).bdat(message, ec, diag);
-        detail::throw_on_error(ec, diag);
+        if (ec) {
+            detail::end_after_error(g);
+            throw error_with_diagnostics(ec, diag);
+        }
         return g;
     }
     template <class S_ = S>
@@ -1157,6 +1180,22 @@ private:
         return next<state::greeted<E, A>>(std::move(c_));
     }
 
+    /// See detail::end_after_error.
+    void end_after_error() noexcept
+    {
+        if (!c_ || c_->closed)
+            return;
+        try {
+            if (!c_->broken && c_->owned_context) // an asynchronous session cannot wait here
+                detail::run(*c_, detail::quit_op<conn_type>{});
+            if (!c_->closed)
+                c_->transport.close();
+        } catch (...) { // the exception on its way says what matters
+        }
+        c_->closed = true;
+        c_->broken = true;
+    }
+
     std::unique_ptr<conn_type> c_;
 };
 
@@ -1184,7 +1223,18 @@ struct session_access {
     {
         return session<P, S>(std::move(c));
     }
+    template <class P, class S>
+    static void end_after_error(session<P, S>& s) noexcept
+    {
+        s.end_after_error();
+    }
 };
+
+template <class Session>
+void end_after_error(Session& s) noexcept
+{
+    session_access::end_after_error(s);
+}
 } // namespace detail
 
 SMTP_NAMESPACE_END

@@ -38,6 +38,10 @@ SERVERS = [
     ("sink", "sink:"),
     ("sink", "lmtpsink:-L"),
     ("server", "oldtls:--tls implicit --tls-max 1.1"),
+    ("banner", "ssh:--banner 'SSH-2.0-OpenSSH_9.2p1 Debian-2\\r\\n'"),
+    ("banner", "silent:"),
+    ("banner", "closer:--close"),
+    ("http", "web"),
     ("postfix", "mta:"),
 ] + [("server", "%s_%s:--tls %s --cert %s" % (c, m, m, c))
      for c in BAD_CERTS for m in ("starttls", "implicit")]
@@ -535,7 +539,34 @@ def test_old_tls_server():
         pass
 
 
-TESTS_EXTRA = [("old TLS server speaks TLS 1.1 only", test_old_tls_server)]
+def test_not_smtp_servers():
+    # --banner: the banner, and the connection stays open; nothing, or a
+    # close at once. --http: Python's http.server answers GET.
+    with socket.create_connection(("127.0.0.1", port("ssh")), timeout=10) as c:
+        eq(c.recv(100), b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", "--banner: the banner")
+        c.sendall(b"SSH-2.0-client\r\n")
+        c.settimeout(0.2)
+        try:
+            eq(c.recv(100), b"", "--banner: nothing more")
+            raise Failure("--banner: closed after the banner")
+        except socket.timeout:
+            pass
+    with socket.create_connection(("127.0.0.1", port("silent")), timeout=10) as c:
+        c.settimeout(0.2)
+        try:
+            data = c.recv(100)
+            raise Failure("silent banner server sent %r" % data)
+        except socket.timeout:
+            pass
+    with socket.create_connection(("127.0.0.1", port("closer")), timeout=10) as c:
+        eq(c.recv(100), b"", "--close: closed without a word")
+    with socket.create_connection(("127.0.0.1", port("web")), timeout=10) as c:
+        c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        check(c.recv(100).startswith(b"HTTP/1.0 200 "), "--http: GET / answered")
+
+
+TESTS_EXTRA = [("old TLS server speaks TLS 1.1 only", test_old_tls_server),
+               ("not-SMTP servers: banner, silence, close, HTTP", test_not_smtp_servers)]
 POSTFIX_TESTS = (test_postfix_ehlo, test_postfix_delivery_and_dsn, test_postfix_chunking,
                  test_runner_postfix_cleanup)
 

@@ -3,8 +3,8 @@
 
     with_servers.py [--certs DIR] [--keep] [--timeout SECONDS]
                     [--server NAME[:ARGS]]... [--sink NAME[:ARGS]]...
-                    [--postfix NAME[:ARGS]]...
-                    -- TEST-COMMAND [ARG...]
+                    [--postfix NAME[:ARGS]]... [--banner NAME[:ARGS]]...
+                    [--http NAME]... -- TEST-COMMAND [ARG...]
 
   --server NAME:ARGS  start tests/servers/smtp_server.py ARGS (aiosmtpd, run with
                       /usr/bin/python3) on a free port. ARGS is split like a shell
@@ -21,6 +21,12 @@
                       of example.test (--domain D: of D) into maildirs, refuses
                       other domains at RCPT. Needs root: when not root, it runs
                       under "sudo -n" (exit status 2 if that does not work).
+  --banner NAME:ARGS  start tests/servers/banner_server.py ARGS, a server that is
+                      not SMTP: it sends --banner TEXT (an SSH server's, say;
+                      \\r, \\n, \\xNN decoded), or nothing, to each client, and
+                      with --close closes the connection right after.
+  --http NAME         start Python's http.server (python3 -m http.server) on a
+                      free port, serving an empty directory.
   --certs DIR         make (or reuse) the test PKI in DIR instead of a temp dir.
   --keep              keep the temporary directory (records, logs); print its path.
   --timeout SECONDS   kill the test command after SECONDS (exit status 124).
@@ -66,6 +72,7 @@ SYSTEM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sy
 SMTP_SINK = "/usr/sbin/smtp-sink"
 POSTCONF = "/usr/sbin/postconf"
 POSTFIX_PY = os.path.join(HERE, "postfix_server.py")
+BANNER_PY = os.path.join(HERE, "banner_server.py")
 POSTFIX_DOMAIN = "example.test"
 START_TIMEOUT = 10.0
 STOP_GRACE = 5.0
@@ -166,8 +173,10 @@ def listening_on(pid, port):
 
 
 class Server:
-    """One server process: smtp_server.py (kind "server"), smtp-sink ("sink")
-    or postfix_server.py ("postfix"). "server" and "postfix" print READY <port>."""
+    """One server process: smtp_server.py (kind "server"), smtp-sink ("sink"),
+    postfix_server.py ("postfix"), banner_server.py ("banner") or Python's
+    http.server ("http"). "server", "postfix" and "banner" print READY <port>;
+    "sink" and "http" get a free port and are ready when they listen on it."""
 
     def __init__(self, kind, name, args, tmp, certs, keep=False):
         self.kind, self.name, self.args = kind, name, args
@@ -178,7 +187,7 @@ class Server:
         self.record = None
         self.maildir = None
         self.domain = None
-        self.reports_ready = kind in ("server", "postfix")
+        self.reports_ready = kind in ("server", "postfix", "banner")
         self.buf = b""
         self.attempts = 0
         self.started_at = None
@@ -224,6 +233,16 @@ class Server:
         self.port = free_port()
         return [SMTP_SINK] + self.args + ["%s:%d" % (HOST, self.port), "16"]
 
+    def banner_argv(self):
+        return [SYSTEM_PYTHON, BANNER_PY, "--host", HOST, "--port", "0"] + self.args
+
+    def http_argv(self):
+        self.port = free_port()
+        root = os.path.join(self.tmp, "http-%s" % self.name)  # empty: nothing to serve
+        os.makedirs(root, exist_ok=True)
+        return [SYSTEM_PYTHON, "-m", "http.server", "--bind", HOST, "--directory", root,
+                str(self.port)]
+
     def postfix_argv(self):
         args = [a.replace("{certs}", self.certs) for a in self.args]
         self.domain = POSTFIX_DOMAIN
@@ -246,7 +265,8 @@ class Server:
         self.attempts += 1
         self.buf = b""
         argv = {"server": self.server_argv, "sink": self.sink_argv,
-                "postfix": self.postfix_argv}[self.kind]()
+                "postfix": self.postfix_argv, "banner": self.banner_argv,
+                "http": self.http_argv}[self.kind]()
         self.argv = argv
         kw = {}
         if self.kind == "sink" and os.geteuid() == 0:
@@ -317,7 +337,9 @@ class Server:
             sys.stdout.write("[%s] %s\n" % (self.name, line))
         sys.stdout.flush()
 
-    def sink_ready(self):
+    def listening(self):
+        """For kinds that get their port (sink, http): listening on it yet?
+        None when the process has exited."""
         if self.proc.poll() is not None:
             return None
         ok = listening_on(self.proc.pid, self.port)
@@ -395,13 +417,14 @@ def start_all(servers):
     while pending:
         now = time.monotonic()
         for s in list(pending):
-            if s.kind == "sink":
-                ready = s.sink_ready()
+            if s.kind in ("sink", "http"):
+                ready = s.listening()
                 if ready:
                     pending.remove(s)
                     continue
                 if ready is None:  # exited: bind race with another process? retry
-                    if s.attempts < 3 and "bind" in s.stderr_text().lower():
+                    err = s.stderr_text().lower()
+                    if s.attempts < 3 and ("bind" in err or "address already in use" in err):
                         s.start()
                         continue
                     s.fail("exited with status %s before listening" % s.proc.returncode)
@@ -409,7 +432,7 @@ def start_all(servers):
                 s.fail("did not start within %g s" % START_TIMEOUT)
         if not pending:
             break
-        sinks = any(s.kind == "sink" for s in pending)
+        sinks = any(s.kind in ("sink", "http") for s in pending)
         deadline = min(s.started_at for s in pending) + START_TIMEOUT
         timeout = 0.005 if sinks else max(0.0, deadline - time.monotonic())
         for key, _ in sel.select(timeout):
@@ -525,6 +548,8 @@ def parse_args(argv):
     p.add_argument("--server", action="append", default=[])
     p.add_argument("--sink", action="append", default=[])
     p.add_argument("--postfix", action="append", default=[])
+    p.add_argument("--banner", action="append", default=[])
+    p.add_argument("--http", action="append", default=[])
     p.add_argument("--certs")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--timeout", type=float)
@@ -535,7 +560,7 @@ def parse_args(argv):
     # Keep the order of the command line: servers and sinks interleaved.
     specs, it = [], iter(own)
     for a in it:
-        for kind in ("server", "sink", "postfix"):
+        for kind in ("server", "sink", "postfix", "banner", "http"):
             if a == "--" + kind:
                 specs.append(parse_spec(next(it), kind, seen))
             elif a.startswith("--%s=" % kind):

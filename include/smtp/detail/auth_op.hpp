@@ -36,7 +36,7 @@ struct auth_op : boost::asio::coroutine {
             if (!c.queue_command(cmd::auth{M::name, initial}))
                 return io::done;
             for (;;) {
-                c.start_phase(phase::command);
+                c.start_phase(phase::command, challenges == 0 ? cmd::auth::name : cmd::auth_response::name);
                 BOOST_ASIO_CORO_YIELD return io::write;
                 if (io_ec)
                     return c.fail(io_ec), io::done;
@@ -49,9 +49,13 @@ struct auth_op : boost::asio::coroutine {
                     return io::done;
                 }
                 if (c.current.code() != 334) {
-                    // Refused (or an unexpected code). After an error challenge the
+                    // Refused: errc::auth_refused, with the reply (its code says
+                    // whether to try again later), but for 421, the server going
+                    // away; or an unexpected code. After an error challenge the
                     // mechanism knows better why (sasl_server_error); the reply is kept.
-                    c.fail_with_reply(outcome_error(classify<cmd::auth>(c.current.code())));
+                    const bool refused = c.current.code().is_failure() && c.current.code() != 421;
+                    c.fail_with_reply(refused ? errc::auth_refused
+                                              : outcome_error(classify<cmd::auth>(c.current.code())));
                     if (mech_ec)
                         c.ec = mech_ec;
                     return io::done;
@@ -69,7 +73,7 @@ struct auth_op : boost::asio::coroutine {
                 if (mech_ec && raw.empty() && mech_ec != errc::sasl_server_error) {
                     // Give up the exchange ("*", RFC 4954 4) and report why.
                     c.queue_command(cmd::auth_cancel{});
-                    c.start_phase(phase::command);
+                    c.start_phase(phase::command, cmd::auth_cancel::name);
                     BOOST_ASIO_CORO_YIELD return io::write;
                     if (io_ec)
                         return c.fail(io_ec), io::done;

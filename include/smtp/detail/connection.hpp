@@ -19,6 +19,7 @@
 #include <smtp/log.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol.hpp>
+#include <smtp/protocol/detail/first_bytes.hpp>
 #include <smtp/protocol/transaction.hpp>
 #include <smtp/version.hpp>
 
@@ -48,7 +49,17 @@ namespace detail {
 
 enum class io { none, connect, write, read, handshake, close, done };
 
-enum class phase { connect, greeting, command, mail, rcpt, data_init, data_block, data_term };
+/// What the session waits for, with its time limit (connect_options::timeouts).
+/// tls_handshake has the connect phase's limit.
+enum class phase { connect, tls_handshake, greeting, command, mail, rcpt, data_init, data_block, data_term };
+
+/// "300 s", "5 s", "300 ms", "1500 ms": a time limit in words, for errors.
+inline std::string format_duration(std::chrono::milliseconds d)
+{
+    if (d.count() % 1000 == 0)
+        return std::to_string(d.count() / 1000) + " s";
+    return std::to_string(d.count()) + " ms";
+}
 
 /// The machine's host name when it is a valid EHLO domain, else "localhost".
 inline std::string default_local_name()
@@ -114,23 +125,120 @@ public:
     bool verify_peer;
     error_code ec{};
     diagnostics diag{};
+    phase current_phase = phase::connect;
+    std::string_view awaited{}; ///< the command whose reply is awaited ("RCPT"), for a timeout's words
 
-    void start_phase(phase p)
+    std::chrono::milliseconds limit(phase p) const noexcept
     {
-        using std::chrono::steady_clock;
         const auto& t = options.timeouts;
-        std::chrono::milliseconds d = t.command;
         switch (p) {
-        case phase::connect: d = t.connect; break;
-        case phase::greeting: d = t.greeting; break;
-        case phase::command: d = t.command; break;
-        case phase::mail: d = t.mail; break;
-        case phase::rcpt: d = t.rcpt; break;
-        case phase::data_init: d = t.data_init; break;
-        case phase::data_block: d = t.data_block; break;
-        case phase::data_term: d = t.data_term; break;
+        case phase::connect:
+        case phase::tls_handshake: return t.connect;
+        case phase::greeting: return t.greeting;
+        case phase::command: return t.command;
+        case phase::mail: return t.mail;
+        case phase::rcpt: return t.rcpt;
+        case phase::data_init: return t.data_init;
+        case phase::data_block: return t.data_block;
+        case phase::data_term: return t.data_term;
         }
-        deadline = steady_clock::now() + d;
+        return t.command;
+    }
+
+    /// A new phase and its deadline. `what`: the command whose reply ends
+    /// it (a literal, or a view that outlives the phase).
+    void start_phase(phase p, std::string_view what = {})
+    {
+        current_phase = p;
+        awaited = what;
+        deadline = std::chrono::steady_clock::now() + limit(p);
+    }
+
+    /// The words for a timeout in the current phase: "no greeting within
+    /// 300 s", "no reply to RCPT within 5 s".
+    std::string timeout_text() const
+    {
+        const std::string within = " within " + format_duration(limit(current_phase));
+        switch (current_phase) {
+        case phase::connect: return "no connection" + within;
+        case phase::tls_handshake: return "no TLS handshake" + within;
+        case phase::greeting: return "no greeting" + within;
+        case phase::data_block: return "a write did not finish" + within;
+        default: break;
+        }
+        return "no reply to " + std::string(awaited.empty() ? std::string_view("the command") : awaited) + within;
+    }
+
+    /// "connect to HOST port N: " and each address tried with its error (when
+    /// the transport reports them), or the error alone.
+    void describe_connect_failure(const error_code& e)
+    {
+        std::string text = "connect to " + options.host + " port " + std::to_string(options.port) + ": ";
+        bool any = false, reported = false;
+        if constexpr (requires(const Transport& t) { t.connect_attempts(); }) {
+            reported = true;
+            for (const auto& a : transport.connect_attempts()) {
+                if (any)
+                    text += "; ";
+                text += a.address;
+                text += ": ";
+                if (e == errc::timeout && a.error == boost::asio::error::operation_aborted)
+                    text += "no answer within " + format_duration(limit(phase::connect));
+                else
+                    text += a.error ? a.error.message() : e.message();
+                any = true;
+            }
+        }
+        if (!any && e == errc::timeout)
+            text += (reported ? "the name did not resolve within " : "no connection within ") +
+                    format_duration(limit(phase::connect));
+        else if (!any)
+            text += e.message();
+        diag.set_detail_text(std::move(text));
+    }
+
+    /// A failed implicit-TLS handshake: when the server's first bytes were
+    /// not TLS, they say what it is (a plain SMTP greeting: the wrong TLS
+    /// mode for the port; anything else: not an SMTP server).
+    void describe_handshake_failure()
+    {
+        if constexpr (requires(const Transport& t) { std::string_view(t.handshake_bytes()); }) {
+            const std::string_view got = transport.handshake_bytes();
+            switch (classify_first_bytes(got)) {
+            case first_bytes_kind::smtp: ec = errc::greeting_in_clear; break;
+            case first_bytes_kind::other: ec = errc::not_smtp; break;
+            case first_bytes_kind::none:
+            case first_bytes_kind::tls: return;
+            }
+            diag.set_detail_text(quote_first_bytes(got));
+        }
+    }
+
+    /// No greeting: nothing came (an implicit-TLS server waits for the
+    /// client), TLS came, or bytes that are not SMTP. A reply that began and
+    /// went wrong keeps its own error.
+    void describe_greeting_failure()
+    {
+        const std::string_view got(rbuf.data() + rpos, rlen - rpos);
+        switch (classify_first_bytes(got)) {
+        case first_bytes_kind::none:
+            if (ec == errc::timeout) {
+                ec = errc::no_greeting; // the detail says how long it waited
+            } else if (ec == errc::connection_closed) {
+                ec = errc::no_greeting;
+                diag.set_detail_text("the server closed the connection without a greeting");
+            }
+            break;
+        case first_bytes_kind::tls:
+            ec = errc::no_greeting;
+            diag.set_detail_text(quote_first_bytes(got) + ", which is TLS");
+            break;
+        case first_bytes_kind::other:
+            ec = errc::not_smtp;
+            diag.set_detail_text(quote_first_bytes(got));
+            break;
+        case first_bytes_kind::smtp: break;
+        }
     }
 
     /// Consumes the last reply and tries to parse the next from what was
@@ -198,6 +306,16 @@ public:
     {
         wbuf.append(bytes);
         wkind = kind;
+    }
+
+    /// The verb a command's reply answers, for a timeout's words.
+    template <class C>
+    static std::string_view verb_of(const C& c) noexcept
+    {
+        if constexpr (requires { c.verb; })
+            return c.verb; // a raw command
+        else
+            return C::name;
     }
 
     /// Serialises a command into the write buffer; false (with ec, diag) when
@@ -287,17 +405,25 @@ struct connect_op : boost::asio::coroutine {
         {
             c.start_phase(phase::connect);
             SMTP_OP_YIELD(io::connect);
-            if (io_ec)
+            if (io_ec) {
+                c.describe_connect_failure(io_ec);
                 return c.fail(io_ec), io::done;
+            }
             if (implicit_tls) {
+                c.current_phase = phase::tls_handshake; // within the connect phase's deadline
                 SMTP_OP_YIELD(io::handshake);
-                if (io_ec)
-                    return c.fail(io_ec), io::done;
+                if (io_ec) {
+                    c.fail(io_ec);
+                    c.describe_handshake_failure();
+                    return io::done;
+                }
             }
             c.start_phase(phase::greeting);
             SMTP_DETAIL_READ_REPLY(c, io_ec);
-            if (c.ec)
+            if (c.ec) {
+                c.describe_greeting_failure();
                 return io::done;
+            }
             if (c.current.code() != 220)
                 c.fail_with_reply(c.current.code().is_failure() ? outcome_error(classify<cmd::starttls>(c.current.code()))
                                                                : errc::unexpected_reply);
@@ -319,7 +445,7 @@ struct command_op : boost::asio::coroutine {
         {
             if (!c.queue_command(command))
                 return io::done;
-            c.start_phase(ph);
+            c.start_phase(ph, Conn::verb_of(command));
             SMTP_OP_YIELD(io::write);
             if (io_ec)
                 return c.fail(io_ec), io::done;
@@ -397,7 +523,7 @@ struct starttls_op : boost::asio::coroutine {
             if (c.ec)
                 return io::done;
             c.forget_for_tls(); // plaintext injected after the 220 is dropped here, unread
-            c.start_phase(phase::connect);
+            c.start_phase(phase::tls_handshake);
             SMTP_OP_YIELD(io::handshake);
             if (io_ec)
                 return c.fail(io_ec), io::done;
@@ -470,7 +596,7 @@ struct message_op : boost::asio::coroutine {
             SMTP_OP_YIELD(io::write);
             if (io_ec)
                 return c.data_phase_reply = false, c.fail(io_ec), io::done;
-            c.start_phase(phase::data_term);
+            c.start_phase(phase::data_term, "the end of data");
             SMTP_DETAIL_READ_REPLY(c, io_ec);
             c.data_phase_reply = false;
             if (c.ec) {
@@ -486,6 +612,21 @@ struct message_op : boost::asio::coroutine {
         return io::done;
     }
 };
+
+/// The command whose reply a transaction awaits, for a timeout's words.
+inline std::string_view awaited_name(transaction::awaiting a) noexcept
+{
+    switch (a) {
+    case transaction::awaiting::mail: return "MAIL";
+    case transaction::awaiting::rcpt: return "RCPT";
+    case transaction::awaiting::data: return "DATA";
+    case transaction::awaiting::bdat: return "BDAT";
+    case transaction::awaiting::end_of_data: return "the end of data";
+    case transaction::awaiting::rset: return "RSET";
+    case transaction::awaiting::nothing: break;
+    }
+    return {};
+}
 
 inline phase phase_for(transaction::awaiting a) noexcept
 {
@@ -611,7 +752,7 @@ struct transactions_op : boost::asio::coroutine {
                         ts[i].report_progress();
                     continue;
                 }
-                c.start_phase(phase_for(ts[head].awaited()));
+                c.start_phase(phase_for(ts[head].awaited()), awaited_name(ts[head].awaited()));
                 c.data_phase_reply = ts[head].awaited() == transaction::awaiting::data ||
                                      ts[head].awaited() == transaction::awaiting::end_of_data;
                 SMTP_DETAIL_READ_REPLY(c, io_ec);
@@ -632,7 +773,10 @@ struct transactions_op : boost::asio::coroutine {
             }
             if (ts.size() == 1) { // its own verdict, with the reply that decided it
                 c.ec = ts[0].error();
+                std::string what = c.diag.detail_text(); // what happened to the I/O, if anything
                 c.diag = ts[0].diag();
+                if (c.diag.detail_text().empty() && !what.empty())
+                    c.diag.set_detail_text(std::move(what));
             }
             return io::done;
         }
@@ -782,8 +926,10 @@ void drive(io_handler<Conn> h, error_code io_ec, std::size_t n)
     for (;;) {
         if (r->last != io::none) {
             c->io_pending = false;
-            if (c->timed_out && io_ec == asio::error::operation_aborted)
+            if (c->timed_out && io_ec == asio::error::operation_aborted) {
                 io_ec = errc::timeout;
+                c->diag.set_detail_text(c->timeout_text());
+            }
             c->timed_out = false;
             switch (r->last) {
             case io::write:

@@ -5,8 +5,9 @@
 /// Every operation of the library comes in two forms: one that throws
 /// smtp::system_error, and one that takes a boost::system::error_code& (and,
 /// where there is more to say, an smtp::diagnostics&). The error codes below say
-/// what went wrong; diagnostics say where (which argument) and carry the
-/// server's reply when the server refused.
+/// what went wrong; diagnostics say where (which argument), what happened in
+/// words (diagnostics::detail_text()), and carry the server's reply when the
+/// server refused.
 #ifndef SMTP_PROTOCOL_ERROR_HPP
 #define SMTP_PROTOCOL_ERROR_HPP
 
@@ -104,6 +105,12 @@ enum class errc {
     // --- Sessions, continued ------------------------------------------------------------
     unsolicited_reply,              ///< the server sent bytes no command asked for (reply injection)
     moved_from_session,             ///< the session was moved from (a transition consumed it): use the one it returned
+
+    // --- The wrong server, or the wrong TLS mode for the port; AUTH refused -----------
+    greeting_in_clear,              ///< tls::implicit, and the server greets in clear (OpenSSL's "wrong version number")
+    no_greeting,                    ///< no greeting came (timeout or close): an implicit-TLS server waits for the client
+    not_smtp,                       ///< the server's first bytes are not SMTP (an SSH or HTTP server, ...)
+    auth_refused,                   ///< the server refused AUTH (4yz or 5yz but 421; the reply is in diagnostics)
 };
 
 namespace detail {
@@ -178,6 +185,11 @@ public:
         case errc::unsolicited_reply: return "the server sent a reply no command asked for";
         case errc::moved_from_session:
             return "the session was moved from: a transition consumed it, use the session it returned";
+        case errc::greeting_in_clear: return "the server greets in clear: use tls::starttls, usually port 587";
+        case errc::no_greeting:
+            return "the server sent no greeting: if it expects TLS at once, use tls::implicit, usually port 465";
+        case errc::not_smtp: return "not an SMTP server";
+        case errc::auth_refused: return "authentication refused";
         }
         return "unknown smtp error";
     }

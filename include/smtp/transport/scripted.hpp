@@ -56,6 +56,13 @@ public:
     /// The server goes silent: the next read never completes (until the
     /// client gives up: cancel(), as a timeout does).
     script& stall() { return add(kind::stall, {}); }
+    /// Nobody answers: the connect never completes (until cancel(), as the
+    /// connect timeout does).
+    script& stall_connect()
+    {
+        connect_stalls_ = true;
+        return *this;
+    }
 
     /// The n-th I/O operation (connect is 1, then each read, write or
     /// handshake) fails with ec instead of happening.
@@ -109,7 +116,7 @@ private:
     std::string log_;
     unsigned ops_ = 0, fail_at_ = 0;
     error_code fail_ec_{};
-    bool encrypted_ = false, server_closed_ = false, client_closed_ = false;
+    bool encrypted_ = false, server_closed_ = false, client_closed_ = false, connect_stalls_ = false;
 };
 
 class scripted {
@@ -127,6 +134,10 @@ public:
     void async_connect(const connect_options&, Handler&& handler)
     {
         error_code ec = s_->injected().value_or(error_code{});
+        if (!ec && s_->connect_stalls_) {
+            stalled_ = std::make_unique<pending<std::decay_t<Handler>>>(std::forward<Handler>(handler));
+            return;
+        }
         post_result(std::forward<Handler>(handler), ec);
     }
 
@@ -212,7 +223,7 @@ public:
         post_result(std::forward<Handler>(handler), error_code{});
     }
 
-    /// Completes a stalled read with operation_aborted.
+    /// Completes a stalled read (or connect) with operation_aborted.
     void cancel()
     {
         if (stalled_) {

@@ -11,6 +11,11 @@
 // address when the host is one; SNI sent for names. Switching to TLS is a
 // flag on the same transport (the socket moves into the TLS stream), not a
 // new transport type.
+//
+// For errors that say what happened, it keeps each address a connect tried
+// with its error (connect_attempts()) and the first bytes the server sent
+// during a TLS handshake (handshake_bytes()): a plain greeting or an SSH
+// banner, where OpenSSL only says "wrong version number".
 /// \file smtp/transport/tcp.hpp
 /// The TCP transport: Boost.Asio sockets and name resolution, and OpenSSL for
 /// STARTTLS and implicit TLS. The header's opening comment (in the source)
@@ -25,7 +30,11 @@
 #include <smtp/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
+#include <boost/asio/detail/handler_cont_helpers.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -37,9 +46,12 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 SMTP_NAMESPACE_BEGIN
 
@@ -50,6 +62,79 @@ class x509_error_category final : public boost::system::error_category {
 public:
     const char* name() const noexcept override { return "x509"; }
     std::string message(int ev) const override { return X509_verify_cert_error_string(ev); }
+};
+
+/// The TCP socket under the TLS stream, as it is, except that while it
+/// records it keeps the first bytes it reads: what the server sent instead of
+/// a ServerHello, when that was not TLS (a plain SMTP greeting, an SSH banner).
+class recording_socket {
+public:
+    using socket_type = boost::asio::ip::tcp::socket;
+    using executor_type = socket_type::executor_type;
+    using lowest_layer_type = socket_type::lowest_layer_type;
+    static constexpr std::size_t kept = 64;
+
+    explicit recording_socket(socket_type s) : s_(std::move(s)) {}
+
+    executor_type get_executor() { return s_.get_executor(); }
+    lowest_layer_type& lowest_layer() { return s_.lowest_layer(); }
+    const lowest_layer_type& lowest_layer() const { return s_.lowest_layer(); }
+    socket_type& socket() noexcept { return s_; }
+
+    void record(bool on)
+    {
+        recording_ = on;
+        if (on)
+            first_.clear();
+    }
+    std::string_view first_bytes() const noexcept { return first_; }
+
+    template <class Buffers, class Handler>
+    void async_read_some(const Buffers& b, Handler&& h)
+    {
+        if (!recording_ || first_.size() >= kept)
+            return s_.async_read_some(b, std::forward<Handler>(h));
+        const boost::asio::mutable_buffer into = *boost::asio::buffer_sequence_begin(b);
+        s_.async_read_some(b, keeping<std::decay_t<Handler>>{std::forward<Handler>(h), this, into});
+    }
+    template <class Buffers, class Handler>
+    void async_write_some(const Buffers& b, Handler&& h)
+    {
+        s_.async_write_some(b, std::forward<Handler>(h));
+    }
+
+private:
+    /// The read's handler with the bytes kept first; the handler's executor
+    /// and allocator are its own.
+    template <class Handler>
+    struct keeping {
+        Handler h;
+        recording_socket* self;
+        boost::asio::mutable_buffer into;
+
+        using executor_type = boost::asio::associated_executor_t<Handler, socket_type::executor_type>;
+        executor_type get_executor() const noexcept
+        {
+            return boost::asio::get_associated_executor(h, self->s_.get_executor());
+        }
+        using allocator_type = boost::asio::associated_allocator_t<Handler>;
+        allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h); }
+
+        void operator()(error_code ec, std::size_t n)
+        {
+            const std::size_t take = std::min({n, into.size(), kept - std::min(kept, self->first_.size())});
+            self->first_.append(static_cast<const char*>(into.data()), take);
+            std::move(h)(ec, n);
+        }
+        friend bool asio_handler_is_continuation(keeping* k)
+        {
+            return boost_asio_handler_cont_helpers::is_continuation(k->h);
+        }
+    };
+
+    socket_type s_;
+    bool recording_ = false;
+    std::string first_{};
 };
 } // namespace detail
 
@@ -63,6 +148,13 @@ inline const boost::system::error_category& x509_category() noexcept
 }
 
 namespace transport {
+
+/// One address a connect tried, and how that went (for diagnostics: "connect
+/// to mail.example.org port 587: 127.0.0.1: Connection refused; ...").
+struct connect_attempt {
+    std::string address; ///< as text: "127.0.0.1", "::1"
+    error_code error;    ///< why it failed (operation_aborted: cut off by the connect timeout)
+};
 
 class tcp {
 public:
@@ -81,6 +173,17 @@ public:
         namespace asio = boost::asio;
         options_ = &o;
         asio::async_compose<Handler, void(error_code)>(connect_op{this}, handler, socket_);
+    }
+
+    /// The addresses the last connect tried, in order, each with its error
+    /// (the one that answered has none). Empty when the name did not resolve.
+    const std::vector<connect_attempt>& connect_attempts() const noexcept { return attempts_; }
+
+    /// The first bytes (at most 64) the server sent during the last TLS
+    /// handshake: when it failed on bytes that were not TLS, what they were.
+    std::string_view handshake_bytes() const noexcept
+    {
+        return tls_ ? tls_->stream.next_layer().first_bytes() : std::string_view{};
     }
 
     /// Handler: void(error_code, std::size_t).
@@ -116,8 +219,11 @@ public:
         }
         // A failed certificate check says which check failed (x509_category):
         // "certificate has expired", "hostname mismatch", ...
+        tls_->stream.next_layer().record(true);
         tls_->stream.async_handshake(boost::asio::ssl::stream_base::client,
                                      [this, h = std::forward<Handler>(handler)](error_code e) mutable {
+                                         if (tls_)
+                                             tls_->stream.next_layer().record(false);
                                          if (e && tls_) {
                                              const long v = SSL_get_verify_result(tls_->stream.native_handle());
                                              if (v != X509_V_OK)
@@ -142,11 +248,11 @@ public:
     }
 
 private:
-    boost::asio::ip::tcp::socket& lowest() { return tls_ ? tls_->stream.next_layer() : socket_; }
+    boost::asio::ip::tcp::socket& lowest() { return tls_ ? tls_->stream.next_layer().socket() : socket_; }
 
     struct tls_state {
         boost::asio::ssl::context ctx;
-        boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream;
+        boost::asio::ssl::stream<detail::recording_socket> stream;
         tls_state(boost::asio::ssl::context c, boost::asio::ip::tcp::socket s)
             : ctx(std::move(c)), stream(std::move(s), ctx)
         {}
@@ -204,6 +310,7 @@ private:
             switch (state) {
             case starting:
                 state = resolving;
+                self->attempts_.clear();
                 self->resolver_.async_resolve(o.host, std::to_string(o.port), std::move(s));
                 return;
             case resolving:
@@ -214,6 +321,7 @@ private:
                 state = connecting;
                 return try_next(s);
             case connecting:
+                self->attempts_.back().error = ec;
                 if (!ec) {
                     // The client writes whole commands and groups of them:
                     // Nagle's algorithm would only hold the last piece back
@@ -223,6 +331,8 @@ private:
                     return s.complete(ec);
                 }
                 last = ec;
+                if (ec == asio::error::operation_aborted) // cancelled (the connect timeout): no more tries
+                    return s.complete(ec);
                 return try_next(s);
             }
         }
@@ -241,16 +351,20 @@ private:
                     const auto src = asio::ip::make_address(o.source_address, ec);
                     if (ec)
                         return s.complete(ec);
-                    if (src.is_v4() != ep.address().is_v4())
-                        continue; // another family than the source
+                    if (src.is_v4() != ep.address().is_v4()) { // another family than the source
+                        self->attempts_.push_back({ep.address().to_string(), asio::error::address_family_not_supported});
+                        continue;
+                    }
                     sock.open(ep.protocol(), ec);
                     if (!ec)
                         sock.bind(asio::ip::tcp::endpoint(src, 0), ec);
                     if (ec) {
+                        self->attempts_.push_back({ep.address().to_string(), ec});
                         last = ec;
                         continue;
                     }
                 }
+                self->attempts_.push_back({ep.address().to_string(), {}});
                 ++next;
                 sock.async_connect(ep, std::move(s));
                 return;
@@ -263,6 +377,7 @@ private:
     boost::asio::ip::tcp::resolver resolver_;
     std::unique_ptr<tls_state> tls_{};
     const connect_options* options_ = nullptr;
+    std::vector<connect_attempt> attempts_{};
 };
 
 } // namespace transport
