@@ -250,3 +250,30 @@ BOOST_AUTO_TEST_CASE(a_large_message_over_starttls_arrives_intact)
     BOOST_TEST(got.size() == big.size());
     BOOST_TEST((got == big), "the stored message differs from the one sent");
 }
+
+BOOST_AUTO_TEST_CASE(builder_bcc_reaches_the_envelope_never_the_stored_headers)
+{
+    // message::bcc(): an envelope recipient only. What aiosmtpd stored has
+    // the hidden address among its RCPTs and nowhere in the message.
+    smtp::message m(5);
+    m.from({"Author", "author@example.com"})
+        .to({"Recipient", "a@example.com"})
+        .bcc({"Hidden", "hidden@example.com"})
+        .subject("bcc from the builder")
+        .text("Hello.\n");
+    const std::size_t before = records("PLAIN").size();
+    auto g = std::move(smtp::connect<clear>(server("PLAIN"))).ehlo();
+    const auto r = g.send_message(m);
+    BOOST_TEST(r.queued());
+    BOOST_TEST(r.recipients.size() == 2u);
+    std::move(g).quit();
+    const auto rec = records("PLAIN");
+    BOOST_REQUIRE(rec.size() == before + 1);
+    BOOST_TEST(contains(rec.back(), "\"a@example.com\""));
+    BOOST_TEST(contains(rec.back(), "\"hidden@example.com\"")); // among the RCPTs (the data is base64 there)
+    const std::string stored = recorded_data(rec.back());
+    BOOST_TEST(stored == m.to_string());
+    BOOST_TEST(!contains(stored, "hidden"));
+    BOOST_TEST(!contains(stored, "Bcc"));
+    BOOST_TEST(contains(stored, "To: Recipient <a@example.com>"));
+}

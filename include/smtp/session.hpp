@@ -580,7 +580,7 @@ public:
                          session_facts{c.transport.encrypted(), c.lmtp}, c.options.transactions);
         else
             h->t.emplace(plan(from, h->to, h->view, h->options));
-        return boost::asio::async_initiate<Token, void(error_code, transaction_result)>(
+        return detail::initiate<void(error_code, transaction_result)>(
             [&c](auto handler, std::shared_ptr<detail::async_send_state> h) {
                 if (h->t->error()) { // refused before a byte: nothing was sent
                     const error_code ec = h->t->error();
@@ -934,7 +934,7 @@ public:
     {
         using closed = session<P, state::closed>;
         conn_type& c = conn();
-        return boost::asio::async_initiate<Token, void(error_code, closed)>(
+        return detail::initiate<void(error_code, closed)>(
             [&c](auto handler, std::unique_ptr<conn_type> owned) {
                 detail::async_run(c, detail::quit_op<conn_type>{},
                                   [h = std::move(handler), owned = std::move(owned)](error_code ec) mutable {
@@ -1100,7 +1100,7 @@ private:
     {
         using result_type = step<Next, session>;
         conn_type& c = conn();
-        return boost::asio::async_initiate<Token, void(error_code, result_type)>(
+        return detail::initiate<void(error_code, result_type)>(
             [&c](auto handler, Op op, session self) {
                 detail::async_run(c, std::move(op),
                                   [h = std::move(handler), self = std::move(self)](error_code ec) mutable {

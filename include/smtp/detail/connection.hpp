@@ -41,6 +41,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 SMTP_NAMESPACE_BEGIN
@@ -1008,6 +1009,43 @@ struct async_run_state final : run_base<Conn> {
     }
     void abandon() noexcept override { delete this; }
 };
+
+/// Whether Asio calls the token itself as the completion handler (a
+/// function object), rather than making one from it (use_awaitable,
+/// use_future, as_tuple, ...). Where Asio does not say, no.
+template <class Token, class Sig>
+constexpr bool token_is_the_handler() noexcept
+{
+    using result = boost::asio::async_result<std::decay_t<Token>, Sig>;
+    if constexpr (requires { typename result::completion_handler_type; })
+        return std::is_same_v<typename result::completion_handler_type, std::decay_t<Token>>;
+    else
+        return false;
+}
+
+template <class Token, class Sig>
+struct handler_fits;
+template <class Token, class... Args>
+struct handler_fits<Token, void(Args...)> {
+    static constexpr bool value =
+        !token_is_the_handler<Token, void(Args...)>() || std::is_invocable_v<std::decay_t<Token>&&, Args...>;
+};
+
+/// async_initiate for the library's public asynchronous operations: a
+/// function object that cannot take the completion's arguments is told so
+/// in one line, instead of a hundred from inside Asio.
+template <class Sig, class Token, class Init, class... Args>
+auto initiate(Init&& init, Token& token, Args&&... args)
+{
+    if constexpr (!handler_fits<Token, Sig>::value) {
+        static_assert(handler_fits<Token, Sig>::value,
+                      "smtp: this completion handler cannot take what the operation completes with. Every "
+                      "asynchronous operation of the library completes with (smtp::error_code, result): write the "
+                      "handler as [](smtp::error_code ec, auto result) { ... } (docs/tutorial.md has the table)");
+    } else {
+        return boost::asio::async_initiate<Token, Sig>(std::forward<Init>(init), token, std::forward<Args>(args)...);
+    }
+}
 
 /// Runs `op` on `c` asynchronously; completes with void(error_code).
 template <class Conn, class Op, class Token>
