@@ -13,6 +13,8 @@
 #include <smtp/protocol/detail/first_bytes.hpp>
 #include <smtp/transport/scripted.hpp>
 
+#include "scripted_server.hpp"
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
@@ -36,20 +38,12 @@ using clear = smtp::policies<smtp::transport::scripted, smtp::tls::none, smtp::a
 using clear_log = smtp::policies<smtp::transport::scripted, smtp::tls::none, smtp::auth::allow_plaintext,
                                  smtp::auth::mechanisms<smtp::sasl::plain>, smtp::log::transcript>;
 
-smtp::connect_options opts()
-{
-    smtp::connect_options o;
-    o.local_name = "client.example";
-    return o;
-}
-
-script_ptr script() { return std::make_shared<smtp::transport::script>(); }
+using scripted_server::opts;
+using scripted_server::script;
 
 script_ptr greeted(const std::string& ehlo = "250-mx.example\r\n250 AUTH PLAIN\r\n")
 {
-    auto s = script();
-    s->respond("220 mx\r\n").expect("EHLO client.example\r\n").respond(ehlo);
-    return s;
+    return scripted_server::greeted(ehlo);
 }
 
 const std::string auth_line = "AUTH PLAIN AGFsaWNlAHdyb25n\r\n"; // alice, wrong

@@ -13,6 +13,8 @@
 #include <smtp/client.hpp>
 #include <smtp/transport/scripted.hpp>
 
+#include "scripted_server.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
@@ -45,21 +47,12 @@ using clear = smtp::policies<smtp::transport::scripted, smtp::tls::none>;
 using clear_auth = smtp::policies<smtp::transport::scripted, smtp::tls::none, smtp::auth::allow_plaintext>;
 using strict = smtp::policies<smtp::transport::scripted>; // STARTTLS required: the default
 
-smtp::connect_options opts()
-{
-    smtp::connect_options o;
-    o.local_name = "client.example";
-    return o;
-}
+using scripted_server::opts;
+using scripted_server::script;
 
-script_ptr script() { return std::make_shared<smtp::transport::script>(); }
-
-/// A script that greets and answers EHLO with `ehlo`.
 script_ptr greeted(const std::string& ehlo = "250-mx.example\r\n250 PIPELINING\r\n")
 {
-    auto s = script();
-    s->respond("220 mx\r\n").expect("EHLO client.example\r\n").respond(ehlo);
-    return s;
+    return scripted_server::greeted(ehlo);
 }
 
 using chatty_auth = smtp::policies<smtp::transport::scripted, smtp::tls::none, smtp::auth::allow_plaintext,

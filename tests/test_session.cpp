@@ -9,6 +9,8 @@
 #include <smtp/client.hpp>
 #include <smtp/transport/scripted.hpp>
 
+#include "scripted_server.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -32,14 +34,8 @@ using scripted = smtp::policies<smtp::transport::scripted, Ps...>;
 
 using clear = scripted<smtp::tls::opportunistic, smtp::auth::allow_plaintext>;
 
-smtp::connect_options opts()
-{
-    smtp::connect_options o;
-    o.local_name = "client.example";
-    return o;
-}
-
-script_ptr make_script() { return std::make_shared<smtp::transport::script>(); }
+using scripted_server::opts;
+const auto make_script = scripted_server::script;
 
 
 /// A logger of one's own that keeps no state.

@@ -12,6 +12,8 @@
 #include <smtp/pool.hpp>
 #include <smtp/transport/scripted.hpp>
 
+#include "scripted_server.hpp"
+
 #define BOOST_TEST_MODULE session_safety
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
@@ -34,14 +36,8 @@ template <class... Ps>
 using scripted = smtp::policies<smtp::transport::scripted, Ps...>;
 using clear = scripted<smtp::tls::opportunistic, smtp::auth::allow_plaintext>;
 
-smtp::connect_options opts()
-{
-    smtp::connect_options o;
-    o.local_name = "client.example";
-    return o;
-}
-
-script_ptr make_script() { return std::make_shared<smtp::transport::script>(); }
+using scripted_server::opts;
+const auto make_script = scripted_server::script;
 
 const std::string plain_ehlo = "250-mx.example\r\n250 AUTH PLAIN\r\n"; // no PIPELINING: one command at a time
 
