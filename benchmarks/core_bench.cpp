@@ -156,7 +156,10 @@ std::size_t parse_batch(smtp::reply_parser& parser, std::string_view buf, batch_
         }
         used = c.consumed();
     }
-    return used == buf.size() && ec == smtp::errc::need_more ? replies : 0;
+    // At the end of whole replies put_many says nothing is missing; the
+    // cursor, which has no reply to give, says need_more.
+    const bool clean_end = api == batch_api::put_many ? !ec : ec == smtp::errc::need_more;
+    return used == buf.size() && clean_end ? replies : 0;
 }
 
 /// The whole buffer in one batch per iteration: every reply goes to memory,

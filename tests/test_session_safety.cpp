@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(every_member_of_a_moved_from_greeted_session)
     BOOST_TEST(with_ec([&] { g.sendmail("a@x.org", to, source, ec, diag); }) == moved);
     BOOST_TEST(with_ec([&] { g.sendmail("a@x.org", to, built, ec, diag); }) == moved);
     BOOST_TEST(with_ec([&] { g.send_message("From: a@x.org\r\nTo: b@x.org\r\n\r\nm\r\n", ec, diag); }) == moved);
-    BOOST_TEST(with_ec([&] { g.send_message(source, ec, diag); }) == moved);
+    BOOST_TEST(with_ec([&] { BOOST_TEST(g.send_message(source, ec, diag).error == moved); }) == moved);
     BOOST_TEST(with_ec([&] { g.send_message(built, ec, diag); }) == moved);
     const auto all = g.send_all(batch);
     BOOST_TEST(all.size() == 2u);
@@ -333,7 +333,7 @@ BOOST_AUTO_TEST_CASE(a_temporary_message_outlives_the_asynchronous_call)
 
     auto s2 = make_script();
     s2->respond("220 mx\r\n").expect("EHLO client.example\r\n").respond(plain_ehlo);
-    for (const std::string* m : {&body, &built_bytes})
+    for (const std::string* m : {&body, &built_bytes, &body})
         s2->expect("MAIL FROM:<a@x.org>\r\n")
             .respond("250 ok\r\n")
             .expect("RCPT TO:<b@x.org>\r\n")
@@ -359,6 +359,14 @@ BOOST_AUTO_TEST_CASE(a_temporary_message_outlives_the_asynchronous_call)
                                           smtp::message(11).from({"", "a@x.org"}).to({"", "b@x.org"}).subject("built").text("Hello " + name + "\n"),
                                           [&](smtp::error_code, smtp::transaction_result r) {
                                               results.push_back(std::move(r));
+                                              // A named string, gone before the operation reads
+                                              // it: copied by the call.
+                                              std::string named = "Subject: x\r\n\r\nHello " + name + "\r\n";
+                                              g->async_sendmail("a@x.org", {"b@x.org"}, named,
+                                                                [&](smtp::error_code, smtp::transaction_result r) {
+                                                                    results.push_back(std::move(r));
+                                                                });
+                                              named.assign(named.size(), '#');
                                           });
                                       scribble(body.size());
                                   });
@@ -367,11 +375,69 @@ BOOST_AUTO_TEST_CASE(a_temporary_message_outlives_the_asynchronous_call)
         },
         s2);
     io.run();
-    BOOST_REQUIRE(results.size() == 2u);
-    BOOST_TEST(results[0].queued());
-    BOOST_TEST(results[1].queued());
+    BOOST_REQUIRE(results.size() == 3u);
+    for (const auto& r : results)
+        BOOST_TEST(r.queued());
     BOOST_TEST(s2->done(), s2->log());
 }
+
+namespace {
+/// A completion handler with state: a moved-from one has lost it.
+struct counting_handler {
+    std::shared_ptr<int> calls = std::make_shared<int>(0);
+    void operator()(smtp::error_code, smtp::transaction_result) const { ++*calls; }
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_named_handler_is_copied_never_moved_from)
+{
+    auto s = scripted_server::greeted(plain_ehlo);
+    for (int i = 0; i < 2; ++i)
+        s->expect("MAIL FROM:<a@x.org>\r\n")
+            .respond("250 ok\r\n")
+            .expect("RCPT TO:<b@x.org>\r\n")
+            .respond("250 ok\r\n")
+            .expect("DATA\r\n")
+            .respond("354 go\r\n")
+            .expect("m\r\n.\r\n")
+            .respond("250 queued\r\n");
+    asio::io_context io;
+    using P = scripted<smtp::tls::none>;
+    std::optional<smtp::session<P, smtp::state::greeted<false, false>>> g;
+    counting_handler handler; // given by name to two operations
+    smtp::async_connect<P>(
+        io.get_executor(), opts(),
+        [&](smtp::error_code, auto c) {
+            std::move(*c).async_ehlo([&](smtp::error_code, auto step) {
+                g.emplace(std::move(step).value());
+                g->async_sendmail("a@x.org", {"b@x.org"}, "m", handler);
+                BOOST_TEST(handler.calls != nullptr); // still ours: copied
+            });
+        },
+        s);
+    io.run();
+    BOOST_REQUIRE(handler.calls != nullptr);
+    BOOST_TEST(*handler.calls == 1);
+    g->async_sendmail("a@x.org", {"b@x.org"}, "m", handler);
+    BOOST_TEST(handler.calls != nullptr);
+    io.restart();
+    io.run();
+    BOOST_TEST(*handler.calls == 2);
+    BOOST_TEST(s->done(), s->log());
+}
+
+// Explicit template arguments cannot step around a rule: the unnamed pack in
+// front of each member's own takes them.
+template <class S>
+concept login_as_if_encrypted = requires(S s) {
+    std::move(s).template login<smtp::state::greeted<true, false>>("u", "p");
+};
+template <class S>
+concept send_as_if_encrypted = requires(S s) {
+    s.template sendmail<smtp::state::greeted<true, false>>("a@b.c", std::vector<std::string>{"d@e.f"}, "m");
+};
+using strict_in_clear = smtp::session<scripted<>, smtp::state::greeted<false, false>>;
+static_assert(!login_as_if_encrypted<strict_in_clear> && !send_as_if_encrypted<strict_in_clear>);
 
 BOOST_AUTO_TEST_CASE(the_pool_owns_its_messages)
 {
@@ -735,4 +801,43 @@ BOOST_AUTO_TEST_CASE(send_message_and_sendmail_with_a_message_source)
     g2.send_message(nobody, ec, diag);
     BOOST_TEST(ec == errc::empty_argument);
     BOOST_TEST(s2->done(), s2->log());
+}
+
+BOOST_AUTO_TEST_CASE(envelope_from_source_reads_the_header_block_only_and_says_when_it_cannot)
+{
+    // A Bcc line and the blank line cut by reads of 3 octets: still removed.
+    const std::string headers = "From: a@x.org\r\nBcc: hidden@x.org\r\nTo: b@x.org\r\n\r\n";
+    auto small = bytes_source(headers + "body\r\n", 3);
+    smtp::error_code ec;
+    auto env = smtp::envelope_from_source(small, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(env.from == "a@x.org");
+    BOOST_TEST(env.recipients == (std::vector<std::string>{"hidden@x.org", "b@x.org"}), boost::test_tools::per_element());
+    const auto read_all = [](smtp::message_source& m) {
+        std::string all;
+        char buf[5];
+        while (const std::size_t n = m.read(buf, sizeof buf))
+            all.append(buf, n);
+        return all;
+    };
+    BOOST_TEST(read_all(env.message) == "From: a@x.org\r\nTo: b@x.org\r\n\r\nbody\r\n");
+    BOOST_REQUIRE(env.message.rewind()); // the same bytes again
+    BOOST_TEST(read_all(env.message) == "From: a@x.org\r\nTo: b@x.org\r\n\r\nbody\r\n");
+
+    // Headers only, no blank line: the source ends, all of it is the header block.
+    auto only = bytes_source("From: a@x.org\r\nTo: b@x.org\r\n");
+    env = smtp::envelope_from_source(only, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(env.recipients.size() == 1u);
+
+    // No end of the header block within the limit: refused, never cut (a cut
+    // could send half a Bcc line).
+    auto endless = bytes_source("From: a@x.org\r\nBcc: " + std::string(200, 'h') + "@x.org\r\nX: y\r\n\r\nbody");
+    env = smtp::envelope_from_source(endless, ec, 64);
+    BOOST_TEST(ec == errc::header_block_too_long);
+
+    // No read function: a clear error, not std::bad_function_call.
+    smtp::message_source none{};
+    env = smtp::envelope_from_source(none, ec);
+    BOOST_TEST(ec == errc::empty_argument);
 }

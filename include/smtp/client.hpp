@@ -104,7 +104,7 @@ auto async_connect_impl(Executor ex, const connect_options& o, diagnostics* diag
 {
     using result = std::optional<connected_session<P>>;
     auto c = detail::make_connection<P>(ex, o, nullptr, std::forward<A>(a)...);
-    return detail::initiate<void(error_code, result)>(
+    return detail::initiate<void(error_code, result), Token>(
         [diag](auto handler, auto conn) {
             auto& ref = *conn;
             detail::async_run(ref, detail::connect_op<std::remove_reference_t<decltype(ref)>>{{}, P::tls::implicit_tls},

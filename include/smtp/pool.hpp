@@ -180,7 +180,7 @@ public:
     template <class Token>
     auto async_send(outgoing_message m, Token&& token)
     {
-        return detail::initiate<void(error_code, transaction_result)>(
+        return detail::initiate<void(error_code, transaction_result), Token>(
             [](auto handler, std::shared_ptr<state> st, outgoing_message m) {
                 if (st->shut) {
                     transaction_result r;
@@ -212,7 +212,7 @@ public:
     template <class Token>
     auto async_close(Token&& token)
     {
-        return detail::initiate<void(error_code, pool_stats)>(
+        return detail::initiate<void(error_code, pool_stats), Token>(
             [](auto handler, std::shared_ptr<state> st) {
                 auto ex = boost::asio::get_associated_executor(handler, st->ex);
                 st->closing = true;

@@ -33,7 +33,7 @@
 //   a transition on an lvalue (s.ehlo())  a static_assert: write std::move(s).ehlo()
 //
 // Under tls::starttls, until STARTTLS has succeeded, only EHLO, STARTTLS,
-// RSET, NOOP, HELP and QUIT compile (tests/test_session.cpp checks this list
+// RSET, NOOP, HELP and QUIT compile (tests/test_session_safety.cpp checks this list
 // against the code, and against tls.hpp and docs/policies.md).
 //
 // Asynchronous forms complete with void(error_code, result): the next
@@ -41,8 +41,9 @@
 // closed session for async_quit (docs/tutorial.md has the table).
 //
 // A moved-from session (a transition consumed it) is safe: its error_code
-// forms say errc::moved_from_session, its throwing forms throw that, its
-// observers say there is nothing (broken() is true, valid() false).
+// forms say errc::moved_from_session, its throwing and asynchronous forms
+// throw that at the call (an asynchronous form has no executor to complete
+// on), its observers say there is nothing (broken() is true, valid() false).
 //
 // Errors. Every command has a throwing form and an (error_code&,
 // diagnostics&) form. A transition's error form returns a step: either the
@@ -72,6 +73,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <chrono>
 #include <concepts>
 #include <initializer_list>
 #include <memory>
@@ -193,15 +195,18 @@ struct async_send_state {
     {
         using T = std::remove_cvref_t<M>;
         if constexpr (std::is_same_v<T, std::string> && !std::is_lvalue_reference_v<M>) {
-            owned = std::move(m);
+            owned = std::move(m); // a temporary: moved in
             view = owned;
         } else if constexpr (std::is_same_v<T, message>) {
             own_source = source_of(m);
             source = &*own_source;
         } else if constexpr (std::is_same_v<M, message_source&>) {
-            source = &m;
+            source = &m; // viewed: the caller keeps it
+        } else if constexpr (std::is_same_v<T, std::string_view>) {
+            view = m; // viewed, as asked: the caller keeps the bytes
         } else {
-            view = std::string_view(m);
+            owned.assign(std::string_view(m)); // a named string, a literal, another string type: copied
+            view = owned;
         }
     }
 };
@@ -328,7 +333,10 @@ public:
     // Every member below is a template over the state (S_ = S) so that both
     // compilers name the broken rule wherever the call is written, inside a
     // function template returning void too (g++ 12 leaves the rule out there
-    // when the constraint is the class's, not the member's).
+    // when the constraint is the class's, not the member's). The unnamed pack
+    // in front takes any explicit template argument, so that S_ and P_ are
+    // always the session's own: s.template login<some_state>() cannot step
+    // around a rule.
 
     // --- What the server said ---------------------------------------------------
     // A moved-from session (a transition consumed it) has no connection: these
@@ -359,7 +367,7 @@ public:
     // --- Greeting ---------------------------------------------------------------
 
     /// EHLO (HELO when the server refuses EHLO with 5yz).
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto ehlo() &&
         requires(session_open<S_> && no_transaction_open<S_>)
     {
@@ -367,14 +375,14 @@ public:
         diagnostics diag;
         return std::move(*this).ehlo(ec, diag).value();
     }
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto ehlo(error_code& ec, diagnostics& diag) &&
         requires(session_open<S_> && no_transaction_open<S_>)
     {
         return transition<next<state::greeted<E, A>>>(detail::ehlo_op<conn_type>{}, ec, diag);
     }
     /// Completion: void(error_code, step<greeted session, this session>).
-    template <class Token, class S_ = S>
+    template <class..., class Token, class S_ = S>
     auto async_ehlo(Token&& token) &&
         requires(session_open<S_> && no_transaction_open<S_>)
     {
@@ -385,7 +393,7 @@ public:
 
     /// STARTTLS (RFC 3207). When the server does not offer it:
     /// errc::starttls_not_offered, and nothing was sent.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     auto starttls() &&
         requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
                  policy_offers_starttls<P_>)
@@ -394,7 +402,7 @@ public:
         diagnostics diag;
         return std::move(*this).starttls(ec, diag).value();
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     auto starttls(error_code& ec, diagnostics& diag) &&
         requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
                  policy_offers_starttls<P_>)
@@ -402,7 +410,7 @@ public:
         return transition<next<state::tls_started>>(detail::starttls_op<conn_type>{}, ec, diag);
     }
     /// Completion: void(error_code, step<session after STARTTLS, this session>).
-    template <class Token, class S_ = S, class P_ = P>
+    template <class..., class Token, class S_ = S, class P_ = P>
     auto async_starttls(Token&& token) &&
         requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
                  policy_offers_starttls<P_>)
@@ -419,7 +427,7 @@ public:
     /// A refusal is errc::auth_refused with the server's reply (421, the server
     /// going away, is transient_failure); the throwing form sends QUIT before
     /// it throws, the error_code form's recover() gives the greeted session back.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     auto login(std::string_view user, std::string_view secret) &&
         requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
                  encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_>)
@@ -428,7 +436,7 @@ public:
         diagnostics diag;
         return std::move(*this).login(user, secret, ec, diag).value();
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     auto login(std::string_view user, std::string_view secret, error_code& ec, diagnostics& diag) &&
         requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
                  encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_>)
@@ -437,7 +445,7 @@ public:
     }
     /// Completion: void(error_code, step<authenticated session, this session>).
     /// `user` and `secret` are copied before this returns.
-    template <class Token, class S_ = S, class P_ = P>
+    template <class..., class Token, class S_ = S, class P_ = P>
     auto async_login(std::string_view user, std::string_view secret, Token&& token) &&
         requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
                  encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_>)
@@ -459,7 +467,7 @@ public:
     /// The envelope is separate from the headers, so BCC is a recipient here
     /// and not in the message. The message: bytes (a string or string_view),
     /// an smtp::message from the builder, or a message_source.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -469,7 +477,7 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, std::string_view message,
                                 error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
@@ -479,7 +487,7 @@ public:
     }
     /// With DSN requests per recipient and per-message options (RET, ENVID,
     /// REQUIRETLS, BINARYMIME, a progress callback).
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, std::span<const recipient> to, std::string_view message,
                                 const send_options& options = {})
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
@@ -490,7 +498,7 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, std::span<const recipient> to, std::string_view message,
                                 const send_options& options, error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
@@ -503,7 +511,7 @@ public:
     /// A message read from `source` as it is sent (smtp/message_file.hpp
     /// makes one from a file): memory does not grow with its size. See
     /// message_source for what changes when the source cannot be rewound.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, std::span<const recipient> to, message_source& source,
                                 const send_options& options = {})
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
@@ -514,7 +522,7 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, std::span<const recipient> to, message_source& source,
                                 const send_options& options, error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
@@ -526,14 +534,14 @@ public:
         return run_transaction(t, ec, diag);
     }
     /// smtplib's sendmail with a message_source.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, message_source& source)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         const std::vector<recipient> rcpts = detail::to_recipients(to);
         return sendmail(from, rcpts, source);
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, message_source& source,
                                 error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
@@ -544,14 +552,14 @@ public:
     /// A message from the builder (smtp/message.hpp), written as it is sent
     /// (attachments are read then, not before). The envelope is the one
     /// given; send_message takes it from the message.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, const message& m)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         message_source source = detail::source_of(m);
         return sendmail(from, to, source);
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, const message& m,
                                 error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
@@ -561,12 +569,16 @@ public:
     }
 
     /// Asynchronous sendmail. Completion: void(error_code, transaction_result).
-    /// The message: a std::string rvalue is moved into the operation and an
-    /// smtp::message is read through its own reader, so neither needs to
-    /// outlive the call; a std::string lvalue, a string_view or a
-    /// message_source is viewed and must stay valid until the completion.
-    /// `from` and `to` are copied before this returns.
-    template <class M, class Token, class S_ = S, class P_ = P>
+    /// The message: a std::string rvalue is moved into the operation, any
+    /// other string (a named std::string, a literal, another string type) is
+    /// copied, and an smtp::message is read through its own reader, so none
+    /// of them needs to outlive the call. Only a std::string_view (to send
+    /// large bytes without a copy) and a message_source (an lvalue; a
+    /// temporary one does not compile) are viewed: they must stay valid
+    /// until the completion. `from` and `to` are copied before this returns.
+    /// On a moved-from session it throws at the call (there is no executor
+    /// to complete on), as every asynchronous form does.
+    template <class..., class M, class Token, class S_ = S, class P_ = P>
     auto async_sendmail(std::string_view from, const std::vector<std::string>& to, M&& message, Token&& token)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_> &&
                  detail::sendable_message<M>)
@@ -580,7 +592,7 @@ public:
                          session_facts{c.transport.encrypted(), c.lmtp}, c.options.transactions);
         else
             h->t.emplace(plan(from, h->to, h->view, h->options));
-        return detail::initiate<void(error_code, transaction_result)>(
+        return detail::initiate<void(error_code, transaction_result), Token>(
             [&c](auto handler, std::shared_ptr<detail::async_send_state> h) {
                 if (h->t->error()) { // refused before a byte: nothing was sent
                     const error_code ec = h->t->error();
@@ -607,7 +619,7 @@ public:
     /// each message costs about one round trip. One result per message,
     /// each with its own error; nothing throws for a refusal or a lost
     /// connection: after one, the messages not yet sent say not_sent.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     std::vector<transaction_result> send_all(std::span<const outgoing_message> messages)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -641,7 +653,7 @@ public:
 
     /// smtplib's send_message: the envelope from the message's headers
     /// (Sender or From; To, Cc and Bcc), sent without its Bcc header.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result send_message(std::string_view message)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -651,7 +663,7 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result send_message(std::string_view message, error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -663,7 +675,7 @@ public:
     /// The same over a message_source: only the header block is read ahead
     /// (protocol/envelope.hpp's envelope_from_source); the rest is read as it
     /// is sent.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result send_message(message_source& source)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -673,20 +685,25 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result send_message(message_source& source, error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         if (!usable(ec, diag))
-            return {};
-        source_envelope env = envelope_from_source(source);
+            return detail::not_sent({}, ec);
+        source_envelope env = envelope_from_source(source, ec);
+        if (ec) {
+            diag.clear();
+            diag.set_field("message source");
+            return detail::not_sent({}, ec);
+        }
         if (env.from.empty())
             return no_sender(ec, diag);
         return sendmail(env.from, env.recipients, env.message, ec, diag);
     }
     /// A message from the builder: the envelope is its From, and its To, Cc
     /// and Bcc (message::bcc() addresses are never in its headers).
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result send_message(const message& m)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -696,7 +713,7 @@ public:
         detail::throw_on_error(ec, diag);
         return r;
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     transaction_result send_message(const message& m, error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -707,7 +724,7 @@ public:
     }
 
     /// MAIL FROM: opens a transaction.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     auto mail_from(std::string_view from, std::span<const esmtp_param> params = {}) &&
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -715,7 +732,7 @@ public:
         diagnostics diag;
         return std::move(*this).mail_from(from, params, ec, diag).value();
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     auto mail_from(std::string_view from, std::span<const esmtp_param> params, error_code& ec, diagnostics& diag) &&
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -725,7 +742,7 @@ public:
 
     /// RCPT TO. In a transaction with no accepted recipient yet, a refusal
     /// leaves the session where it was; once one is accepted, the state stays.
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto rcpt_to(std::string_view to, std::span<const esmtp_param> params = {}) &&
         requires mail_transaction_open<S_>
     {
@@ -733,7 +750,7 @@ public:
         diagnostics diag;
         return std::move(*this).rcpt_to(to, params, ec, diag).value();
     }
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto rcpt_to(std::string_view to, std::span<const esmtp_param> params, error_code& ec, diagnostics& diag) &&
         requires mail_transaction_open<S_>
     {
@@ -743,7 +760,7 @@ public:
 
     /// DATA and the message, after at least one accepted recipient. Back to
     /// greeted either way (after a refusal the transaction is over).
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto data(std::string_view message) &&
         requires recipient_accepted<S_>
     {
@@ -756,7 +773,7 @@ public:
         }
         return g;
     }
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto data(std::string_view message, error_code& ec, diagnostics& diag) &&
         requires recipient_accepted<S_>
     {
@@ -779,7 +796,7 @@ public:
 
     /// BDAT with the whole message as its one LAST chunk (RFC 3030), for
     /// servers that offer CHUNKING. Back to greeted either way.
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto bdat(std::string_view message) &&
         requires recipient_accepted<S_>
     {
@@ -792,7 +809,7 @@ public:
         }
         return g;
     }
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto bdat(std::string_view message, error_code& ec, diagnostics& diag) &&
         requires recipient_accepted<S_>
     {
@@ -805,7 +822,7 @@ public:
     }
 
     /// RSET: ends a transaction.
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto rset() &&
         requires(ehlo_done<S_>)
     {
@@ -813,7 +830,7 @@ public:
         diagnostics diag;
         return std::move(*this).rset(ec, diag).value();
     }
-    template <class S_ = S>
+    template <class..., class S_ = S>
     auto rset(error_code& ec, diagnostics& diag) &&
         requires(ehlo_done<S_>)
     {
@@ -827,52 +844,52 @@ public:
     // permanent_failure and still give the reply.
 
     /// VRFY.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     reply verify(std::string_view who)
         requires(greeted_again_after_starttls<S_> && session_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         return keep_state<cmd::vrfy>(cmd::vrfy{who}, true);
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     command_result verify(std::string_view who, error_code& ec, diagnostics& diag)
         requires(greeted_again_after_starttls<S_> && session_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         return keep_state<cmd::vrfy>(cmd::vrfy{who}, ec, diag);
     }
     /// EXPN.
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     reply expn(std::string_view list)
         requires(greeted_again_after_starttls<S_> && session_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         return keep_state<cmd::expn>(cmd::expn{list}, true);
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     command_result expn(std::string_view list, error_code& ec, diagnostics& diag)
         requires(greeted_again_after_starttls<S_> && session_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         return keep_state<cmd::expn>(cmd::expn{list}, ec, diag);
     }
     /// HELP [topic].
-    template <class S_ = S>
+    template <class..., class S_ = S>
     reply help(std::string_view topic = {})
         requires(greeted_again_after_starttls<S_> && session_open<S_>)
     {
         return keep_state<cmd::help>(cmd::help{topic}, true);
     }
-    template <class S_ = S>
+    template <class..., class S_ = S>
     command_result help(std::string_view topic, error_code& ec, diagnostics& diag)
         requires(greeted_again_after_starttls<S_> && session_open<S_>)
     {
         return keep_state<cmd::help>(cmd::help{topic}, ec, diag);
     }
     /// NOOP.
-    template <class S_ = S>
+    template <class..., class S_ = S>
     reply noop()
         requires(greeted_again_after_starttls<S_> && session_open<S_>)
     {
         return keep_state<cmd::noop>(cmd::noop{}, false);
     }
-    template <class S_ = S>
+    template <class..., class S_ = S>
     command_result noop(error_code& ec, diagnostics& diag)
         requires(greeted_again_after_starttls<S_> && session_open<S_>)
     {
@@ -883,7 +900,7 @@ public:
     /// that change state: those have their own members (the throwing form
     /// throws std::invalid_argument, the error_code form says
     /// errc::invalid_command_verb, and nothing is sent).
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     reply docmd(std::string_view verb, std::string_view argument = {})
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -891,7 +908,7 @@ public:
             throw std::invalid_argument("smtp: docmd cannot send a state-changing command; use its member");
         return keep_state<cmd::raw>(cmd::raw{verb, argument}, true);
     }
-    template <class S_ = S, class P_ = P>
+    template <class..., class S_ = S, class P_ = P>
     command_result docmd(std::string_view verb, std::string_view argument, error_code& ec, diagnostics& diag)
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
@@ -907,7 +924,7 @@ public:
     // --- QUIT ---------------------------------------------------------------------------------
 
     /// QUIT, then close. The closed session has no commands.
-    template <class S_ = S>
+    template <class..., class S_ = S>
     session<P, state::closed> quit() &&
         requires session_open<S_>
     {
@@ -917,7 +934,7 @@ public:
         detail::throw_on_error(ec, diag);
         return c;
     }
-    template <class S_ = S>
+    template <class..., class S_ = S>
     session<P, state::closed> quit(error_code& ec, diagnostics& diag) &&
         requires session_open<S_>
     {
@@ -928,13 +945,13 @@ public:
         return session<P, state::closed>(std::move(c_));
     }
     /// Completion: void(error_code, closed session).
-    template <class Token, class S_ = S>
+    template <class..., class Token, class S_ = S>
     auto async_quit(Token&& token) &&
         requires session_open<S_>
     {
         using closed = session<P, state::closed>;
         conn_type& c = conn();
-        return detail::initiate<void(error_code, closed)>(
+        return detail::initiate<void(error_code, closed), Token>(
             [&c](auto handler, std::unique_ptr<conn_type> owned) {
                 detail::async_run(c, detail::quit_op<conn_type>{},
                                   [h = std::move(handler), owned = std::move(owned)](error_code ec) mutable {
@@ -1100,7 +1117,7 @@ private:
     {
         using result_type = step<Next, session>;
         conn_type& c = conn();
-        return detail::initiate<void(error_code, result_type)>(
+        return detail::initiate<void(error_code, result_type), Token>(
             [&c](auto handler, Op op, session self) {
                 detail::async_run(c, std::move(op),
                                   [h = std::move(handler), self = std::move(self)](error_code ec) mutable {
@@ -1186,8 +1203,13 @@ private:
         if (!c_ || c_->closed)
             return;
         try {
-            if (!c_->broken && c_->owned_context) // an asynchronous session cannot wait here
+            if (!c_->broken && c_->owned_context) { // an asynchronous session cannot wait here
+                // A goodbye, not a command the caller waits for: a server
+                // that stalls now holds the exception up 5 s at most.
+                auto& limit = c_->options.timeouts.command;
+                limit = std::min<std::chrono::milliseconds>(limit, std::chrono::seconds(5));
                 detail::run(*c_, detail::quit_op<conn_type>{});
+            }
             if (!c_->closed)
                 c_->transport.close();
         } catch (...) { // the exception on its way says what matters

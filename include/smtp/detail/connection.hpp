@@ -1033,9 +1033,11 @@ struct handler_fits<Token, void(Args...)> {
 
 /// async_initiate for the library's public asynchronous operations: a
 /// function object that cannot take the completion's arguments is told so
-/// in one line, instead of a hundred from inside Asio.
+/// in one line, instead of a hundred from inside Asio. `Token` is the
+/// caller's forwarding type, given explicitly (an lvalue handler stays an
+/// lvalue: Asio copies it rather than moving from it).
 template <class Sig, class Token, class Init, class... Args>
-auto initiate(Init&& init, Token& token, Args&&... args)
+auto initiate(Init&& init, std::remove_reference_t<Token>& token, Args&&... args)
 {
     if constexpr (!handler_fits<Token, Sig>::value) {
         static_assert(handler_fits<Token, Sig>::value,

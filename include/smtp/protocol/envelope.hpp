@@ -18,6 +18,7 @@
 #define SMTP_PROTOCOL_ENVELOPE_HPP
 
 #include <smtp/protocol/detail/validate.hpp>
+#include <smtp/protocol/error.hpp>
 #include <smtp/protocol/message_source.hpp>
 #include <smtp/version.hpp>
 
@@ -183,26 +184,37 @@ inline envelope envelope_from_headers(std::string_view message)
 
 /// The envelope of a message read from `source`, and the message to send
 /// without its Bcc headers, as a source (see envelope_from_headers). Only
-/// the header block is read here and held (at most `max_header` octets;
-/// past that, what was read counts as the header block); the rest is read
-/// from `source` as it is sent, so `source` must outlive the result. The
-/// result can be rewound when `source` can.
+/// the header block is read here and held; the rest is read from `source`
+/// as it is sent, so `source` must outlive the result. The result can be
+/// rewound when `source` can. Errors: errc::header_block_too_long when no
+/// blank line ends the headers within `max_header` octets (cutting there
+/// could leave half a Bcc line in what is sent); errc::empty_argument when
+/// `source` has no read function.
 struct source_envelope {
     std::string from;
     std::vector<std::string> recipients;
     message_source message;
 };
 
-inline source_envelope envelope_from_source(message_source& source, std::size_t max_header = 1024 * 1024)
+inline source_envelope envelope_from_source(message_source& source, error_code& ec,
+                                            std::size_t max_header = 1024 * 1024)
 {
+    ec = {};
+    if (!source.read) {
+        ec = errc::empty_argument;
+        return {};
+    }
     // Read until the blank line that ends the header block (CRLF or LF line ends).
     std::string head;
     std::size_t end = std::string::npos;
     char buf[16 * 1024];
+    bool ended = false; // the source ended before a blank line: all of it is headers
     while (head.size() < max_header) {
         const std::size_t n = source.read(buf, std::min(sizeof buf, max_header - head.size()));
-        if (n == 0)
+        if (n == 0) {
+            ended = true;
             break;
+        }
         const std::size_t from = head.size() < 3 ? 0 : head.size() - 3;
         head.append(buf, n);
         const std::size_t crlf = head.find("\r\n\r\n", from), lf = head.find("\n\n", from);
@@ -210,8 +222,13 @@ inline source_envelope envelope_from_source(message_source& source, std::size_t 
         if (end != std::string::npos)
             break;
     }
-    if (end == std::string::npos)
+    if (end == std::string::npos) {
+        if (!ended) {
+            ec = errc::header_block_too_long;
+            return {};
+        }
         end = head.size();
+    }
     envelope e = envelope_from_headers(std::string_view(head).substr(0, end));
 
     struct state {

@@ -111,6 +111,9 @@ enum class errc {
     no_greeting,                    ///< no greeting came (timeout or close): an implicit-TLS server waits for the client
     not_smtp,                       ///< the server's first bytes are not SMTP (an SSH or HTTP server, ...)
     auth_refused,                   ///< the server refused AUTH (4yz or 5yz but 421; the reply is in diagnostics)
+
+    // --- Reading a message's headers from a source ------------------------------------
+    header_block_too_long,          ///< envelope_from_source: no blank line ends the headers within its limit
 };
 
 namespace detail {
@@ -183,6 +186,7 @@ public:
         case errc::requiretls_not_offered: return "requested but the server does not offer REQUIRETLS";
         case errc::requiretls_without_tls: return "requested on a session that is not encrypted";
         case errc::unsolicited_reply: return "the server sent a reply no command asked for";
+        case errc::header_block_too_long: return "the message's header block has no end within the limit";
         case errc::moved_from_session:
             return "the session was moved from: a transition consumed it, use the session it returned";
         case errc::greeting_in_clear: return "the server greets in clear: use tls::starttls, usually port 587";
