@@ -63,6 +63,7 @@ private:
     Inner inner_;
     std::size_t sent_ = 0;
 };
+static_assert(smtp::transport_policy<metered<smtp::transport::scripted>>);
 
 int main()
 {

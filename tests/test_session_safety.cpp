@@ -535,6 +535,24 @@ static_assert(!smtp::logger<mine::no_enabled> && !smtp::logger<mine::runtime_ena
               !smtp::logger<mine::wrong_category> && !smtp::logger<mine::no_on_reply>);
 static_assert(!smtp::tls_policy<mine::tls_missing_a_flag> && !smtp::tls_policy<mine::check_certificates> &&
               !smtp::auth_policy<mine::plaintext> && !smtp::dialect_policy<mine::tls>);
+/// Not a transport: no cancel() (the session cancels a read at its deadline).
+struct transport_without_cancel {
+    using policy_category = smtp::transport_category;
+    using executor_type = asio::any_io_executor;
+    executor_type get_executor() { return {}; }
+    bool encrypted() const noexcept { return false; }
+    template <class H>
+    void async_connect(const smtp::connect_options&, H&&) {}
+    template <class H>
+    void async_handshake(const smtp::connect_options&, bool, H&&) {}
+    template <class H>
+    void async_read_some(asio::mutable_buffer, H&&) {}
+    template <class H>
+    void async_write(asio::const_buffer, H&&) {}
+    void close() {}
+};
+static_assert(!smtp::transport_policy<transport_without_cancel>);
+static_assert(smtp::transport_policy<smtp::transport::tcp> && smtp::transport_policy<smtp::transport::scripted>);
 // Every built-in policy meets its kind's concept.
 static_assert(smtp::tls_policy<smtp::tls::starttls> && smtp::tls_policy<smtp::tls::implicit> &&
               smtp::tls_policy<smtp::tls::opportunistic> && smtp::tls_policy<smtp::tls::none>);

@@ -20,15 +20,56 @@
 #include <smtp/dialect.hpp>
 #include <smtp/detail/policy_set.hpp>
 #include <smtp/log.hpp>
+#include <smtp/options.hpp>
 #include <smtp/tls.hpp>
 #include <smtp/transport/tcp.hpp>
 #include <smtp/version.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+
+#include <concepts>
+#include <cstddef>
 
 SMTP_NAMESPACE_BEGIN
 
 /// Something with a policy_category.
 template <class P>
 concept policy = requires { typename P::policy_category; };
+
+namespace detail {
+/// What the session's driver hands a transport's asynchronous operations.
+struct transport_handler_archetype {
+    using executor_type = boost::asio::any_io_executor;
+    executor_type get_executor() const noexcept;
+    void operator()(error_code, std::size_t = 0);
+};
+} // namespace detail
+
+/// A transport (the transport policy), exactly what the session's driver
+/// uses of one: its category, an executor, the four asynchronous operations
+/// (each completing with void(error_code) or void(error_code, std::size_t);
+/// async_write writes all of the buffer), cancel() (a deadline passed),
+/// close(), encrypted(), and a move into the session. connect() constructs
+/// it from the executor followed by connect's own extra arguments; the pool
+/// from the executor alone, or through a transport_factory. Two members are
+/// optional, for better errors: connect_attempts() and handshake_bytes()
+/// (see transport::tcp). examples/custom_policies.cpp has one that wraps another.
+template <class T>
+concept transport_policy =
+    std::same_as<typename T::policy_category, transport_category> && std::move_constructible<T> &&
+    requires(T& t, const T& ct, const connect_options& o, boost::asio::mutable_buffer in,
+             boost::asio::const_buffer out, detail::transport_handler_archetype h) {
+        typename T::executor_type;
+        t.get_executor();
+        t.async_connect(o, std::move(h));
+        t.async_handshake(o, bool{}, std::move(h));
+        t.async_read_some(in, std::move(h));
+        t.async_write(out, std::move(h));
+        t.cancel();
+        t.close();
+        { ct.encrypted() } -> std::convertible_to<bool>;
+    };
 
 namespace detail {
 /// Each type named in policies<...> is checked here, one at a time, so that
@@ -42,7 +83,7 @@ struct checked_policy {
 } // namespace detail
 
 /// The policies of a session, by kind, in any order. Each kind's policy is
-/// checked against its concept: tls_policy, verify_policy, auth_policy,
+/// checked against its concept: transport_policy, tls_policy, verify_policy, auth_policy,
 /// plaintext_auth_policy, logger, dialect_policy.
 template <class... Ps>
 struct policies {
@@ -66,6 +107,11 @@ struct policies {
 
     // Each message says what the concept asks, for the contexts where a
     // compiler does not spell out the failed requirement.
+    static_assert(transport_policy<transport>,
+                  "smtp::policies<...>: the transport does not satisfy smtp::transport_policy: policy_category = "
+                  "smtp::transport_category, executor_type, get_executor(), async_connect(options, h), "
+                  "async_handshake(options, verify, h), async_read_some(buffer, h), async_write(buffer, h), "
+                  "cancel(), close(), encrypted() const, and a move constructor");
     static_assert(tls_policy<tls>, "smtp::policies<...>: the TLS policy does not satisfy smtp::tls_policy: "
                                    "policy_category = smtp::tls_category and static constexpr bool offers_starttls, "
                                    "implicit_tls, clear_text_allowed");
