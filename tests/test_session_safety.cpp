@@ -859,3 +859,33 @@ BOOST_AUTO_TEST_CASE(envelope_from_source_reads_the_header_block_only_and_says_w
     env = smtp::envelope_from_source(none, ec);
     BOOST_TEST(ec == errc::empty_argument);
 }
+
+BOOST_AUTO_TEST_CASE(a_builder_message_with_dsn_and_a_temporary_source_in_the_synchronous_forms)
+{
+    smtp::message m(9);
+    m.from({"", "a@x.org"}).to({"", "b@x.org"}).subject("dsn").text("Hi.\n");
+    const std::string bytes = m.to_string();
+    const std::string raw = "From: a@x.org\r\nTo: c@x.org\r\nBcc: d@x.org\r\n\r\nhi\r\n";
+    auto s = scripted_server::greeted("250-mx.example\r\n250-PIPELINING\r\n250 DSN\r\n");
+    s->expect("MAIL FROM:<a@x.org> RET=HDRS\r\nRCPT TO:<b@x.org> NOTIFY=FAILURE,DELAY\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect(bytes + ".\r\n")
+        .respond("250 queued\r\n")
+        .expect("MAIL FROM:<a@x.org>\r\nRCPT TO:<c@x.org>\r\nRCPT TO:<d@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect("From: a@x.org\r\nTo: c@x.org\r\n\r\nhi\r\n.\r\n")
+        .respond("250 queued\r\n")
+        .expect("MAIL FROM:<a@x.org>\r\nRCPT TO:<e@x.org>\r\nDATA\r\n")
+        .respond("250 ok\r\n250 ok\r\n354 go\r\n")
+        .expect(raw + ".\r\n")
+        .respond("250 queued\r\n");
+    auto g = std::move(smtp::connect<clear>(opts(), s)).ehlo();
+    const std::vector<smtp::recipient> to{{"b@x.org", smtp::dsn::notify::failure | smtp::dsn::notify::delay}};
+    smtp::send_options o;
+    o.ret = smtp::dsn::ret::headers;
+    BOOST_TEST(g.sendmail("a@x.org", to, m, o).queued());
+    // A source written in the call: the synchronous forms are done with it before they return.
+    BOOST_TEST(g.send_message(bytes_source(raw)).queued());
+    BOOST_TEST(g.sendmail("a@x.org", {"e@x.org"}, bytes_source(raw)).queued());
+    BOOST_TEST(s->done(), s->log());
+}

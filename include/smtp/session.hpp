@@ -568,6 +568,53 @@ public:
         return sendmail(from, to, source, ec, diag);
     }
 
+    /// A builder's message with DSN requests and per-message options.
+    template <class..., class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, std::span<const recipient> to, const message& m,
+                                const send_options& options = {})
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        message_source source = detail::source_of(m);
+        return sendmail(from, to, source, options);
+    }
+    template <class..., class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, std::span<const recipient> to, const message& m,
+                                const send_options& options, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        message_source source = detail::source_of(m);
+        return sendmail(from, to, source, options, ec, diag);
+    }
+    /// A temporary source (such as file_message(path) written in the call):
+    /// the synchronous forms are done with it before they return.
+    template <class..., class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, std::span<const recipient> to, message_source&& source,
+                                const send_options& options = {})
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        return sendmail(from, to, source, options);
+    }
+    template <class..., class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, std::span<const recipient> to, message_source&& source,
+                                const send_options& options, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        return sendmail(from, to, source, options, ec, diag);
+    }
+    template <class..., class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, message_source&& source)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        return sendmail(from, to, source);
+    }
+    template <class..., class S_ = S, class P_ = P>
+    transaction_result sendmail(std::string_view from, const std::vector<std::string>& to, message_source&& source,
+                                error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        return sendmail(from, to, source, ec, diag);
+    }
+
     /// Asynchronous sendmail. Completion: void(error_code, transaction_result).
     /// The message: a std::string rvalue is moved into the operation, any
     /// other string (a named std::string, a literal, another string type) is
@@ -700,6 +747,19 @@ public:
         if (env.from.empty())
             return no_sender(ec, diag);
         return sendmail(env.from, env.recipients, env.message, ec, diag);
+    }
+    /// A temporary source, for the synchronous forms (see sendmail).
+    template <class..., class S_ = S, class P_ = P>
+    transaction_result send_message(message_source&& source)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        return send_message(source);
+    }
+    template <class..., class S_ = S, class P_ = P>
+    transaction_result send_message(message_source&& source, error_code& ec, diagnostics& diag)
+        requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
+    {
+        return send_message(source, ec, diag);
     }
     /// A message from the builder: the envelope is its From, and its To, Cc
     /// and Bcc (message::bcc() addresses are never in its headers).
