@@ -529,8 +529,7 @@ public:
     {
         if (!usable(ec, diag))
             return detail::not_sent(to, ec);
-        transaction t(from, to, source, options, server_offers::from(c_->caps),
-                      session_facts{c_->transport.encrypted(), c_->lmtp}, c_->options.transactions);
+        transaction t = plan(from, to, source, options);
         return run_transaction(t, ec, diag);
     }
     /// smtplib's sendmail with a message_source.
@@ -635,8 +634,7 @@ public:
         conn_type& c = conn();
         h->keep(std::forward<M>(message));
         if (h->source)
-            h->t.emplace(from, h->to, *h->source, h->options, server_offers::from(c.caps),
-                         session_facts{c.transport.encrypted(), c.lmtp}, c.options.transactions);
+            h->t.emplace(plan(from, h->to, *h->source, h->options));
         else
             h->t.emplace(plan(from, h->to, h->view, h->options));
         return detail::initiate<void(error_code, transaction_result), Token>(
@@ -1207,11 +1205,20 @@ private:
         return r;
     }
 
-    transaction plan(std::string_view from, std::span<const recipient> to, std::string_view message,
+    /// A transaction on this session: the message as bytes (viewed) or a
+    /// source, with what the server offers and what the session is.
+    template <class Message>
+        requires(std::same_as<Message, std::string_view> || std::same_as<Message, message_source>)
+    transaction plan(std::string_view from, std::span<const recipient> to, Message& message,
                      const send_options& options) const
     {
         return transaction(from, to, message, options, server_offers::from(c_->caps),
                            session_facts{c_->transport.encrypted(), c_->lmtp}, c_->options.transactions);
+    }
+    transaction plan(std::string_view from, std::span<const recipient> to, std::string_view message,
+                     const send_options& options) const
+    {
+        return plan<std::string_view>(from, to, message, options);
     }
 
     auto make_auth_op(sasl::credentials creds)
