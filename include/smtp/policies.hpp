@@ -22,6 +22,7 @@
 #include <smtp/log.hpp>
 #include <smtp/options.hpp>
 #include <smtp/tls.hpp>
+#include <smtp/transport/concepts.hpp>
 #include <smtp/transport/tcp.hpp>
 #include <smtp/version.hpp>
 
@@ -37,39 +38,16 @@ SMTP_NAMESPACE_BEGIN
 template <class P>
 concept policy = requires { typename P::policy_category; };
 
-namespace detail {
-/// What the session's driver hands a transport's asynchronous operations.
-struct transport_handler_archetype {
-    using executor_type = boost::asio::any_io_executor;
-    executor_type get_executor() const noexcept;
-    void operator()(error_code, std::size_t = 0);
-};
-} // namespace detail
-
-/// A transport (the transport policy), exactly what the session's driver
-/// uses of one: its category, an executor, the four asynchronous operations
-/// (each completing with void(error_code) or void(error_code, std::size_t);
-/// async_write writes all of the buffer), cancel() (a deadline passed),
-/// close(), encrypted(), and a move into the session. connect() constructs
-/// it from the executor followed by connect's own extra arguments; the pool
-/// from the executor alone, or through a transport_factory. Two members are
-/// optional, for better errors: connect_attempts() and handshake_bytes()
-/// (see transport::tcp). examples/custom_policies.cpp has one that wraps another.
+/// A transport (the transport policy): a session transport (what the
+/// session's driver uses: smtp::transport::session_transport, in
+/// smtp/transport/concepts.hpp), with transport_category as its
+/// policy_category. connect() constructs it from the executor followed by
+/// connect's own extra arguments; the pool from the executor alone, or
+/// through a transport_factory. examples/custom_policies.cpp has one that
+/// wraps another.
 template <class T>
 concept transport_policy =
-    std::same_as<typename T::policy_category, transport_category> && std::move_constructible<T> &&
-    requires(T& t, const T& ct, const connect_options& o, boost::asio::mutable_buffer in,
-             boost::asio::const_buffer out, detail::transport_handler_archetype h) {
-        typename T::executor_type;
-        t.get_executor();
-        t.async_connect(o, std::move(h));
-        t.async_handshake(o, bool{}, std::move(h));
-        t.async_read_some(in, std::move(h));
-        t.async_write(out, std::move(h));
-        t.cancel();
-        t.close();
-        { ct.encrypted() } -> std::convertible_to<bool>;
-    };
+    std::same_as<typename T::policy_category, transport_category> && transport::session_transport<T>;
 
 namespace detail {
 /// Each type named in policies<...> is checked here, one at a time, so that

@@ -21,7 +21,7 @@
 
 #include <smtp/options.hpp>
 #include <smtp/protocol/error.hpp>
-#include <smtp/transport/tcp.hpp> // transport_category
+#include <smtp/transport/concepts.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>

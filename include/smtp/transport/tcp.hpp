@@ -27,6 +27,7 @@
 
 #include <smtp/options.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/transport/concepts.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -54,8 +55,6 @@
 #include <vector>
 
 SMTP_NAMESPACE_BEGIN
-
-struct transport_category {};
 
 namespace detail {
 class x509_error_category final : public boost::system::error_category {
