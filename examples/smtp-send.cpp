@@ -752,7 +752,7 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
     smtp::connect_options options;
     options.host = cfg.host;
     options.port = cfg.port.value_or(lmtp ? 24 : Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
-    options.ca_file = cfg.cafile;
+    options.tls.ca_file = cfg.cafile;
     options.transactions = transaction_settings(cfg);
     if (cfg.timeout) {
         auto& t = options.timeouts;
