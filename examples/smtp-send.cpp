@@ -2,6 +2,7 @@
 // server (or an LMTP server, with --lmtp).
 //
 //   smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]
+//             [--cert PEM [--key PEM] [--key-passphrase-env VAR]] [--pin-sha256 PIN]...
 //             [--user NAME --password-env VAR|--oauth-token-env VAR [--auth MECH,...]]
 //             [--from ADDR] [--to ADDR]...
 //             [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]
@@ -12,6 +13,15 @@
 //               goes out in clear; implicit (port 465): TLS from the first
 //               byte; none (port 25): no TLS at all, and then no --user
 //   --cafile    trust the CAs in this PEM file instead of the system's
+//   --cert      a client certificate (PEM) for a server that asks for one;
+//               --key its private key (default: in the --cert file), whose
+//               passphrase, if it has one, comes from the environment
+//               variable named by --key-passphrase-env (never the command line)
+//   --pin-sha256  the server's public key must be this one (repeatable: any
+//               of them): the SHA-256 of its SubjectPublicKeyInfo, as 64 hex
+//               digits or base64 (optionally "sha256//" first, as curl takes
+//               it). Checked in the handshake, in addition to the certificate
+//               check; a mismatch ends the connection before any command
 //   --user      log in as NAME, with the password from the environment
 //               variable VAR (never on the command line: ps shows those)
 //   --oauth-token-env  instead of a password, an OAuth 2 access token from
@@ -361,6 +371,11 @@ struct config {
     std::optional<std::uint16_t> port;
     std::string tls = "starttls";
     std::string cafile;
+    std::string cert;
+    std::string key;
+    std::string key_passphrase_env;
+    std::string key_passphrase; ///< read from key_passphrase_env by main()
+    std::vector<std::string> pins;
     std::string user;
     std::string password_env;
     std::string oauth_token_env;
@@ -381,6 +396,7 @@ struct config {
 
 constexpr std::string_view usage =
     "usage: smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]\n"
+    "                 [--cert PEM [--key PEM] [--key-passphrase-env VAR]] [--pin-sha256 PIN]...\n"
     "                 [--user NAME --password-env VAR|--oauth-token-env VAR [--auth MECH,...]]\n"
     "                 [--from ADDR] [--to ADDR]...\n"
     "                 [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]\n"
@@ -395,6 +411,11 @@ constexpr std::string_view usage =
     "  --port N            default 587 (starttls), 465 (implicit), 25 (none); 24 with --lmtp\n"
     "  --tls MODE          starttls (default: required, nothing in clear), implicit, or none\n"
     "  --cafile PEM        trust these CAs instead of the system's\n"
+    "  --cert PEM          a client certificate, for a server that asks for one\n"
+    "  --key PEM           its private key (default: in the --cert file)\n"
+    "  --key-passphrase-env VAR  the key's passphrase, from the environment variable VAR\n"
+    "  --pin-sha256 PIN    the server's public key must be this (repeatable: any of them):\n"
+    "                      SHA-256 of its SubjectPublicKeyInfo, hex or base64 (sha256//...)\n"
     "  --user NAME         log in (not with --tls none), the password from the\n"
     "  --password-env VAR    environment variable VAR\n"
     "  --oauth-token-env VAR or an OAuth 2 token from VAR (OAUTHBEARER, XOAUTH2)\n"
@@ -538,6 +559,7 @@ config parse_command_line(int argc, char** argv)
             continue;
         }
         const std::string_view known[] = {"--host",       "--port",    "--tls",   "--cafile",
+                                          "--cert",       "--key",     "--key-passphrase-env", "--pin-sha256",
                                           "--user",       "--password-env",      "--oauth-token-env",
                                           "--auth",       "--from",    "--to",    "--dsn-notify",
                                           "--dsn-ret",    "--envid",   "--timeout"};
@@ -558,6 +580,14 @@ config parse_command_line(int argc, char** argv)
             c.tls = value;
         } else if (name == "--cafile")
             c.cafile = value;
+        else if (name == "--cert")
+            c.cert = value;
+        else if (name == "--key")
+            c.key = value;
+        else if (name == "--key-passphrase-env")
+            c.key_passphrase_env = value;
+        else if (name == "--pin-sha256")
+            c.pins.emplace_back(value);
         else if (name == "--user")
             c.user = value;
         else if (name == "--password-env")
@@ -605,6 +635,13 @@ config parse_command_line(int argc, char** argv)
                                                       : " takes an OAuth 2 token (--oauth-token-env), not a password"));
     if (!c.user.empty() && c.tls == "none")
         throw failure("--user with --tls none would send the credentials in clear; use starttls or implicit");
+    if (!c.key.empty() && c.cert.empty())
+        throw failure("--key goes with --cert");
+    if (!c.key_passphrase_env.empty() && c.cert.empty())
+        throw failure("--key-passphrase-env goes with --cert");
+    if (c.tls == "none" && (!c.cert.empty() || !c.pins.empty()))
+        throw failure(std::string(c.cert.empty() ? "--pin-sha256" : "--cert") +
+                      " with --tls none: there is no TLS to use it in");
     if (c.requiretls && c.tls == "none")
         throw failure("--requiretls needs an encrypted session (--tls starttls or implicit), not --tls none");
     return c;
@@ -753,6 +790,10 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
     options.host = cfg.host;
     options.port = cfg.port.value_or(lmtp ? 24 : Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
     options.tls.ca_file = cfg.cafile;
+    options.tls.cert_file = cfg.cert;
+    options.tls.key_file = cfg.key;
+    options.tls.key_passphrase = cfg.key_passphrase;
+    options.tls.pin_sha256 = cfg.pins;
     options.transactions = transaction_settings(cfg);
     if (cfg.timeout) {
         auto& t = options.timeouts;
@@ -949,7 +990,7 @@ envelope make_envelope(const config& cfg, std::string message)
 int main(int argc, char** argv)
 {
     try {
-        const config cfg = parse_command_line(argc, argv);
+        config cfg = parse_command_line(argc, argv);
         // The password or the token: from the environment, never from argv
         // (ps shows those).
         std::string secret;
@@ -961,6 +1002,13 @@ int main(int argc, char** argv)
                     throw failure(std::string(option) + " " + printable(var) + ": no such environment variable");
                 secret = p;
             }
+        if (!cfg.key_passphrase_env.empty()) {
+            const char* p = std::getenv(cfg.key_passphrase_env.c_str());
+            if (!p)
+                throw failure("--key-passphrase-env " + printable(cfg.key_passphrase_env) +
+                              ": no such environment variable");
+            cfg.key_passphrase = p;
+        }
         std::string message{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
         if (message.empty())
             throw failure("no message on stdin");
