@@ -397,8 +397,9 @@ private:
         conn_type& c = *it->c;
         rs->ts.reserve(rs->jobs.size());
         for (auto& j : rs->jobs)
-            rs->ts.emplace_back(j.m.from, j.m.to, j.m.message, j.m.options, server_offers::from(c.caps),
-                                session_facts{c.transport.encrypted(), c.lmtp}, c.options.transactions);
+            rs->ts.emplace_back(j.m.from, j.m.to, j.m.message, j.m.options, c.caps,
+                                session_facts{c.transport.encrypted(), c.lmtp}, c.options.transactions,
+                                typename P::extensions{});
         auto& ts = rs->ts;
         detail::async_run(c, detail::transactions_op<conn_type>{{}, std::span<transaction>(ts)},
                           [st, it, rs](error_code ec) {

@@ -853,7 +853,9 @@ public:
     }
 
     /// BDAT with the whole message as its one LAST chunk (RFC 3030), for
-    /// servers that offer CHUNKING. Back to greeted either way.
+    /// servers that offer CHUNKING: without it, errc::chunking_not_offered
+    /// and no BDAT is written (RSET ends the transaction). Back to greeted
+    /// either way.
     template <class..., class S_ = S>
     auto bdat(std::string_view message) &&
         requires recipient_accepted<S_>
@@ -873,6 +875,16 @@ public:
     {
         if (!usable(ec, diag))
             return next<state::greeted<E, A>>(std::move(c_));
+        if (!c_->caps.template has<ext::chunking>()) {
+            // Without CHUNKING the server would read the chunk as commands:
+            // no BDAT goes out (as the engine); RSET ends the transaction,
+            // so greeted is the truth.
+            detail::run(*c_, detail::command_op<conn_type, cmd::rset>{});
+            ec = errc::chunking_not_offered;
+            diag.clear();
+            diag.set_field("BDAT");
+            return next<state::greeted<E, A>>(std::move(c_));
+        }
         detail::message_op<conn_type> op{};
         op.payload.assign(message);
         op.bdat = true;
@@ -1212,8 +1224,8 @@ private:
     transaction plan(std::string_view from, std::span<const recipient> to, Message& message,
                      const send_options& options) const
     {
-        return transaction(from, to, message, options, server_offers::from(c_->caps),
-                           session_facts{c_->transport.encrypted(), c_->lmtp}, c_->options.transactions);
+        return transaction(from, to, message, options, c_->caps, session_facts{c_->transport.encrypted(), c_->lmtp},
+                           c_->options.transactions, typename P::extensions{});
     }
     transaction plan(std::string_view from, std::span<const recipient> to, std::string_view message,
                      const send_options& options) const

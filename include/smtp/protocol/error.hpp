@@ -101,6 +101,8 @@ enum class errc {
     dsn_not_offered,                ///< DSN parameters asked for and the server lacks DSN
     requiretls_not_offered,         ///< REQUIRETLS asked for and the server does not offer it
     requiretls_without_tls,         ///< REQUIRETLS asked for on a session that is not encrypted
+    extension_not_offered,          ///< a message needs an extension the server does not offer (its keyword: diagnostics::field())
+    chunking_not_offered,           ///< BDAT asked for and the server does not offer CHUNKING
 
     // --- Sessions, continued ------------------------------------------------------------
     unsolicited_reply,              ///< the server sent bytes no command asked for (reply injection)
@@ -185,6 +187,8 @@ public:
         case errc::dsn_not_offered: return "requested but the server does not offer DSN";
         case errc::requiretls_not_offered: return "requested but the server does not offer REQUIRETLS";
         case errc::requiretls_without_tls: return "requested on a session that is not encrypted";
+        case errc::extension_not_offered: return "is needed by the message but the server does not offer it";
+        case errc::chunking_not_offered: return "BDAT needs CHUNKING, which the server does not offer";
         case errc::unsolicited_reply: return "the server sent a reply no command asked for";
         case errc::header_block_too_long: return "the message's header block has no end within the limit";
         case errc::moved_from_session:

@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -49,7 +51,59 @@ enum class body_type {
     binary,    ///< BINARYMIME: sent as it is with BDAT (needs CHUNKING and BINARYMIME)
 };
 
-/// Per message.
+namespace detail {
+/// One object per type: its address names the type (no RTTI).
+template <class E>
+inline constexpr char type_key = 0;
+} // namespace detail
+
+/// What one message asks of extensions that are not built in, one value
+/// per extension type E (its E::request_type). Copies share the values,
+/// which are never changed in place: set() replaces.
+class extension_requests {
+public:
+    template <class E>
+    void set(typename E::request_type value)
+    {
+        auto v = std::make_shared<const typename E::request_type>(std::move(value));
+        for (auto& s : slots_)
+            if (s.key == &detail::type_key<E>) {
+                s.value = std::move(v);
+                return;
+            }
+        slots_.push_back({&detail::type_key<E>, std::move(v)});
+    }
+    /// E's value for this message, or nullptr when none was set.
+    template <class E>
+    const typename E::request_type* get() const noexcept
+    {
+        for (const auto& s : slots_)
+            if (s.key == &detail::type_key<E>)
+                return static_cast<const typename E::request_type*>(s.value.get());
+        return nullptr;
+    }
+    template <class E>
+    void reset() noexcept
+    {
+        std::erase_if(slots_, [](const slot& s) { return s.key == &detail::type_key<E>; });
+    }
+    bool empty() const noexcept { return slots_.empty(); }
+
+private:
+    struct slot {
+        const void* key;
+        std::shared_ptr<const void> value;
+    };
+    std::vector<slot> slots_;
+};
+
+/// Per message. The built-in extensions' requests are fields; an extension
+/// type from outside the library takes its value through set<E>():
+///
+/// ```
+///   smtp::send_options o;
+///   o.set<my_ext>(my_ext::request_type{...});   // my_ext::mail() reads it
+/// ```
 struct send_options {
     dsn::ret ret = dsn::ret::unset;
     /// ENVID (RFC 3461 4.4), at most 100 characters; sent as xtext.
@@ -59,6 +113,20 @@ struct send_options {
     body_type body = body_type::detect;
     /// Called after each write of message data: (message octets sent, total).
     std::function<void(std::uint64_t, std::uint64_t)> progress{};
+    /// What this message asks of extension types that are not built in.
+    extension_requests extensions{};
+
+    template <class E>
+    send_options& set(typename E::request_type value)
+    {
+        extensions.set<E>(std::move(value));
+        return *this;
+    }
+    template <class E>
+    const typename E::request_type* get() const noexcept
+    {
+        return extensions.get<E>();
+    }
 };
 
 /// A message with its envelope, owned: what send_all() and the pool take.

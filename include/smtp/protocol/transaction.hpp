@@ -45,6 +45,8 @@
 #include <smtp/protocol/detail/validate.hpp>
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/protocol/extension_parameters.hpp>
+#include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/line_ends.hpp>
 #include <smtp/protocol/message_scanner.hpp>
 #include <smtp/protocol/message_source.hpp>
@@ -66,34 +68,54 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 SMTP_NAMESPACE_BEGIN
 
 // --- The engine ---------------------------------------------------------------------------
 
-/// What the server offers that shapes a transaction.
-struct server_offers {
-    bool pipelining = false, chunking = false, binarymime = false, eightbitmime = false, smtputf8 = false,
-         dsn = false, requiretls = false, size = false;
-    std::optional<std::uint64_t> size_limit{};
-
-    template <class Caps>
-    static server_offers from(const Caps& c) noexcept
-    {
-        server_offers o;
-        o.pipelining = c.template has<ext::pipelining>();
-        o.chunking = c.template has<ext::chunking>();
-        o.binarymime = c.template has<ext::binarymime>();
-        o.eightbitmime = c.template has<ext::eightbitmime>();
-        o.smtputf8 = c.template has<ext::smtputf8>();
-        o.dsn = c.template has<ext::dsn>();
-        o.requiretls = c.template has<ext::requiretls>();
-        o.size = c.template has<ext::size>();
-        o.size_limit = c.size_limit();
-        return o;
-    }
+/// A capability record the engine can plan from: a basic_capabilities<...>.
+template <class Caps>
+concept capability_record = requires(const Caps& c, std::string_view keyword) {
+    { c.extn_params(keyword) } -> std::same_as<std::optional<std::string_view>>;
+    Caps::for_each_extension([]<class E>() {});
 };
+
+namespace detail {
+/// Calls f(offered) with E's value as the server offered it (an optional):
+/// from the record when it knows E, else parsed from the keyword's line.
+template <class E, class Caps, class F>
+decltype(auto) with_offer(const Caps& caps, F&& f)
+{
+    if constexpr (Caps::template knows<E>) {
+        return f(caps.template get<E>());
+    } else {
+        std::optional<typename E::value_type> v;
+        if (const auto params = caps.extn_params(E::keyword))
+            v = E::parse(*params);
+        return f(std::as_const(v));
+    }
+}
+template <class E, class Caps>
+bool offers(const Caps& caps)
+{
+    return with_offer<E>(caps, [](const auto& v) { return v.has_value(); });
+}
+/// Calls f.template operator()<E>() for each extension type of the record,
+/// then for each of Extra... the record does not know.
+template <class Caps, class... Extra, class F>
+void for_each_extension(F&& f)
+{
+    Caps::for_each_extension(f);
+    (
+        [&] {
+            if constexpr (!Caps::template knows<Extra>)
+                f.template operator()<Extra>();
+        }(),
+        ...);
+}
+} // namespace detail
 
 /// The session around a transaction.
 struct session_facts {
@@ -109,39 +131,37 @@ public:
 
     transaction() = default;
 
-    /// Plans the transaction and checks everything it will send. On a
-    /// refusal, error() and diag() say why, next() is done, and nothing is
-    /// to be sent. `message` is viewed, not copied: it must outlive the
-    /// transaction (a temporary std::string does not compile).
-    transaction(std::string_view from, std::span<const recipient> to, std::string_view message,
-                const send_options& options, const server_offers& offers, const session_facts& facts,
-                const transaction_settings& settings = {})
-        : message_(message), options_(options), settings_(settings), lmtp_(facts.lmtp)
-    {
-        plan(from, to, options, offers, facts);
-    }
-
-    template <class S, class Offers>
-        requires std::same_as<S, std::string>
-    transaction(std::string_view, std::span<const recipient>, S&&, const send_options&, const Offers&,
-                const session_facts&, const transaction_settings& = {}) = delete;
-
-    /// A message read from `source` (which must outlive the transaction).
-    transaction(std::string_view from, std::span<const recipient> to, message_source& source,
-                const send_options& options, const server_offers& offers, const session_facts& facts,
-                const transaction_settings& settings = {})
-        : source_(&source), options_(options), settings_(settings), lmtp_(facts.lmtp)
-    {
-        plan(from, to, options, offers, facts);
-    }
-
-    template <class Caps>
-        requires requires(const Caps& c) { c.template has<ext::pipelining>(); }
+    /// Plans the transaction and checks everything it will send, from what
+    /// the server offers (`caps`, a capability record) and what the message
+    /// needs: each extension type of the record, then each of Extra... (an
+    /// smtp::extensions<...> list, for types the record does not know),
+    /// adds its MAIL and RCPT parameters or refuses. On a refusal, error()
+    /// and diag() say why, next() is done, and nothing is to be sent.
+    /// `message` is viewed, not copied: it must outlive the transaction (a
+    /// temporary std::string does not compile).
+    template <capability_record Caps, class... Extra>
     transaction(std::string_view from, std::span<const recipient> to, std::string_view message,
                 const send_options& options, const Caps& caps, const session_facts& facts,
-                const transaction_settings& settings = {})
-        : transaction(from, to, message, options, server_offers::from(caps), facts, settings)
-    {}
+                const transaction_settings& settings = {}, extensions<Extra...> = {})
+        : message_(message), options_(options), settings_(settings), lmtp_(facts.lmtp)
+    {
+        plan<Caps, Extra...>(from, to, caps, facts);
+    }
+
+    template <class S, class Caps, class... Extra>
+        requires std::same_as<S, std::string>
+    transaction(std::string_view, std::span<const recipient>, S&&, const send_options&, const Caps&,
+                const session_facts&, const transaction_settings& = {}, extensions<Extra...> = {}) = delete;
+
+    /// A message read from `source` (which must outlive the transaction).
+    template <capability_record Caps, class... Extra>
+    transaction(std::string_view from, std::span<const recipient> to, message_source& source,
+                const send_options& options, const Caps& caps, const session_facts& facts,
+                const transaction_settings& settings = {}, extensions<Extra...> = {})
+        : source_(&source), options_(options), settings_(settings), lmtp_(facts.lmtp)
+    {
+        plan<Caps, Extra...>(from, to, caps, facts);
+    }
 
     transaction(transaction&&) noexcept = default;
     transaction& operator=(transaction&&) noexcept = default;
@@ -313,9 +333,10 @@ private:
         diag_.set_reply(r);
     }
 
-    void plan(std::string_view from, std::span<const recipient> to, const send_options& o, const server_offers& s,
-              const session_facts& f)
+    template <class Caps, class... Extra>
+    void plan(std::string_view from, std::span<const recipient> to, const Caps& caps, const session_facts& f)
     {
+        const send_options& o = options_;
         stage_ = stage::done;
         r_.recipients.reserve(to.size());
         for (const auto& t : to)
@@ -333,9 +354,9 @@ private:
         const bool binary = o.body == body_type::binary;
         if (source_ && !scan_source(binary))
             return;
+        eightbit_offered_ = detail::offers<ext::eightbitmime>(caps);
         if (unchecked_) {
-            facts_.eight_bit = s.eightbitmime && !binary; // declared: the content is not known yet
-            offers_ = s;
+            facts_.eight_bit = eightbit_offered_ && !binary; // declared: the content is not known yet
         } else if (binary) {
             if (!source_)
                 facts_.size = message_.size();
@@ -350,98 +371,124 @@ private:
         // checked as they go out, in next_piece().)
         if (const errc e = check_content(facts_, o.body, settings_); e != errc{})
             return refuse_locally(e, "message");
-        if (utf8 && !s.smtputf8)
-            return refuse_locally(errc::smtputf8_not_offered,
-                                  facts_.eight_bit_headers ? "message headers" : "address");
-        if (binary && !(s.chunking && s.binarymime))
+
+        // PIPELINING and CHUNKING shape the engine; a binary body needs BDAT.
+        const bool chunking = detail::offers<ext::chunking>(caps);
+        if (binary && !chunking)
             return refuse_locally(errc::binarymime_not_offered, "message");
-        if (!binary && facts_.eight_bit && !s.eightbitmime)
-            return refuse_locally(errc::eightbitmime_not_offered, "message");
-        if (s.size && s.size_limit && facts_.size > *s.size_limit)
-            return refuse_locally(errc::message_too_large, "message");
-
-        // DSN and REQUIRETLS.
-        bool wants_dsn = o.ret != dsn::ret::unset || !o.envid.empty();
-        for (const auto& t : to)
-            wants_dsn = wants_dsn || t.notify != dsn::notify::unset || !t.original_recipient.empty();
-        if (wants_dsn && !s.dsn)
-            return refuse_locally(errc::dsn_not_offered, "DSN");
-        if (o.envid.size() > 100)
-            return refuse_locally(errc::invalid_parameter_value, "ENVID");
-        if (o.requiretls && !f.encrypted)
-            return refuse_locally(errc::requiretls_without_tls, "REQUIRETLS");
-        if (o.requiretls && !s.requiretls)
-            return refuse_locally(errc::requiretls_not_offered, "REQUIRETLS");
-
-        bdat_ = binary || (s.chunking && settings_.chunking);
-        pipelining_ = s.pipelining && settings_.pipelining;
-
-        // MAIL FROM, checked and written once.
-        std::string size_value, envid_value;
-        esmtp_param params[5];
-        std::size_t n = 0;
-        if (s.size && !unchecked_) {
-            size_value = std::to_string(facts_.size);
-            params[n++] = {"SIZE", size_value};
-        }
-        if (binary)
-            params[n++] = {"BODY", "BINARYMIME"};
-        else if (facts_.eight_bit)
-            params[n++] = {"BODY", "8BITMIME"};
-        if (o.ret != dsn::ret::unset)
-            params[n++] = {"RET", o.ret == dsn::ret::full ? "FULL" : "HDRS"};
-        if (!o.envid.empty()) {
-            append_xtext(o.envid, envid_value);
-            params[n++] = {"ENVID", envid_value};
-        }
-        if (o.requiretls)
-            params[n++] = {"REQUIRETLS", std::nullopt};
+        bdat_ = binary || (chunking && settings_.chunking);
+        pipelining_ = detail::offers<ext::pipelining>(caps) && settings_.pipelining;
         header_utf8_ = utf8;
-        // The command lines, in one allocation when no RCPT carries DSN parameters.
+
+        // The command lines, in one allocation when no RCPT carries long parameters.
         std::size_t line_bytes = from.size() + 128;
         for (const auto& t : to)
             line_bytes += t.address.size() + 16;
         lines_.reserve(line_bytes);
         ends_.reserve(to.size() + 1);
-        serialize(cmd::mail_from{from, std::span<const esmtp_param>(params, n), utf8}, lines_, r_.error, diag_);
+        mail_context m(lines_, utf8, facts_, !unchecked_, o, to, f.encrypted, bdat_);
+
+        // What the message needs and the server does not offer: refused.
+        detail::for_each_extension<Caps, Extra...>([&]<class E>() {
+            if constexpr (requires { E::required(m); }) {
+                if (r_.error)
+                    return;
+                const bool needed = E::required(m);
+                if (m.error() != errc{}) // required() may refuse outright
+                    return refuse_locally(m.error(), m.field());
+                if (!needed || detail::offers<E>(caps))
+                    return;
+                if constexpr (requires { E::not_offered_field(m); })
+                    refuse_locally(not_offered<E>(), E::not_offered_field(m));
+                else if constexpr (requires { std::string_view(E::not_offered_field); })
+                    refuse_locally(not_offered<E>(), E::not_offered_field);
+                else
+                    refuse_locally(not_offered<E>(), E::keyword);
+            }
+        });
         if (r_.error)
-            return stage_ = stage::done, void();
-        ends_.push_back(lines_.size());
+            return;
+
+        // MAIL FROM, checked and written once: each offered extension adds
+        // its parameters.
+        if (const errc e = detail::check_mailbox(from, utf8, true, false); e != errc{})
+            return refuse_locally(e, "MAIL FROM address");
+        lines_.append("MAIL FROM:<").append(from).push_back('>');
+        m.start_line();
+        detail::for_each_extension<Caps, Extra...>([&]<class E>() {
+            if constexpr (requires(const typename E::value_type& v) { E::mail(m, v); }) {
+                static_assert(requires { std::span<const parameter_spec>(E::mail_params); },
+                              "smtp: an extension with a mail() hook declares its parameters: "
+                              "static constexpr smtp::parameter_spec mail_params[]");
+                if (m.error() != errc{})
+                    return;
+                detail::with_offer<E>(caps, [&](const auto& offered) {
+                    if (offered) {
+                        m.declared(E::mail_params);
+                        E::mail(m, *offered);
+                    }
+                });
+            }
+        });
+        if (!end_line(m, cmd::default_max_line))
+            return;
 
         // Each RCPT TO.
+        rcpt_context rc(lines_, utf8, to.front(), o);
         for (const auto& t : to) {
-            std::string notify, orcpt;
-            esmtp_param rp[2];
-            std::size_t m = 0;
-            if (t.notify != dsn::notify::unset) {
-                if (dsn::has(t.notify, dsn::notify::never) && t.notify != dsn::notify::never)
-                    return refuse_locally(errc::invalid_parameter_value, "NOTIFY");
-                for (auto [bit, name] : {std::pair{dsn::notify::never, "NEVER"}, {dsn::notify::success, "SUCCESS"},
-                                         {dsn::notify::failure, "FAILURE"}, {dsn::notify::delay, "DELAY"}})
-                    if (dsn::has(t.notify, bit))
-                        notify.append(notify.empty() ? "" : ",").append(name);
-                rp[m++] = {"NOTIFY", notify};
-            }
-            if (!t.original_recipient.empty()) {
-                const auto& a = t.original_recipient;
-                if (detail::check_text(a, true) != errc{} || !detail::is_valid_utf8(a))
-                    return refuse_locally(errc::invalid_parameter_value, "ORCPT");
-                if (std::any_of(a.begin(), a.end(), detail::is_8bit)) {
-                    orcpt = "utf-8;";
-                    append_utf8_addr_xtext(a, orcpt);
-                } else {
-                    orcpt = "rfc822;";
-                    append_xtext(a, orcpt);
+            if (const errc e = detail::check_mailbox(t.address, utf8, false, true); e != errc{})
+                return refuse_locally(e, "RCPT TO address");
+            lines_.append("RCPT TO:<").append(t.address).push_back('>');
+            rc.next(t);
+            rc.start_line();
+            detail::for_each_extension<Caps, Extra...>([&]<class E>() {
+                if constexpr (requires(const typename E::value_type& v) { E::rcpt(rc, v); }) {
+                    static_assert(requires { std::span<const parameter_spec>(E::rcpt_params); },
+                                  "smtp: an extension with an rcpt() hook declares its parameters: "
+                                  "static constexpr smtp::parameter_spec rcpt_params[]");
+                    if (rc.error() != errc{})
+                        return;
+                    detail::with_offer<E>(caps, [&](const auto& offered) {
+                        if (offered) {
+                            rc.declared(E::rcpt_params);
+                            E::rcpt(rc, *offered);
+                        }
+                    });
                 }
-                rp[m++] = {"ORCPT", orcpt};
-            }
-            serialize(cmd::rcpt_to{t.address, std::span<const esmtp_param>(rp, m), utf8}, lines_, r_.error, diag_);
-            if (r_.error)
-                return stage_ = stage::done, void();
-            ends_.push_back(lines_.size());
+            });
+            if (!end_line(rc, cmd::default_max_line))
+                return;
         }
         queue_.reserve(to.size() + 4);
         stage_ = stage::send_group;
+    }
+
+    template <class E>
+    static constexpr errc not_offered() noexcept
+    {
+        if constexpr (requires { errc(E::not_offered); })
+            return E::not_offered;
+        else
+            return errc::extension_not_offered;
+    }
+
+    /// Ends the command line being planned: refused when an extension
+    /// refused, or when the line is longer than `max` octets plus what its
+    /// parameters may add (RFC 5321 4.5.3.1.1).
+    bool end_line(const parameter_writer& w, std::size_t max)
+    {
+        if (w.error() != errc{}) {
+            refuse_locally(w.error(), w.field());
+            return false;
+        }
+        lines_.append("\r\n");
+        const std::size_t start = ends_.empty() ? 0 : ends_.back();
+        if (lines_.size() - start > max + w.allowance()) {
+            refuse_locally(errc::command_line_too_long, "command line");
+            return false;
+        }
+        ends_.push_back(lines_.size());
+        return true;
     }
 
     void expect(kind k, std::uint32_t index = 0) { queue_.push_back({k, index}); }
@@ -490,7 +537,7 @@ private:
                 e = errc::data_bare_lf;
             else if (f.eight_bit_headers && !header_utf8_)
                 e = errc::smtputf8_not_offered;
-            else if (f.eight_bit && !offers_.eightbitmime)
+            else if (f.eight_bit && !eightbit_offered_)
                 e = errc::eightbitmime_not_offered;
             if (e != errc{}) {
                 set_error(e, "message");
@@ -714,10 +761,9 @@ private:
 
     std::string_view message_{};
     message_source* source_ = nullptr;
-    bool unchecked_ = false, primed_ = false, aborted_ = false, header_utf8_ = false;
+    bool unchecked_ = false, primed_ = false, aborted_ = false, header_utf8_ = false, eightbit_offered_ = false;
     std::string current_, ahead_;    ///< a source's pieces: the one going out, the next
     message_scanner scanner_{};      ///< an unchecked source, checked as it goes
-    server_offers offers_{};
     send_options options_{};
     transaction_settings settings_{};
     bool lmtp_ = false;
