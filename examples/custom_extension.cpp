@@ -33,6 +33,7 @@ int main(int argc, char** argv)
     options.host = argv[1];
     options.port = static_cast<std::uint16_t>(port);
 
+    //! [use]
     // The message's request: its priority, and whether it may go without.
     smtp::send_options send;
     send.set<mt_priority>({std::atoi(argv[3]), mode == "required"});
@@ -40,6 +41,7 @@ int main(int argc, char** argv)
     // tls::none: a test server on this machine. The extensions policy adds
     // mt_priority to the built-in extensions (SIZE, 8BITMIME, DSN, ...).
     using P = smtp::policies<smtp::tls::none, smtp::extensions<mt_priority>>;
+    //! [use]
     try {
         auto server = smtp::connect<P>(options).ehlo();
         if (const auto offered = server.server_capabilities().extn_params("MT-PRIORITY"))

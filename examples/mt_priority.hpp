@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+//! [extension]
 struct mt_priority {
     // --- What the server offers: its EHLO keyword and parameters -------------------
     static constexpr std::string_view keyword = "MT-PRIORITY";
@@ -54,5 +55,6 @@ struct mt_priority {
 };
 
 static_assert(smtp::transaction_extension<mt_priority>);
+//! [extension]
 
 #endif

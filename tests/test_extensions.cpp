@@ -371,3 +371,30 @@ BOOST_AUTO_TEST_CASE(bdat_with_chunking_sends_the_chunk)
                  .bdat("hi\r\n");
     BOOST_TEST(s->done(), s->log());
 }
+
+// --- The line allowances the commands use are the extension types' own -------------
+
+static_assert(smtp::cmd::detail_::parameter_allowance("SIZE") == 26);     // RFC 1870 5
+static_assert(smtp::cmd::detail_::parameter_allowance("body") == 14);     // RFC 6152 2
+static_assert(smtp::cmd::detail_::parameter_allowance("SMTPUTF8") == 10); // RFC 6531 3.4
+static_assert(smtp::cmd::detail_::parameter_allowance("ENVID") == 102);   // RFC 3461 4
+static_assert(smtp::cmd::detail_::parameter_allowance("ORCPT") == 470);
+static_assert(smtp::cmd::detail_::parameter_allowance("AUTH") == 500);    // RFC 4954 5
+static_assert(smtp::cmd::detail_::parameter_allowance("MT-PRIORITY") == 0); // not built in
+
+BOOST_AUTO_TEST_CASE(a_step_by_step_mail_from_gets_the_same_allowance)
+{
+    // 512 octets plus SIZE's 26: a SIZE value that takes the line to 538 passes.
+    const std::string label(60, 'b');
+    const std::string from = std::string(64, 'a') + "@" + label + "." + label + "." + label + ".org";
+    const std::string base = "MAIL FROM:<" + from + "> SIZE=\r\n";
+    const std::string fits(538 - base.size(), '1'), over(539 - base.size(), '1');
+    const smtp::esmtp_param ok[] = {{"SIZE", fits}};
+    const smtp::esmtp_param too_long[] = {{"SIZE", over}};
+    BOOST_TEST(smtp::to_string(smtp::cmd::mail_from{from, ok}).size() == 538u);
+    std::string out;
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    smtp::serialize(smtp::cmd::mail_from{from, too_long}, out, ec, diag);
+    BOOST_TEST(ec == errc::command_line_too_long);
+}

@@ -334,6 +334,9 @@ private:
 struct auth {
     static constexpr std::string_view keyword = "AUTH";
     using value_type = sasl_mechanisms;
+    /// MAIL's AUTH=mailbox (RFC 4954 5): the engine does not send it; a
+    /// MAIL written step by step may (its line allowance is read from here).
+    static constexpr parameter_spec mail_params[] = {{"AUTH", 500, parameter_encoding::xtext}};
     static std::optional<sasl_mechanisms> parse(std::string_view params)
     {
         sasl_mechanisms m;

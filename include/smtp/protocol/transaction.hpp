@@ -5,7 +5,9 @@
 /// what the message needs, and one transaction_result at the end.
 ///
 /// ```
-///   smtp::transaction t(from, recipients, message, options, caps, settings);
+///   smtp::transaction t(from, recipients, message, options, caps, facts, settings);
+///   // caps: a capability record (basic_capabilities<...>); last, optionally,
+///   // smtp::extensions<my_ext...>{} for extension types the record lacks
 ///   if (t.error()) ...                       // refused before a byte: nothing to send
 ///   while (t.next() != smtp::transaction::want::done) {
 ///       if (t.next() == want::write) t.write(out), send(out);
@@ -28,10 +30,19 @@
 /// - DSN (RFC 3461) NOTIFY/ORCPT per recipient and RET/ENVID per message, and
 ///   REQUIRETLS (RFC 8689): sent when asked for; asked for and not offered:
 ///   an error.
+/// - Each of these parameters belongs to an extension type (extensions.hpp):
+///   the engine folds over the record's types, then the extra ones, asking
+///   each whether the message requires it and, when offered, for its MAIL
+///   and RCPT parameters. A user's extension is planned the same way.
 /// - Every recipient refused: no message data is sent (after a 354 to a
 ///   pipelined DATA, a lone "." ends it, RFC 2920 3.1) and the transaction is
 ///   reset; the session is clean for the next one.
 /// - LMTP (RFC 2033): one reply per accepted recipient after the data.
+///
+/// What a caller asks (send_request.hpp), what happened
+/// (transaction_result.hpp), the look at the message (message_scanner.hpp)
+/// and the parameter encodings (xtext.hpp) are in their own headers, all
+/// included here.
 ///
 /// Everything the engine will send is checked in its constructor. After that
 /// nothing it writes can be refused locally, so a message is never half sent
