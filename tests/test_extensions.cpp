@@ -295,6 +295,8 @@ using with_priority = scripted<smtp::extensions<mt_priority>>;
 
 static_assert(std::same_as<with_priority::extensions, smtp::extensions<mt_priority>>);
 static_assert(std::same_as<scripted<>::extensions, smtp::extensions<>>);
+static_assert(std::same_as<smtp::capabilities_for_t<with_priority::extensions>, caps_with_priority>);
+static_assert(std::same_as<smtp::capabilities_for_t<smtp::extensions<>>, smtp::capabilities>);
 
 BOOST_AUTO_TEST_CASE(session_sends_the_priority_the_server_offers)
 {

@@ -199,6 +199,18 @@ using capabilities_with =
 /// The record over the extensions this library knows.
 using capabilities = capabilities_with<>;
 
+/// The record over the built-ins and an extensions policy's types:
+/// capabilities_for_t<smtp::extensions<my_ext>> is capabilities_with<my_ext>
+/// (what a session with that policy can keep, so that get<my_ext>() works).
+template <class Policy>
+struct capabilities_for;
+template <class... Extra>
+struct capabilities_for<extensions<Extra...>> {
+    using type = capabilities_with<Extra...>;
+};
+template <class Policy>
+using capabilities_for_t = typename capabilities_for<Policy>::type;
+
 SMTP_NAMESPACE_END
 
 #endif
