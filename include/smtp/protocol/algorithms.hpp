@@ -1,10 +1,10 @@
-// smtp/protocol/algorithms.hpp
-//
-// Every protocol operation as an I/O-free algorithm over a session_state
-// (docs/protocol-core.md, "The algorithms"): each answers resume(state,
-// io_ec) with its next action (connect, write, read, tls_handshake, close,
-// done). smtp/detail/driver.hpp runs them over a transport; a test can run
-// them over a transcript.
+/// \file smtp/protocol/algorithms.hpp
+///
+/// Every protocol operation as an I/O-free algorithm over a session_state
+/// (docs/protocol-core.md, "The algorithms"): each answers resume(state,
+/// io_ec) with its next action (connect, write, read, tls_handshake, close,
+/// done). smtp/detail/driver.hpp runs them over a transport; a test can run
+/// them over a transcript.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_HPP
 

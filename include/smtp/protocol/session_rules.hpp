@@ -1,12 +1,12 @@
-// smtp/protocol/session_rules.hpp
-//
-// The session's rules, once: what each operation needs of the session (greeted,
-// not authenticated, a transaction open, ...) and of its policies (clear text
-// allowed, AUTH in clear allowed, ...). The typestate's named concepts
-// (session.hpp: ehlo_done, not_authenticated,
-// encrypted_or_clear_text_allowed, ...) each read one rule from here at compile
-// time; the pool reads the same table at run time to decide whether it may
-// AUTH and send on a session it opened, and which error says why not.
+/// \file smtp/protocol/session_rules.hpp
+///
+/// The session's rules, once: what each operation needs of the session (greeted,
+/// not authenticated, a transaction open, ...) and of its policies (clear text
+/// allowed, AUTH in clear allowed, ...). The typestate's named concepts
+/// (session.hpp: ehlo_done, not_authenticated,
+/// encrypted_or_clear_text_allowed, ...) each read one rule from here at compile
+/// time; the pool reads the same table at run time to decide whether it may
+/// AUTH and send on a session it opened, and which error says why not.
 #ifndef SMTP_PROTOCOL_SESSION_RULES_HPP
 #define SMTP_PROTOCOL_SESSION_RULES_HPP
 

@@ -1,11 +1,11 @@
-// smtp/protocol/algorithms/auth.hpp
-//
-// AUTH (RFC 4954) driven by a SASL mechanism (smtp/protocol/sasl.hpp): the
-// AUTH line with the initial response, each 334 challenge decoded, answered
-// by the mechanism and bounded (connect_options::max_auth_challenges), 235
-// accepted only when the mechanism is satisfied, an exchange given up with
-// "*" when the mechanism cannot go on. And auth_any: the first mechanism of
-// a list (the auth policy's order) that the server offers.
+/// \file smtp/protocol/algorithms/auth.hpp
+///
+/// AUTH (RFC 4954) driven by a SASL mechanism (smtp/protocol/sasl.hpp): the
+/// AUTH line with the initial response, each 334 challenge decoded, answered
+/// by the mechanism and bounded (connect_options::max_auth_challenges), 235
+/// accepted only when the mechanism is satisfied, an exchange given up with
+/// "*" when the mechanism cannot go on. And auth_any: the first mechanism of
+/// a list (the auth policy's order) that the server offers.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_AUTH_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_AUTH_HPP
 

@@ -1,9 +1,9 @@
-// smtp/protocol/algorithms/command.hpp
-//
-// One command and its reply, classified: RSET, NOOP, VRFY, EXPN, HELP, a raw
-// command (docmd), MAIL, RCPT, and the commands inside the other algorithms
-// (EHLO, HELO, LHLO, STARTTLS, DATA, QUIT). A command whose arguments are
-// refused is an error before any byte is written.
+/// \file smtp/protocol/algorithms/command.hpp
+///
+/// One command and its reply, classified: RSET, NOOP, VRFY, EXPN, HELP, a raw
+/// command (docmd), MAIL, RCPT, and the commands inside the other algorithms
+/// (EHLO, HELO, LHLO, STARTTLS, DATA, QUIT). A command whose arguments are
+/// refused is an error before any byte is written.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_COMMAND_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_COMMAND_HPP
 

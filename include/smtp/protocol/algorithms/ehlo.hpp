@@ -1,8 +1,8 @@
-// smtp/protocol/algorithms/ehlo.hpp
-//
-// The greeting command: EHLO, and HELO when EHLO is refused with 5yz (RFC
-// 5321 4.1.4: an old server, no extensions); LHLO for LMTP, with nothing to
-// fall back on (RFC 2033 4.1). Fills st.caps and st.esmtp.
+/// \file smtp/protocol/algorithms/ehlo.hpp
+///
+/// The greeting command: EHLO, and HELO when EHLO is refused with 5yz (RFC
+/// 5321 4.1.4: an old server, no extensions); LHLO for LMTP, with nothing to
+/// fall back on (RFC 2033 4.1). Fills st.caps and st.esmtp.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_EHLO_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_EHLO_HPP
 

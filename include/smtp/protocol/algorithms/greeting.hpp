@@ -1,10 +1,10 @@
-// smtp/protocol/algorithms/greeting.hpp
-//
-// The connect-time algorithm: connect, the TLS handshake for implicit TLS
-// (RFC 8314), then the server's 220 greeting. When no greeting comes, the
-// first bytes received (or the handshake's, from the driver) say why: an
-// implicit-TLS server waiting for the client, TLS where a greeting was
-// expected, a plain greeting where TLS was, or a server that is not SMTP.
+/// \file smtp/protocol/algorithms/greeting.hpp
+///
+/// The connect-time algorithm: connect, the TLS handshake for implicit TLS
+/// (RFC 8314), then the server's 220 greeting. When no greeting comes, the
+/// first bytes received (or the handshake's, from the driver) say why: an
+/// implicit-TLS server waiting for the client, TLS where a greeting was
+/// expected, a plain greeting where TLS was, or a server that is not SMTP.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_GREETING_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_GREETING_HPP
 

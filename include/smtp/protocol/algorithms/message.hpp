@@ -1,10 +1,10 @@
-// smtp/protocol/algorithms/message.hpp
-//
-// The message of a transaction opened step by step (session::data() and
-// bdat()): DATA, its 354 and the dot-stuffed bytes, or BDAT n LAST and the
-// bytes as they are (RFC 3030); then the reply to the end of data. When the
-// data went out and no reply came, the outcome is unknown: the message may
-// have been queued (errc::outcome_unknown).
+/// \file smtp/protocol/algorithms/message.hpp
+///
+/// The message of a transaction opened step by step (session::data() and
+/// bdat()): DATA, its 354 and the dot-stuffed bytes, or BDAT n LAST and the
+/// bytes as they are (RFC 3030); then the reply to the end of data. When the
+/// data went out and no reply came, the outcome is unknown: the message may
+/// have been queued (errc::outcome_unknown).
 #ifndef SMTP_PROTOCOL_ALGORITHMS_MESSAGE_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_MESSAGE_HPP
 

@@ -1,21 +1,21 @@
-// smtp/protocol/algorithms/next_action.hpp
-//
-// What an algorithm asks for next, and the two pieces every algorithm is
-// built from: running a sub-algorithm to its end (sub_done), and reading one
-// whole reply (read_reply).
-//
-// An algorithm is an object with
-//     next_action resume(session_state<Log>& st, error_code io_ec);
-// called first with io_ec clear, then once after each I/O it asked for, with
-// that I/O's outcome. It answers:
-//     connect        connect the transport (connect_options in st.options)
-//     write          write all of st.wbuf (the driver clears it when written)
-//     read           read some bytes into st.read_area(), then st.commit_read(n)
-//     tls_handshake  run the TLS handshake (STARTTLS or implicit TLS)
-//     close          close the transport, then resume at once (io_ec clear)
-//     done           finished: st.ec and st.diag hold the outcome
-// It never blocks and does no I/O itself. Its position is an explicit step
-// (an enum member), as sasl::plain keeps its own.
+/// \file smtp/protocol/algorithms/next_action.hpp
+///
+/// What an algorithm asks for next, and the two pieces every algorithm is
+/// built from: running a sub-algorithm to its end (sub_done), and reading one
+/// whole reply (read_reply).
+///
+/// An algorithm is an object with
+///     next_action resume(session_state<Log>& st, error_code io_ec);
+/// called first with io_ec clear, then once after each I/O it asked for, with
+/// that I/O's outcome. It answers:
+///     connect        connect the transport (connect_options in st.options)
+///     write          write all of st.wbuf (the driver clears it when written)
+///     read           read some bytes into st.read_area(), then st.commit_read(n)
+///     tls_handshake  run the TLS handshake (STARTTLS or implicit TLS)
+///     close          close the transport, then resume at once (io_ec clear)
+///     done           finished: st.ec and st.diag hold the outcome
+/// It never blocks and does no I/O itself. Its position is an explicit step
+/// (an enum member), as sasl::plain keeps its own.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_NEXT_ACTION_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_NEXT_ACTION_HPP
 

@@ -1,14 +1,14 @@
-// smtp/protocol/algorithms/open.hpp
-//
-// The pool's open sequence, as its policies say: connect and read the
-// greeting (TLS first for implicit TLS), EHLO, STARTTLS and EHLO again when
-// the TLS policy offers it (always under tls::starttls; under
-// tls::opportunistic when the server offers it), then AUTH when there are
-// credentials. Whether it may AUTH, and whether the session may then send,
-// is the session rules' answer (smtp/protocol/session_rules.hpp), the same
-// table the typestate's concepts read: a session the rules would not let a
-// user send on ends here with the rule's error, before any credential or
-// message byte goes out.
+/// \file smtp/protocol/algorithms/open.hpp
+///
+/// The pool's open sequence, as its policies say: connect and read the
+/// greeting (TLS first for implicit TLS), EHLO, STARTTLS and EHLO again when
+/// the TLS policy offers it (always under tls::starttls; under
+/// tls::opportunistic when the server offers it), then AUTH when there are
+/// credentials. Whether it may AUTH, and whether the session may then send,
+/// is the session rules' answer (smtp/protocol/session_rules.hpp), the same
+/// table the typestate's concepts read: a session the rules would not let a
+/// user send on ends here with the rule's error, before any credential or
+/// message byte goes out.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_OPEN_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_OPEN_HPP
 

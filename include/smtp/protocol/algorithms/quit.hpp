@@ -1,6 +1,6 @@
-// smtp/protocol/algorithms/quit.hpp
-//
-// QUIT, then close the connection whatever the server said (or did not say).
+/// \file smtp/protocol/algorithms/quit.hpp
+///
+/// QUIT, then close the connection whatever the server said (or did not say).
 #ifndef SMTP_PROTOCOL_ALGORITHMS_QUIT_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_QUIT_HPP
 

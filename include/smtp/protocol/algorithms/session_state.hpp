@@ -1,13 +1,13 @@
-// smtp/protocol/algorithms/session_state.hpp
-//
-// The plain state every protocol algorithm works on: what goes out next (the
-// write buffer), what came in (the read buffer, the reply parser and its
-// cursor, the last reply), what the server offers, the session's flags, the
-// phase whose deadline applies (for the driver), and the outcome (error code
-// and diagnostics). No transport, no timer, no Asio: an algorithm asks for
-// I/O by answering next_action, and whoever drives it (the Asio driver in
-// smtp/detail/driver.hpp, or a test's transcript loop) does the I/O on these
-// buffers.
+/// \file smtp/protocol/algorithms/session_state.hpp
+///
+/// The plain state every protocol algorithm works on: what goes out next (the
+/// write buffer), what came in (the read buffer, the reply parser and its
+/// cursor, the last reply), what the server offers, the session's flags, the
+/// phase whose deadline applies (for the driver), and the outcome (error code
+/// and diagnostics). No transport, no timer, no Asio: an algorithm asks for
+/// I/O by answering next_action, and whoever drives it (the Asio driver in
+/// smtp/detail/driver.hpp, or a test's transcript loop) does the I/O on these
+/// buffers.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_SESSION_STATE_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_SESSION_STATE_HPP
 

@@ -1,9 +1,9 @@
-// smtp/protocol/algorithms/starttls.hpp
-//
-// STARTTLS (RFC 3207): only when the server offered it; after its 220,
-// everything received and not yet used is discarded (plaintext injected
-// after the 220 is dropped unread, RFC 3207 4.2), the capabilities are
-// forgotten, and the TLS handshake runs.
+/// \file smtp/protocol/algorithms/starttls.hpp
+///
+/// STARTTLS (RFC 3207): only when the server offered it; after its 220,
+/// everything received and not yet used is discarded (plaintext injected
+/// after the 220 is dropped unread, RFC 3207 4.2), the capabilities are
+/// forgotten, and the TLS handshake runs.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_STARTTLS_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_STARTTLS_HPP
 

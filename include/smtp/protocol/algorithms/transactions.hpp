@@ -1,16 +1,16 @@
-// smtp/protocol/algorithms/transactions.hpp
-//
-// Messages, in order, each a planned smtp::transaction (smtp/protocol/
-// transaction.hpp) that says what to write and takes the replies. Replies go
-// to the oldest unfinished transaction. With PIPELINING, once a message's
-// data is complete the next message's commands join the same write (RFC
-// 2920 3.1): a stream of messages costs about one round trip each. When the
-// connection fails, every transaction still open settles its outcome (not
-// sent, or unknown after its final dot). st.ec: a single transaction's
-// error; for several, only what broke the session.
-//
-// Its per-message path allocates nothing of its own and calls nothing
-// virtual: the write buffer and the read buffer are the state's, reused.
+/// \file smtp/protocol/algorithms/transactions.hpp
+///
+/// Messages, in order, each a planned smtp::transaction (smtp/protocol/
+/// transaction.hpp) that says what to write and takes the replies. Replies go
+/// to the oldest unfinished transaction. With PIPELINING, once a message's
+/// data is complete the next message's commands join the same write (RFC
+/// 2920 3.1): a stream of messages costs about one round trip each. When the
+/// connection fails, every transaction still open settles its outcome (not
+/// sent, or unknown after its final dot). st.ec: a single transaction's
+/// error; for several, only what broke the session.
+///
+/// Its per-message path allocates nothing of its own and calls nothing
+/// virtual: the write buffer and the read buffer are the state's, reused.
 #ifndef SMTP_PROTOCOL_ALGORITHMS_TRANSACTIONS_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_TRANSACTIONS_HPP
 
