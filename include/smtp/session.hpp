@@ -160,14 +160,18 @@ constexpr session_rules::policy_facts policy_facts_of() noexcept
 {
     return {P::tls::offers_starttls, P::tls::clear_text_allowed, P::plaintext_auth::allowed, (P::auth::count > 0)};
 }
-/// Whether rule `r` of smtp/protocol/session_rules.hpp holds in state S under policies P.
+/// Whether rule `r` of smtp/protocol/session_rules.hpp holds in state S
+/// under policies P (void: a rule about the other one only).
 template <session_rules::rule r, class S, class P = void>
 constexpr bool rule_holds() noexcept
 {
-    if constexpr (std::is_void_v<P>)
-        return session_rules::holds(r, facts_of<S>());
-    else
-        return session_rules::holds(r, facts_of<S>(), policy_facts_of<P>());
+    session_rules::session_facts s{};
+    session_rules::policy_facts p{};
+    if constexpr (!std::is_void_v<S>)
+        s = facts_of<S>();
+    if constexpr (!std::is_void_v<P>)
+        p = policy_facts_of<P>();
+    return session_rules::holds(r, s, p);
 }
 
 inline std::vector<recipient> to_recipients(const std::vector<std::string>& to)
@@ -274,9 +278,9 @@ concept not_authenticated = detail::rule_holds<session_rules::rule::not_authenti
 template <class S>
 concept not_encrypted = detail::rule_holds<session_rules::rule::not_encrypted, S>();
 template <class P>
-concept policy_offers_starttls = detail::rule_holds<session_rules::rule::policy_offers_starttls, state::closed, P>();
+concept policy_offers_starttls = detail::rule_holds<session_rules::rule::policy_offers_starttls, void, P>();
 template <class P>
-concept policy_has_mechanisms = detail::rule_holds<session_rules::rule::policy_has_mechanisms, state::closed, P>();
+concept policy_has_mechanisms = detail::rule_holds<session_rules::rule::policy_has_mechanisms, void, P>();
 /// AUTH in clear needs auth::allow_plaintext (and, checked beside it by
 /// login(), a TLS policy that allows clear text at all).
 template <class P, class S>
