@@ -9,11 +9,17 @@
 //   encoder/{lf,crlf}            data_encoder::encode + finish over a 10 MiB body
 //   memcpy/{lf,crlf}             copying that body (the ceiling)
 //   poco_mail_stream/{lf,crlf}   Poco::Net::MailOutputStream over that body
+//   transaction/plan_{plain,dsn}  planning one small message's MAIL and RCPTs (two
+//                                recipients) against a server offering PIPELINING,
+//                                SIZE, 8BITMIME, DSN: the per-message cost of the engine
+//   transaction/run_{plain,dsn}   the same, then every write and reply to the end
 //
 // core_bench --dump-inputs DIR writes the inputs, the encoder's output for each
 // body and meta.json (reply counts, sizes) for smtplib_bench.py, then exits.
 #include <smtp/protocol/data_encoder.hpp>
+#include <smtp/protocol/capabilities.hpp>
 #include <smtp/protocol/reply_parser.hpp>
+#include <smtp/protocol/transaction.hpp>
 
 #include "alloc_counter.hpp"
 #include "inputs.hpp"
@@ -356,6 +362,67 @@ void bm_poco(benchmark::State& state, body_fn body)
     state.counters["out_bytes"] = double(produced);
 }
 
+// ---------------------------------------------------------------------------
+// The transaction engine's per-message cost.
+
+const smtp::capabilities& bench_caps()
+{
+    static const smtp::capabilities caps = [] {
+        const std::string ehlo = "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+                                 "250-8BITMIME\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n";
+        smtp::reply_parser p;
+        smtp::reply_view v;
+        smtp::error_code ec;
+        p.put(ehlo, v, ec);
+        return smtp::capabilities::from_ehlo(v);
+    }();
+    return caps;
+}
+
+void bm_transaction(benchmark::State& state, bool with_dsn, bool run)
+{
+    static const std::string message = "From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\n"
+                                       "Hello, this is a short message.\r\n";
+    std::vector<smtp::recipient> to{{"b@example.org"}, {"c@example.org"}};
+    smtp::send_options options;
+    if (with_dsn) {
+        options.ret = smtp::dsn::ret::headers;
+        options.envid = "QQ314159";
+        for (auto& r : to)
+            r.notify = smtp::dsn::notify::failure | smtp::dsn::notify::delay;
+        to[1].original_recipient = "c+orig@example.org";
+    }
+    const auto& caps = bench_caps();
+    std::string replies_text = "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+    std::string out;
+    out.reserve(4096);
+    for (auto _ : state) {
+        smtp::transaction t("a@example.org", to, message, options, caps, smtp::session_facts{});
+        if (run) {
+            smtp::reply_parser p;
+            std::string_view rest = replies_text;
+            while (t.next() != smtp::transaction::want::done) {
+                if (t.next() == smtp::transaction::want::write) {
+                    out.clear();
+                    t.write(out);
+                    benchmark::DoNotOptimize(out.data());
+                    continue;
+                }
+                smtp::reply_view v;
+                smtp::error_code ec;
+                const std::size_t used = p.put(rest, v, ec);
+                rest.remove_prefix(used);
+                t.on_reply(v);
+            }
+        } else {
+            t.write(out);
+            benchmark::DoNotOptimize(out.data());
+            out.clear();
+        }
+        benchmark::DoNotOptimize(t.error());
+    }
+}
+
 void register_benchmarks()
 {
     const struct {
@@ -392,6 +459,10 @@ void register_benchmarks()
         benchmark::RegisterBenchmark((std::string("poco_mail_stream/") + b.name).c_str(), bm_poco, b.body)
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("transaction/plan_plain", bm_transaction, false, false);
+    benchmark::RegisterBenchmark("transaction/plan_dsn", bm_transaction, true, false);
+    benchmark::RegisterBenchmark("transaction/run_plain", bm_transaction, false, true);
+    benchmark::RegisterBenchmark("transaction/run_dsn", bm_transaction, true, true);
 }
 
 // ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,37 @@ using smtp::transaction_outcome;
 namespace dsn = smtp::dsn;
 
 namespace {
+
+/// What a test server offers, as flags, made into the capability record the
+/// engine plans from (an EHLO reply listing the keywords).
+struct test_offers {
+    bool pipelining = false, chunking = false, binarymime = false, eightbitmime = false, smtputf8 = false,
+         dsn = false, requiretls = false, size = false;
+    std::optional<std::uint64_t> size_limit{};
+};
+inline smtp::capabilities caps(const test_offers& o)
+{
+    std::string ehlo = "250-mx.example.org";
+    const auto add = [&](bool on, const std::string& line) {
+        if (on)
+            ehlo += "\r\n250-" + line;
+    };
+    add(o.pipelining, "PIPELINING");
+    add(o.chunking, "CHUNKING");
+    add(o.binarymime, "BINARYMIME");
+    add(o.eightbitmime, "8BITMIME");
+    add(o.smtputf8, "SMTPUTF8");
+    add(o.dsn, "DSN");
+    add(o.requiretls, "REQUIRETLS");
+    add(o.size, o.size_limit ? "SIZE " + std::to_string(*o.size_limit) : std::string("SIZE"));
+    ehlo += "\r\n250 HELP\r\n";
+    smtp::reply_parser p;
+    smtp::reply_view v;
+    smtp::error_code ec;
+    p.put(ehlo, v, ec);
+    return smtp::capabilities::from_ehlo(v);
+}
+
 
 /// Runs a transaction against canned replies. Consecutive writes with no
 /// read between them are one entry of `writes`: what one write() of the
@@ -63,13 +95,13 @@ struct wire {
     }
 };
 
-smtp::server_offers plain_esmtp()
+test_offers plain_esmtp()
 {
     return {};
 }
-smtp::server_offers pipelining()
+test_offers pipelining()
 {
-    smtp::server_offers o;
+    test_offers o;
     o.pipelining = true;
     return o;
 }
@@ -91,7 +123,7 @@ const smtp::send_options no_options{};
 BOOST_AUTO_TEST_CASE(pipelined_group_then_data)
 {
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "Subject: x\r\n\r\nhi\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "Subject: x\r\n\r\nhi\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"250 2.1.0 ok\r\n", "250 2.1.5 ok\r\n", "550 5.1.1 no such user\r\n", "354 go\r\n",
                  "250 2.0.0 queued as X\r\n"};
@@ -120,7 +152,7 @@ BOOST_AUTO_TEST_CASE(pipelined_group_then_data)
 BOOST_AUTO_TEST_CASE(lockstep_without_pipelining)
 {
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, plain_esmtp(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(plain_esmtp()), {});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "451 4.3.0 later\r\n", "354 go\r\n", "250 queued\r\n"};
     w.run(t);
@@ -136,7 +168,7 @@ BOOST_AUTO_TEST_CASE(pipelining_can_be_turned_off)
     const auto to = rcpts({"b@example.org"});
     smtp::transaction_settings s;
     s.pipelining = false;
-    transaction t("a@example.org", to, "hi", no_options, pipelining(), {}, s);
+    transaction t("a@example.org", to, "hi", no_options, caps(pipelining()), {}, s);
     BOOST_TEST(!t.pipelined());
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"};
@@ -148,7 +180,7 @@ BOOST_AUTO_TEST_CASE(pipelining_can_be_turned_off)
 BOOST_AUTO_TEST_CASE(all_refused_pipelined_data_refused_then_rset)
 {
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"250 ok\r\n", "550 no\r\n", "450 busy\r\n", "554 5.5.1 no valid recipients\r\n", "250 reset\r\n"};
     w.run(t);
@@ -167,7 +199,7 @@ BOOST_AUTO_TEST_CASE(all_refused_but_data_accepted_sends_a_lone_dot)
     // RFC 2920 3.1: the client must check DATA's reply; after a 354 it
     // ends the data at once.
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "secret body\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "secret body\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"250 ok\r\n", "550 no\r\n", "354 go ahead anyway\r\n", "554 no recipients\r\n"};
     w.run(t);
@@ -181,7 +213,7 @@ BOOST_AUTO_TEST_CASE(all_refused_but_data_accepted_sends_a_lone_dot)
 BOOST_AUTO_TEST_CASE(all_refused_lockstep_rset_no_data)
 {
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, plain_esmtp(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(plain_esmtp()), {});
     wire w;
     w.replies = {"250 ok\r\n", "550 no\r\n", "250 reset\r\n"};
     w.run(t);
@@ -193,7 +225,7 @@ BOOST_AUTO_TEST_CASE(all_refused_lockstep_rset_no_data)
 BOOST_AUTO_TEST_CASE(mail_refused_pipelined_reads_every_reply)
 {
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"553 5.1.8 bad sender\r\n", "503 5.5.1 need MAIL\r\n", "503 5.5.1 need MAIL\r\n",
                  "503 5.5.1 need RCPT\r\n"};
@@ -210,7 +242,7 @@ BOOST_AUTO_TEST_CASE(mail_refused_pipelined_reads_every_reply)
 BOOST_AUTO_TEST_CASE(mail_refused_lockstep_stops)
 {
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, plain_esmtp(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(plain_esmtp()), {});
     wire w;
     w.replies = {"451 4.3.0 try later\r\n"};
     w.run(t);
@@ -222,7 +254,7 @@ BOOST_AUTO_TEST_CASE(mail_refused_lockstep_stops)
 BOOST_AUTO_TEST_CASE(data_refused_resets)
 {
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "451 4.3.1 no space\r\n", "250 reset\r\n"};
     w.run(t);
@@ -236,7 +268,7 @@ BOOST_AUTO_TEST_CASE(data_refused_resets)
 BOOST_AUTO_TEST_CASE(final_reply_refused)
 {
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "554 5.7.1 spam\r\n"};
     w.run(t);
@@ -252,7 +284,7 @@ BOOST_AUTO_TEST_CASE(connection_lost_before_the_data_is_not_sent)
 {
     const auto to = rcpts({"b@example.org"});
     for (std::size_t cut = 0; cut < 3; ++cut) {
-        transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {});
+        transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {});
         wire w;
         const std::vector<std::string> all{"250 ok\r\n", "250 ok\r\n", "354 go\r\n"};
         w.replies.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(cut));
@@ -266,7 +298,7 @@ BOOST_AUTO_TEST_CASE(connection_lost_before_the_data_is_not_sent)
 BOOST_AUTO_TEST_CASE(connection_lost_after_the_final_dot_is_unknown)
 {
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "354 go\r\n"};
     w.failure = errc::timeout;
@@ -279,7 +311,7 @@ BOOST_AUTO_TEST_CASE(connection_lost_after_the_final_dot_is_unknown)
 BOOST_AUTO_TEST_CASE(a_421_ends_the_transaction_unsent)
 {
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"250 ok\r\n", "421 4.3.2 shutting down\r\n"};
     w.run(t);
@@ -293,7 +325,7 @@ BOOST_AUTO_TEST_CASE(a_421_ends_the_transaction_unsent)
 BOOST_AUTO_TEST_CASE(a_421_to_the_final_dot_is_a_refusal)
 {
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "421 4.3.2 bye\r\n"};
     w.run(t);
@@ -306,12 +338,12 @@ BOOST_AUTO_TEST_CASE(a_421_to_the_final_dot_is_a_refusal)
 
 BOOST_AUTO_TEST_CASE(size_is_declared_and_checked_before_sending)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.size = true;
     o.size_limit = 100;
     const auto to = rcpts({"b@example.org"});
     const std::string body = "line one\n.dot\r\nend"; // 8+2 + 4+2 + 3+2 = 21 after CRLF, no stuffing counted
-    transaction t("a@example.org", to, body, no_options, o, {});
+    transaction t("a@example.org", to, body, no_options, caps(o), {});
     BOOST_TEST(!t.error());
     BOOST_TEST(t.size() == 21u);
     std::string out;
@@ -319,14 +351,14 @@ BOOST_AUTO_TEST_CASE(size_is_declared_and_checked_before_sending)
     BOOST_TEST(out.find("MAIL FROM:<a@example.org> SIZE=21\r\n") == 0u);
 
     const std::string big(101, 'x');
-    transaction t2("a@example.org", to, big, no_options, o, {});
+    transaction t2("a@example.org", to, big, no_options, caps(o), {});
     BOOST_TEST(t2.error() == errc::message_too_large);
     BOOST_TEST(t2.diag().field() == "message");
     BOOST_TEST((t2.next() == transaction::want::done));
     BOOST_TEST(t2.result().outcome == transaction_outcome::not_sent);
 
     o.size_limit.reset(); // "SIZE" alone: no limit
-    transaction t3("a@example.org", to, big, no_options, o, {});
+    transaction t3("a@example.org", to, big, no_options, caps(o), {});
     BOOST_TEST(!t3.error());
 }
 
@@ -334,18 +366,18 @@ BOOST_AUTO_TEST_CASE(eight_bit_needs_8bitmime)
 {
     const auto to = rcpts({"b@example.org"});
     const std::string body = "Subject: x\r\n\r\ncaf\xC3\xA9\r\n";
-    transaction t("a@example.org", to, body, no_options, pipelining(), {});
+    transaction t("a@example.org", to, body, no_options, caps(pipelining()), {});
     BOOST_TEST(t.error() == errc::eightbitmime_not_offered);
 
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.eightbitmime = true;
-    transaction t2("a@example.org", to, body, no_options, o, {});
+    transaction t2("a@example.org", to, body, no_options, caps(o), {});
     BOOST_TEST(!t2.error());
     std::string out;
     t2.write(out);
     BOOST_TEST(out.find("MAIL FROM:<a@example.org> BODY=8BITMIME\r\n") == 0u);
 
-    transaction t3("a@example.org", to, "Subject: x\r\n\r\nplain\r\n", no_options, o, {});
+    transaction t3("a@example.org", to, "Subject: x\r\n\r\nplain\r\n", no_options, caps(o), {});
     out.clear();
     t3.write(out);
     BOOST_TEST(out.find("MAIL FROM:<a@example.org>\r\n") == 0u); // 7-bit: nothing declared
@@ -353,44 +385,44 @@ BOOST_AUTO_TEST_CASE(eight_bit_needs_8bitmime)
 
 BOOST_AUTO_TEST_CASE(utf8_addresses_and_headers_need_smtputf8)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.eightbitmime = true;
     const auto to = rcpts({"j\xC3\xB6rg@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, o, {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(o), {});
     BOOST_TEST(t.error() == errc::smtputf8_not_offered);
     BOOST_TEST(t.diag().field() == "address");
 
     const auto ascii = rcpts({"b@example.org"});
-    transaction t2("a@example.org", ascii, "Subject: gr\xC3\xBC\xC3\x9F" "e\r\n\r\nhi\r\n", no_options, o, {});
+    transaction t2("a@example.org", ascii, "Subject: gr\xC3\xBC\xC3\x9F" "e\r\n\r\nhi\r\n", no_options, caps(o), {});
     BOOST_TEST(t2.error() == errc::smtputf8_not_offered);
     BOOST_TEST(t2.diag().field() == "message headers");
 
     o.smtputf8 = true;
-    transaction t3("a@example.org", to, "hi\r\n", no_options, o, {});
+    transaction t3("a@example.org", to, "hi\r\n", no_options, caps(o), {});
     BOOST_TEST(!t3.error());
     std::string out;
     t3.write(out);
     BOOST_TEST(out.find("MAIL FROM:<a@example.org> SMTPUTF8\r\nRCPT TO:<j\xC3\xB6rg@example.org>\r\n") == 0u);
 
     const auto bad = rcpts({"j\xC3@example.org"}); // not UTF-8
-    transaction t4("a@example.org", bad, "hi\r\n", no_options, o, {});
+    transaction t4("a@example.org", bad, "hi\r\n", no_options, caps(o), {});
     BOOST_TEST(t4.error() == errc::invalid_utf8);
 }
 
 BOOST_AUTO_TEST_CASE(dsn_parameters)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     std::vector<smtp::recipient> to{{"b@example.org", dsn::notify::success | dsn::notify::failure, "B+x=y@example.org"},
                                     {"c@example.org", dsn::notify::never, {}},
                                     {"d@example.org"}};
     smtp::send_options opts;
     opts.ret = dsn::ret::headers;
     opts.envid = "id 1+2";
-    transaction t("a@example.org", to, "hi\r\n", opts, o, {});
+    transaction t("a@example.org", to, "hi\r\n", opts, caps(o), {});
     BOOST_TEST(t.error() == errc::dsn_not_offered);
 
     o.dsn = true;
-    transaction t2("a@example.org", to, "hi\r\n", opts, o, {});
+    transaction t2("a@example.org", to, "hi\r\n", opts, caps(o), {});
     BOOST_REQUIRE(!t2.error());
     std::string out;
     t2.write(out);
@@ -401,18 +433,18 @@ BOOST_AUTO_TEST_CASE(dsn_parameters)
                       "DATA\r\n");
 
     std::vector<smtp::recipient> bad{{"b@example.org", dsn::notify::never | dsn::notify::success, {}}};
-    transaction t3("a@example.org", bad, "hi\r\n", no_options, o, {});
+    transaction t3("a@example.org", bad, "hi\r\n", no_options, caps(o), {});
     BOOST_TEST(t3.error() == errc::invalid_parameter_value);
     BOOST_TEST(t3.diag().field() == "NOTIFY");
 
     smtp::send_options long_id;
     long_id.envid = std::string(101, 'x');
-    transaction t4("a@example.org", rcpts({"b@example.org"}), "hi\r\n", long_id, o, {});
+    transaction t4("a@example.org", rcpts({"b@example.org"}), "hi\r\n", long_id, caps(o), {});
     BOOST_TEST(t4.error() == errc::invalid_parameter_value);
 
     o.smtputf8 = true;
     std::vector<smtp::recipient> intl{{"b@example.org", dsn::notify::unset, "\xC3\xA9l\xC3\xA8ve@example.org"}};
-    transaction t5("a@example.org", intl, "hi\r\n", no_options, o, {});
+    transaction t5("a@example.org", intl, "hi\r\n", no_options, caps(o), {});
     BOOST_REQUIRE(!t5.error());
     out.clear();
     t5.write(out);
@@ -424,13 +456,13 @@ BOOST_AUTO_TEST_CASE(requiretls_needs_tls_and_the_extension)
     const auto to = rcpts({"b@example.org"});
     smtp::send_options opts;
     opts.requiretls = true;
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.requiretls = true;
-    transaction t("a@example.org", to, "hi\r\n", opts, o, {false, false});
+    transaction t("a@example.org", to, "hi\r\n", opts, caps(o), {false, false});
     BOOST_TEST(t.error() == errc::requiretls_without_tls);
-    transaction t2("a@example.org", to, "hi\r\n", opts, pipelining(), {true, false});
+    transaction t2("a@example.org", to, "hi\r\n", opts, caps(pipelining()), {true, false});
     BOOST_TEST(t2.error() == errc::requiretls_not_offered);
-    transaction t3("a@example.org", to, "hi\r\n", opts, o, {true, false});
+    transaction t3("a@example.org", to, "hi\r\n", opts, caps(o), {true, false});
     BOOST_REQUIRE(!t3.error());
     std::string out;
     t3.write(out);
@@ -439,7 +471,7 @@ BOOST_AUTO_TEST_CASE(requiretls_needs_tls_and_the_extension)
 
 BOOST_AUTO_TEST_CASE(bad_input_refused_before_anything_is_written)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     struct bad_case {
         const char* from;
         const char* to;
@@ -455,20 +487,20 @@ BOOST_AUTO_TEST_CASE(bad_input_refused_before_anything_is_written)
     };
     for (const auto& c : cases) {
         const auto to = rcpts({c.to});
-        transaction t(c.from, to, c.body, no_options, o, {});
+        transaction t(c.from, to, c.body, no_options, caps(o), {});
         BOOST_TEST(t.error() == c.expected);
         BOOST_TEST(t.diag().field() == c.field);
         BOOST_TEST((t.next() == transaction::want::done));
     }
-    transaction none("a@example.org", {}, "hi", no_options, o, {});
+    transaction none("a@example.org", {}, "hi", no_options, caps(o), {});
     BOOST_TEST(none.error() == errc::empty_argument);
 
     smtp::transaction_settings strict;
     strict.data.bare_line_endings = smtp::line_endings::reject;
     const auto to = rcpts({"b@example.org"});
-    transaction lf("a@example.org", to, "a\nb\r\n", no_options, o, {}, strict);
+    transaction lf("a@example.org", to, "a\nb\r\n", no_options, caps(o), {}, strict);
     BOOST_TEST(lf.error() == errc::data_bare_lf);
-    transaction cr("a@example.org", to, "a\rb\r\n", no_options, o, {}, strict);
+    transaction cr("a@example.org", to, "a\rb\r\n", no_options, caps(o), {}, strict);
     BOOST_TEST(cr.error() == errc::data_bare_cr);
 }
 
@@ -478,7 +510,7 @@ BOOST_AUTO_TEST_CASE(data_is_dot_stuffed_in_pieces)
     smtp::transaction_settings s;
     s.write_size = 7; // many pieces: the stuffing state crosses them
     const std::string body = ".a\n..b\r\n.\r\nc\r.\r\n.";
-    transaction t("a@example.org", to, body, no_options, pipelining(), {}, s);
+    transaction t("a@example.org", to, body, no_options, caps(pipelining()), {}, s);
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"};
     w.run(t);
@@ -491,10 +523,10 @@ BOOST_AUTO_TEST_CASE(data_is_dot_stuffed_in_pieces)
 
 BOOST_AUTO_TEST_CASE(bdat_pipelined_travels_with_the_commands)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.chunking = true;
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "a\n.b\r\n", no_options, o, {});
+    transaction t("a@example.org", to, "a\n.b\r\n", no_options, caps(o), {});
     BOOST_TEST(t.uses_bdat());
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "250 2.0.0 queued\r\n"};
@@ -508,12 +540,12 @@ BOOST_AUTO_TEST_CASE(bdat_pipelined_travels_with_the_commands)
 
 BOOST_AUTO_TEST_CASE(bdat_chunks_pipelined_and_lockstep)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.chunking = true;
     smtp::transaction_settings s;
     s.chunk_size = 4;
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "0123456789", no_options, o, {}, s);
+    transaction t("a@example.org", to, "0123456789", no_options, caps(o), {}, s);
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "250 c1\r\n", "250 c2\r\n", "250 done\r\n"};
     w.run(t);
@@ -523,7 +555,7 @@ BOOST_AUTO_TEST_CASE(bdat_chunks_pipelined_and_lockstep)
     BOOST_TEST(t.result().queued());
 
     o.pipelining = false;
-    transaction l("a@example.org", to, "0123456789", no_options, o, {}, s);
+    transaction l("a@example.org", to, "0123456789", no_options, caps(o), {}, s);
     wire w2;
     w2.replies = {"250 ok\r\n", "250 ok\r\n", "250 c1\r\n", "250 c2\r\n", "250 done\r\n"};
     w2.run(l);
@@ -535,10 +567,10 @@ BOOST_AUTO_TEST_CASE(bdat_chunks_pipelined_and_lockstep)
 
 BOOST_AUTO_TEST_CASE(bdat_refused_chunk_resets)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.chunking = true;
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, o, {});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(o), {});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "552 5.3.4 too big\r\n", "250 reset\r\n"};
     w.run(t);
@@ -547,7 +579,7 @@ BOOST_AUTO_TEST_CASE(bdat_refused_chunk_resets)
     BOOST_TEST(t.result().outcome == transaction_outcome::refused);
 
     // Every recipient refused: the server discards the chunk, the client resets.
-    transaction t2("a@example.org", to, "hi\r\n", no_options, o, {});
+    transaction t2("a@example.org", to, "hi\r\n", no_options, caps(o), {});
     wire w2;
     w2.replies = {"250 ok\r\n", "550 no\r\n", "554 no valid recipients\r\n", "250 reset\r\n"};
     w2.run(t2);
@@ -557,16 +589,16 @@ BOOST_AUTO_TEST_CASE(bdat_refused_chunk_resets)
 
 BOOST_AUTO_TEST_CASE(binarymime_sends_the_bytes_as_they_are)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.chunking = true;
     smtp::send_options opts;
     opts.body = smtp::body_type::binary;
     const auto to = rcpts({"b@example.org"});
     const std::string body("a\nb\r\x00\xFF", 6);
-    transaction no("a@example.org", to, body, opts, o, {});
+    transaction no("a@example.org", to, body, opts, caps(o), {});
     BOOST_TEST(no.error() == errc::binarymime_not_offered);
     o.binarymime = true;
-    transaction t("a@example.org", to, body, opts, o, {});
+    transaction t("a@example.org", to, body, opts, caps(o), {});
     BOOST_REQUIRE(!t.error());
     std::string out;
     while (t.next() == transaction::want::write)
@@ -579,7 +611,7 @@ BOOST_AUTO_TEST_CASE(binarymime_sends_the_bytes_as_they_are)
 BOOST_AUTO_TEST_CASE(lmtp_one_reply_per_accepted_recipient)
 {
     const auto to = rcpts({"b@example.org", "c@example.org", "d@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {false, true});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {false, true});
     wire w;
     w.replies = {"250 ok\r\n",     "250 ok\r\n",          "550 unknown\r\n",  "250 ok\r\n", "354 go\r\n",
                  "250 2.0.0 b ok\r\n", "452 4.2.2 d full\r\n"};
@@ -601,7 +633,7 @@ BOOST_AUTO_TEST_CASE(lmtp_one_reply_per_accepted_recipient)
 BOOST_AUTO_TEST_CASE(lmtp_every_delivery_failed)
 {
     const auto to = rcpts({"b@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {false, true});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {false, true});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "552 full\r\n"};
     w.run(t);
@@ -612,7 +644,7 @@ BOOST_AUTO_TEST_CASE(lmtp_every_delivery_failed)
 BOOST_AUTO_TEST_CASE(lmtp_connection_lost_between_recipient_replies)
 {
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {false, true});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {false, true});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 b delivered\r\n"};
     w.run(t);
@@ -624,10 +656,10 @@ BOOST_AUTO_TEST_CASE(lmtp_connection_lost_between_recipient_replies)
 
 BOOST_AUTO_TEST_CASE(lmtp_with_bdat)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.chunking = true;
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, o, {false, true});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(o), {false, true});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "250 ok\r\n", "250 b ok\r\n", "550 c gone\r\n"};
     w.run(t);
@@ -677,12 +709,11 @@ BOOST_AUTO_TEST_CASE(offers_from_a_real_ehlo)
     BOOST_REQUIRE(!ec);
     const auto caps = smtp::capabilities::from_ehlo(v, ec);
     BOOST_REQUIRE(!ec);
-    const auto o = smtp::server_offers::from(caps);
-    BOOST_TEST(o.pipelining);
-    BOOST_TEST(o.dsn);
-    BOOST_TEST(o.eightbitmime);
-    BOOST_TEST(!o.chunking);
-    BOOST_TEST(*o.size_limit == 1000u);
+    BOOST_TEST(caps.has<smtp::ext::pipelining>());
+    BOOST_TEST(caps.has<smtp::ext::dsn>());
+    BOOST_TEST(caps.has<smtp::ext::eightbitmime>());
+    BOOST_TEST(!caps.has<smtp::ext::chunking>());
+    BOOST_TEST(*caps.size_limit() == 1000u);
     const auto to = rcpts({"b@example.org"});
     std::string big;
     for (int i = 0; i < 30; ++i)
@@ -799,7 +830,7 @@ BOOST_AUTO_TEST_CASE(scanner_eight_bit_facts_are_right)
 
 BOOST_AUTO_TEST_CASE(a_rewindable_source_sends_what_the_string_sends)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.size = true;
     o.eightbitmime = true;
     const std::string body = "Subject: s\r\n\r\n.a\nb \xC3\xA9\r\n..\r\nend";
@@ -809,10 +840,10 @@ BOOST_AUTO_TEST_CASE(a_rewindable_source_sends_what_the_string_sends)
         smtp::transaction_settings s;
         s.write_size = 5;
         s.chunk_size = 6;
-        transaction a("a@example.org", to, body, no_options, o, {}, s);
+        transaction a("a@example.org", to, body, no_options, caps(o), {}, s);
         string_source src{body};
         auto ms = src.make();
-        transaction b("a@example.org", to, ms, no_options, o, {}, s);
+        transaction b("a@example.org", to, ms, no_options, caps(o), {}, s);
         BOOST_REQUIRE(!b.error());
         const auto data = {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"};
         const auto chunks = {"250 ok\r\n", "250 ok\r\n", "250 c\r\n", "250 c\r\n", "250 c\r\n", "250 c\r\n",
@@ -828,7 +859,7 @@ BOOST_AUTO_TEST_CASE(a_rewindable_source_sends_what_the_string_sends)
 
 BOOST_AUTO_TEST_CASE(an_unrewindable_source_is_checked_as_it_goes)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.size = true;
     o.eightbitmime = true;
     const auto to = rcpts({"b@example.org"});
@@ -838,7 +869,7 @@ BOOST_AUTO_TEST_CASE(an_unrewindable_source_is_checked_as_it_goes)
     string_source ok{"line one\r\nline two\r\n"};
     ok.can_rewind = false;
     auto ms = ok.make();
-    transaction t("a@example.org", to, ms, no_options, o, {}, s);
+    transaction t("a@example.org", to, ms, no_options, caps(o), {}, s);
     const std::string w = drive(t, {"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"});
     BOOST_TEST(w.find("MAIL FROM:<a@example.org> BODY=8BITMIME\r\n") == 0u);
     BOOST_TEST(w.find("line one\r\nline two\r\n.\r\n") != std::string::npos);
@@ -849,7 +880,7 @@ BOOST_AUTO_TEST_CASE(an_unrewindable_source_is_checked_as_it_goes)
     string_source bad{"short\r\n" + std::string(1200, 'x') + "\r\n"};
     bad.can_rewind = false;
     auto mb = bad.make();
-    transaction u("a@example.org", to, mb, no_options, o, {}, s);
+    transaction u("a@example.org", to, mb, no_options, caps(o), {}, s);
     const std::string wu = drive(u, {"250 ok\r\n", "250 ok\r\n", "354 go\r\n"});
     BOOST_TEST(u.aborted());
     BOOST_TEST(u.error() == errc::data_line_too_long);
@@ -874,7 +905,7 @@ BOOST_AUTO_TEST_CASE(normalizer_keeps_a_pending_cr_across_an_empty_piece)
 BOOST_AUTO_TEST_CASE(lmtp_421_as_the_last_recipients_reply_keeps_the_verdict)
 {
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "hi\r\n", no_options, pipelining(), {false, true});
+    transaction t("a@example.org", to, "hi\r\n", no_options, caps(pipelining()), {false, true});
     wire w;
     w.replies = {"250 ok\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 b ok\r\n", "421 4.3.2 bye\r\n"};
     w.run(t);
@@ -886,10 +917,10 @@ BOOST_AUTO_TEST_CASE(lmtp_421_as_the_last_recipients_reply_keeps_the_verdict)
 
 BOOST_AUTO_TEST_CASE(lmtp_bdat_after_a_refused_mail_is_not_queued)
 {
-    smtp::server_offers o = pipelining();
+    test_offers o = pipelining();
     o.chunking = true;
     const auto to = rcpts({"b@example.org", "c@example.org"});
-    transaction t("a@example.org", to, "", no_options, o, {false, true});
+    transaction t("a@example.org", to, "", no_options, caps(o), {false, true});
     wire w;
     w.replies = {"452 4.3.1 later\r\n", "250 ok\r\n", "250 ok\r\n", "250 odd\r\n"};
     w.run(t);

@@ -21,6 +21,7 @@
 #include <smtp/detail/policy_set.hpp>
 #include <smtp/log.hpp>
 #include <smtp/options.hpp>
+#include <smtp/protocol/extensions.hpp> // extensions policy (issue 13 section 3)
 #include <smtp/tls.hpp>
 #include <smtp/transport/concepts.hpp>
 #include <smtp/transport/tcp.hpp>
@@ -93,6 +94,8 @@ struct policies {
     static_assert(detail::count_category<plaintext_auth_category, Ps...> <= 1, "two plaintext-auth policies");
     static_assert(detail::count_category<log_category, Ps...> <= 1, "two logging policies");
     static_assert(detail::count_category<dialect_category, Ps...> <= 1, "two dialect policies");
+    // Extension types beyond the built-ins (smtp/protocol/extensions.hpp).
+    static_assert(detail::count_category<extensions_category, Ps...> <= 1, "two extensions policies");
 
     /// The transport policy as named (transport::tcp by default): a stream or a session transport.
     using named_transport = detail::find_policy_t<transport_category, smtp::transport::tcp, Ps...>;
@@ -105,6 +108,7 @@ struct policies {
     using plaintext_auth = detail::find_policy_t<plaintext_auth_category, smtp::auth::require_tls, Ps...>;
     using log = detail::find_policy_t<log_category, smtp::log::none, Ps...>;
     using dialect = detail::find_policy_t<dialect_category, smtp::dialect::smtp, Ps...>;
+    using extensions = detail::find_policy_t<extensions_category, smtp::extensions<>, Ps...>;
 
     // Each message says what the concept asks, for the contexts where a
     // compiler does not spell out the failed requirement.
@@ -129,6 +133,8 @@ struct policies {
                                "policy_category = smtp::log_category, static constexpr bool enabled, "
                                "on_send(std::string_view, smtp::log::sent), on_reply(const smtp::reply_view&, bool), "
                                "and a move constructor");
+    static_assert(extensions_policy<extensions>,
+                  "smtp::policies<...>: the extensions policy must be smtp::extensions<...>");
     static_assert(dialect_policy<dialect>, "smtp::policies<...>: the dialect policy does not satisfy "
                                            "smtp::dialect_policy: policy_category = smtp::dialect_category and "
                                            "static constexpr bool per_recipient_replies");

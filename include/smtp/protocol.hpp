@@ -15,12 +15,18 @@
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/envelope.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/protocol/extension_parameters.hpp>
 #include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/line_ends.hpp>
 #include <smtp/protocol/message_check.hpp>
+#include <smtp/protocol/message_scanner.hpp>
+#include <smtp/protocol/message_source.hpp>
 #include <smtp/protocol/reply.hpp>
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/protocol/sasl.hpp>
+#include <smtp/protocol/send_request.hpp>
 #include <smtp/protocol/transaction.hpp>
+#include <smtp/protocol/transaction_result.hpp>
+#include <smtp/protocol/xtext.hpp>
 
 #endif

@@ -15,10 +15,10 @@ int main()
     const std::vector<smtp::recipient> to{{"rcpt@example.org"}};
 #ifndef SMTP_TWIN
     smtp::transaction t("from@example.org", to, std::string("Subject: hi\r\n\r\nHello.\r\n"), smtp::send_options{},
-                        smtp::server_offers{}, smtp::session_facts{});
+                        smtp::capabilities{}, smtp::session_facts{});
 #else
     const std::string message("Subject: hi\r\n\r\nHello.\r\n");
-    smtp::transaction t("from@example.org", to, message, smtp::send_options{}, smtp::server_offers{},
+    smtp::transaction t("from@example.org", to, message, smtp::send_options{}, smtp::capabilities{},
                         smtp::session_facts{});
 #endif
     return t.error() ? 1 : 0;

@@ -214,17 +214,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint8_t max_line = rd.u8();
     const std::uint8_t src = rd.u8();
 
-    smtp::server_offers offers;
-    offers.pipelining = o & 1;
-    offers.chunking = o & 2;
-    offers.binarymime = o & 4;
-    offers.eightbitmime = o & 8;
-    offers.smtputf8 = o & 16;
-    offers.dsn = o & 32;
-    offers.requiretls = o & 64;
-    offers.size = o & 128;
-    if (f & 1)
-        offers.size_limit = size_limit;
+    // What the server offers, as the EHLO reply that says it.
+    std::string ehlo = "250-mx.example.org\r\n";
+    const char* const keywords[] = {"PIPELINING", "CHUNKING", "BINARYMIME", "8BITMIME",
+                                    "SMTPUTF8",   "DSN",      "REQUIRETLS"};
+    for (int bit = 0; bit < 7; ++bit)
+        if (o & (1u << bit))
+            ehlo.append("250-").append(keywords[bit]).append("\r\n");
+    if (o & 128)
+        ehlo.append("250-SIZE").append((f & 1) ? " " + std::to_string(size_limit) : std::string()).append("\r\n");
+    ehlo.append("250 HELP\r\n");
+    smtp::capabilities offers;
+    {
+        smtp::reply_parser p;
+        smtp::reply_view v;
+        smtp::error_code ec;
+        p.put(ehlo, v, ec);
+        offers = smtp::capabilities::from_ehlo(v, ec);
+        FUZZ_CHECK(!ec, "the EHLO reply of the offers");
+    }
     smtp::session_facts facts;
     facts.lmtp = f & 2;
     facts.encrypted = f & 4;

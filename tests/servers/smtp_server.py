@@ -14,7 +14,7 @@ status 0 on SIGTERM or SIGINT. Normally started by with_servers.py.
                    [--auth-allow-plaintext]
                    [--lmtp] [--lmtp-data-refuse ADDR]...
                    [--record DIR] [--refuse ADDR]... [--vrfy USER=RESULT]...
-                   [--size N] [--smtputf8] [--dsn] [--debugging]
+                   [--size N] [--smtputf8] [--dsn] [--mt-priority POLICY] [--debugging]
 
 --record DIR writes every accepted message as DIR/<n>.json (n = 1, 2, ...),
 atomically (a reader never sees a partial file) and before the final reply
@@ -34,7 +34,9 @@ and appends to DIR/events.txt one line per command received ("EHLO tls=0",
 handshake without one signed by a CA in PEM. --unix PATH listens on a Unix
 socket at PATH instead of TCP (it prints READY 0).
 aiosmtpd upper-cases ESMTP parameters; it accepts only SIZE, BODY and SMTPUTF8
-on MAIL and none on RCPT, unless --dsn adds RET/ENVID and NOTIFY/ORCPT.
+on MAIL and none on RCPT, unless --dsn adds RET/ENVID and NOTIFY/ORCPT, and
+--mt-priority POLICY offers MT-PRIORITY (RFC 6710) and takes MT-PRIORITY=n on
+MAIL for n in -9..9 (any other value gets 501, a syntax error).
 
 --auth is "none" or a comma list of plain-login (aiosmtpd's PLAIN and LOGIN),
 cram-md5, xoauth2 and oauthbearer. The first three check --user and
@@ -49,6 +51,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import signal
 import ssl
 import sys
@@ -103,6 +106,8 @@ def parse_args(argv):
     p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8")
     p.add_argument("--dsn", action="store_true",
                    help="offer DSN and accept RET/ENVID on MAIL, NOTIFY/ORCPT on RCPT")
+    p.add_argument("--mt-priority", metavar="POLICY",
+                   help="offer MT-PRIORITY POLICY (RFC 6710) and accept MT-PRIORITY=-9..9 on MAIL")
     p.add_argument("--tls-max", choices=("1", "1.1", "1.2"),
                    help="offer no TLS version newer than this (1, 1.1: a modern client must refuse; 1.2)")
     p.add_argument("--debugging", action="store_true",
@@ -166,6 +171,8 @@ class Handler:
             responses = [r for r in responses if not r[4:].upper().startswith("AUTH")]
         if self.args.dsn:
             responses.insert(-1, "250-DSN")
+        if self.args.mt_priority is not None:
+            responses.insert(-1, ("250-MT-PRIORITY " + self.args.mt_priority).rstrip())
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -269,7 +276,18 @@ def make_protocol_class(base, args):
             # aiosmtpd refuses every RCPT parameter and all MAIL parameters but
             # SIZE/BODY/SMTPUTF8; with --dsn the DSN ones pass (they stay in
             # mail_options/rcpt_options).
-            result = super()._getparams(params)
+            # aiosmtpd takes only alphanumeric keywords: MT-PRIORITY=n (with
+            # --mt-priority, n = [+-]digit) is checked here and kept out of
+            # its way; it stays in mail_options.
+            rest = []
+            for param in params:
+                name, _, value = param.partition("=")
+                if args.mt_priority is not None and name == "MT-PRIORITY":
+                    if not re.fullmatch(r"[+-]?[0-9]", value):
+                        return None
+                    continue
+                rest.append(param)
+            result = super()._getparams(rest)
             if result is not None and args.dsn:
                 for name in DSN_PARAMS:
                     result.pop(name, None)

@@ -55,6 +55,14 @@ public:
     template <class E>
     static constexpr bool knows = detail::contains_type<E, Ext...>;
 
+    /// Calls `f.template operator()<E>()` for each extension type, in order
+    /// (the transaction engine folds over them this way).
+    template <class F>
+    static constexpr void for_each_extension(F&& f)
+    {
+        (f.template operator()<Ext>(), ...);
+    }
+
     basic_capabilities() = default;
 
     /// Builds the record from a 250 reply to EHLO or LHLO. Any other code
@@ -179,15 +187,29 @@ private:
     std::string server_name_{};
 };
 
-/// The record over the extensions this library knows, plus Extra... .
+/// The record over the extensions this library knows, plus Extra... . The
+/// order is the order of the MAIL parameters: SIZE, BODY, RET, ENVID,
+/// REQUIRETLS, SMTPUTF8, then the extra extensions'.
 template <extension... Extra>
 using capabilities_with =
-    basic_capabilities<ext::pipelining, ext::size, ext::starttls, ext::auth, ext::eightbitmime, ext::smtputf8,
-                       ext::chunking, ext::binarymime, ext::dsn, ext::enhancedstatuscodes, ext::requiretls,
+    basic_capabilities<ext::pipelining, ext::size, ext::starttls, ext::auth, ext::eightbitmime, ext::chunking,
+                       ext::binarymime, ext::dsn, ext::enhancedstatuscodes, ext::requiretls, ext::smtputf8,
                        ext::help, Extra...>;
 
 /// The record over the extensions this library knows.
 using capabilities = capabilities_with<>;
+
+/// The record over the built-ins and an extensions policy's types:
+/// capabilities_for_t<smtp::extensions<my_ext>> is capabilities_with<my_ext>
+/// (what a session with that policy can keep, so that get<my_ext>() works).
+template <class Policy>
+struct capabilities_for;
+template <class... Extra>
+struct capabilities_for<extensions<Extra...>> {
+    using type = capabilities_with<Extra...>;
+};
+template <class Policy>
+using capabilities_for_t = typename capabilities_for<Policy>::type;
 
 SMTP_NAMESPACE_END
 

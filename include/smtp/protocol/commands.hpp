@@ -20,6 +20,8 @@
 #include <smtp/protocol/detail/validate.hpp>
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/protocol/extension_parameters.hpp>
+#include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/reply.hpp>
 #include <smtp/version.hpp>
 
@@ -30,6 +32,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 SMTP_NAMESPACE_BEGIN
 
@@ -172,21 +175,32 @@ struct lhlo : greeting_command<lhlo> {
 
 namespace detail_ {
 
-/// Extra octets each registered parameter may add to the MAIL/RCPT line,
-/// as the RFC defining it says.
+/// Extra octets a parameter may add to the MAIL/RCPT line, as the RFC
+/// defining it says: read from the parameter_spec lists of the built-in
+/// extension types that declare it (smtp/protocol/extensions.hpp), so the
+/// fact is kept once. An unknown keyword adds nothing.
 constexpr std::size_t parameter_allowance(std::string_view keyword) noexcept
 {
-    using smtp::detail::iequals;
-    if (iequals(keyword, "SIZE")) return 26;        // RFC 1870 5
-    if (iequals(keyword, "BODY")) return 14;        // RFC 6152 2
-    if (iequals(keyword, "SMTPUTF8")) return 10;    // RFC 6531 3.4
-    if (iequals(keyword, "RET")) return 8;          // RFC 3461 4 (RET and ENVID: 110)
-    if (iequals(keyword, "ENVID")) return 102;      //
-    if (iequals(keyword, "NOTIFY")) return 30;      // RFC 3461 4 (NOTIFY and ORCPT: 500)
-    if (iequals(keyword, "ORCPT")) return 470;      //
-    if (iequals(keyword, "AUTH")) return 500;       // RFC 4954 5
-    if (iequals(keyword, "REQUIRETLS")) return 11;  // RFC 8689 4
-    return 0;
+    std::size_t n = 0;
+    const auto look = [&](std::span<const parameter_spec> specs) {
+        for (const auto& p : specs)
+            if (n == 0 && smtp::detail::iequals(p.keyword, keyword))
+                n = p.allowance;
+    };
+    const auto each = [&]<class... E>(std::type_identity<E>...) {
+        (
+            [&] {
+                if constexpr (requires { std::span<const parameter_spec>(E::mail_params); })
+                    look(E::mail_params);
+                if constexpr (requires { std::span<const parameter_spec>(E::rcpt_params); })
+                    look(E::rcpt_params);
+            }(),
+            ...);
+    };
+    each(std::type_identity<ext::size>{}, std::type_identity<ext::eightbitmime>{},
+         std::type_identity<ext::binarymime>{}, std::type_identity<ext::smtputf8>{}, std::type_identity<ext::dsn>{},
+         std::type_identity<ext::auth>{}, std::type_identity<ext::requiretls>{});
+    return n;
 }
 
 inline check_result check_params(std::span<const esmtp_param> params, bool utf8) noexcept

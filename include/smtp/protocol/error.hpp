@@ -101,6 +101,8 @@ enum class errc {
     dsn_not_offered,                ///< DSN parameters asked for and the server lacks DSN
     requiretls_not_offered,         ///< REQUIRETLS asked for and the server does not offer it
     requiretls_without_tls,         ///< REQUIRETLS asked for on a session that is not encrypted
+    extension_not_offered,          ///< a message needs an extension the server does not offer (its keyword: diagnostics::field())
+    chunking_not_offered,           ///< BDAT asked for and the server does not offer CHUNKING
 
     // --- Sessions, continued ------------------------------------------------------------
     unsolicited_reply,              ///< the server sent bytes no command asked for (reply injection)
@@ -111,6 +113,7 @@ enum class errc {
     no_greeting,                    ///< no greeting came (timeout or close): an implicit-TLS server waits for the client
     not_smtp,                       ///< the server's first bytes are not SMTP (an SSH or HTTP server, ...)
     auth_refused,                   ///< the server refused AUTH (4yz or 5yz but 421; the reply is in diagnostics)
+    auth_in_clear,                  ///< AUTH would send credentials in clear and the policies do not allow it (auth::allow_plaintext)
 
     // --- Reading a message's headers from a source ------------------------------------
     header_block_too_long,          ///< envelope_from_source: no blank line ends the headers within its limit
@@ -185,6 +188,8 @@ public:
         case errc::dsn_not_offered: return "requested but the server does not offer DSN";
         case errc::requiretls_not_offered: return "requested but the server does not offer REQUIRETLS";
         case errc::requiretls_without_tls: return "requested on a session that is not encrypted";
+        case errc::extension_not_offered: return "is needed by the message but the server does not offer it";
+        case errc::chunking_not_offered: return "BDAT needs CHUNKING, which the server does not offer";
         case errc::unsolicited_reply: return "the server sent a reply no command asked for";
         case errc::header_block_too_long: return "the message's header block has no end within the limit";
         case errc::moved_from_session:
@@ -194,6 +199,9 @@ public:
             return "the server sent no greeting: if it expects TLS at once, use tls::implicit, usually port 465";
         case errc::not_smtp: return "not an SMTP server";
         case errc::auth_refused: return "authentication refused";
+        case errc::auth_in_clear:
+            return "AUTH would send the credentials in clear: the connection is not encrypted and the policies do not "
+                   "allow AUTH in clear (auth::allow_plaintext)";
         }
         return "unknown smtp error";
     }

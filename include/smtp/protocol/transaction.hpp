@@ -5,7 +5,9 @@
 /// what the message needs, and one transaction_result at the end.
 ///
 /// ```
-///   smtp::transaction t(from, recipients, message, options, caps, settings);
+///   smtp::transaction t(from, recipients, message, options, caps, facts, settings);
+///   // caps: a capability record (basic_capabilities<...>); last, optionally,
+///   // smtp::extensions<my_ext...>{} for extension types the record lacks
 ///   if (t.error()) ...                       // refused before a byte: nothing to send
 ///   while (t.next() != smtp::transaction::want::done) {
 ///       if (t.next() == want::write) t.write(out), send(out);
@@ -28,10 +30,19 @@
 /// - DSN (RFC 3461) NOTIFY/ORCPT per recipient and RET/ENVID per message, and
 ///   REQUIRETLS (RFC 8689): sent when asked for; asked for and not offered:
 ///   an error.
+/// - Each of these parameters belongs to an extension type (extensions.hpp):
+///   the engine folds over the record's types, then the extra ones, asking
+///   each whether the message requires it and, when offered, for its MAIL
+///   and RCPT parameters. A user's extension is planned the same way.
 /// - Every recipient refused: no message data is sent (after a 354 to a
 ///   pipelined DATA, a lone "." ends it, RFC 2920 3.1) and the transaction is
 ///   reset; the session is clean for the next one.
 /// - LMTP (RFC 2033): one reply per accepted recipient after the data.
+///
+/// What a caller asks (send_request.hpp), what happened
+/// (transaction_result.hpp), the look at the message (message_scanner.hpp)
+/// and the parameter encodings (xtext.hpp) are in their own headers, all
+/// included here.
 ///
 /// Everything the engine will send is checked in its constructor. After that
 /// nothing it writes can be refused locally, so a message is never half sent
@@ -42,13 +53,18 @@
 #include <smtp/protocol/capabilities.hpp>
 #include <smtp/protocol/commands.hpp>
 #include <smtp/protocol/data_encoder.hpp>
-#include <smtp/protocol/detail/scan.hpp>
 #include <smtp/protocol/detail/validate.hpp>
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/protocol/extension_parameters.hpp>
+#include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/line_ends.hpp>
+#include <smtp/protocol/message_scanner.hpp>
 #include <smtp/protocol/message_source.hpp>
 #include <smtp/protocol/reply.hpp>
+#include <smtp/protocol/send_request.hpp>
+#include <smtp/protocol/transaction_result.hpp>
+#include <smtp/protocol/xtext.hpp>
 #include <smtp/version.hpp>
 
 #include <algorithm>
@@ -63,381 +79,54 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 SMTP_NAMESPACE_BEGIN
 
-// --- What the caller asks for ------------------------------------------------------
-
-/// Delivery status notifications (RFC 3461).
-namespace dsn {
-/// NOTIFY: `never`, or any of success, failure and delay. `unset`: not sent.
-enum class notify : unsigned char { unset = 0, never = 1, success = 2, failure = 4, delay = 8 };
-constexpr notify operator|(notify a, notify b) noexcept
-{
-    return static_cast<notify>(static_cast<unsigned char>(a) | static_cast<unsigned char>(b));
-}
-constexpr bool has(notify set, notify one) noexcept
-{
-    return (static_cast<unsigned char>(set) & static_cast<unsigned char>(one)) != 0;
-}
-/// RET: return the full message or only its headers in a failure DSN.
-enum class ret { unset, full, headers };
-} // namespace dsn
-
-/// A recipient with its DSN requests.
-struct recipient {
-    std::string address;
-    dsn::notify notify = dsn::notify::unset;
-    /// ORCPT (RFC 3461 4.2): the address the sender originally gave, when
-    /// it is not `address`. Empty: not sent.
-    std::string original_recipient{};
-};
-
-/// The message body's type (BODY=, RFC 6152 and RFC 3030).
-enum class body_type {
-    detect,    ///< 7BIT unless an octet is >= 0x80, then 8BITMIME
-    binary,    ///< BINARYMIME: sent as it is with BDAT (needs CHUNKING and BINARYMIME)
-};
-
-/// Per message.
-struct send_options {
-    dsn::ret ret = dsn::ret::unset;
-    /// ENVID (RFC 3461 4.4), at most 100 characters; sent as xtext.
-    std::string envid{};
-    /// REQUIRETLS (RFC 8689): every hop must use verified TLS.
-    bool requiretls = false;
-    body_type body = body_type::detect;
-    /// Called after each write of message data: (message octets sent, total).
-    std::function<void(std::uint64_t, std::uint64_t)> progress{};
-};
-
-/// A message with its envelope, owned: what send_all() and the pool take.
-struct outgoing_message {
-    std::string from;
-    std::vector<recipient> to;
-    std::string message;
-    send_options options{};
-};
-
-/// How the engine may use the wire (per session: connect_options::transactions).
-struct transaction_settings {
-    bool pipelining = true;                  ///< use PIPELINING when offered
-    bool chunking = true;                    ///< use CHUNKING (BDAT) when offered
-    std::size_t chunk_size = 1024 * 1024;    ///< BDAT: message octets per chunk
-    std::size_t write_size = 64 * 1024;      ///< DATA: message octets encoded per write
-    data_encoder_options data{};             ///< bare CR/LF handling, longest line
-};
-
-// --- What happened --------------------------------------------------------------
-
-enum class transaction_outcome {
-    not_sent, ///< the server did not get the whole message: safe to send again
-    queued,   ///< the server took responsibility (for LMTP: for at least one recipient)
-    refused,  ///< the server refused it (MAIL, every recipient, DATA, or the data)
-    unknown,  ///< the data was sent but its reply was lost: do not blindly resend
-};
-
-inline std::ostream& operator<<(std::ostream& os, transaction_outcome o)
-{
-    switch (o) {
-    case transaction_outcome::not_sent: return os << "not sent";
-    case transaction_outcome::queued: return os << "queued";
-    case transaction_outcome::refused: return os << "refused";
-    case transaction_outcome::unknown: return os << "unknown";
-    }
-    return os << "?";
-}
-
-struct recipient_result {
-    std::string address;
-    reply rcpt_reply{};             ///< the reply to RCPT TO; empty when none came
-    std::optional<reply> delivery{}; ///< LMTP: this recipient's reply after the data
-
-    /// RCPT accepted (and, under LMTP, the message delivered).
-    bool accepted() const noexcept { return decisive().code().is_positive(); }
-    /// Refused with 4yz: worth trying again later.
-    bool transient() const noexcept { return decisive().code().is_transient(); }
-    /// Refused with 5yz.
-    bool permanent() const noexcept { return decisive().code().is_permanent(); }
-    /// The reply that decided: the delivery reply under LMTP when there is one.
-    const reply& decisive() const noexcept
-    {
-        return delivery && rcpt_reply.code().is_positive() ? *delivery : rcpt_reply;
-    }
-};
-
-/// One message's result, on every send path.
-struct transaction_result {
-    transaction_outcome outcome = transaction_outcome::not_sent;
-    reply mail_reply{};
-    std::vector<recipient_result> recipients{};
-    reply data_reply{};  ///< DATA's reply (354, or its refusal); empty with BDAT
-    reply final_reply{}; ///< the reply to the end of data (under LMTP: in each recipient's delivery)
-    /// Why it was not queued (clear when it was; some recipients may still
-    /// be refused). The reply that refused it is in the fields above.
-    error_code error{};
-
-    bool queued() const noexcept { return outcome == transaction_outcome::queued; }
-    std::size_t accepted_count() const noexcept
-    {
-        return static_cast<std::size_t>(std::count_if(recipients.begin(), recipients.end(),
-                                                      [](const recipient_result& r) { return r.accepted(); }));
-    }
-    /// smtplib's sendmail result: each refused recipient with the reply that refused it.
-    std::map<std::string, reply> refused() const
-    {
-        std::map<std::string, reply> out;
-        for (const auto& r : recipients)
-            if (r.decisive().code().is_failure())
-                out.emplace(r.address, r.decisive());
-        return out;
-    }
-};
-
-// --- The message, looked at before anything is sent --------------------------------
-
-struct message_facts {
-    /// RFC 1870's size: octets with CRLF line ends and a final CRLF, without
-    /// dot-stuffing (what DATA declares and BDAT sends).
-    std::uint64_t size = 0;
-    std::size_t longest_line = 0;        ///< octets, without the line end
-    bool eight_bit = false;              ///< an octet >= 0x80 anywhere
-    bool eight_bit_headers = false;      ///< ... in the header section (RFC 6532: needs SMTPUTF8)
-    std::size_t first_bare_cr = npos;    ///< offset, or npos
-    std::size_t first_bare_lf = npos;
-    /// The first line longer than the scanner's line limit: its number, from
-    /// 1 (every CRLF, bare CR and bare LF ends a line, as the data is sent),
-    /// and its length in octets without the line end. 0 and 0: none.
-    std::size_t first_long_line = 0;
-    std::size_t first_long_line_length = 0;
-    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-};
-
-/// message_facts, a piece at a time: any split gives the same facts.
-class message_scanner {
-public:
-    message_scanner() = default;
-    /// `line_limit`: the first line longer than this many octets is noted
-    /// (message_facts::first_long_line); 0, the default: none is.
-    explicit message_scanner(std::size_t line_limit) noexcept
-        : limit_(line_limit == 0 ? message_facts::npos : line_limit)
-    {}
-
-    void put(std::string_view chunk) noexcept
-    {
-        const char* p = chunk.data();
-        const char* const end = p + chunk.size();
-        if (pending_cr_ && p != end) { // a CR ended the last piece
-            pending_cr_ = false;
-            if (*p == '\n')
-                ++p, ++offset_;
-            else
-                bare(f_.first_bare_cr, offset_ - 1);
-        }
-        // Which lines have 8-bit octets matters only while there is
-        // something left to learn: none in the piece (one vector pass), or
-        // 8-bit already seen where it matters, and the lines need no look.
-        bool look = detail::has_8bit(p, end);
-        while (p != end) {
-            const char* q = detail::find_cr_or_lf(p, end);
-            const std::size_t len = static_cast<std::size_t>(q - p);
-            look = look && !(f_.eight_bit && (f_.eight_bit_headers || !in_headers_));
-            if (look && detail::has_8bit(p, q)) {
-                f_.eight_bit = true;
-                f_.eight_bit_headers = f_.eight_bit_headers || in_headers_;
-            }
-            line_ += len;
-            offset_ += len;
-            if (q == end)
-                break;
-            end_line();
-            if (*q == '\r') {
-                if (q + 1 == end) {
-                    pending_cr_ = true;
-                    ++offset_;
-                    break;
-                }
-                if (q[1] == '\n') {
-                    offset_ += 2;
-                    p = q + 2;
-                    continue;
-                }
-                bare(f_.first_bare_cr, offset_);
-            } else {
-                bare(f_.first_bare_lf, offset_);
-            }
-            ++offset_;
-            p = q + 1;
-        }
-    }
-    /// The facts; the last line, when open, counts with the CRLF it gets.
-    message_facts finish() noexcept
-    {
-        if (pending_cr_) {
-            pending_cr_ = false;
-            bare(f_.first_bare_cr, offset_ - 1);
-        }
-        if (line_ > 0)
-            end_line();
-        return f_;
-    }
-    /// The facts so far (the open line not counted in size).
-    const message_facts& so_far() const noexcept { return f_; }
-    std::size_t open_line() const noexcept { return line_; }
-
-private:
-    void end_line() noexcept
-    {
-        ++lines_;
-        if (line_ > limit_ && f_.first_long_line == 0) {
-            f_.first_long_line = lines_;
-            f_.first_long_line_length = line_;
-        }
-        f_.longest_line = std::max(f_.longest_line, line_);
-        f_.size += line_ + 2;
-        if (line_ == 0)
-            in_headers_ = false;
-        line_ = 0;
-    }
-    static void bare(std::size_t& first, std::size_t at) noexcept
-    {
-        if (first == message_facts::npos)
-            first = at;
-    }
-    message_facts f_{};
-    std::size_t line_ = 0, offset_ = 0, lines_ = 0;
-    std::size_t limit_ = message_facts::npos;
-    bool in_headers_ = true, pending_cr_ = false;
-};
-
-/// The facts of a whole message; `line_limit` as for message_scanner.
-inline message_facts scan_message(std::string_view m, std::size_t line_limit = 0) noexcept
-{
-    message_scanner s(line_limit);
-    s.put(m);
-    return s.finish();
-}
-
-
-/// What the engine refuses in a message whatever the server offers, from
-/// its facts (scanned with settings.data.max_line as the line limit): a line
-/// longer than that limit, or a bare CR or LF under line_endings::reject
-/// (neither for body_type::binary, whose octets go as they are), and a binary
-/// body when settings.chunking is off (it needs BDAT). errc{} when none.
-/// The engine and check_message (smtp/protocol/message_check.hpp) both ask it.
-inline errc check_content(const message_facts& f, body_type body, const transaction_settings& settings) noexcept
-{
-    if (body == body_type::binary)
-        return settings.chunking ? errc{} : errc::binarymime_not_offered;
-    if (settings.data.bare_line_endings == line_endings::reject) {
-        if (f.first_bare_cr != message_facts::npos)
-            return errc::data_bare_cr;
-        if (f.first_bare_lf != message_facts::npos)
-            return errc::data_bare_lf;
-    }
-    if (settings.data.max_line != 0 && f.longest_line > settings.data.max_line)
-        return errc::data_line_too_long;
-    return {};
-}
-
-namespace detail {
-/// Reads a rewindable source once for its facts, then rewinds it. A binary
-/// body is only counted (its size is all that matters). False when the
-/// source cannot be read or rewound.
-inline bool scan_source(message_source& source, bool binary, std::size_t line_limit, message_facts& facts)
-{
-    if (!source.read || !source.rewind)
-        return false;
-    std::string buf(64 * 1024, '\0');
-    message_scanner scanner(line_limit);
-    std::uint64_t total = 0;
-    for (std::size_t n; (n = source.read(buf.data(), buf.size())) != 0;) {
-        total += n;
-        if (!binary)
-            scanner.put(std::string_view(buf.data(), n));
-    }
-    if (!source.rewind())
-        return false;
-    facts = binary ? message_facts{} : scanner.finish();
-    if (binary)
-        facts.size = total;
-    return true;
-}
-} // namespace detail
-
-/// RFC 3461 4's xtext: '+', '=' and octets outside '!'..'~' as "+XX".
-inline void append_xtext(std::string_view s, std::string& out)
-{
-    static constexpr char hex[] = "0123456789ABCDEF";
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c >= '!' && c <= '~' && c != '+' && c != '=') {
-            out.push_back(ch);
-        } else {
-            out.push_back('+');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        }
-    }
-}
-
-/// RFC 6533 4's utf-8-addr-xtext: '+', '=', '\', controls and every
-/// non-ASCII character as "\x{HEX}" (its code point). `s` must be UTF-8.
-inline void append_utf8_addr_xtext(std::string_view s, std::string& out)
-{
-    static constexpr char hex[] = "0123456789ABCDEF";
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= '!' && c <= '~' && c != '+' && c != '=' && c != '\\') {
-            out.push_back(s[i++]);
-            continue;
-        }
-        std::uint32_t cp = c;
-        std::size_t n = 1;
-        if (c >= 0xF0) cp = c & 0x07, n = 4;
-        else if (c >= 0xE0) cp = c & 0x0F, n = 3;
-        else if (c >= 0xC0) cp = c & 0x1F, n = 2;
-        for (std::size_t k = 1; k < n && i + k < s.size(); ++k)
-            cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-        i += n;
-        char digits[8];
-        int d = 0;
-        do {
-            digits[d++] = hex[cp & 15];
-            cp >>= 4;
-        } while (cp != 0 || d < 2);
-        out.append("\\x{");
-        while (d > 0)
-            out.push_back(digits[--d]);
-        out.push_back('}');
-    }
-}
-
 // --- The engine ---------------------------------------------------------------------------
 
-/// What the server offers that shapes a transaction.
-struct server_offers {
-    bool pipelining = false, chunking = false, binarymime = false, eightbitmime = false, smtputf8 = false,
-         dsn = false, requiretls = false, size = false;
-    std::optional<std::uint64_t> size_limit{};
-
-    template <class Caps>
-    static server_offers from(const Caps& c) noexcept
-    {
-        server_offers o;
-        o.pipelining = c.template has<ext::pipelining>();
-        o.chunking = c.template has<ext::chunking>();
-        o.binarymime = c.template has<ext::binarymime>();
-        o.eightbitmime = c.template has<ext::eightbitmime>();
-        o.smtputf8 = c.template has<ext::smtputf8>();
-        o.dsn = c.template has<ext::dsn>();
-        o.requiretls = c.template has<ext::requiretls>();
-        o.size = c.template has<ext::size>();
-        o.size_limit = c.size_limit();
-        return o;
-    }
+/// A capability record the engine can plan from: a basic_capabilities<...>.
+template <class Caps>
+concept capability_record = requires(const Caps& c, std::string_view keyword) {
+    { c.extn_params(keyword) } -> std::same_as<std::optional<std::string_view>>;
+    Caps::for_each_extension([]<class E>() {});
 };
+
+namespace detail {
+/// Calls f(offered) with E's value as the server offered it (an optional):
+/// from the record when it knows E, else parsed from the keyword's line.
+template <class E, class Caps, class F>
+decltype(auto) with_offer(const Caps& caps, F&& f)
+{
+    if constexpr (Caps::template knows<E>) {
+        return f(caps.template get<E>());
+    } else {
+        std::optional<typename E::value_type> v;
+        if (const auto params = caps.extn_params(E::keyword))
+            v = E::parse(*params);
+        return f(std::as_const(v));
+    }
+}
+template <class E, class Caps>
+bool offers(const Caps& caps)
+{
+    return with_offer<E>(caps, [](const auto& v) { return v.has_value(); });
+}
+/// Calls f.template operator()<E>() for each extension type of the record,
+/// then for each of Extra... the record does not know.
+template <class Caps, class... Extra, class F>
+void for_each_extension(F&& f)
+{
+    Caps::for_each_extension(f);
+    (
+        [&] {
+            if constexpr (!Caps::template knows<Extra>)
+                f.template operator()<Extra>();
+        }(),
+        ...);
+}
+} // namespace detail
 
 /// The session around a transaction.
 struct session_facts {
@@ -453,39 +142,37 @@ public:
 
     transaction() = default;
 
-    /// Plans the transaction and checks everything it will send. On a
-    /// refusal, error() and diag() say why, next() is done, and nothing is
-    /// to be sent. `message` is viewed, not copied: it must outlive the
-    /// transaction (a temporary std::string does not compile).
-    transaction(std::string_view from, std::span<const recipient> to, std::string_view message,
-                const send_options& options, const server_offers& offers, const session_facts& facts,
-                const transaction_settings& settings = {})
-        : message_(message), options_(options), settings_(settings), lmtp_(facts.lmtp)
-    {
-        plan(from, to, options, offers, facts);
-    }
-
-    template <class S, class Offers>
-        requires std::same_as<S, std::string>
-    transaction(std::string_view, std::span<const recipient>, S&&, const send_options&, const Offers&,
-                const session_facts&, const transaction_settings& = {}) = delete;
-
-    /// A message read from `source` (which must outlive the transaction).
-    transaction(std::string_view from, std::span<const recipient> to, message_source& source,
-                const send_options& options, const server_offers& offers, const session_facts& facts,
-                const transaction_settings& settings = {})
-        : source_(&source), options_(options), settings_(settings), lmtp_(facts.lmtp)
-    {
-        plan(from, to, options, offers, facts);
-    }
-
-    template <class Caps>
-        requires requires(const Caps& c) { c.template has<ext::pipelining>(); }
+    /// Plans the transaction and checks everything it will send, from what
+    /// the server offers (`caps`, a capability record) and what the message
+    /// needs: each extension type of the record, then each of Extra... (an
+    /// smtp::extensions<...> list, for types the record does not know),
+    /// adds its MAIL and RCPT parameters or refuses. On a refusal, error()
+    /// and diag() say why, next() is done, and nothing is to be sent.
+    /// `message` is viewed, not copied: it must outlive the transaction (a
+    /// temporary std::string does not compile).
+    template <capability_record Caps, class... Extra>
     transaction(std::string_view from, std::span<const recipient> to, std::string_view message,
                 const send_options& options, const Caps& caps, const session_facts& facts,
-                const transaction_settings& settings = {})
-        : transaction(from, to, message, options, server_offers::from(caps), facts, settings)
-    {}
+                const transaction_settings& settings = {}, extensions<Extra...> = {})
+        : message_(message), options_(options), settings_(settings), lmtp_(facts.lmtp)
+    {
+        plan<Caps, Extra...>(from, to, caps, facts);
+    }
+
+    template <class S, class Caps, class... Extra>
+        requires std::same_as<S, std::string>
+    transaction(std::string_view, std::span<const recipient>, S&&, const send_options&, const Caps&,
+                const session_facts&, const transaction_settings& = {}, extensions<Extra...> = {}) = delete;
+
+    /// A message read from `source` (which must outlive the transaction).
+    template <capability_record Caps, class... Extra>
+    transaction(std::string_view from, std::span<const recipient> to, message_source& source,
+                const send_options& options, const Caps& caps, const session_facts& facts,
+                const transaction_settings& settings = {}, extensions<Extra...> = {})
+        : source_(&source), options_(options), settings_(settings), lmtp_(facts.lmtp)
+    {
+        plan<Caps, Extra...>(from, to, caps, facts);
+    }
 
     transaction(transaction&&) noexcept = default;
     transaction& operator=(transaction&&) noexcept = default;
@@ -657,9 +344,10 @@ private:
         diag_.set_reply(r);
     }
 
-    void plan(std::string_view from, std::span<const recipient> to, const send_options& o, const server_offers& s,
-              const session_facts& f)
+    template <class Caps, class... Extra>
+    void plan(std::string_view from, std::span<const recipient> to, const Caps& caps, const session_facts& f)
     {
+        const send_options& o = options_;
         stage_ = stage::done;
         r_.recipients.reserve(to.size());
         for (const auto& t : to)
@@ -677,9 +365,9 @@ private:
         const bool binary = o.body == body_type::binary;
         if (source_ && !scan_source(binary))
             return;
+        eightbit_offered_ = detail::offers<ext::eightbitmime>(caps);
         if (unchecked_) {
-            facts_.eight_bit = s.eightbitmime && !binary; // declared: the content is not known yet
-            offers_ = s;
+            facts_.eight_bit = eightbit_offered_ && !binary; // declared: the content is not known yet
         } else if (binary) {
             if (!source_)
                 facts_.size = message_.size();
@@ -694,98 +382,124 @@ private:
         // checked as they go out, in next_piece().)
         if (const errc e = check_content(facts_, o.body, settings_); e != errc{})
             return refuse_locally(e, "message");
-        if (utf8 && !s.smtputf8)
-            return refuse_locally(errc::smtputf8_not_offered,
-                                  facts_.eight_bit_headers ? "message headers" : "address");
-        if (binary && !(s.chunking && s.binarymime))
+
+        // PIPELINING and CHUNKING shape the engine; a binary body needs BDAT.
+        const bool chunking = detail::offers<ext::chunking>(caps);
+        if (binary && !chunking)
             return refuse_locally(errc::binarymime_not_offered, "message");
-        if (!binary && facts_.eight_bit && !s.eightbitmime)
-            return refuse_locally(errc::eightbitmime_not_offered, "message");
-        if (s.size && s.size_limit && facts_.size > *s.size_limit)
-            return refuse_locally(errc::message_too_large, "message");
-
-        // DSN and REQUIRETLS.
-        bool wants_dsn = o.ret != dsn::ret::unset || !o.envid.empty();
-        for (const auto& t : to)
-            wants_dsn = wants_dsn || t.notify != dsn::notify::unset || !t.original_recipient.empty();
-        if (wants_dsn && !s.dsn)
-            return refuse_locally(errc::dsn_not_offered, "DSN");
-        if (o.envid.size() > 100)
-            return refuse_locally(errc::invalid_parameter_value, "ENVID");
-        if (o.requiretls && !f.encrypted)
-            return refuse_locally(errc::requiretls_without_tls, "REQUIRETLS");
-        if (o.requiretls && !s.requiretls)
-            return refuse_locally(errc::requiretls_not_offered, "REQUIRETLS");
-
-        bdat_ = binary || (s.chunking && settings_.chunking);
-        pipelining_ = s.pipelining && settings_.pipelining;
-
-        // MAIL FROM, checked and written once.
-        std::string size_value, envid_value;
-        esmtp_param params[5];
-        std::size_t n = 0;
-        if (s.size && !unchecked_) {
-            size_value = std::to_string(facts_.size);
-            params[n++] = {"SIZE", size_value};
-        }
-        if (binary)
-            params[n++] = {"BODY", "BINARYMIME"};
-        else if (facts_.eight_bit)
-            params[n++] = {"BODY", "8BITMIME"};
-        if (o.ret != dsn::ret::unset)
-            params[n++] = {"RET", o.ret == dsn::ret::full ? "FULL" : "HDRS"};
-        if (!o.envid.empty()) {
-            append_xtext(o.envid, envid_value);
-            params[n++] = {"ENVID", envid_value};
-        }
-        if (o.requiretls)
-            params[n++] = {"REQUIRETLS", std::nullopt};
+        bdat_ = binary || (chunking && settings_.chunking);
+        pipelining_ = detail::offers<ext::pipelining>(caps) && settings_.pipelining;
         header_utf8_ = utf8;
-        // The command lines, in one allocation when no RCPT carries DSN parameters.
+
+        // The command lines, in one allocation when no RCPT carries long parameters.
         std::size_t line_bytes = from.size() + 128;
         for (const auto& t : to)
             line_bytes += t.address.size() + 16;
         lines_.reserve(line_bytes);
         ends_.reserve(to.size() + 1);
-        serialize(cmd::mail_from{from, std::span<const esmtp_param>(params, n), utf8}, lines_, r_.error, diag_);
+        mail_context m(lines_, utf8, facts_, !unchecked_, o, to, f.encrypted, bdat_);
+
+        // What the message needs and the server does not offer: refused.
+        detail::for_each_extension<Caps, Extra...>([&]<class E>() {
+            if constexpr (requires { E::required(m); }) {
+                if (r_.error)
+                    return;
+                const bool needed = E::required(m);
+                if (m.error() != errc{}) // required() may refuse outright
+                    return refuse_locally(m.error(), m.field());
+                if (!needed || detail::offers<E>(caps))
+                    return;
+                if constexpr (requires { E::not_offered_field(m); })
+                    refuse_locally(not_offered<E>(), E::not_offered_field(m));
+                else if constexpr (requires { std::string_view(E::not_offered_field); })
+                    refuse_locally(not_offered<E>(), E::not_offered_field);
+                else
+                    refuse_locally(not_offered<E>(), E::keyword);
+            }
+        });
         if (r_.error)
-            return stage_ = stage::done, void();
-        ends_.push_back(lines_.size());
+            return;
+
+        // MAIL FROM, checked and written once: each offered extension adds
+        // its parameters.
+        if (const errc e = detail::check_mailbox(from, utf8, true, false); e != errc{})
+            return refuse_locally(e, "MAIL FROM address");
+        lines_.append("MAIL FROM:<").append(from).push_back('>');
+        m.start_line();
+        detail::for_each_extension<Caps, Extra...>([&]<class E>() {
+            if constexpr (requires(const typename E::value_type& v) { E::mail(m, v); }) {
+                static_assert(requires { std::span<const parameter_spec>(E::mail_params); },
+                              "smtp: an extension with a mail() hook declares its parameters: "
+                              "static constexpr smtp::parameter_spec mail_params[]");
+                if (m.error() != errc{})
+                    return;
+                detail::with_offer<E>(caps, [&](const auto& offered) {
+                    if (offered) {
+                        m.declared(E::mail_params);
+                        E::mail(m, *offered);
+                    }
+                });
+            }
+        });
+        if (!end_line(m, cmd::default_max_line))
+            return;
 
         // Each RCPT TO.
+        rcpt_context rc(lines_, utf8, to.front(), o);
         for (const auto& t : to) {
-            std::string notify, orcpt;
-            esmtp_param rp[2];
-            std::size_t m = 0;
-            if (t.notify != dsn::notify::unset) {
-                if (dsn::has(t.notify, dsn::notify::never) && t.notify != dsn::notify::never)
-                    return refuse_locally(errc::invalid_parameter_value, "NOTIFY");
-                for (auto [bit, name] : {std::pair{dsn::notify::never, "NEVER"}, {dsn::notify::success, "SUCCESS"},
-                                         {dsn::notify::failure, "FAILURE"}, {dsn::notify::delay, "DELAY"}})
-                    if (dsn::has(t.notify, bit))
-                        notify.append(notify.empty() ? "" : ",").append(name);
-                rp[m++] = {"NOTIFY", notify};
-            }
-            if (!t.original_recipient.empty()) {
-                const auto& a = t.original_recipient;
-                if (detail::check_text(a, true) != errc{} || !detail::is_valid_utf8(a))
-                    return refuse_locally(errc::invalid_parameter_value, "ORCPT");
-                if (std::any_of(a.begin(), a.end(), detail::is_8bit)) {
-                    orcpt = "utf-8;";
-                    append_utf8_addr_xtext(a, orcpt);
-                } else {
-                    orcpt = "rfc822;";
-                    append_xtext(a, orcpt);
+            if (const errc e = detail::check_mailbox(t.address, utf8, false, true); e != errc{})
+                return refuse_locally(e, "RCPT TO address");
+            lines_.append("RCPT TO:<").append(t.address).push_back('>');
+            rc.next(t);
+            rc.start_line();
+            detail::for_each_extension<Caps, Extra...>([&]<class E>() {
+                if constexpr (requires(const typename E::value_type& v) { E::rcpt(rc, v); }) {
+                    static_assert(requires { std::span<const parameter_spec>(E::rcpt_params); },
+                                  "smtp: an extension with an rcpt() hook declares its parameters: "
+                                  "static constexpr smtp::parameter_spec rcpt_params[]");
+                    if (rc.error() != errc{})
+                        return;
+                    detail::with_offer<E>(caps, [&](const auto& offered) {
+                        if (offered) {
+                            rc.declared(E::rcpt_params);
+                            E::rcpt(rc, *offered);
+                        }
+                    });
                 }
-                rp[m++] = {"ORCPT", orcpt};
-            }
-            serialize(cmd::rcpt_to{t.address, std::span<const esmtp_param>(rp, m), utf8}, lines_, r_.error, diag_);
-            if (r_.error)
-                return stage_ = stage::done, void();
-            ends_.push_back(lines_.size());
+            });
+            if (!end_line(rc, cmd::default_max_line))
+                return;
         }
         queue_.reserve(to.size() + 4);
         stage_ = stage::send_group;
+    }
+
+    template <class E>
+    static constexpr errc not_offered() noexcept
+    {
+        if constexpr (requires { errc(E::not_offered); })
+            return E::not_offered;
+        else
+            return errc::extension_not_offered;
+    }
+
+    /// Ends the command line being planned: refused when an extension
+    /// refused, or when the line is longer than `max` octets plus what its
+    /// parameters may add (RFC 5321 4.5.3.1.1).
+    bool end_line(const parameter_writer& w, std::size_t max)
+    {
+        if (w.error() != errc{}) {
+            refuse_locally(w.error(), w.field());
+            return false;
+        }
+        lines_.append("\r\n");
+        const std::size_t start = ends_.empty() ? 0 : ends_.back();
+        if (lines_.size() - start > max + w.allowance()) {
+            refuse_locally(errc::command_line_too_long, "command line");
+            return false;
+        }
+        ends_.push_back(lines_.size());
+        return true;
     }
 
     void expect(kind k, std::uint32_t index = 0) { queue_.push_back({k, index}); }
@@ -834,7 +548,7 @@ private:
                 e = errc::data_bare_lf;
             else if (f.eight_bit_headers && !header_utf8_)
                 e = errc::smtputf8_not_offered;
-            else if (f.eight_bit && !offers_.eightbitmime)
+            else if (f.eight_bit && !eightbit_offered_)
                 e = errc::eightbitmime_not_offered;
             if (e != errc{}) {
                 set_error(e, "message");
@@ -1058,10 +772,9 @@ private:
 
     std::string_view message_{};
     message_source* source_ = nullptr;
-    bool unchecked_ = false, primed_ = false, aborted_ = false, header_utf8_ = false;
+    bool unchecked_ = false, primed_ = false, aborted_ = false, header_utf8_ = false, eightbit_offered_ = false;
     std::string current_, ahead_;    ///< a source's pieces: the one going out, the next
     message_scanner scanner_{};      ///< an unchecked source, checked as it goes
-    server_offers offers_{};
     send_options options_{};
     transaction_settings settings_{};
     bool lmtp_ = false;
@@ -1091,3 +804,4 @@ private:
 SMTP_NAMESPACE_END
 
 #endif
+
