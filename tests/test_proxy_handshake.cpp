@@ -13,9 +13,9 @@ using smtp::errc;
 using smtp::error_code;
 using smtp::transport::http_proxy_options;
 using smtp::transport::socks5_options;
-using smtp::transport::detail::http_connect_handshake;
-using smtp::transport::detail::proxy_step;
-using smtp::transport::detail::socks5_handshake;
+using smtp::detail::http_connect_handshake;
+using smtp::detail::proxy_step;
+using smtp::detail::socks5_handshake;
 
 namespace {
 
@@ -282,6 +282,11 @@ BOOST_AUTO_TEST_CASE(http_connect_refusals_name_the_proxy_and_its_status_line)
     BOOST_TEST(r.detail.find("refused the credentials: HTTP/1.1 407") != std::string::npos);
     BOOST_TEST(r.detail.find("wrong-password") == std::string::npos);
     BOOST_TEST(r.detail.find("YWxpY2U6") == std::string::npos);
+
+    http_connect_handshake tiny(web("alice", "wrong-password")); // tinyproxy's answer to wrong credentials
+    r = play(tiny, "mx.example", 25, {"HTTP/1.0 401 Unauthorized\r\n"});
+    BOOST_TEST(r.ec == errc::proxy_auth_refused);
+    BOOST_TEST(r.detail == "HTTP proxy proxy.example:3128 refused the credentials: HTTP/1.0 401 Unauthorized");
 
     http_connect_handshake gw(web());
     r = play(gw, "mx.example", 25, {"HTTP/1.1 502 Bad Gateway\r\n\r\n"});

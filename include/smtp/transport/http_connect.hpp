@@ -15,7 +15,8 @@
 /// ```
 ///
 /// Any other status is an error naming the proxy and its status line
-/// (errc::proxy_auth_required or errc::proxy_auth_refused for 407,
+/// (errc::proxy_auth_required or errc::proxy_auth_refused for 407, or
+/// tinyproxy's 401,
 /// errc::proxy_refused otherwise), in connect_failure_detail(); the
 /// credentials are in no message and no log.
 #ifndef SMTP_TRANSPORT_HTTP_CONNECT_HPP
@@ -34,9 +35,9 @@ namespace transport {
 /// `Inner` (tcp by default; any stream_transport). Constructed from the
 /// executor, the http_proxy_options, then the inner stream's own arguments.
 template <class Inner = tcp>
-class http_connect : public detail::tunnel<Inner, detail::http_connect_handshake> {
+class http_connect : public smtp::detail::tunnel<Inner, smtp::detail::http_connect_handshake> {
 public:
-    using detail::tunnel<Inner, detail::http_connect_handshake>::tunnel;
+    using smtp::detail::tunnel<Inner, smtp::detail::http_connect_handshake>::tunnel;
 };
 
 } // namespace transport

@@ -33,9 +33,9 @@ namespace transport {
 /// (tcp by default; any stream_transport). Constructed from the executor,
 /// the socks5_options, then the inner stream's own arguments.
 template <class Inner = tcp>
-class socks5 : public detail::tunnel<Inner, detail::socks5_handshake> {
+class socks5 : public smtp::detail::tunnel<Inner, smtp::detail::socks5_handshake> {
 public:
-    using detail::tunnel<Inner, detail::socks5_handshake>::tunnel;
+    using smtp::detail::tunnel<Inner, smtp::detail::socks5_handshake>::tunnel;
 };
 
 } // namespace transport

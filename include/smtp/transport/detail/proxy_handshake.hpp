@@ -52,6 +52,8 @@ struct http_proxy_options {
     std::size_t max_reply = 8192;
 };
 
+} // namespace transport
+
 namespace detail {
 
 /// What a handshake asks for next.
@@ -142,15 +144,15 @@ inline std::string socks5_reply_text(unsigned code)
 /// IPv6 literal as ATYP 1 or 4), and its reply.
 class socks5_handshake {
 public:
-    using options_type = socks5_options;
+    using options_type = transport::socks5_options;
     static constexpr std::string_view kind_name = "SOCKS5";
 
-    explicit socks5_handshake(socks5_options o) : opt_(std::move(o)) {}
+    explicit socks5_handshake(transport::socks5_options o) : opt_(std::move(o)) {}
     socks5_handshake(socks5_handshake&&) noexcept = default;
     socks5_handshake& operator=(socks5_handshake&&) noexcept = default;
     ~socks5_handshake() { wipe(out_); }
 
-    const socks5_options& proxy() const noexcept { return opt_; }
+    const transport::socks5_options& proxy() const noexcept { return opt_; }
     /// The longest reply: VER REP RSV ATYP, a 255-octet name and its length, the port.
     static constexpr std::size_t max_reply() noexcept { return 4 + 1 + 255 + 2; }
     /// Why it failed, in words (the proxy, the destination, the proxy's reply).
@@ -305,7 +307,7 @@ private:
         return {proxy_step::write, out_};
     }
 
-    socks5_options opt_;
+    transport::socks5_options opt_;
     state_t state_ = idle;
     std::string host_{}, dest_{}, out_{}, detail_{};
     std::uint16_t port_ = 0;
@@ -314,18 +316,19 @@ private:
 /// HTTP CONNECT (RFC 9110 9.3.6): `CONNECT host:port HTTP/1.1` with a Host
 /// header and, with credentials, `Proxy-Authorization: Basic ...`; the
 /// status line and headers up to the blank line, within max_reply octets;
-/// a 2xx status is the tunnel, anything else the proxy's refusal.
+/// a 2xx status is the tunnel, 407 (or 401) a question of credentials,
+/// anything else the proxy's refusal.
 class http_connect_handshake {
 public:
-    using options_type = http_proxy_options;
+    using options_type = transport::http_proxy_options;
     static constexpr std::string_view kind_name = "HTTP";
 
-    explicit http_connect_handshake(http_proxy_options o) : opt_(std::move(o)) {}
+    explicit http_connect_handshake(transport::http_proxy_options o) : opt_(std::move(o)) {}
     http_connect_handshake(http_connect_handshake&&) noexcept = default;
     http_connect_handshake& operator=(http_connect_handshake&&) noexcept = default;
     ~http_connect_handshake() { wipe(out_); }
 
-    const http_proxy_options& proxy() const noexcept { return opt_; }
+    const transport::http_proxy_options& proxy() const noexcept { return opt_; }
     std::size_t max_reply() const noexcept { return opt_.max_reply; }
     const std::string& detail() const noexcept { return detail_; }
 
@@ -387,7 +390,8 @@ public:
             if (klass != '2') {
                 used = in.size();
                 const bool creds = !opt_.username.empty();
-                if (line.substr(9, 3) == "407") {
+                // 407 is HTTP's answer; tinyproxy answers wrong credentials with 401.
+                if (line.substr(9, 3) == "407" || line.substr(9, 3) == "401") {
                     ec = creds ? errc::proxy_auth_refused : errc::proxy_auth_required;
                     detail_ = prefix() + (creds ? " refused the credentials: " : " asks for credentials: ") +
                               quote_reply(line);
@@ -443,13 +447,12 @@ private:
         return {proxy_step::fail};
     }
 
-    http_proxy_options opt_;
+    transport::http_proxy_options opt_;
     state_t state_ = idle;
     std::string dest_{}, out_{}, detail_{};
 };
 
 } // namespace detail
-} // namespace transport
 SMTP_NAMESPACE_END
 
 #endif

@@ -27,7 +27,7 @@
 #include <string>
 
 SMTP_NAMESPACE_BEGIN
-namespace transport::detail {
+namespace detail {
 
 template <class Inner, class Handshake>
 class tunnel {
@@ -105,7 +105,7 @@ private:
         {
             if (!posted) { // never complete inside the initiating call
                 posted = true;
-                return boost::asio::post(s.get_io_executor(), std::move(s));
+                return boost::asio::post(s.get_executor(), std::move(s));
             }
             const std::size_t n = std::min(into.size(), self->in_.size() - self->in_pos_);
             if (n)
@@ -137,7 +137,7 @@ private:
                     t.detail_ = t.hs_.detail();
                     early = ec;
                     state = refused_early;
-                    return boost::asio::post(s.get_io_executor(), std::move(s));
+                    return boost::asio::post(s.get_executor(), std::move(s));
                 }
                 t.proxy_ = *dest;
                 t.proxy_.host = t.hs_.proxy().host;
@@ -238,7 +238,7 @@ private:
     std::array<char, 1024> chunk_{};
 };
 
-} // namespace transport::detail
+} // namespace detail
 SMTP_NAMESPACE_END
 
 #endif

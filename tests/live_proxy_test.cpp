@@ -1,0 +1,398 @@
+// The proxies (transport::socks5, transport::http_connect) against real ones,
+// microsocks and tinyproxy, started by with_servers.py in front of aiosmtpd:
+// the tunnel carries SMTP both ways, credentials are asked for and refused,
+// a proxy that refuses the destination and one that is not there are errors
+// naming the proxy. And a scripted proxy in this process for the replies no
+// real proxy sends: truncated, overlong, of the wrong version, endless.
+#include <smtp/transport/http_connect.hpp>
+#include <smtp/transport/socks5.hpp>
+
+#define BOOST_TEST_MODULE live_proxy
+#include <boost/test/unit_test.hpp>
+
+#include "live_servers.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace asio = boost::asio;
+using smtp::errc;
+using smtp::error_code;
+using smtp::transport::http_proxy_options;
+using smtp::transport::socks5_options;
+
+namespace {
+
+/// A plain TCP stream (stream_transport): the proxies' inner stream here.
+class plain_tcp {
+public:
+    using executor_type = asio::any_io_executor;
+    explicit plain_tcp(executor_type ex) : socket_(ex), resolver_(ex) {}
+    executor_type get_executor() { return socket_.get_executor(); }
+    template <class H>
+    void async_connect(const smtp::connect_options& o, H&& h)
+    {
+        resolver_.async_resolve(o.host, std::to_string(o.port),
+                                [this, h = std::forward<H>(h)](error_code ec, asio::ip::tcp::resolver::results_type r) mutable {
+                                    if (ec)
+                                        return std::move(h)(ec);
+                                    asio::async_connect(socket_, r,
+                                                        [h = std::move(h)](error_code e, const auto&) mutable {
+                                                            std::move(h)(e);
+                                                        });
+                                });
+    }
+    template <class H>
+    void async_read_some(asio::mutable_buffer b, H&& h) { socket_.async_read_some(b, std::forward<H>(h)); }
+    template <class H>
+    void async_write_some(asio::const_buffer b, H&& h) { socket_.async_write_some(b, std::forward<H>(h)); }
+    void cancel() { socket_.cancel(); }
+    void close()
+    {
+        error_code ignored;
+        socket_.close(ignored);
+    }
+
+private:
+    asio::ip::tcp::socket socket_;
+    asio::ip::tcp::resolver resolver_;
+};
+static_assert(smtp::transport::stream_transport<plain_tcp>);
+static_assert(smtp::transport::stream_transport<smtp::transport::socks5<plain_tcp>>);
+static_assert(smtp::transport::stream_transport<smtp::transport::http_connect<plain_tcp>>);
+
+std::uint16_t port_of(const std::string& name) { return static_cast<std::uint16_t>(std::stoi(live::env("SMTP_TEST_" + name + "_PORT"))); }
+
+/// A port nobody listens on.
+std::uint16_t dead_port()
+{
+    asio::io_context io;
+    asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+    return a.local_endpoint().port();
+}
+
+template <class Stream>
+error_code connect(asio::io_context& io, Stream& s, const smtp::connect_options& o)
+{
+    std::optional<error_code> got;
+    s.async_connect(o, [&](error_code e) { got = e; });
+    io.restart();
+    io.run_for(std::chrono::seconds(20));
+    BOOST_REQUIRE(got.has_value());
+    return *got;
+}
+
+/// Reads one SMTP reply line (the servers here answer EHLO with several:
+/// reads until the last).
+template <class Stream>
+std::string reply(asio::io_context& io, Stream& s)
+{
+    std::string got;
+    for (;;) {
+        char buf[512];
+        std::optional<std::pair<error_code, std::size_t>> r;
+        s.async_read_some(asio::buffer(buf), [&](error_code e, std::size_t n) { r.emplace(e, n); });
+        io.restart();
+        io.run_for(std::chrono::seconds(10));
+        BOOST_REQUIRE(r.has_value());
+        BOOST_REQUIRE_MESSAGE(!r->first, r->first.message());
+        got.append(buf, r->second);
+        // The last line of a reply: code and a space.
+        const auto end = got.rfind("\r\n");
+        if (end != std::string::npos) {
+            const auto start = got.rfind("\r\n", end - 1);
+            const std::string last = got.substr(start == std::string::npos ? 0 : start + 2);
+            if (last.size() > 3 && last[3] == ' ')
+                return got;
+        }
+    }
+}
+
+template <class Stream>
+void send(asio::io_context& io, Stream& s, std::string text)
+{
+    while (!text.empty()) {
+        std::optional<std::pair<error_code, std::size_t>> r;
+        s.async_write_some(asio::buffer(text), [&](error_code e, std::size_t n) { r.emplace(e, n); });
+        io.restart();
+        io.run_for(std::chrono::seconds(10));
+        BOOST_REQUIRE(r.has_value());
+        BOOST_REQUIRE(!r->first);
+        text.erase(0, r->second);
+    }
+}
+
+/// A whole message by hand through the stream; the server records it.
+template <class Stream>
+void mail_through(asio::io_context& io, Stream& s, const std::string& marker)
+{
+    BOOST_TEST(reply(io, s).starts_with("220 "));
+    send(io, s, "EHLO client.example\r\n");
+    BOOST_TEST(reply(io, s).starts_with("250"));
+    send(io, s, "MAIL FROM:<a@example.com>\r\n");
+    BOOST_TEST(reply(io, s).starts_with("250"));
+    send(io, s, "RCPT TO:<b@example.com>\r\n");
+    BOOST_TEST(reply(io, s).starts_with("250"));
+    send(io, s, "DATA\r\n");
+    BOOST_TEST(reply(io, s).starts_with("354"));
+    send(io, s, "Subject: " + marker + "\r\n\r\nthrough a proxy\r\n.\r\n");
+    BOOST_TEST(reply(io, s).starts_with("250"));
+    send(io, s, "QUIT\r\n");
+    BOOST_TEST(reply(io, s).starts_with("221"));
+}
+
+bool recorded(const std::string& marker)
+{
+    for (const auto& r : live::records("MAIN"))
+        if (live::contains(live::recorded_data(r), "Subject: " + marker))
+            return true;
+    return false;
+}
+
+socks5_options socks_at(const std::string& name, std::string user = {}, std::string pass = {})
+{
+    return {"127.0.0.1", port_of(name), std::move(user), std::move(pass)};
+}
+
+http_proxy_options http_at(const std::string& name, std::string user = {}, std::string pass = {})
+{
+    return {"127.0.0.1", port_of(name), std::move(user), std::move(pass)};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(socks5_carries_a_message_to_the_mail_server)
+{
+    asio::io_context io;
+    smtp::transport::socks5<plain_tcp> s(io.get_executor(), socks_at("SOCKS"));
+    BOOST_REQUIRE(!connect(io, s, live::server("MAIN")));
+    mail_through(io, s, "socks5-plain");
+    BOOST_TEST(recorded("socks5-plain"));
+    BOOST_TEST(s.connect_failure_detail().empty());
+}
+
+BOOST_AUTO_TEST_CASE(socks5_with_credentials)
+{
+    asio::io_context io;
+    smtp::transport::socks5<plain_tcp> s(io.get_executor(), socks_at("SOCKS_AUTH", "alice", "s3cret"));
+    BOOST_REQUIRE(!connect(io, s, live::server("MAIN")));
+    mail_through(io, s, "socks5-auth");
+    BOOST_TEST(recorded("socks5-auth"));
+}
+
+BOOST_AUTO_TEST_CASE(socks5_credentials_missing_or_wrong)
+{
+    asio::io_context io;
+    smtp::transport::socks5<plain_tcp> none(io.get_executor(), socks_at("SOCKS_AUTH"));
+    BOOST_TEST(connect(io, none, live::server("MAIN")) == errc::proxy_auth_required);
+    BOOST_TEST(none.connect_failure_detail() == "SOCKS5 proxy 127.0.0.1:" + std::to_string(port_of("SOCKS_AUTH")) +
+                                                    " asks for credentials (it refused no authentication)");
+
+    smtp::transport::socks5<plain_tcp> wrong(io.get_executor(), socks_at("SOCKS_AUTH", "alice", "not-the-password"));
+    BOOST_TEST(connect(io, wrong, live::server("MAIN")) == errc::proxy_auth_refused);
+    BOOST_TEST(live::contains(wrong.connect_failure_detail(), "refused the username and password"),
+               wrong.connect_failure_detail());
+    BOOST_TEST(!live::contains(wrong.connect_failure_detail(), "not-the-password"));
+}
+
+BOOST_AUTO_TEST_CASE(socks5_destination_refused)
+{
+    asio::io_context io;
+    smtp::transport::socks5<plain_tcp> s(io.get_executor(), socks_at("SOCKS"));
+    smtp::connect_options o = live::server("MAIN");
+    o.port = dead_port();
+    BOOST_TEST(connect(io, s, o) == errc::proxy_refused);
+    BOOST_TEST(s.connect_failure_detail() == "SOCKS5 proxy 127.0.0.1:" + std::to_string(port_of("SOCKS")) +
+                                                 " refused CONNECT to localhost:" + std::to_string(o.port) +
+                                                 ": connection refused by destination host (5)");
+}
+
+BOOST_AUTO_TEST_CASE(dead_proxies_are_named)
+{
+    asio::io_context io;
+    const std::uint16_t dead = dead_port();
+    smtp::transport::socks5<plain_tcp> s(io.get_executor(), socks5_options{"127.0.0.1", dead});
+    BOOST_TEST(connect(io, s, live::server("MAIN")) == asio::error::connection_refused);
+    BOOST_TEST(s.connect_failure_detail() ==
+               "cannot reach the SOCKS5 proxy 127.0.0.1:" + std::to_string(dead) + ": " +
+                   error_code(asio::error::connection_refused).message());
+
+    smtp::transport::http_connect<plain_tcp> h(io.get_executor(), http_proxy_options{"127.0.0.1", dead});
+    BOOST_TEST(connect(io, h, live::server("MAIN")) == asio::error::connection_refused);
+    BOOST_TEST(live::contains(h.connect_failure_detail(), "cannot reach the HTTP proxy 127.0.0.1:" + std::to_string(dead)));
+}
+
+BOOST_AUTO_TEST_CASE(http_connect_carries_a_message_to_the_mail_server)
+{
+    asio::io_context io;
+    smtp::transport::http_connect<plain_tcp> h(io.get_executor(), http_at("WEB"));
+    BOOST_REQUIRE(!connect(io, h, live::server("MAIN")));
+    mail_through(io, h, "http-plain"); // tinyproxy's 200 and the greeting can share a segment
+    BOOST_TEST(recorded("http-plain"));
+}
+
+BOOST_AUTO_TEST_CASE(http_connect_with_credentials)
+{
+    asio::io_context io;
+    smtp::transport::http_connect<plain_tcp> h(io.get_executor(), http_at("WEB_AUTH", "alice", "s3cret"));
+    BOOST_REQUIRE(!connect(io, h, live::server("MAIN")));
+    mail_through(io, h, "http-auth");
+    BOOST_TEST(recorded("http-auth"));
+}
+
+BOOST_AUTO_TEST_CASE(http_connect_credentials_missing_or_wrong)
+{
+    asio::io_context io;
+    smtp::transport::http_connect<plain_tcp> none(io.get_executor(), http_at("WEB_AUTH"));
+    BOOST_TEST(connect(io, none, live::server("MAIN")) == errc::proxy_auth_required);
+    BOOST_TEST(none.connect_failure_detail() == "HTTP proxy 127.0.0.1:" + std::to_string(port_of("WEB_AUTH")) +
+                                                    " asks for credentials: HTTP/1.0 407 Proxy Authentication Required");
+
+    smtp::transport::http_connect<plain_tcp> wrong(io.get_executor(), http_at("WEB_AUTH", "alice", "not-the-password"));
+    BOOST_TEST(connect(io, wrong, live::server("MAIN")) == errc::proxy_auth_refused);
+    BOOST_TEST(wrong.connect_failure_detail() == "HTTP proxy 127.0.0.1:" + std::to_string(port_of("WEB_AUTH")) +
+                                                     " refused the credentials: HTTP/1.0 401 Unauthorized"); // tinyproxy's way
+    BOOST_TEST(!live::contains(wrong.connect_failure_detail(), "not-the-password"));
+}
+
+BOOST_AUTO_TEST_CASE(http_connect_destination_refused)
+{
+    // tinyproxy "WEB_PORTS" allows CONNECT to port 1 only: 403.
+    asio::io_context io;
+    smtp::transport::http_connect<plain_tcp> h(io.get_executor(), http_at("WEB_PORTS"));
+    const smtp::connect_options o = live::server("MAIN");
+    BOOST_TEST(connect(io, h, o) == errc::proxy_refused);
+    BOOST_TEST(h.connect_failure_detail().starts_with("HTTP proxy 127.0.0.1:" + std::to_string(port_of("WEB_PORTS")) +
+                                                      " refused CONNECT to localhost:" + std::to_string(o.port) +
+                                                      ": HTTP/1.1 403 "),
+               h.connect_failure_detail());
+}
+
+// ---------------------------------------------------------------------------
+// A proxy in this process, answering what it is told to.
+
+namespace {
+
+/// Accepts one client on a loopback port, reads its first request, answers
+/// `answer`, then closes (or, with `hold`, keeps the connection open).
+class scripted_proxy {
+public:
+    scripted_proxy(std::string answer, bool hold = false)
+        : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), answer_(std::move(answer)), hold_(hold)
+    {
+        thread_ = std::thread([this] {
+            error_code ec;
+            asio::ip::tcp::socket s(io_);
+            acceptor_.accept(s, ec);
+            if (ec)
+                return;
+            char buf[1024];
+            s.read_some(asio::buffer(buf), ec);
+            asio::write(s, asio::buffer(answer_), ec);
+            if (hold_)
+                s.read_some(asio::buffer(buf), ec); // until the client goes
+        });
+    }
+    ~scripted_proxy()
+    {
+        thread_.join();
+    }
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+private:
+    asio::io_context io_;
+    asio::ip::tcp::acceptor acceptor_;
+    std::string answer_;
+    bool hold_;
+    std::thread thread_;
+};
+
+smtp::connect_options anywhere()
+{
+    smtp::connect_options o;
+    o.host = "mx.example";
+    o.port = 25;
+    return o;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(scripted_http_proxy_hostile_replies)
+{
+    struct hostile {
+        std::string answer;
+        bool hold;
+        std::size_t max;
+        errc expected;
+        std::string says;
+    };
+    const hostile cases[] = {
+        {"HTTP/1.1 200 Connection established\r\nX: y\r\n", false, 8192, errc::proxy_closed,
+         "closed the connection before the tunnel to mx.example:25 was up (its reply cut short)"},
+        {"HTTP/1.1 200 OK\r\n" + std::string(300, 'x'), true, 256, errc::proxy_reply_too_long,
+         "without ending its reply's headers (the limit is 256)"},
+        {std::string(2000, 'A'), true, 1024, errc::proxy_reply_too_long, "without ending its reply's status line"},
+        {"SSH-2.0-OpenSSH_9.2p1\r\n", true, 8192, errc::proxy_bad_reply, "not an HTTP status line: 'SSH-2.0-OpenSSH_9.2p1'"},
+        {"", false, 8192, errc::proxy_closed, "closed the connection before the tunnel to mx.example:25 was up"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.says)
+        {
+            scripted_proxy p(c.answer, c.hold);
+            asio::io_context io;
+            smtp::transport::http_connect<plain_tcp> h(io.get_executor(),
+                                                       http_proxy_options{"127.0.0.1", p.port(), {}, {}, c.max});
+            BOOST_TEST(connect(io, h, anywhere()) == c.expected);
+            BOOST_TEST(live::contains(h.connect_failure_detail(), c.says), h.connect_failure_detail());
+            h.close();
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(scripted_socks5_proxy_hostile_replies)
+{
+    struct hostile {
+        std::string answer;
+        errc expected;
+        std::string says;
+    };
+    const hostile cases[] = {
+        {std::string("\x04\x00", 2), errc::proxy_bad_reply, "answered the greeting with version 4, not 5"},
+        {std::string("\x05", 1), errc::proxy_closed, "closed the connection before the tunnel"},
+        {"HTTP/1.1 400 Bad Request\r\n\r\n", errc::proxy_bad_reply, "not a SOCKS5 proxy"},
+        {std::string("\x05\x02", 2), errc::proxy_bad_reply, "chose authentication method 2, which was not offered"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.says)
+        {
+            scripted_proxy p(c.answer);
+            asio::io_context io;
+            smtp::transport::socks5<plain_tcp> s(io.get_executor(), socks5_options{"127.0.0.1", p.port()});
+            BOOST_TEST(connect(io, s, anywhere()) == c.expected);
+            BOOST_TEST(live::contains(s.connect_failure_detail(), c.says), s.connect_failure_detail());
+            s.close();
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(nothing_is_sent_for_a_request_the_proxy_cannot_be_given)
+{
+    // No proxy listens on this port; the error comes before any connect.
+    asio::io_context io;
+    smtp::transport::http_connect<plain_tcp> h(io.get_executor(), http_proxy_options{"127.0.0.1", dead_port()});
+    smtp::connect_options o = anywhere();
+    o.host = "mx.example\r\nX-Injected: 1";
+    BOOST_TEST(connect(io, h, o) == errc::proxy_invalid_request);
+    smtp::transport::socks5<plain_tcp> s(io.get_executor(), socks5_options{"127.0.0.1", dead_port(), "alice", ""});
+    BOOST_TEST(connect(io, s, anywhere()) == errc::proxy_invalid_request);
+}
