@@ -15,8 +15,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include <chrono>
@@ -395,4 +394,23 @@ BOOST_AUTO_TEST_CASE(nothing_is_sent_for_a_request_the_proxy_cannot_be_given)
     BOOST_TEST(connect(io, h, o) == errc::proxy_invalid_request);
     smtp::transport::socks5<plain_tcp> s(io.get_executor(), socks5_options{"127.0.0.1", dead_port(), "alice", ""});
     BOOST_TEST(connect(io, s, anywhere()) == errc::proxy_invalid_request);
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_proxy_is_cut_off_by_cancel)
+{
+    // What the session's connect timeout does: cancel(). The proxy read the
+    // greeting and never answers.
+    scripted_proxy p("", true);
+    asio::io_context io;
+    smtp::transport::socks5<plain_tcp> s(io.get_executor(), socks5_options{"127.0.0.1", p.port()});
+    std::optional<error_code> got;
+    s.async_connect(anywhere(), [&](error_code e) { got = e; });
+    asio::steady_timer timer(io, std::chrono::milliseconds(200));
+    timer.async_wait([&](error_code) { s.cancel(); });
+    io.run_for(std::chrono::seconds(10));
+    BOOST_REQUIRE(got.has_value());
+    BOOST_TEST(*got == asio::error::operation_aborted);
+    BOOST_TEST(s.connect_failure_detail() == "SOCKS5 proxy 127.0.0.1:" + std::to_string(p.port()) +
+                                                 " gave no tunnel to mx.example:25 (cut off while waiting for its reply)");
+    s.close();
 }

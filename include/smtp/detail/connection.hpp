@@ -175,6 +175,17 @@ public:
     void describe_connect_failure(const error_code& e)
     {
         std::string text = "connect to " + options.host + " port " + std::to_string(options.port) + ": ";
+        // A proxy says what it did: its name, and its refusal or why it could not be reached.
+        if constexpr (requires(const Transport& t) { std::string_view(t.connect_failure_detail()); }) {
+            const std::string_view proxy = transport.connect_failure_detail();
+            if (!proxy.empty()) {
+                text += proxy;
+                if (e == errc::timeout)
+                    text += " (no tunnel within " + format_duration(limit(phase::connect)) + ")";
+                diag.set_detail_text(std::move(text));
+                return;
+            }
+        }
         bool any = false, reported = false;
         if constexpr (requires(const Transport& t) { t.connect_attempts(); }) {
             reported = true;

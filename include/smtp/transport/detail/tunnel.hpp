@@ -51,7 +51,8 @@ public:
 
     /// Connects the inner stream to the proxy (with o's other settings: the
     /// source address, ...), then asks the proxy for a tunnel to o.host port
-    /// o.port. A destination or credentials the proxy cannot be sent fail
+    /// o.port (o is copied: it need not outlive the call). A destination or
+    /// credentials the proxy cannot be sent fail
     /// before the proxy is contacted. Handler: void(error_code).
     template <class Handler>
     void async_connect(const connect_options& o, Handler&& handler)
@@ -139,6 +140,7 @@ private:
                     state = refused_early;
                     return boost::asio::post(s.get_executor(), std::move(s));
                 }
+                t.dest_ = authority(dest->host, dest->port); // o is not read after this call
                 t.proxy_ = *dest;
                 t.proxy_.host = t.hs_.proxy().host;
                 t.proxy_.port = t.hs_.proxy().port;
@@ -197,11 +199,14 @@ private:
             tunnel& t = *self;
             if (ec == boost::asio::error::eof) {
                 ec = errc::proxy_closed;
-                t.detail_ = t.name() + " closed the connection before the tunnel to " + authority(dest->host, dest->port) +
+                t.detail_ = t.name() + " closed the connection before the tunnel to " + t.dest_ +
                             " was up" + (t.in_.empty() ? "" : " (its reply cut short)");
+            } else if (ec == boost::asio::error::operation_aborted) { // cancelled: the connect timeout
+                t.detail_ = t.name() + " gave no tunnel to " + t.dest_ + " (cut off while " +
+                            doing + ")";
             } else {
                 t.detail_ = t.name() + ": " + ec.message() + " while " + doing + " (asking for a tunnel to " +
-                            authority(dest->host, dest->port) + ")";
+                            t.dest_ + ")";
             }
             s.complete(ec);
         }
@@ -235,6 +240,7 @@ private:
     std::string in_{};        // received, not yet used: the handshake's, then the tunnel's
     std::size_t in_pos_ = 0;
     std::string detail_{};
+    std::string dest_{}; // "mx.example:25", for the words
     std::array<char, 1024> chunk_{};
 };
 
