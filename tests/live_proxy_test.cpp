@@ -4,6 +4,7 @@
 // a proxy that refuses the destination and one that is not there are errors
 // naming the proxy. And a scripted proxy in this process for the replies no
 // real proxy sends: truncated, overlong, of the wrong version, endless.
+#include <smtp/transport/any_stream.hpp>
 #include <smtp/transport/http_connect.hpp>
 #include <smtp/transport/socks5.hpp>
 
@@ -413,4 +414,35 @@ BOOST_AUTO_TEST_CASE(a_silent_proxy_is_cut_off_by_cancel)
     BOOST_TEST(s.connect_failure_detail() == "SOCKS5 proxy 127.0.0.1:" + std::to_string(p.port()) +
                                                  " gave no tunnel to mx.example:25 (cut off while waiting for its reply)");
     s.close();
+}
+
+// ---------------------------------------------------------------------------
+// A stream chosen at run time.
+
+namespace {
+using chosen = smtp::transport::basic_any_stream<plain_tcp, smtp::transport::socks5<plain_tcp>,
+                                                 smtp::transport::http_connect<plain_tcp>>;
+static_assert(smtp::transport::stream_transport<chosen>);
+} // namespace
+
+BOOST_AUTO_TEST_CASE(any_stream_picks_the_stream_from_its_arguments)
+{
+    asio::io_context io;
+    chosen direct(io.get_executor());
+    BOOST_TEST(direct.holds<plain_tcp>());
+    BOOST_REQUIRE(!connect(io, direct, live::server("MAIN")));
+    mail_through(io, direct, "any-direct");
+    BOOST_TEST(recorded("any-direct"));
+
+    chosen socks(io.get_executor(), socks_at("SOCKS_AUTH", "alice", "s3cret"));
+    BOOST_TEST(socks.holds<smtp::transport::socks5<plain_tcp>>());
+    BOOST_REQUIRE(!connect(io, socks, live::server("MAIN")));
+    mail_through(io, socks, "any-socks");
+    BOOST_TEST(recorded("any-socks"));
+
+    chosen web(io.get_executor(), std::in_place_type<smtp::transport::http_connect<plain_tcp>>, http_at("WEB_PORTS"));
+    BOOST_TEST(web.index() == 2u);
+    BOOST_TEST(connect(io, web, live::server("MAIN")) == errc::proxy_refused);
+    BOOST_TEST(live::contains(web.connect_failure_detail(), " refused CONNECT to localhost:"), web.connect_failure_detail());
+    BOOST_TEST(direct.connect_failure_detail().empty());
 }
