@@ -553,6 +553,11 @@ struct transport_without_cancel {
 };
 static_assert(!smtp::transport_policy<transport_without_cancel>);
 static_assert(smtp::transport_policy<smtp::transport::tcp> && smtp::transport_policy<smtp::transport::scripted>);
+// A stream policy runs under the TLS layer; a session transport is used as it is.
+static_assert(std::is_same_v<smtp::policies<>::transport, smtp::transport::tls_layer<smtp::transport::tcp>>);
+static_assert(std::is_same_v<smtp::policies<smtp::transport::scripted>::transport, smtp::transport::scripted>);
+static_assert(smtp::transport::stream_transport<smtp::transport::tcp> && !smtp::transport::session_transport<smtp::transport::tcp>);
+static_assert(smtp::transport::session_transport<smtp::transport::tls_layer<smtp::transport::tcp>>);
 // Every built-in policy meets its kind's concept.
 static_assert(smtp::tls_policy<smtp::tls::starttls> && smtp::tls_policy<smtp::tls::implicit> &&
               smtp::tls_policy<smtp::tls::opportunistic> && smtp::tls_policy<smtp::tls::none>);

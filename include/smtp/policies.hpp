@@ -7,7 +7,7 @@
 /// ```
 ///
 /// Each policy names its kind (its policy_category); a kind left out takes
-/// its default: transport::tcp, tls::starttls, tls::verify_peer,
+/// its default: transport::tcp (with TLS over it), tls::starttls, tls::verify_peer,
 /// auth::default_mechanisms, auth::require_tls, log::none, dialect::smtp.
 /// Two policies of the same kind are an error, and so is a type that is not
 /// a policy or a policy that does not satisfy its kind's concept (named in
@@ -24,6 +24,7 @@
 #include <smtp/tls.hpp>
 #include <smtp/transport/concepts.hpp>
 #include <smtp/transport/tcp.hpp>
+#include <smtp/transport/tls_layer.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -38,16 +39,34 @@ SMTP_NAMESPACE_BEGIN
 template <class P>
 concept policy = requires { typename P::policy_category; };
 
-/// A transport (the transport policy): a session transport (what the
-/// session's driver uses: smtp::transport::session_transport, in
-/// smtp/transport/concepts.hpp), with transport_category as its
-/// policy_category. connect() constructs it from the executor followed by
-/// connect's own extra arguments; the pool from the executor alone, or
-/// through a transport_factory. examples/custom_policies.cpp has one that
-/// wraps another.
+/// A transport (the transport policy), with transport_category as its
+/// policy_category, of either kind (smtp/transport/concepts.hpp):
+///  - a stream transport (transport::tcp, transport::unix_socket, a proxy, a
+///    stream of one's own): the session runs over transport::tls_layer of it,
+///    which does TLS over the stream;
+///  - a session transport (transport::scripted, a wrapper around another
+///    session transport, as examples/custom_policies.cpp's): used as it is.
+/// connect() constructs the session transport from the executor followed by
+/// connect's own extra arguments (tls_layer<Stream> passes them on to
+/// Stream's constructor); the pool from the executor alone, or through its
+/// transport_factory.
 template <class T>
-concept transport_policy =
-    std::same_as<typename T::policy_category, transport_category> && transport::session_transport<T>;
+concept transport_policy = std::same_as<typename T::policy_category, transport_category> &&
+                           (transport::session_transport<T> || transport::stream_transport<T>);
+
+namespace detail {
+/// The session transport a transport policy gives: itself when it is one,
+/// tls_layer over it when it is a stream; itself otherwise (and then the
+/// transport_policy check names what is missing).
+template <class T, bool Session = transport::session_transport<T>, bool Stream = transport::stream_transport<T>>
+struct session_transport_for {
+    using type = T;
+};
+template <class T>
+struct session_transport_for<T, false, true> {
+    using type = transport::tls_layer<T>;
+};
+} // namespace detail
 
 namespace detail {
 /// Each type named in policies<...> is checked here, one at a time, so that
@@ -75,7 +94,11 @@ struct policies {
     static_assert(detail::count_category<log_category, Ps...> <= 1, "two logging policies");
     static_assert(detail::count_category<dialect_category, Ps...> <= 1, "two dialect policies");
 
-    using transport = detail::find_policy_t<transport_category, smtp::transport::tcp, Ps...>;
+    /// The transport policy as named (transport::tcp by default): a stream or a session transport.
+    using named_transport = detail::find_policy_t<transport_category, smtp::transport::tcp, Ps...>;
+    /// What the session talks to: named_transport when it is a session
+    /// transport, transport::tls_layer<named_transport> when it is a stream.
+    using transport = typename detail::session_transport_for<named_transport>::type;
     using tls = detail::find_policy_t<tls_category, smtp::tls::starttls, Ps...>;
     using verify = detail::find_policy_t<verify_category, smtp::tls::verify_peer, Ps...>;
     using auth = detail::find_policy_t<auth_category, smtp::auth::default_mechanisms, Ps...>;
@@ -85,11 +108,13 @@ struct policies {
 
     // Each message says what the concept asks, for the contexts where a
     // compiler does not spell out the failed requirement.
-    static_assert(transport_policy<transport>,
+    static_assert(smtp::transport_policy<named_transport>,
                   "smtp::policies<...>: the transport does not satisfy smtp::transport_policy: policy_category = "
                   "smtp::transport_category, executor_type, get_executor(), async_connect(options, h), "
-                  "async_handshake(options, verify, h), async_read_some(buffer, h), async_write(buffer, h), "
-                  "cancel(), close(), encrypted() const, and a move constructor");
+                  "async_read_some(buffer, h), cancel(), close(), a move constructor, and either "
+                  "async_write_some(buffer, h) (a stream: the session does TLS over it) or "
+                  "async_write(buffer, h), async_handshake(options, verify, h) and encrypted() const "
+                  "(a session transport)");
     static_assert(tls_policy<tls>, "smtp::policies<...>: the TLS policy does not satisfy smtp::tls_policy: "
                                    "policy_category = smtp::tls_category and static constexpr bool offers_starttls, "
                                    "implicit_tls, clear_text_allowed");

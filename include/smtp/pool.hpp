@@ -160,7 +160,10 @@ class pool {
 
 public:
     using executor_type = boost::asio::any_io_executor;
-    using transport_factory = std::function<typename P::transport(executor_type)>;
+    /// Makes each session's transport policy (P::named_transport: a stream
+    /// such as transport::unix_socket, over which the session does TLS; or a
+    /// session transport). Needed when it cannot be made from the executor alone.
+    using transport_factory = std::function<typename P::named_transport(executor_type)>;
 
     pool(executor_type ex, connect_options options, pool_options po = {}, transport_factory make = {})
         : st_(std::make_shared<state>(ex, std::move(options), std::move(po), std::move(make)))
@@ -268,6 +271,7 @@ private:
     {
         constexpr bool verify = P::verify::verify;
         using transport = typename P::transport;
+        using named = typename P::named_transport;
         auto t = [&]() -> transport {
             if constexpr (std::is_constructible_v<transport, executor_type>) {
                 if (!st.make)
@@ -275,7 +279,10 @@ private:
             }
             if (!st.make)
                 throw std::invalid_argument("smtp::pool: this transport needs a transport_factory");
-            return st.make(st.ex);
+            if constexpr (std::is_same_v<transport, named>)
+                return st.make(st.ex);
+            else
+                return transport(st.make(st.ex)); // the stream the factory made, under the session's TLS layer
         }();
         auto c = std::make_unique<conn_type>(std::move(t), st.options, typename P::log{}, nullptr, verify);
         c->lmtp = P::dialect::per_recipient_replies;
