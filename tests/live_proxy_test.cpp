@@ -5,6 +5,8 @@
 // naming the proxy. And a scripted proxy in this process for the replies no
 // real proxy sends: truncated, overlong, of the wrong version, endless.
 #include <smtp/transport/any_stream.hpp>
+#include <smtp/client.hpp>
+#include <smtp/pool.hpp>
 #include <smtp/transport/http_connect.hpp>
 #include <smtp/transport/socks5.hpp>
 
@@ -16,6 +18,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <openssl/x509_vfy.h>
 #include <boost/asio/write.hpp>
 
 #include <chrono>
@@ -23,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace asio = boost::asio;
 using smtp::errc;
@@ -408,4 +413,163 @@ BOOST_AUTO_TEST_CASE(any_stream_picks_the_stream_from_its_arguments)
     BOOST_TEST(connect(io, web, live::server("MAIN")) == errc::proxy_refused);
     BOOST_TEST(live::contains(web.connect_failure_detail(), " refused CONNECT to localhost:"), web.connect_failure_detail());
     BOOST_TEST(direct.connect_failure_detail().empty());
+}
+
+// ---------------------------------------------------------------------------
+// Whole sessions through the proxies: the session's TLS layer over the
+// tunnel, checked against the mail server's name.
+
+namespace {
+
+const std::string mail = "From: a@example.com\r\nTo: b@example.com\r\nSubject: %s\r\n\r\nthrough a proxy\r\n";
+
+std::string message(const std::string& subject)
+{
+    std::string m = mail;
+    m.replace(m.find("%s"), 2, subject);
+    return m;
+}
+
+bool recorded_by(const std::string& server, const std::string& subject, bool tls)
+{
+    for (const auto& r : live::records(server))
+        if (live::contains(live::recorded_data(r), "Subject: " + subject))
+            return live::contains(r, tls ? "\"tls\": true" : "\"tls\": false");
+    return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(session_through_socks5_in_clear)
+{
+    // Everything the session logs, with the proxy's credentials in use: they
+    // are not in it (the logger sees SMTP only).
+    std::string logged;
+    smtp::log::callback log([&](const smtp::log::event& e) {
+        logged += e.bytes;
+        if (e.r)
+            logged += e.r->raw();
+    });
+    using P = smtp::policies<smtp::transport::socks5<>, smtp::tls::none, smtp::log::callback>;
+    auto s = smtp::connect<P>(live::server("MAIN"), log, socks_at("SOCKS_AUTH", "alice", "s3cret")).ehlo();
+    s.sendmail("a@example.com", {"b@example.com"}, message("session-socks5-clear"));
+    std::move(s).quit();
+    BOOST_TEST(recorded_by("MAIN", "session-socks5-clear", false));
+    BOOST_TEST(live::contains(logged, "MAIL FROM:<a@example.com>"));
+    BOOST_TEST(!live::contains(logged, "s3cret"));
+    BOOST_TEST(!live::contains(logged, "alice"));
+}
+
+BOOST_AUTO_TEST_CASE(session_through_socks5_with_starttls)
+{
+    // Credentials for the proxy, STARTTLS through it; the server's SNI record
+    // shows the name TLS was for: the mail server's, not the proxy's 127.0.0.1.
+    using P = smtp::policies<smtp::transport::socks5<>>;
+    auto s = smtp::connect<P>(live::server("TLS"), socks_at("SOCKS_AUTH", "alice", "s3cret")).ehlo().starttls().ehlo();
+    BOOST_TEST(s.transport().encrypted());
+    s.sendmail("a@example.com", {"b@example.com"}, message("session-socks5-starttls"));
+    std::move(s).quit();
+    BOOST_TEST(recorded_by("TLS", "session-socks5-starttls", true));
+    BOOST_TEST(live::contains(live::slurp(live::env("SMTP_TEST_TLS_RECORD") + "/sni.txt"), "localhost"));
+}
+
+BOOST_AUTO_TEST_CASE(session_through_http_connect_with_implicit_tls)
+{
+    using P = smtp::policies<smtp::transport::http_connect<>, smtp::tls::implicit>;
+    auto s = smtp::connect<P>(live::server("IMPLICIT"), http_at("WEB_AUTH", "alice", "s3cret")).ehlo();
+    s.sendmail("a@example.com", {"b@example.com"}, message("session-http-implicit"));
+    std::move(s).quit();
+    BOOST_TEST(recorded_by("IMPLICIT", "session-http-implicit", true));
+}
+
+BOOST_AUTO_TEST_CASE(session_through_http_connect_with_starttls)
+{
+    using P = smtp::policies<smtp::transport::http_connect<>>;
+    auto s = smtp::connect<P>(live::server("TLS"), http_at("WEB")).ehlo().starttls().ehlo();
+    s.sendmail("a@example.com", {"b@example.com"}, message("session-http-starttls"));
+    std::move(s).quit();
+    BOOST_TEST(recorded_by("TLS", "session-http-starttls", true));
+}
+
+BOOST_AUTO_TEST_CASE(the_certificate_is_checked_through_the_proxies)
+{
+    // A server whose certificate names wrong.example only: through either
+    // proxy, the check against "localhost" fails, as it does directly.
+    using S = smtp::policies<smtp::transport::socks5<>, smtp::tls::implicit>;
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    auto s = smtp::connect<S>(live::server("WRONGHOST"), ec, diag, socks_at("SOCKS"));
+    BOOST_TEST(!s);
+    BOOST_TEST(ec == smtp::error_code(X509_V_ERR_HOSTNAME_MISMATCH, smtp::x509_category()), ec.message());
+
+    using H = smtp::policies<smtp::transport::http_connect<>, smtp::tls::implicit>;
+    auto h = smtp::connect<H>(live::server("WRONGHOST"), ec, diag, http_at("WEB"));
+    BOOST_TEST(!h);
+    BOOST_TEST(ec == smtp::error_code(X509_V_ERR_HOSTNAME_MISMATCH, smtp::x509_category()), ec.message());
+
+    // The same server by the name its certificate does not carry but the
+    // proxy resolves: 127.0.0.1 is in server.pem, not in wronghost.pem.
+    auto a = smtp::connect<S>(live::server("WRONGHOST", "127.0.0.1"), ec, diag, socks_at("SOCKS"));
+    BOOST_TEST(!a);
+    BOOST_TEST(ec == smtp::error_code(X509_V_ERR_IP_ADDRESS_MISMATCH, smtp::x509_category()), ec.message());
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_reaches_the_sessions_diagnostics_without_credentials)
+{
+    using P = smtp::policies<smtp::transport::socks5<>, smtp::tls::none>;
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    smtp::connect_options o = live::server("MAIN");
+    auto s = smtp::connect<P>(o, ec, diag, socks_at("SOCKS_AUTH", "alice", "not-the-password"));
+    BOOST_TEST(!s);
+    BOOST_TEST(ec == errc::proxy_auth_refused);
+    BOOST_TEST(diag.detail_text().starts_with("connect to localhost port " + std::to_string(o.port) +
+                                              ": SOCKS5 proxy 127.0.0.1:" + std::to_string(port_of("SOCKS_AUTH")) +
+                                              " refused the username and password (status "),
+               diag.detail_text());
+    BOOST_TEST(!live::contains(diag.describe(ec), "not-the-password"));
+
+    o.port = dead_port();
+    using H = smtp::policies<smtp::transport::http_connect<>, smtp::tls::none>;
+    auto h = smtp::connect<H>(o, ec, diag, http_at("WEB"));
+    BOOST_TEST(!h);
+    BOOST_TEST(ec == errc::proxy_refused);
+    BOOST_TEST(diag.describe(ec).starts_with("the proxy refused to connect to the mail server: connect to localhost port " +
+                                             std::to_string(o.port) + ": HTTP proxy 127.0.0.1:" +
+                                             std::to_string(port_of("WEB")) + " refused CONNECT to localhost:" +
+                                             std::to_string(o.port) + ": HTTP/1.1 500 "),
+               diag.describe(ec));
+}
+
+BOOST_AUTO_TEST_CASE(a_pool_through_a_proxy)
+{
+    // The pool makes each session's stream with its factory: here a SOCKS5
+    // tunnel with credentials, under the session's STARTTLS.
+    using P = smtp::policies<smtp::transport::socks5<>>;
+    asio::io_context io;
+    smtp::pool_options po;
+    po.max_sessions = 2;
+    po.max_messages_per_session = 3;
+    int made = 0;
+    smtp::pool<P> pool(io.get_executor(), live::server("TLS"), po, [&](smtp::pool<P>::executor_type ex) {
+        ++made;
+        return smtp::transport::socks5<>(ex, socks_at("SOCKS_AUTH", "alice", "s3cret"));
+    });
+    std::vector<smtp::transaction_result> results(8);
+    std::vector<smtp::error_code> errors(results.size());
+    for (std::size_t i = 0; i < results.size(); ++i)
+        pool.async_send({"a@example.com", {{"b@example.com"}}, message("pool-" + std::to_string(i)), {}},
+                        [&, i](smtp::error_code ec, smtp::transaction_result r) {
+                            errors[i] = ec;
+                            results[i] = std::move(r);
+                        });
+    pool.async_close([](smtp::error_code, smtp::pool_stats) {});
+    io.run_for(std::chrono::seconds(60));
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        BOOST_TEST(!errors[i], errors[i].message());
+        BOOST_TEST(results[i].queued());
+        BOOST_TEST(recorded_by("TLS", "pool-" + std::to_string(i), true));
+    }
+    BOOST_TEST(made >= 3); // 8 messages, at most 3 a session
+    BOOST_TEST(pool.stats().sessions_opened == static_cast<std::size_t>(made));
 }
