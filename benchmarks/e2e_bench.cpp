@@ -491,7 +491,7 @@ int run_tls_lib(const e2e::flags& f)
     const std::string message = e2e::make_message(size);
     const long rss_message = e2e::peak_rss_kib();
     smtp::connect_options o = plain_options(f);
-    o.ca_file = f.str("ca");
+    o.tls.ca_file = f.str("ca");
     auto s = std::move(smtp::connect<P>(o)).ehlo().starttls().ehlo();
     if (!s.encrypted())
         die("tls-lib: not encrypted");
@@ -550,7 +550,7 @@ int run_tls_src(const e2e::flags& f)
     }
     const long rss_message = e2e::peak_rss_kib();
     smtp::connect_options o = plain_options(f);
-    o.ca_file = f.str("ca");
+    o.tls.ca_file = f.str("ca");
     auto s = std::move(smtp::connect<P>(o)).ehlo().starttls().ehlo();
     const std::vector<smtp::recipient> to = recipients(1);
     std::vector<double> secs;

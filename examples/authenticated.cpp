@@ -117,7 +117,7 @@ int main()
         const std::string username = input("Mail username: ");
         const std::string password = getpass(username + "'s password: ");
         if (const char* ca = std::getenv("SMTP_CAFILE"))
-            options.ca_file = ca;
+            options.tls.ca_file = ca;
 
         const std::string message = "Content-Type: text/plain; charset=\"us-ascii\"\n"
                                     "MIME-Version: 1.0\n"

@@ -1,6 +1,6 @@
 // Trusting a private CA: a server whose certificate was signed by your own
 // CA (a company's, a test PKI's) rather than by one of the roots the system
-// trusts. connect_options::ca_file names a PEM file of the CAs to trust; the
+// trusts. connect_options::tls.ca_file names a PEM file of the CAs to trust; the
 // chain and the host name are still checked, and STARTTLS is still required.
 //
 //   private_ca HOST PORT [CA_FILE]      (no CA_FILE: the system's trust store)
@@ -29,7 +29,7 @@ int main(int argc, char** argv)
         options.host = argv[1]; // the name the certificate must carry
         options.port = static_cast<std::uint16_t>(port);
         if (argc > 3)
-            options.ca_file = argv[3]; // PEM: the CAs to trust, instead of the system's store
+            options.tls.ca_file = argv[3]; // PEM: the CAs to trust, instead of the system's store
         //! [options]
 
         // The default policies: STARTTLS required, the certificate verified.
@@ -39,7 +39,7 @@ int main(int argc, char** argv)
         std::move(session).quit();
         //! [ca_file]
         std::cout << "sent over TLS, the certificate verified against "
-                  << (options.ca_file.empty() ? std::string("the system's store") : options.ca_file) << '\n';
+                  << (options.tls.ca_file.empty() ? std::string("the system's store") : options.tls.ca_file) << '\n';
     } catch (const std::exception& e) {
         std::cerr << "private_ca: " << e.what() << '\n';
         return 1;

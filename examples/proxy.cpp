@@ -55,7 +55,7 @@ int main(int argc, char** argv)
     options.host = argv[4]; // the mail server: the proxy resolves it, the certificate must name it
     options.port = static_cast<std::uint16_t>(mail_port);
     if (argc > 6)
-        options.ca_file = argv[6];
+        options.tls.ca_file = argv[6];
     const char* user = std::getenv("SMTP_PROXY_USER");
     const char* password = std::getenv("SMTP_PROXY_PASSWORD");
     try {

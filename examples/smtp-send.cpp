@@ -2,17 +2,27 @@
 // server (or an LMTP server, with --lmtp).
 //
 //   smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]
+//             [--cert PEM [--key PEM] [--key-passphrase-env VAR]] [--pin-sha256 PIN]...
 //             [--user NAME --password-env VAR|--oauth-token-env VAR [--auth MECH,...]]
 //             [--from ADDR] [--to ADDR]...
 //             [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]
 //             [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]
-//             [--proxy socks5://[USER@]HOST[:PORT] | --proxy http://[USER@]HOST[:PORT]]
+//             [--unix PATH | --proxy socks5://[USER@]HOST[:PORT] | --proxy http://[USER@]HOST[:PORT]]
 //             [--debug] < message
 //
 //   --tls       starttls (default, port 587): STARTTLS is required, nothing
 //               goes out in clear; implicit (port 465): TLS from the first
 //               byte; none (port 25): no TLS at all, and then no --user
 //   --cafile    trust the CAs in this PEM file instead of the system's
+//   --cert      a client certificate (PEM) for a server that asks for one;
+//               --key its private key (default: in the --cert file), whose
+//               passphrase, if it has one, comes from the environment
+//               variable named by --key-passphrase-env (never the command line)
+//   --pin-sha256  the server's public key must be this one (repeatable: any
+//               of them): the SHA-256 of its SubjectPublicKeyInfo, as 64 hex
+//               digits or base64 (optionally "sha256//" first, as curl takes
+//               it). Checked in the handshake, in addition to the certificate
+//               check; a mismatch ends the connection before any command
 //   --user      log in as NAME, with the password from the environment
 //               variable VAR (never on the command line: ps shows those)
 //   --oauth-token-env  instead of a password, an OAuth 2 access token from
@@ -50,6 +60,9 @@
 //   --timeout   the time limit of every phase (connecting, the greeting, each
 //               command, the data), in seconds (a decimal number); by
 //               default RFC 5321 4.5.3.2's, 1 to 10 minutes by phase
+//   --unix      connect to the Unix socket PATH (an LMTP server's, say)
+//               instead of a host's port; --host, when given, is then only
+//               the name a certificate must carry (default localhost)
 //   --proxy     reach HOST through a SOCKS5 proxy (RFC 1928; HOST is
 //               resolved by the proxy; port 1080 by default) or an HTTP
 //               proxy's CONNECT (port 8080 by default). With USER@, the
@@ -369,6 +382,11 @@ struct config {
     std::optional<std::uint16_t> port;
     std::string tls = "starttls";
     std::string cafile;
+    std::string cert;
+    std::string key;
+    std::string key_passphrase_env;
+    std::string key_passphrase; ///< read from key_passphrase_env by main()
+    std::vector<std::string> pins;
     std::string user;
     std::string password_env;
     std::string oauth_token_env;
@@ -385,6 +403,7 @@ struct config {
     bool chunking = true;
     std::optional<std::chrono::milliseconds> timeout; ///< every phase's; unset: RFC 5321's
     std::string timeout_text;                         ///< as given, for messages
+    std::string unix_path;                                                  ///< --unix
     enum class proxy_kind { none, socks5, http } proxy = proxy_kind::none; ///< --proxy
     std::string proxy_user, proxy_host;
     std::uint16_t proxy_port = 0;
@@ -392,11 +411,12 @@ struct config {
 
 constexpr std::string_view usage =
     "usage: smtp-send --host HOST [--port N] [--tls starttls|implicit|none] [--cafile PEM]\n"
+    "                 [--cert PEM [--key PEM] [--key-passphrase-env VAR]] [--pin-sha256 PIN]...\n"
     "                 [--user NAME --password-env VAR|--oauth-token-env VAR [--auth MECH,...]]\n"
     "                 [--from ADDR] [--to ADDR]...\n"
     "                 [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]\n"
     "                 [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]\n"
-    "                 [--proxy socks5://[USER@]HOST[:PORT] | --proxy http://[USER@]HOST[:PORT]]\n"
+    "                 [--unix PATH | --proxy socks5://[USER@]HOST[:PORT] | --proxy http://...]\n"
     "                 [--debug] < message\n"
     "\n"
     "Sends the RFC 5322 message on stdin (without its Bcc field), checked before\n"
@@ -407,6 +427,11 @@ constexpr std::string_view usage =
     "  --port N            default 587 (starttls), 465 (implicit), 25 (none); 24 with --lmtp\n"
     "  --tls MODE          starttls (default: required, nothing in clear), implicit, or none\n"
     "  --cafile PEM        trust these CAs instead of the system's\n"
+    "  --cert PEM          a client certificate, for a server that asks for one\n"
+    "  --key PEM           its private key (default: in the --cert file)\n"
+    "  --key-passphrase-env VAR  the key's passphrase, from the environment variable VAR\n"
+    "  --pin-sha256 PIN    the server's public key must be this (repeatable: any of them):\n"
+    "                      SHA-256 of its SubjectPublicKeyInfo, hex or base64 (sha256//...)\n"
     "  --user NAME         log in (not with --tls none), the password from the\n"
     "  --password-env VAR    environment variable VAR\n"
     "  --oauth-token-env VAR or an OAuth 2 token from VAR (OAUTHBEARER, XOAUTH2)\n"
@@ -425,6 +450,7 @@ constexpr std::string_view usage =
     "  --no-pipelining     one command, one reply, even when PIPELINING is offered\n"
     "  --no-chunking       DATA, never BDAT, even when CHUNKING is offered\n"
     "  --timeout SECONDS   every phase's time limit (default RFC 5321's, 1 to 10 minutes)\n"
+    "  --unix PATH         connect to this Unix socket (--host: only the certificate's name)\n"
     "  --proxy URL         through a proxy: socks5://[USER@]HOST[:PORT] (default port 1080)\n"
     "                      or http://[USER@]HOST[:PORT] (CONNECT; default 8080); the\n"
     "                      password from the environment variable SMTP_PROXY_PASSWORD\n"
@@ -618,9 +644,10 @@ config parse_command_line(int argc, char** argv)
             continue;
         }
         const std::string_view known[] = {"--host",       "--port",    "--tls",   "--cafile",
+                                          "--cert",       "--key",     "--key-passphrase-env", "--pin-sha256",
                                           "--user",       "--password-env",      "--oauth-token-env",
                                           "--auth",       "--from",    "--to",    "--dsn-notify",
-                                          "--dsn-ret",    "--envid",   "--timeout", "--proxy"};
+                                          "--dsn-ret",    "--envid",   "--timeout", "--proxy",  "--unix"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -638,6 +665,14 @@ config parse_command_line(int argc, char** argv)
             c.tls = value;
         } else if (name == "--cafile")
             c.cafile = value;
+        else if (name == "--cert")
+            c.cert = value;
+        else if (name == "--key")
+            c.key = value;
+        else if (name == "--key-passphrase-env")
+            c.key_passphrase_env = value;
+        else if (name == "--pin-sha256")
+            c.pins.emplace_back(value);
         else if (name == "--user")
             c.user = value;
         else if (name == "--password-env")
@@ -662,11 +697,21 @@ config parse_command_line(int argc, char** argv)
         else if (name == "--timeout") {
             c.timeout = parse_timeout(value);
             c.timeout_text = value;
+        } else if (name == "--unix") {
+            if (value.empty())
+                throw failure("--unix needs the socket's path");
+            c.unix_path = value;
         } else if (name == "--proxy")
             parse_proxy(value, c);
         else
             c.to.emplace_back(value);
     }
+    if (!c.unix_path.empty() && c.proxy != config::proxy_kind::none)
+        throw failure("--unix or --proxy, not both");
+    if (!c.unix_path.empty() && c.port)
+        throw failure("--port goes with a host, not with --unix");
+    if (!c.unix_path.empty() && c.host.empty())
+        c.host = "localhost"; // only the name a certificate must carry
     if (c.host.empty())
         throw failure("--host is required (see --help)");
     if (!c.password_env.empty() && !c.oauth_token_env.empty())
@@ -686,6 +731,13 @@ config parse_command_line(int argc, char** argv)
                                                       : " takes an OAuth 2 token (--oauth-token-env), not a password"));
     if (!c.user.empty() && c.tls == "none")
         throw failure("--user with --tls none would send the credentials in clear; use starttls or implicit");
+    if (!c.key.empty() && c.cert.empty())
+        throw failure("--key goes with --cert");
+    if (!c.key_passphrase_env.empty() && c.cert.empty())
+        throw failure("--key-passphrase-env goes with --cert");
+    if (c.tls == "none" && (!c.cert.empty() || !c.pins.empty()))
+        throw failure(std::string(c.cert.empty() ? "--pin-sha256" : "--cert") +
+                      " with --tls none: there is no TLS to use it in");
     if (c.requiretls && c.tls == "none")
         throw failure("--requiretls needs an encrypted session (--tls starttls or implicit), not --tls none");
     return c;
@@ -828,15 +880,19 @@ std::string_view choose_mechanism(const config& cfg, const smtp::capabilities& c
 template <class Tls, class Dialect>
 int send(const config& cfg, const std::string& secret, const std::string& proxy_password, const envelope& env)
 {
-    // One session type whichever way the bytes go: directly or through a
-    // proxy (the stream is chosen when connecting).
+    // One session type whichever way the bytes go: directly, over a Unix
+    // socket, or through a proxy (the stream is chosen when connecting).
     using P = smtp::policies<Tls, Dialect, debug_log, smtp::auth::mechanisms<chosen_mechanism>,
                              smtp::transport::any_stream>;
     constexpr bool lmtp = Dialect::per_recipient_replies;
     smtp::connect_options options;
     options.host = cfg.host;
     options.port = cfg.port.value_or(lmtp ? 24 : Tls::implicit_tls ? 465 : Tls::offers_starttls ? 587 : 25);
-    options.ca_file = cfg.cafile;
+    options.tls.ca_file = cfg.cafile;
+    options.tls.cert_file = cfg.cert;
+    options.tls.key_file = cfg.key;
+    options.tls.key_passphrase = cfg.key_passphrase;
+    options.tls.pin_sha256 = cfg.pins;
     options.transactions = transaction_settings(cfg);
     if (cfg.timeout) {
         auto& t = options.timeouts;
@@ -852,7 +908,9 @@ int send(const config& cfg, const std::string& secret, const std::string& proxy_
     send_options.requiretls = cfg.requiretls;
 
     // What is being done, for the one line if it fails.
-    std::string doing = "connecting to " + cfg.host + " port " + std::to_string(options.port);
+    std::string doing = cfg.unix_path.empty()
+                            ? "connecting to " + cfg.host + " port " + std::to_string(options.port)
+                            : "connecting to the Unix socket " + printable(cfg.unix_path);
     if (cfg.proxy != config::proxy_kind::none) {
         const bool v6 = cfg.proxy_host.find(':') != std::string::npos;
         doing += std::string(" through the ") + (cfg.proxy == config::proxy_kind::socks5 ? "SOCKS5" : "HTTP") +
@@ -923,6 +981,9 @@ int send(const config& cfg, const std::string& secret, const std::string& proxy_
 
         const std::string hello = lmtp ? "LHLO" : "EHLO";
         auto open = [&] {
+            if (!cfg.unix_path.empty())
+                return smtp::connect<P>(options, debug_log(cfg.debug), std::in_place_type<smtp::transport::unix_socket>,
+                                        cfg.unix_path);
             if (cfg.proxy == config::proxy_kind::socks5)
                 return smtp::connect<P>(options, debug_log(cfg.debug),
                                         smtp::transport::socks5_options{cfg.proxy_host, cfg.proxy_port,
@@ -1049,7 +1110,7 @@ envelope make_envelope(const config& cfg, std::string message)
 int main(int argc, char** argv)
 {
     try {
-        const config cfg = parse_command_line(argc, argv);
+        config cfg = parse_command_line(argc, argv);
         // The password or the token: from the environment, never from argv
         // (ps shows those).
         std::string secret;
@@ -1069,6 +1130,13 @@ int main(int argc, char** argv)
                 throw failure("--proxy names the user " + printable(cfg.proxy_user) +
                               ": the password goes in the environment variable SMTP_PROXY_PASSWORD, which is not set");
             proxy_password = p;
+        }
+        if (!cfg.key_passphrase_env.empty()) {
+            const char* p = std::getenv(cfg.key_passphrase_env.c_str());
+            if (!p)
+                throw failure("--key-passphrase-env " + printable(cfg.key_passphrase_env) +
+                              ": no such environment variable");
+            cfg.key_passphrase = p;
         }
         std::string message{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
         if (message.empty())

@@ -26,7 +26,7 @@ public header and, for each name, declares on its own line each of:
                                                                         type, function, template,
                                                                         concept, variable, enumerator
     namespace pN { struct d : smtp::connect_options                     a class member: data,
-                   { using smtp::connect_options::ca_file; }; }         function, type, enumerator
+                   { using smtp::connect_options::local_name; }; }      function, type, enumerator
     namespace pN { using t = decltype(std::declval<Q&>().m.a.b); }      a member chain
 
 and compiles it with -fsyntax-only. A name passes when at least one of its
@@ -63,7 +63,7 @@ SELF_TEST = {
     "smtp::connect": True,                   # a function template
     "smtp::ehlo_done": True,                 # a concept
     "smtp::errc::need_more": True,           # an enumerator of a scoped enum
-    "smtp::connect_options::ca_file": True,  # a data member
+    "smtp::connect_options::local_name": True,  # a data member
     "smtp::reply_parser::put": True,         # an overloaded member function
     "smtp::connect_options::transactions.pipelining": True,  # a member chain
     "smtp::auth::plain": False,              # PLAIN is sasl::plain

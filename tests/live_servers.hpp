@@ -39,7 +39,7 @@ inline smtp::connect_options server(const std::string& name, const std::string& 
     o.host = host;
     o.port = static_cast<std::uint16_t>(std::stoi(env("SMTP_TEST_" + name + "_PORT")));
     if (const char* certs = std::getenv("SMTP_TEST_CERTS"))
-        o.ca_file = std::string(certs) + "/ca.pem";
+        o.tls.ca_file = std::string(certs) + "/ca.pem";
     o.local_name = "client.example";
     o.timeouts.command = o.timeouts.greeting = o.timeouts.connect = std::chrono::seconds(10);
     return o;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """examples/private_ca against a STARTTLS server whose certificate the test CA
-signed: with the CA's file (connect_options::ca_file) the message goes over
+signed: with the CA's file (connect_options::tls.ca_file) the message goes over
 TLS; with the system's trust store, which does not hold that CA, the
 handshake fails and nothing is sent.
 

@@ -27,6 +27,10 @@
     names and a mechanism without its secret: usage errors
   --oauth-token-env: OAUTHBEARER by default, XOAUTH2 with --auth; the token
     masked in --debug; a wrong token: exit 2 with the server's reply
+  --cert, --key, --key-passphrase-env against a server that requires a client
+    certificate (recorded), a wrong passphrase, none, another CA's; --pin-sha256
+    that matches (base64 and hex) and that does not (no command sent); their
+    usage errors
   the messages: each fact once, with its numbers (thousands separated): a
     message over the server's SIZE limit (nothing sent), MAIL refused,
     STARTTLS not offered, an address part too long, --envid too long, --port
@@ -41,13 +45,17 @@
                     --server "plain:"
                     --server "utf8:--smtputf8"
                     --server "small:--size 10000"
+                    --server "clientcert:--tls implicit --client-ca ca"
                     --sink "sink"
                     --sink "refusing:-f mail"
                     -- test_smtp_send.py SMTP_SEND
 """
 
 import base64
+import hashlib
+import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -423,4 +431,74 @@ for args, what in [(["--tls", "none", "--user", USER, "--password-env", "SMTP_PA
     one_line_failure(what, rc, out, err)
 rc, out, err = smtp_send(stdin="Subject: no addresses\n\nbody\n")
 one_line_failure("no From, no recipients", rc, out, err)
+
+# --- Client certificates and pins: server "clientcert" (implicit TLS) asks for a
+# certificate the test CA signed, and records whose it saw.
+CERTS = os.environ["SMTP_TEST_CERTS"]
+
+
+def cert(name, ext="pem"):
+    return os.path.join(CERTS, "%s.%s" % (name, ext))
+
+
+def spki_pin(pem):
+    """The base64 SHA-256 of a certificate's SubjectPublicKeyInfo (openssl does the PEM)."""
+    pub = subprocess.run(["openssl", "x509", "-in", pem, "-pubkey", "-noout"], stdout=subprocess.PIPE,
+                         check=True).stdout.decode()
+    der = base64.b64decode("".join(l for l in pub.splitlines() if not l.startswith("-----")))
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def events(name):
+    path = os.path.join(os.environ["SMTP_TEST_%s_RECORD" % name.upper()], "events.txt")
+    return open(path).read().splitlines() if os.path.exists(path) else []
+
+
+TO_ONE = ["--from", "author@example.com", "--to", "to@example.com"]
+CC = ["--tls", "implicit", "--port", port("clientcert")]
+before = len(records("clientcert"))
+rc, out, err = smtp_send(*CC, "--cert", cert("client"), "--key", cert("client", "key"), *TO_ONE)
+got = new_records("clientcert", before)
+check(rc == 0 and len(got) == 1 and got[0]["client_cert"] == "smtp test client",
+      "--cert/--key: the server saw the client certificate", show(rc, out, err))
+rc, out, err = run([SMTP_SEND, "--host", "localhost", "--cafile", ca(), *CC, "--cert", cert("client_enc"),
+                    "--key", cert("client_enc", "key"), "--key-passphrase-env", "KEY_PASS", *TO_ONE],
+                   stdin=MESSAGE, env={"KEY_PASS": "client-pass"})
+got = new_records("clientcert", before + 1)
+check(rc == 0 and len(got) == 1 and got[0]["client_cert"] == "smtp test client enc",
+      "--key-passphrase-env: the encrypted key opened", show(rc, out, err))
+rc, out, err = run([SMTP_SEND, "--host", "localhost", "--cafile", ca(), *CC, "--cert", cert("client_enc"),
+                    "--key", cert("client_enc", "key"), "--key-passphrase-env", "KEY_PASS", *TO_ONE],
+                   stdin=MESSAGE, env={"KEY_PASS": "wrong"})
+one_line_failure("a wrong key passphrase", rc, out, err)
+check("key_passphrase" in err, "a wrong key passphrase is named", show(rc, out, err))
+rc, out, err = smtp_send(*CC, *TO_ONE)
+check(rc == 2 and err.startswith("smtp-send: "), "no client certificate: refused", show(rc, out, err))
+rc, out, err = smtp_send(*CC, "--cert", cert("otherclient"), "--key", cert("otherclient", "key"), *TO_ONE)
+check(rc == 2 and err.startswith("smtp-send: "), "a client certificate of another CA: refused",
+      show(rc, out, err))
+check(len(records("clientcert")) == before + 2, "nothing accepted without the right certificate")
+
+# A pin: the server's key (base64, as curl writes it, and hex), or not.
+pin = spki_pin(cert("server"))
+rc, out, err = smtp_send(*CC, "--cert", cert("client"), "--key", cert("client", "key"),
+                         "--pin-sha256", "sha256//" + pin, *TO_ONE)
+check(rc == 0, "--pin-sha256 with the server's key", show(rc, out, err))
+rc, out, err = smtp_send("--pin-sha256", base64.b64decode(pin).hex(), *TO_ONE)
+check(rc == 0, "--pin-sha256 in hex, over STARTTLS", show(rc, out, err))
+seen = len(events("clientcert"))
+rc, out, err = smtp_send(*CC, "--cert", cert("client"), "--key", cert("client", "key"),
+                         "--pin-sha256", spki_pin(cert("otherca")), *TO_ONE)
+one_line_failure("--pin-sha256 of another key", rc, out, err)
+check("pin" in err, "a pin mismatch is named", show(rc, out, err))
+check(events("clientcert")[seen:] == [], "no command after a pin mismatch", "\n".join(events("clientcert")))
+for args, what in [(["--key", cert("client", "key")], "--key without --cert"),
+                   (["--cert", cert("client"), "--key-passphrase-env", "NO_SUCH_VARIABLE"],
+                    "--key-passphrase-env not set"),
+                   (["--tls", "none", "--cert", cert("client")], "--cert with --tls none"),
+                   (["--tls", "none", "--pin-sha256", pin], "--pin-sha256 with --tls none"),
+                   (["--pin-sha256", "not-a-pin"], "a --pin-sha256 that is no pin"),
+                   (["--cert", "/nonexistent/client.pem"], "a --cert that is not there")]:
+    rc, out, err = smtp_send(*args, *TO_ONE)
+    one_line_failure(what, rc, out, err)
 finish()

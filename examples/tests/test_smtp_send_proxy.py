@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""examples/smtp-send --proxy, through microsocks and tinyproxy to a STARTTLS
+"""examples/smtp-send --proxy and --unix. --proxy through microsocks and tinyproxy to a STARTTLS
 aiosmtpd (the certificate checked against --host):
 
   socks5:// and http://, with and without USER@ (the password from
@@ -10,11 +10,15 @@ aiosmtpd (the certificate checked against --host):
   a proxy that refuses the destination (tinyproxy's ConnectPort: 403), a
     proxy that is not there: exit 2, one line naming the proxy
   --debug through a proxy with credentials: the transcript has no trace of them
+  --unix to aiosmtpd's LMTP server on a Unix socket: exit 0, recorded; a path
+    where nothing listens: exit 2, the line names it; --unix with --proxy or
+    --port: usage errors
 
     with_servers.py --server "tls:--tls starttls --require-starttls"
                     --socks "socks:" --socks "socks_auth:-u alice -P s3cret"
                     --httpproxy "web:" --httpproxy "web_auth:--user alice --password s3cret"
                     --httpproxy "web_ports:--connect-port 1"
+                    --server "local:--lmtp --unix"
                     -- test_smtp_send_proxy.py SMTP_SEND
 """
 
@@ -91,5 +95,20 @@ check("cannot reach the SOCKS5 proxy 127.0.0.1:%d" % dead in err, "a dead proxy 
 rc, out, err = smtp_send("socks5://alice@127.0.0.1:%s" % port("socks_auth"), "debug", PASSWORD, ["--debug"])
 check(rc == 0 and "send: 'MAIL FROM:<a@example.com>" in err, "--debug through the proxy", show(rc, out, err))
 check("s3cret" not in err and "alice" not in err, "--debug: no trace of the proxy's credentials", err)
+
+# --unix: LMTP over a local socket.
+local = os.environ["SMTP_TEST_LOCAL_SOCKET"]
+rc, out, err = run([SMTP_SEND, "--unix", local, "--lmtp", "--tls", "none"], stdin=MESSAGE % "over a unix socket")
+check(rc == 0, "--unix: exit status %s" % rc, show(rc, out, err))
+check(any(b"Subject: over a unix socket\r\n" in r["data"] for r in records("local")), "--unix: recorded", err)
+nowhere = os.path.join(os.path.dirname(local), "nobody-listens.sock")
+rc, out, err = run([SMTP_SEND, "--unix", nowhere, "--lmtp", "--tls", "none"], stdin=MESSAGE % "nowhere")
+one_line_failure("--unix to nothing", rc, out, err)
+check("the Unix socket " + nowhere in err, "--unix: the line names the socket", err)
+for extra, says in [(["--proxy", "socks5://127.0.0.1:1"], "--unix or --proxy, not both"),
+                    (["--port", "25"], "--port goes with a host, not with --unix")]:
+    rc, out, err = run([SMTP_SEND, "--unix", local] + extra, stdin=MESSAGE % "usage")
+    one_line_failure("--unix " + " ".join(extra), rc, out, err)
+    check(says in err, says, err)
 
 finish()

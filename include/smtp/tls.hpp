@@ -82,7 +82,7 @@ struct none {
 };
 
 /// The certificate chain checked against the system trust store (or
-/// connect_options::ca_file), and the host name against subjectAltName
+/// connect_options::tls.ca_file), and the host name against subjectAltName
 /// (RFC 7817) (the default).
 struct verify_peer {
     using policy_category = verify_category;

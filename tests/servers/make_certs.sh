@@ -8,6 +8,10 @@
 #   selfsigned.pem selfsigned.key localhost; self-signed, not CA-signed
 #   otherca.pem otherca.key       a second, unrelated root CA
 #   unknownroot.pem unknownroot.key  localhost; signed by otherca
+#   client.pem client.key         client certificate (CN "smtp test client"), CA-signed
+#   client_enc.pem client_enc.key the same kind (CN "smtp test client enc"), its key
+#                                 encrypted with the passphrase "client-pass"
+#   otherclient.pem otherclient.key  client certificate signed by otherca
 #
 # Idempotent: a complete PKI already in DIR (marked by DIR/.complete) is kept as
 # it is; anything else is regenerated. Concurrent runs on one DIR are serialised
@@ -21,7 +25,8 @@ if [ $# -ne 1 ]; then
 fi
 dir=$1
 files=(ca.pem ca.key server.pem server.key wronghost.pem wronghost.key expired.pem expired.key
-       selfsigned.pem selfsigned.key otherca.pem otherca.key unknownroot.pem unknownroot.key)
+       selfsigned.pem selfsigned.key otherca.pem otherca.key unknownroot.pem unknownroot.key
+       client.pem client.key client_enc.pem client_enc.key otherclient.pem otherclient.key)
 
 mkdir -p "$dir"
 umask 077
@@ -70,6 +75,13 @@ subjectAltName = DNS:wrong.example
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
 
+[client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+
 [selfsigned]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -97,6 +109,12 @@ root otherca "smtp other test root CA"
 leaf server ca localhost localhost
 leaf wronghost ca wrong.example wronghost
 leaf unknownroot otherca localhost localhost
+leaf client ca "smtp test client" client
+leaf client_enc ca "smtp test client enc" client
+leaf otherclient otherca "smtp other client" client
+# The key of client_enc, encrypted (PKCS#8, AES-256) with a passphrase.
+ossl pkey -in "$work/client_enc.key" -aes256 -passout pass:client-pass -out "$work/client_enc.key.enc"
+mv -f "$work/client_enc.key.enc" "$work/client_enc.key"
 
 key selfsigned
 ossl req -new -x509 -key "$work/selfsigned.key" -out "$work/selfsigned.pem" -days 3650 \

@@ -7,8 +7,9 @@ exactly one line "READY <port>" on stdout once it is listening, and exits with
 status 0 on SIGTERM or SIGINT. Normally started by with_servers.py.
 
     smtp_server.py [--host 127.0.0.1] [--port 0] [--hostname localhost]
+                   [--unix PATH]
                    [--tls none|starttls|implicit] [--cert PEM] [--key KEY]
-                   [--require-starttls]
+                   [--client-ca PEM] [--tls-max 1|1.1|1.2] [--require-starttls]
                    [--auth none|LIST] [--user U] [--password P] [--oauth-token T]
                    [--auth-allow-plaintext]
                    [--lmtp] [--lmtp-data-refuse ADDR]...
@@ -23,7 +24,15 @@ to DATA goes out:
      "rcpt_options": [[...], ...]  (one list per recipient, same order),
      "peer": ["127.0.0.1", 41234], "helo": "client.example",
      "tls": true|false, "auth_user": "user"|null, "auth_mechanism": "PLAIN"|null,
+     "tls_version": "TLSv1.3"|null, "client_cert": "<subject CN>"|null,
      "lmtp_replies": ["250 ...", ...]  (LMTP only: the per-recipient replies)}
+and appends to DIR/events.txt one line per command received ("EHLO tls=0",
+"STARTTLS tls=0", "EHLO tls=1", ...) and one per completed TLS handshake
+("TLS TLSv1.3 client=<subject CN, or ->").
+
+--client-ca PEM asks every TLS client for a certificate and refuses the
+handshake without one signed by a CA in PEM. --unix PATH listens on a Unix
+socket at PATH instead of TCP (it prints READY 0).
 aiosmtpd upper-cases ESMTP parameters; it accepts only SIZE, BODY and SMTPUTF8
 on MAIL and none on RCPT, unless --dsn adds RET/ENVID and NOTIFY/ORCPT.
 
@@ -64,11 +73,14 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    p.add_argument("--unix", metavar="PATH", help="listen on a Unix socket at PATH instead of TCP")
     p.add_argument("--hostname", default="localhost",
                    help="the server's name in the greeting and the EHLO reply")
     p.add_argument("--tls", choices=("none", "starttls", "implicit"), default="none")
     p.add_argument("--cert", help="certificate chain (PEM), for --tls starttls|implicit")
     p.add_argument("--key", help="private key (PEM); default: --cert with .pem replaced by .key")
+    p.add_argument("--client-ca", metavar="PEM",
+                   help="require a client certificate signed by a CA in PEM (TLS handshakes without one fail)")
     p.add_argument("--require-starttls", action="store_true",
                    help="refuse everything but EHLO/NOOP/QUIT/STARTTLS before STARTTLS")
     p.add_argument("--auth", default="none",
@@ -91,8 +103,8 @@ def parse_args(argv):
     p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8")
     p.add_argument("--dsn", action="store_true",
                    help="offer DSN and accept RET/ENVID on MAIL, NOTIFY/ORCPT on RCPT")
-    p.add_argument("--tls-max", choices=("1", "1.1"),
-                   help="offer no TLS version newer than this (1 or 1.1): a modern client must refuse")
+    p.add_argument("--tls-max", choices=("1", "1.1", "1.2"),
+                   help="offer no TLS version newer than this (1, 1.1: a modern client must refuse; 1.2)")
     p.add_argument("--debugging", action="store_true",
                    help="print each message to stdout (aiosmtpd.handlers.Debugging)")
     args = p.parse_args(argv)
@@ -107,6 +119,8 @@ def parse_args(argv):
         if not args.key:
             base, ext = os.path.splitext(args.cert)
             args.key = base + ".key" if ext == ".pem" else args.cert
+    if args.client_ca and args.tls == "none":
+        p.error("--client-ca needs --tls starttls|implicit")
     if args.require_starttls and args.tls != "starttls":
         p.error("--require-starttls needs --tls starttls")
     if args.lmtp_data_refuse and not args.lmtp:
@@ -200,6 +214,8 @@ class Handler:
             "tls": self.args.tls == "implicit" or session.ssl is not None,
             "auth_user": login.decode("utf-8", "replace") if isinstance(login, bytes) else login,
             "auth_mechanism": getattr(session, "auth_mechanism", None) if session.authenticated else None,
+            "tls_version": getattr(session, "tls_version", None),
+            "client_cert": getattr(session, "client_cert", None),
         }
         if lmtp_replies is not None:
             entry["lmtp_replies"] = lmtp_replies
@@ -209,11 +225,46 @@ class Handler:
             json.dump(entry, f, indent=1)
         os.replace(tmp, path)
 
+    def event(self, line):
+        """One line in DIR/events.txt: a command received, a TLS handshake done."""
+        if self.args.record:
+            with open(os.path.join(self.args.record, "events.txt"), "a") as f:
+                f.write(line + "\n")
+
+
+def subject_cn(cert):
+    """The commonName of a certificate as ssl.SSLSocket.getpeercert() gives it."""
+    for rdn in (cert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return value
+    return None
+
 
 def make_protocol_class(base, args):
     user, password, token = args.user.encode(), args.password.encode(), args.oauth_token.encode()
 
     class Protocol(base):
+        def __init__(self, handler, *a, **kw):
+            super().__init__(handler, *a, **kw)
+            self._recorder = handler
+
+            # Every command, as it arrives, into events.txt (with whether TLS was on).
+            def logged(verb, method):
+                async def run(arg):
+                    tls = args.tls == "implicit" or self._tls_protocol is not None
+                    self._recorder.event("%s tls=%d" % (verb, int(tls)))
+                    return await method(arg)
+                return run
+            self._smtp_methods = {verb: logged(verb, m) for verb, m in self._smtp_methods.items()}
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            sslobj = transport.get_extra_info("ssl_object")
+            if sslobj is not None:  # implicit TLS, or the end of a STARTTLS handshake
+                self.session.tls_version = sslobj.version()
+                self.session.client_cert = subject_cn(sslobj.getpeercert())
+                self._recorder.event("TLS %s client=%s" % (sslobj.version(), self.session.client_cert or "-"))
         def _getparams(self, params):
             # aiosmtpd refuses every RCPT parameter and all MAIL parameters but
             # SIZE/BODY/SMTPUTF8; with --dsn the DSN ones pass (they stay in
@@ -311,6 +362,9 @@ async def serve(args):
     if args.tls != "none":
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
         if args.tls_max:
             # Offer only old protocol versions (a client must refuse them).
             ctx.minimum_version = ssl.TLSVersion.TLSv1
@@ -340,10 +394,15 @@ async def serve(args):
                                         if m not in args.mechanisms]
     protocol = make_protocol_class(LMTP if args.lmtp else SMTP, args)
 
-    server = await loop.create_server(
-        lambda: protocol(handler, **kwargs), host=args.host, port=args.port,
-        ssl=ctx if args.tls == "implicit" else None, reuse_address=True)
-    port = server.sockets[0].getsockname()[1]
+    factory = lambda: protocol(handler, **kwargs)  # noqa: E731
+    implicit_ctx = ctx if args.tls == "implicit" else None
+    if args.unix:
+        server = await loop.create_unix_server(factory, path=args.unix, ssl=implicit_ctx)
+        port = 0
+    else:
+        server = await loop.create_server(factory, host=args.host, port=args.port, ssl=implicit_ctx,
+                                          reuse_address=True)
+        port = server.sockets[0].getsockname()[1]
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
@@ -361,8 +420,11 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # aiosmtpd itself sets the deprecated Session.login_data on every AUTH and
     # warns about it on stderr; that is noise here.
+    # With --client-ca, it warns that a required client certificate may trouble
+    # clients: that is the point.
     logging.getLogger("mail.log").addFilter(
-        lambda record: "login_data is deprecated" not in record.getMessage())
+        lambda record: "login_data is deprecated" not in record.getMessage()
+        and "verify_mode not in" not in record.getMessage())
     asyncio.run(serve(args))
     return 0
 

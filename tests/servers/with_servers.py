@@ -12,7 +12,10 @@
                       line. "{certs}" in ARGS becomes the certificate directory.
                       With --tls starttls|implicit and no --cert, the server uses
                       server.pem/server.key; "--cert NAME" (a bare name such as
-                      wronghost) means {certs}/NAME.pem with {certs}/NAME.key.
+                      wronghost) means {certs}/NAME.pem with {certs}/NAME.key;
+                      "--client-ca NAME" means {certs}/NAME.pem. "--unix" alone
+                      makes it listen on a Unix socket (<tmp>/NAME.sock, in
+                      SMTP_TEST_<NAME>_SOCKET) instead of a TCP port.
                       Unless ARGS has --record DIR, the server records into a
                       fresh temporary directory.
   --sink NAME:ARGS    start Postfix's /usr/sbin/smtp-sink ARGS 127.0.0.1:PORT 16
@@ -41,6 +44,7 @@
 The test command gets these environment variables (NAME upper-cased):
   SMTP_TEST_HOST=127.0.0.1   SMTP_TEST_CERTS=<dir with the make_certs.sh PKI>
   SMTP_TEST_<NAME>_PORT=<port>    SMTP_TEST_<NAME>_RECORD=<dir> (smtp_server.py only)
+  SMTP_TEST_<NAME>_SOCKET=<path>  (smtp_server.py with --unix; its PORT is 0)
   SMTP_TEST_<NAME>_MAILDIR=<dir>  SMTP_TEST_<NAME>_DOMAIN=<domain> (--postfix only):
                       mail to <local>@<domain> lands in <dir>/<local>/new/
 
@@ -195,6 +199,7 @@ class Server:
         self.proc = None
         self.port = None
         self.record = None
+        self.socket = None
         self.maildir = None
         self.domain = None
         self.reports_ready = kind in ("server", "postfix", "banner")
@@ -212,6 +217,22 @@ class Server:
         while i < len(args):
             a = args[i]
             opt, eq, val = a.partition("=")
+            if opt == "--unix" and not eq:  # the runner picks the path
+                self.socket = os.path.join(self.tmp, "%s.sock" % self.name)
+                out += ["--unix", self.socket]
+                i += 1
+                continue
+            if opt == "--unix":
+                self.socket = os.path.abspath(val)
+            if opt == "--client-ca" and not eq and i + 1 < len(args):
+                val = args[i + 1]
+                i += 1
+            if opt == "--client-ca":
+                if "/" not in val and not val.endswith(".pem"):  # a bare name
+                    val = os.path.join(self.certs, val + ".pem")
+                out += ["--client-ca", val]
+                i += 1
+                continue
             if opt in ("--tls", "--cert", "--record") and not eq and i + 1 < len(args):
                 val = args[i + 1]
                 i += 1
@@ -646,6 +667,8 @@ def main(argv):
             env["SMTP_TEST_%s_PORT" % s.env_name] = str(s.port)
             if s.record:
                 env["SMTP_TEST_%s_RECORD" % s.env_name] = s.record
+            if s.socket:
+                env["SMTP_TEST_%s_SOCKET" % s.env_name] = s.socket
             if s.maildir:
                 env["SMTP_TEST_%s_MAILDIR" % s.env_name] = s.maildir
                 env["SMTP_TEST_%s_DOMAIN" % s.env_name] = s.domain

@@ -8,6 +8,7 @@
 /// ```
 ///   using P = smtp::policies<smtp::transport::any_stream>;
 ///   auto direct = smtp::connect<P>(options);                                   // tcp
+///   auto local  = smtp::connect<P>(options, std::string("/run/lmtp.sock"));   // unix_socket
 ///   auto socks  = smtp::connect<P>(options, smtp::transport::socks5_options{...});
 ///   auto web    = smtp::connect<P>(options, smtp::transport::http_proxy_options{...});
 /// ```
@@ -25,6 +26,7 @@
 #include <smtp/transport/http_connect.hpp>
 #include <smtp/transport/socks5.hpp>
 #include <smtp/transport/tcp.hpp>
+#include <smtp/transport/unix_socket.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/buffer.hpp>
@@ -149,9 +151,10 @@ private:
     std::variant<Streams...> v_;
 };
 
-/// tcp (the default, constructed from the executor alone), socks5 (from
-/// socks5_options) or http_connect (from http_proxy_options).
-using any_stream = basic_any_stream<tcp, socks5<tcp>, http_connect<tcp>>;
+/// tcp (the default, constructed from the executor alone), unix_socket
+/// (from its path, a std::string), socks5 (from socks5_options) or
+/// http_connect (from http_proxy_options).
+using any_stream = basic_any_stream<tcp, unix_socket, socks5<tcp>, http_connect<tcp>>;
 
 } // namespace transport
 SMTP_NAMESPACE_END

@@ -32,6 +32,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <string>
 
 SMTP_NAMESPACE_BEGIN
 
@@ -50,6 +51,14 @@ struct transport_handler_archetype {
 } // namespace detail
 
 namespace transport {
+
+/// One address a connect tried, and how that went (for diagnostics: "connect
+/// to mail.example.org port 587: 127.0.0.1: Connection refused; ...").
+/// What a stream's optional connect_attempts() lists.
+struct connect_attempt {
+    std::string address; ///< as text: "127.0.0.1", "::1", a socket's path
+    error_code error;    ///< why it failed (operation_aborted: cut off by the connect timeout)
+};
 
 /// A byte stream to the mail server (or to whatever carries bytes to it):
 ///  - `executor_type`, `get_executor()`;

@@ -8,11 +8,17 @@
 // connect). Before that, bytes pass through untouched.
 //
 // TLS as a client: TLS 1.2 or later; the peer's chain checked against the
-// system trust store or connect_options::ca_file; the host name
+// system trust store or tls_options::ca_file; the host name
 // (connect_options::host) checked against the certificate's subjectAltName by
 // OpenSSL's X509_check_host rules (RFC 6125/7817; no partial wildcards), or
 // the IP address when the host is one; SNI sent for names only (RFC 6066 3).
 // A failed certificate check says which check failed (x509_category()).
+//
+// connect_options::tls (tls_options) adds a client certificate, TLS 1.3 as
+// the minimum, cipher lists, public-key pins and a hook on the SSL_CTX. Its
+// files and pins are checked when the connection opens, before a byte is
+// written (smtp::tls_errc); the pins again in the handshake, at the server's
+// certificate, so that a mismatch ends the handshake before any command.
 //
 // Boost.Asio's ssl::stream asks its next layer for a few members a plain
 // stream transport does not have (lowest_layer_type, lowest_layer()) and
@@ -30,6 +36,7 @@
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
 #include <smtp/options.hpp>
+#include <smtp/protocol/base64.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/transport/concepts.hpp>
 #include <smtp/version.hpp>
@@ -45,18 +52,82 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <concepts>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 SMTP_NAMESPACE_BEGIN
+
+/// What is wrong with connect_options::tls (tls_options), or the pin check
+/// that failed: errors of the TLS layer that are not OpenSSL's.
+enum class tls_errc {
+    ca_file_unreadable = 1, ///< tls_options::ca_file cannot be opened or holds no PEM certificate
+    cert_file_unreadable,   ///< tls_options::cert_file cannot be opened
+    client_cert_invalid,    ///< tls_options::cert_file holds no PEM certificate
+    key_without_cert,       ///< tls_options::key_file without a cert_file
+    key_file_unreadable,    ///< the key file (key_file, or cert_file when it is empty) cannot be opened
+    client_key_invalid,     ///< the key file holds no PEM private key
+    key_passphrase_wrong,   ///< the key is encrypted and tls_options::key_passphrase does not open it
+    key_cert_mismatch,      ///< the private key is not the client certificate's
+    bad_pin,                ///< a pin is neither 64 hex digits nor the base64 of a SHA-256 digest
+    pin_mismatch,           ///< the server's public key matches none of tls_options::pin_sha256
+    bad_cipher_list,        ///< OpenSSL accepts none of tls_options::ciphers
+    bad_ciphersuites,       ///< OpenSSL accepts none of tls_options::ciphersuites
+};
+
+namespace detail {
+class tls_errc_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "smtp.tls"; }
+    std::string message(int ev) const override
+    {
+        switch (static_cast<tls_errc>(ev)) {
+        case tls_errc::ca_file_unreadable:
+            return "the CA file (tls_options::ca_file) cannot be read as PEM certificates";
+        case tls_errc::cert_file_unreadable: return "the client certificate file (tls_options::cert_file) cannot be opened";
+        case tls_errc::client_cert_invalid:
+            return "the client certificate file (tls_options::cert_file) holds no PEM certificate";
+        case tls_errc::key_without_cert:
+            return "a client key (tls_options::key_file) without a client certificate (tls_options::cert_file)";
+        case tls_errc::key_file_unreadable: return "the client key file (tls_options::key_file) cannot be opened";
+        case tls_errc::client_key_invalid: return "the client key file holds no PEM private key";
+        case tls_errc::key_passphrase_wrong:
+            return "the client key is encrypted and tls_options::key_passphrase does not open it";
+        case tls_errc::key_cert_mismatch: return "the client key does not belong to the client certificate";
+        case tls_errc::bad_pin:
+            return "a pin in tls_options::pin_sha256 is neither 64 hex digits nor the base64 of a SHA-256 digest";
+        case tls_errc::pin_mismatch:
+            return "the server's public key matches none of the pins (tls_options::pin_sha256)";
+        case tls_errc::bad_cipher_list: return "OpenSSL accepts none of the TLS 1.2 ciphers in tls_options::ciphers";
+        case tls_errc::bad_ciphersuites:
+            return "OpenSSL accepts none of the TLS 1.3 ciphersuites in tls_options::ciphersuites";
+        }
+        return "unknown TLS option error";
+    }
+};
+} // namespace detail
+
+/// The category of smtp::tls_errc.
+inline const boost::system::error_category& tls_error_category() noexcept
+{
+    static const detail::tls_errc_category_impl cat;
+    return cat;
+}
+inline error_code make_error_code(tls_errc e) noexcept { return {static_cast<int>(e), tls_error_category()}; }
 
 namespace detail {
 class x509_error_category final : public boost::system::error_category {
@@ -156,26 +227,217 @@ private:
     std::string first_{};
 };
 
-/// The client context for one handshake: TLS 1.2 minimum, and the trust
-/// store when the peer is verified.
-inline boost::asio::ssl::context make_tls_client_context(const connect_options& o, bool verify, error_code& ec)
+using spki_digest = std::array<unsigned char, 32>;
+
+/// A pin as tls_options::pin_sha256 has it: 64 hex digits, or base64 of 32
+/// bytes, either after an optional "sha256//".
+inline bool parse_pin(std::string_view pin, spki_digest& out)
+{
+    if (pin.starts_with("sha256//"))
+        pin.remove_prefix(8);
+    const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        return -1;
+    };
+    if (pin.size() == 64 && std::all_of(pin.begin(), pin.end(), [&](char c) { return hex(c) >= 0; })) {
+        for (std::size_t i = 0; i < 32; ++i)
+            out[i] = static_cast<unsigned char>(hex(pin[2 * i]) * 16 + hex(pin[2 * i + 1]));
+        return true;
+    }
+    std::string bytes;
+    error_code ec;
+    base64::decode(pin, bytes, ec);
+    if (ec || bytes.size() != out.size())
+        return false;
+    std::copy(bytes.begin(), bytes.end(), out.begin());
+    return true;
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo (DER): what a pin names.
+inline bool spki_sha256(X509* cert, spki_digest& out)
+{
+    X509_PUBKEY* key = cert ? X509_get_X509_PUBKEY(cert) : nullptr;
+    const int len = key ? i2d_X509_PUBKEY(key, nullptr) : 0;
+    if (len <= 0)
+        return false;
+    std::string der(static_cast<std::size_t>(len), '\0');
+    auto* p = reinterpret_cast<unsigned char*>(der.data());
+    if (i2d_X509_PUBKEY(key, &p) != len)
+        return false;
+    unsigned int n = 0;
+    return EVP_Digest(der.data(), der.size(), out.data(), &n, EVP_sha256(), nullptr) == 1 && n == out.size();
+}
+
+/// Everything a handshake needs from tls_options, set up once per
+/// connection: the client context, and the pins with what the check saw.
+struct tls_setup {
+    boost::asio::ssl::context ctx{boost::asio::ssl::context::tls_client};
+    std::vector<spki_digest> pins{};
+    bool verify = true;        ///< the chain and the host are checked (tls::verify_peer)
+    bool default_paths = true; ///< no ca_file: the system's store, loaded at the handshake
+    bool pin_seen = false;     ///< the pin check saw the server's certificate
+    bool pin_failed = false;   ///< and it matched none
+    spki_digest server_key{};  ///< the server certificate's SPKI digest, once seen
+
+    bool pin_matches(X509* cert)
+    {
+        pin_seen = spki_sha256(cert, server_key);
+        return pin_seen && std::find(pins.begin(), pins.end(), server_key) != pins.end();
+    }
+};
+
+inline bool readable(const std::string& path)
+{
+    std::ifstream f(path, std::ios::binary);
+    return f.good();
+}
+
+/// Whether a PEM file holds an encrypted key (PKCS#8 or the older Proc-Type header).
+inline bool holds_encrypted_key(const std::string& path)
+{
+    std::ifstream f(path, std::ios::binary);
+    for (std::string line; std::getline(f, line);)
+        if (line.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----") || line.starts_with("Proc-Type: 4,ENCRYPTED"))
+            return true;
+    return false;
+}
+
+/// The passphrase callback: never a terminal prompt; notes that the key was encrypted.
+struct passphrase_source {
+    const std::string* passphrase;
+    bool asked = false;
+};
+inline int give_passphrase(char* buf, int size, int, void* user)
+{
+    auto* src = static_cast<passphrase_source*>(user);
+    if (!src)
+        return 0;
+    src->asked = true;
+    const std::size_t n = src->passphrase->size();
+    if (size < 0 || n > static_cast<std::size_t>(size))
+        return 0;
+    std::copy(src->passphrase->begin(), src->passphrase->end(), buf);
+    return static_cast<int>(n);
+}
+
+/// Whether tls_options asks for anything beyond the defaults (then it is
+/// checked when the connection opens, before a byte is written).
+inline bool tls_options_set(const tls_options& t)
+{
+    return !t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty() || !t.pin_sha256.empty() ||
+           !t.ciphers.empty() || !t.ciphersuites.empty() || t.min_version != tls_version::v1_2;
+}
+
+/// The client context from tls_options, every option checked: TLS 1.2 (or
+/// 1.3) minimum, the CA file, the client certificate and key, the ciphers,
+/// the pins. The verification mode, the system's store and the hook come
+/// at the handshake (finish_tls_setup).
+inline std::unique_ptr<tls_setup> prepare_tls(const tls_options& t, error_code& ec)
 {
     namespace ssl = boost::asio::ssl;
-    ssl::context ctx(ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
-    if (verify) {
-        ctx.set_verify_mode(ssl::verify_peer, ec);
-        if (!ec) {
-            if (o.ca_file.empty())
-                ctx.set_default_verify_paths(ec);
-            else
-                ctx.load_verify_file(o.ca_file, ec);
-        }
-    } else {
-        ctx.set_verify_mode(ssl::verify_none, ec);
+    ec = {};
+    auto fail = [&](tls_errc e) {
+        ERR_clear_error();
+        ec = make_error_code(e);
+        return std::unique_ptr<tls_setup>{};
+    };
+    auto st = std::make_unique<tls_setup>();
+    for (const auto& pin : t.pin_sha256) {
+        spki_digest d{};
+        if (!parse_pin(pin, d))
+            return fail(tls_errc::bad_pin);
+        st->pins.push_back(d);
     }
-    return ctx;
+    SSL_CTX* ctx = st->ctx.native_handle();
+    SSL_CTX_set_min_proto_version(ctx, t.min_version == tls_version::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    st->ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+    // A key is never asked for on a terminal: no passphrase is an empty one.
+    SSL_CTX_set_default_passwd_cb(ctx, give_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+    if (!t.ca_file.empty()) {
+        st->default_paths = false;
+        if (!readable(t.ca_file) || SSL_CTX_load_verify_locations(ctx, t.ca_file.c_str(), nullptr) != 1)
+            return fail(tls_errc::ca_file_unreadable);
+    }
+    if (!t.key_file.empty() && t.cert_file.empty())
+        return fail(tls_errc::key_without_cert);
+    if (!t.cert_file.empty()) {
+        if (!readable(t.cert_file))
+            return fail(tls_errc::cert_file_unreadable);
+        if (SSL_CTX_use_certificate_chain_file(ctx, t.cert_file.c_str()) != 1)
+            return fail(tls_errc::client_cert_invalid);
+        const std::string& key = t.key_file.empty() ? t.cert_file : t.key_file;
+        if (!readable(key))
+            return fail(tls_errc::key_file_unreadable);
+        passphrase_source src{&t.key_passphrase};
+        EVP_PKEY* pkey = nullptr;
+        if (BIO* bio = BIO_new_file(key.c_str(), "r")) {
+            pkey = PEM_read_bio_PrivateKey(bio, nullptr, give_passphrase, &src);
+            BIO_free(bio);
+        }
+        if (!pkey)
+            return fail(src.asked || holds_encrypted_key(key) ? tls_errc::key_passphrase_wrong
+                                                              : tls_errc::client_key_invalid);
+        const int ok = SSL_CTX_use_PrivateKey(ctx, pkey);
+        EVP_PKEY_free(pkey);
+        if (ok != 1 || SSL_CTX_check_private_key(ctx) != 1)
+            return fail(tls_errc::key_cert_mismatch);
+    }
+    if (!t.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, t.ciphers.c_str()) != 1)
+        return fail(tls_errc::bad_cipher_list);
+    if (!t.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, t.ciphersuites.c_str()) != 1)
+        return fail(tls_errc::bad_ciphersuites);
+    return st;
+}
+
+/// Where a connection's tls_setup hangs on its SSL (Asio keeps its own
+/// verify callback in the SSL's app data, and deletes it).
+inline int tls_setup_index()
+{
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+/// The pin check inside the handshake, at the server's certificate (depth
+/// 0): a mismatch stops the handshake there. Under tls::insecure_no_verify
+/// the chain's own errors are let through: the pin is the check.
+inline int verify_with_pins(int preverify_ok, X509_STORE_CTX* store)
+{
+    SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* st = ssl ? static_cast<tls_setup*>(SSL_get_ex_data(ssl, tls_setup_index())) : nullptr;
+    if (!st)
+        return preverify_ok;
+    if (st->verify && !preverify_ok)
+        return 0;
+    if (X509_STORE_CTX_get_error_depth(store) != 0)
+        return 1;
+    if (st->pin_matches(X509_STORE_CTX_get_current_cert(store)))
+        return 1;
+    st->pin_failed = true;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+}
+
+/// The rest of the set-up, at the handshake: what is verified, the system's
+/// store when it is needed, then the user's hook.
+inline void finish_tls_setup(tls_setup& st, const tls_options& t, bool verify, error_code& ec)
+{
+    SSL_CTX* ctx = st.ctx.native_handle();
+    st.verify = verify;
+    const bool check = verify || !st.pins.empty();
+    SSL_CTX_set_verify(ctx, check ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, st.pins.empty() ? nullptr : verify_with_pins);
+    if (verify && st.default_paths && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        ERR_clear_error();
+        ec = boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::unspecified_system_error);
+        return;
+    }
+    if (t.context_hook)
+        t.context_hook(ctx, ec);
 }
 
 /// The host check and SNI on one connection.
@@ -242,7 +504,9 @@ public:
     const Stream& next_layer() const noexcept { return tls_ ? tls_->stream.next_layer().stream() : plain_->stream(); }
 
     /// Connects the stream (in clear: TLS starts with async_handshake).
-    /// Handler: void(error_code).
+    /// connect_options::tls is checked first, when it asks for more than the
+    /// defaults (a file that cannot be read, a bad pin: smtp::tls_errc),
+    /// before a byte is written. Handler: void(error_code).
     template <class Handler>
     void async_connect(const connect_options& o, Handler&& handler)
     {
@@ -250,6 +514,13 @@ public:
             plain_.emplace(std::in_place, std::move(tls_->stream.next_layer().stream()));
             tls_.reset();
             handshaken_ = false;
+        }
+        prepared_.reset();
+        if (detail::tls_options_set(o.tls)) {
+            error_code ec;
+            prepared_ = detail::prepare_tls(o.tls, ec);
+            if (ec)
+                return complete_later(std::forward<Handler>(handler), ec);
         }
         plain_->stream().async_connect(o, std::forward<Handler>(handler));
     }
@@ -264,6 +535,17 @@ public:
         requires requires(const Stream& s) { s.connect_failure_detail(); }
     {
         return next_layer().connect_failure_detail();
+    }
+
+    /// The SHA-256 of the server certificate's public key (SPKI) as the pin
+    /// check saw it in the last handshake, as base64 (what to put in
+    /// tls_options::pin_sha256); empty when no pin was checked.
+    std::string server_pin_sha256() const
+    {
+        if (!tls_ || !tls_->setup->pin_seen)
+            return {};
+        const auto& d = tls_->setup->server_key;
+        return base64::encode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
     }
 
     /// The first bytes (at most 64) the server sent during the last TLS
@@ -311,22 +593,13 @@ public:
     {
         error_code ec;
         start_tls(o, verify, ec);
-        if (ec) {
-            boost::asio::post(get_executor(), [h = std::forward<Handler>(handler), ec]() mutable { std::move(h)(ec); });
-            return;
-        }
+        if (ec)
+            return complete_later(std::forward<Handler>(handler), ec);
         tls_->stream.next_layer().record(true);
         tls_->stream.async_handshake(boost::asio::ssl::stream_base::client,
                                      [this, h = std::forward<Handler>(handler)](error_code e) mutable {
-                                         if (tls_) {
-                                             tls_->stream.next_layer().record(false);
-                                             if (e) {
-                                                 const long v = SSL_get_verify_result(tls_->stream.native_handle());
-                                                 if (v != X509_V_OK)
-                                                     e = error_code(static_cast<int>(v), x509_category());
-                                             }
-                                             handshaken_ = !e;
-                                         }
+                                         if (tls_)
+                                             e = handshake_done(e);
                                          std::move(h)(e);
                                      });
     }
@@ -338,10 +611,20 @@ private:
     using next = detail::tls_next_layer<Stream>;
 
     struct tls_state {
-        boost::asio::ssl::context ctx;
+        std::unique_ptr<detail::tls_setup> setup; // the context outlives the stream
         boost::asio::ssl::stream<next> stream;
-        tls_state(boost::asio::ssl::context c, next&& s) : ctx(std::move(c)), stream(std::move(s), ctx) {}
+        tls_state(std::unique_ptr<detail::tls_setup> s, next&& n) : setup(std::move(s)), stream(std::move(n), setup->ctx)
+        {
+            SSL_set_ex_data(stream.native_handle(), detail::tls_setup_index(), setup.get()); // for the pin check
+        }
     };
+
+    template <class Handler>
+    void complete_later(Handler&& handler, error_code ec)
+    {
+        auto ex = boost::asio::get_associated_executor(handler, get_executor());
+        boost::asio::post(ex, [h = std::forward<Handler>(handler), ec]() mutable { std::move(h)(ec); });
+    }
 
     void start_tls(const connect_options& o, bool verify, error_code& ec)
     {
@@ -349,20 +632,49 @@ private:
             ec = boost::asio::error::already_started;
             return;
         }
-        auto ctx = detail::make_tls_client_context(o, verify, ec);
+        auto setup = prepared_ ? std::move(prepared_) : detail::prepare_tls(o.tls, ec);
         if (ec)
             return;
-        tls_ = std::make_unique<tls_state>(std::move(ctx), std::move(*plain_));
+        detail::finish_tls_setup(*setup, o.tls, verify, ec);
+        if (ec)
+            return;
+        tls_ = std::make_unique<tls_state>(std::move(setup), std::move(*plain_));
         plain_.reset();
         detail::set_tls_peer_name(tls_->stream.native_handle(), o, verify, ec);
     }
 
+    /// After the handshake: the pin check when the handshake did not reach
+    /// it, and an error that says which check failed (a pin, or the chain or
+    /// host: x509_category).
+    error_code handshake_done(error_code e)
+    {
+        tls_->stream.next_layer().record(false);
+        detail::tls_setup& st = *tls_->setup;
+        if (!e && !st.pins.empty() && !st.pin_seen && !st.pin_matches(SSL_get0_peer_certificate(tls_->stream.native_handle())))
+            st.pin_failed = true;
+        if (st.pin_failed) {
+            e = make_error_code(tls_errc::pin_mismatch);
+        } else if (e && st.verify) {
+            const long v = SSL_get_verify_result(tls_->stream.native_handle());
+            if (v != X509_V_OK)
+                e = error_code(static_cast<int>(v), x509_category());
+        }
+        handshaken_ = !e;
+        return e;
+    }
+
     std::optional<next> plain_; // the stream while in clear (in tls_ once TLS starts)
     std::unique_ptr<tls_state> tls_{};
+    std::unique_ptr<detail::tls_setup> prepared_{}; // checked at connect, used at the handshake
     bool handshaken_ = false;
 };
 
 } // namespace transport
 SMTP_NAMESPACE_END
+
+/// \cond
+template <>
+struct boost::system::is_error_code_enum<smtp::tls_errc> : std::true_type {};
+/// \endcond
 
 #endif

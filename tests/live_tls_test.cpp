@@ -1,0 +1,299 @@
+// connect_options::tls against real servers (tests/servers/with_servers.py;
+// tests/CMakeLists.txt says which): a client certificate that a server
+// requires (the server records whose it saw), its key with a passphrase, the
+// wrong certificate or none; TLS 1.3 as the minimum; public-key pins that
+// match and that do not (then nothing is sent after the handshake, as the
+// server's events.txt shows); the SSL_CTX hook.
+#define BOOST_TEST_MODULE live_tls
+#include "live_servers.hpp"
+
+#include <smtp/client.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using live::contains;
+using live::env;
+using live::records;
+using live::server;
+
+using implicit = smtp::policies<smtp::tls::implicit>;
+const std::string message = "Subject: tls options\r\n\r\nHello.\r\n";
+
+std::string certs() { return env("SMTP_TEST_CERTS"); }
+
+/// The lines of a server's record file (events.txt: commands and handshakes; sni.txt).
+std::vector<std::string> lines(const std::string& name, const char* file)
+{
+    std::ifstream f(fs::path(env("SMTP_TEST_" + name + "_RECORD")) / file);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(f, line);)
+        out.push_back(line);
+    return out;
+}
+
+/// Lines added to a record file since `before` lines.
+std::vector<std::string> since(const std::string& name, const char* file, std::size_t before)
+{
+    auto all = lines(name, file);
+    return {all.begin() + static_cast<std::ptrdiff_t>(std::min(before, all.size())), all.end()};
+}
+
+smtp::connect_options with_client_cert(const std::string& name, const std::string& cert)
+{
+    auto o = server(name);
+    o.tls.cert_file = certs() + "/" + cert + ".pem";
+    o.tls.key_file = certs() + "/" + cert + ".key";
+    return o;
+}
+
+/// The pin of a certificate file, as 64 hex digits.
+std::string hex_pin_of(const std::string& pem)
+{
+    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(pem.c_str(), "r"), &std::fclose);
+    BOOST_REQUIRE(f);
+    std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr), &X509_free);
+    BOOST_REQUIRE(cert);
+    smtp::detail::spki_digest d{};
+    BOOST_REQUIRE(smtp::detail::spki_sha256(cert.get(), d));
+    std::string hex;
+    for (unsigned char b : d) {
+        static const char digits[] = "0123456789abcdef";
+        hex += digits[b >> 4];
+        hex += digits[b & 15];
+    }
+    return hex;
+}
+
+/// A message over implicit TLS; the record the server made of it.
+std::string send_implicit(const std::string& name, const smtp::connect_options& o)
+{
+    auto g = std::move(smtp::connect<implicit>(o)).ehlo();
+    g.sendmail("author@example.com", {"a@example.com"}, message);
+    std::move(g).quit();
+    const auto rec = records(name);
+    BOOST_REQUIRE(!rec.empty());
+    return rec.back();
+}
+
+/// A message over STARTTLS (the default policies); the server's record of it.
+std::string send_starttls(const std::string& name, const smtp::connect_options& o)
+{
+    auto e = std::move(std::move(smtp::connect(o)).ehlo()).starttls().ehlo();
+    e.sendmail("author@example.com", {"a@example.com"}, message);
+    std::move(e).quit();
+    const auto rec = records(name);
+    BOOST_REQUIRE(!rec.empty());
+    return rec.back();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_client_certificate_the_server_requires)
+{
+    // Servers "ccs" (STARTTLS) and "cci" (implicit) ask for a certificate
+    // signed by the test CA, and record the subject they saw.
+    BOOST_TEST(contains(send_starttls("CCS", with_client_cert("CCS", "client")),
+                        "\"client_cert\": \"smtp test client\""));
+    BOOST_TEST(contains(send_implicit("CCI", with_client_cert("CCI", "client")),
+                        "\"client_cert\": \"smtp test client\""));
+    // The certificate and its key in one file: key_file empty.
+    auto both = server("CCI");
+    const std::string combined = (fs::temp_directory_path() / "smtp-live-tls-client-both.pem").string();
+    {
+        std::ofstream f(combined);
+        f << live::slurp(certs() + "/client.pem") << live::slurp(certs() + "/client.key");
+    }
+    both.tls.cert_file = combined;
+    BOOST_TEST(contains(send_implicit("CCI", both), "\"client_cert\": \"smtp test client\""));
+    fs::remove(combined);
+}
+
+BOOST_AUTO_TEST_CASE(an_encrypted_key_opens_with_its_passphrase_only)
+{
+    auto o = with_client_cert("CCI", "client_enc");
+    o.tls.key_passphrase = "client-pass";
+    BOOST_TEST(contains(send_implicit("CCI", o), "\"client_cert\": \"smtp test client enc\""));
+
+    // A wrong passphrase, or none: refused when the connection opens, before
+    // any byte reaches the server (it saw no handshake at all).
+    for (const std::string& pass : {std::string("wrong"), std::string()}) {
+        BOOST_TEST_CONTEXT("passphrase '" << pass << "'")
+        {
+            const auto handshakes = lines("CCI", "sni.txt").size();
+            o.tls.key_passphrase = pass;
+            smtp::error_code ec;
+            smtp::diagnostics diag;
+            BOOST_TEST(!smtp::connect<implicit>(o, ec, diag).has_value());
+            BOOST_TEST((ec == smtp::tls_errc::key_passphrase_wrong), ec.message());
+            BOOST_TEST(contains(diag.describe(ec), "key_passphrase"), diag.describe(ec));
+            BOOST_TEST(lines("CCI", "sni.txt").size() == handshakes);
+        }
+    }
+    // A key that is not the certificate's.
+    auto mismatched = with_client_cert("CCI", "client");
+    mismatched.tls.key_file = certs() + "/otherclient.key";
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    BOOST_TEST(!smtp::connect<implicit>(mismatched, ec, diag).has_value());
+    BOOST_TEST((ec == smtp::tls_errc::key_cert_mismatch), ec.message());
+}
+
+BOOST_AUTO_TEST_CASE(no_client_certificate_or_the_wrong_one_is_refused)
+{
+    // Without a certificate, or with one another CA signed, the server ends
+    // the handshake. Under TLS 1.3 the client learns it at its first read
+    // after the handshake (the server checks the client's certificate after
+    // the client finished): either way an error, and no mail.
+    const auto before_i = records("CCI").size();
+    const auto before_s = records("CCS").size();
+    for (const std::string& cert : {std::string(), std::string("otherclient")}) {
+        BOOST_TEST_CONTEXT("certificate '" << cert << "'")
+        {
+            auto oi = cert.empty() ? server("CCI") : with_client_cert("CCI", cert);
+            smtp::error_code ec;
+            smtp::diagnostics diag;
+            auto c = smtp::connect<implicit>(oi, ec, diag); // the greeting is the first read
+            BOOST_TEST(!c.has_value());
+            BOOST_TEST(ec.failed());
+
+            const auto events = lines("CCS", "events.txt").size();
+            auto os = cert.empty() ? server("CCS") : with_client_cert("CCS", cert);
+            auto g = std::move(smtp::connect(os)).ehlo();
+            auto t = std::move(g).starttls(ec, diag);
+            if (t) { // TLS 1.3: the refusal comes with the reply to the next command
+                auto e = std::move(t).value().ehlo(ec, diag);
+            }
+            BOOST_TEST(ec.failed());
+            for (const auto& line : since("CCS", "events.txt", events))
+                BOOST_TEST(!contains(line, "tls=1"), line); // no command was read under TLS
+        }
+    }
+    BOOST_TEST(records("CCI").size() == before_i);
+    BOOST_TEST(records("CCS").size() == before_s);
+}
+
+BOOST_AUTO_TEST_CASE(tls_1_3_as_the_minimum)
+{
+    // Server "tls12" offers TLS 1.2 at most: fine by default, refused with
+    // tls_version::v1_3.
+    BOOST_TEST(contains(send_implicit("TLS12", server("TLS12")), "\"tls_version\": \"TLSv1.2\""));
+    auto o = server("TLS12");
+    o.tls.min_version = smtp::tls_version::v1_3;
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    BOOST_TEST(!smtp::connect<implicit>(o, ec, diag).has_value());
+    BOOST_TEST(ec.failed());
+    BOOST_TEST(records("TLS12").size() == 1u);
+    // And against a server that speaks 1.3 it is what is negotiated.
+    auto modern = server("IMP");
+    modern.tls.min_version = smtp::tls_version::v1_3;
+    BOOST_TEST(contains(send_implicit("IMP", modern), "\"tls_version\": \"TLSv1.3\""));
+}
+
+BOOST_AUTO_TEST_CASE(a_pin_that_matches)
+{
+    const std::string hex = hex_pin_of(certs() + "/server.pem");
+    // Hex, with a wrong pin beside it: one match is enough.
+    auto o = server("IMP");
+    o.tls.pin_sha256 = {std::string(64, '0'), hex};
+    auto c = smtp::connect<implicit>(o);
+    BOOST_TEST(c.encrypted());
+    // The layer reports the pin it saw, in base64: the same key.
+    const std::string b64 = c.transport().server_pin_sha256();
+    smtp::detail::spki_digest from_hex{}, from_b64{};
+    BOOST_TEST(smtp::detail::parse_pin(hex, from_hex));
+    BOOST_TEST(smtp::detail::parse_pin(b64, from_b64));
+    BOOST_TEST((from_hex == from_b64));
+    std::move(c).quit();
+    // That base64 form, as curl writes it, over STARTTLS.
+    auto s = server("TLS");
+    s.tls.pin_sha256 = {"sha256//" + b64};
+    send_starttls("TLS", s);
+    // A self-signed server known by its key alone: the pin is the check under
+    // tls::insecure_no_verify.
+    using pinned_only = smtp::policies<smtp::tls::implicit, smtp::tls::insecure_no_verify>;
+    auto self = server("SELF");
+    self.tls.pin_sha256 = {hex_pin_of(certs() + "/selfsigned.pem")};
+    auto sc = smtp::connect<pinned_only>(self);
+    BOOST_TEST(sc.encrypted());
+    std::move(sc).quit();
+}
+
+BOOST_AUTO_TEST_CASE(a_pin_that_does_not_match_fails_before_any_command)
+{
+    const std::string other = hex_pin_of(certs() + "/selfsigned.pem"); // another key than server.pem's
+    {
+        // Implicit TLS: the handshake fails; the server read no command at all.
+        auto o = server("IMP");
+        o.tls.pin_sha256 = {other};
+        const auto events = lines("IMP", "events.txt").size();
+        const auto handshakes = lines("IMP", "sni.txt").size();
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        BOOST_TEST(!smtp::connect<implicit>(o, ec, diag).has_value());
+        BOOST_TEST((ec == smtp::tls_errc::pin_mismatch), ec.message());
+        BOOST_TEST(contains(ec.message(), "pin"));
+        BOOST_TEST(lines("IMP", "sni.txt").size() == handshakes + 1); // it did reach the handshake
+        BOOST_TEST(since("IMP", "events.txt", events).empty(), "the server read a command");
+    }
+    {
+        // STARTTLS: EHLO and STARTTLS in clear, then nothing.
+        auto o = server("TLS");
+        o.tls.pin_sha256 = {other};
+        const auto events = lines("TLS", "events.txt").size();
+        auto g = std::move(smtp::connect(o)).ehlo();
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        auto t = std::move(g).starttls(ec, diag);
+        BOOST_TEST(!t.has_value());
+        BOOST_TEST((ec == smtp::tls_errc::pin_mismatch), ec.message());
+        const auto seen = since("TLS", "events.txt", events);
+        BOOST_TEST((seen == std::vector<std::string>{"EHLO tls=0", "STARTTLS tls=0"}));
+    }
+    {
+        // Under tls::insecure_no_verify a wrong pin fails all the same.
+        using pinned_only = smtp::policies<smtp::tls::implicit, smtp::tls::insecure_no_verify>;
+        auto o = server("SELF");
+        o.tls.pin_sha256 = {hex_pin_of(certs() + "/server.pem")};
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        BOOST_TEST(!smtp::connect<pinned_only>(o, ec, diag).has_value());
+        BOOST_TEST((ec == smtp::tls_errc::pin_mismatch), ec.message());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_context_hook)
+{
+    // Called with the SSL_CTX before the handshake: here it caps the version
+    // at TLS 1.2, which the server records.
+    auto o = server("IMP");
+    int calls = 0;
+    o.tls.context_hook = [&](ssl_ctx_st* ctx, smtp::error_code&) {
+        ++calls;
+        SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+    };
+    BOOST_TEST(contains(send_implicit("IMP", o), "\"tls_version\": \"TLSv1.2\""));
+    BOOST_TEST(calls == 1);
+    // An error it sets fails the handshake with it, before the ClientHello.
+    const auto handshakes = lines("IMP", "sni.txt").size();
+    o.tls.context_hook = [](ssl_ctx_st*, smtp::error_code& ec) { ec = smtp::errc::invalid_parameter_value; };
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    BOOST_TEST(!smtp::connect<implicit>(o, ec, diag).has_value());
+    BOOST_TEST(ec == smtp::errc::invalid_parameter_value);
+    BOOST_TEST(lines("IMP", "sni.txt").size() == handshakes);
+}
