@@ -409,7 +409,7 @@ BOOST_AUTO_TEST_CASE(any_stream_picks_the_stream_from_its_arguments)
     BOOST_TEST(recorded("any-socks"));
 
     chosen web(io.get_executor(), std::in_place_type<smtp::transport::http_connect<>>, http_at("WEB_PORTS"));
-    BOOST_TEST(web.index() == 2u);
+    BOOST_TEST(web.index() == 3u); // tcp, unix_socket, socks5, http_connect
     BOOST_TEST(connect(io, web, live::server("MAIN")) == errc::proxy_refused);
     BOOST_TEST(live::contains(web.connect_failure_detail(), " refused CONNECT to localhost:"), web.connect_failure_detail());
     BOOST_TEST(direct.connect_failure_detail().empty());
