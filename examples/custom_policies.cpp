@@ -1,11 +1,13 @@
 // Composing a session from policies of your own: a SASL mechanism, a
-// logger, and a transport that wraps another one. Runs against the scripted
-// in-memory transport, so it needs no server; the same policies work over
-// smtp::transport::tcp.
+// logger, and a session transport that wraps another one. Runs against the
+// scripted in-memory transport, so it needs no server; the same wrapper works
+// over TCP as metered<smtp::transport::tls_layer<smtp::transport::tcp>> (a
+// stream of your own under the library's TLS: examples/counting_stream.cpp).
 #include "sasl_anonymous.hpp"
 
 #include <smtp/client.hpp>
 #include <smtp/transport/scripted.hpp>
+#include <smtp/transport/tcp.hpp>
 
 #include <iostream>
 #include <memory>
@@ -25,8 +27,9 @@ struct counting_logger {
 };
 static_assert(smtp::logger<counting_logger>);
 
-// 3. A transport: the async operations the session drives. This one wraps
-//    another transport and counts the bytes that go out.
+// 3. A session transport: the async operations the session's driver calls,
+//    TLS included. This one wraps another session transport and counts the
+//    bytes that go out (before TLS, when there is TLS).
 template <class Inner>
 class metered {
 public:
@@ -64,6 +67,7 @@ private:
     std::size_t sent_ = 0;
 };
 static_assert(smtp::transport_policy<metered<smtp::transport::scripted>>);
+static_assert(smtp::transport::session_transport<metered<smtp::transport::tls_layer<smtp::transport::tcp>>>);
 
 int main()
 {

@@ -192,6 +192,34 @@ BOOST_AUTO_TEST_CASE(the_connect_timeout_cancels_every_attempt)
         BOOST_TEST((at.error == asio::error::operation_aborted));
 }
 
+BOOST_AUTO_TEST_CASE(a_tcp_destroyed_while_connecting)
+{
+    // Its pending attempts are cut off; the handler still runs, once, with
+    // operation_aborted, and nothing touches the destroyed object.
+    asio::io_context io;
+    black_hole hole(io);
+    std::optional<boost::system::error_code> got;
+    int calls = 0;
+    {
+        smtp::transport::tcp t(io.get_executor(), [&](const std::string&, std::uint16_t, smtp::error_code& ec) {
+            ec = {};
+            return std::vector<endpoint>{hole.at};
+        });
+        smtp::connect_options o;
+        t.async_connect(o, [&](boost::system::error_code ec) {
+            got = ec;
+            ++calls;
+        });
+        io.restart();
+        io.run_for(std::chrono::milliseconds(50));
+    }
+    io.restart();
+    io.run();
+    BOOST_TEST(calls == 1);
+    BOOST_REQUIRE(got.has_value());
+    BOOST_TEST((*got == asio::error::operation_aborted), got->message());
+}
+
 BOOST_AUTO_TEST_CASE(the_real_resolver)
 {
     // The production path: "localhost" through getaddrinfo, to a listener.

@@ -89,7 +89,8 @@ struct verify_peer {
     static constexpr bool verify = true; ///< whether the certificate is checked
 };
 /// No verification at all: anyone in the middle can read everything (tests,
-/// lab hosts).
+/// lab hosts). Pins (tls_options::pin_sha256), when given, are still
+/// checked: then the server's key is the only check.
 struct insecure_no_verify {
     using policy_category = verify_category;
     static constexpr bool verify = false; ///< whether the certificate is checked

@@ -68,6 +68,15 @@ public:
 
     explicit tcp(executor_type ex) : socket_(ex), resolver_(ex) {}
     tcp(executor_type ex, resolve_function resolve) : socket_(ex), resolver_(ex), resolve_(std::move(resolve)) {}
+    tcp(tcp&&) noexcept = default;
+    tcp& operator=(tcp&&) noexcept = default;
+    /// A connect still in progress is cut off (its handler gets
+    /// operation_aborted) and no longer touches this object.
+    ~tcp()
+    {
+        if (auto r = race_.lock())
+            r->detach();
+    }
 
     executor_type get_executor() { return socket_.get_executor(); }
 
@@ -129,6 +138,7 @@ private:
     struct race_base {
         virtual ~race_base() = default;
         virtual void cancel() = 0;
+        virtual void detach() = 0;
     };
 
     /// One Happy Eyeballs connect: the resolved addresses in their order,
@@ -187,7 +197,7 @@ private:
             self->resolver_.async_resolve(
                 o.host, std::to_string(o.port),
                 [r = this->shared_from_this()](error_code ec, asio::ip::tcp::resolver::results_type results) {
-                    if (ec || r->cancelled)
+                    if (ec || r->cancelled || !r->self)
                         return r->finish(ec ? ec : error_code(asio::error::operation_aborted));
                     std::vector<endpoint> eps;
                     for (const auto& e : results)
@@ -246,7 +256,7 @@ private:
                 if (next < order.size()) {
                     timer.expires_after(attempt_delay);
                     timer.async_wait([r = this->shared_from_this()](error_code e) {
-                        if (!e && !r->done && !r->cancelled)
+                        if (!e && !r->done && !r->cancelled && r->self)
                             r->start_next();
                     });
                 }
@@ -260,6 +270,11 @@ private:
             for (auto& a : flying)
                 if (a.sock.get() == &s)
                     a.pending = false;
+            if (!self) { // the tcp is gone (detach)
+                if (in_flight == 0)
+                    finish(boost::asio::error::operation_aborted);
+                return;
+            }
             if (done) // a later attempt, cut off by the winner (whose connect may be over)
                 return;
             self->attempts_[index].error = ec;
@@ -287,6 +302,12 @@ private:
                 finish(cancelled ? error_code(boost::asio::error::operation_aborted) : last);
         }
 
+        void detach() override
+        {
+            cancel();
+            self = nullptr;
+        }
+
         void cancel() override
         {
             if (done)
@@ -311,8 +332,7 @@ private:
         void finish_later(error_code ec)
         {
             done = true;
-            boost::asio::post(self->socket_.get_executor(),
-                              [r = this->shared_from_this(), ec]() mutable { r->complete(ec); });
+            boost::asio::post(timer.get_executor(), [r = this->shared_from_this(), ec]() mutable { r->complete(ec); });
         }
         void complete(error_code ec)
         {
