@@ -236,3 +236,47 @@ BOOST_FIXTURE_TEST_CASE(several_messages_share_round_trips, fixture)
         BOOST_TEST(r.queued());
     BOOST_TEST(s->done(), s->log());
 }
+
+BOOST_FIXTURE_TEST_CASE(auth_in_clear_is_refused_by_the_session_rules, fixture)
+{
+    // tls::none and credentials, without auth::allow_plaintext: the rules
+    // (smtp/protocol/session_rules.hpp, the table the typestate reads) forbid
+    // AUTH in clear. The pool says so with errc::auth_in_clear (no STARTTLS
+    // was ever asked for, so not starttls_not_offered), and no AUTH line, no
+    // credential and no message goes out.
+    smtp::pool_options po;
+    po.max_sessions = 1;
+    po.login = std::make_pair(std::string("user"), std::string("secret"));
+    auto s = std::make_shared<smtp::transport::script>();
+    s->respond("220 mx\r\n").expect("EHLO client.example\r\n").respond("250-mx.example\r\n250 AUTH PLAIN\r\n");
+    scripts.push_back(s);
+    auto p = make(po);
+    send(p, "r0@x.org");
+    io.run();
+    BOOST_TEST(s->done(), s->log());
+    BOOST_REQUIRE(results.size() == 1u);
+    BOOST_TEST(results[0].error == errc::auth_in_clear);
+    BOOST_TEST(results[0].outcome == transaction_outcome::not_sent);
+    BOOST_TEST(p.stats().sessions_failed == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(auth_in_clear_is_allowed_with_allow_plaintext)
+{
+    // The same session under auth::allow_plaintext: AUTH goes out, then the message.
+    using PP = smtp::policies<smtp::transport::scripted, smtp::tls::none, smtp::auth::allow_plaintext>;
+    boost::asio::io_context io;
+    auto s = std::make_shared<smtp::transport::script>();
+    s->respond("220 mx\r\n").expect("EHLO client.example\r\n").respond("250-mx.example\r\n250 AUTH PLAIN\r\n");
+    s->expect("AUTH PLAIN AHVzZXIAc2VjcmV0\r\n").respond("235 ok\r\n");
+    s->expect("MAIL FROM:<a@x.org>\r\n").respond("250 ok\r\n").expect("RCPT TO:<r0@x.org>\r\n").respond("250 ok\r\n");
+    s->expect("DATA\r\n").respond("354 go\r\n").expect("m-r0@x.org\r\n.\r\n").respond("250 queued\r\n");
+    smtp::pool_options po;
+    po.max_sessions = 1;
+    po.login = std::make_pair(std::string("user"), std::string("secret"));
+    smtp::pool<PP> p(io.get_executor(), opts(), po,
+                     [s](boost::asio::any_io_executor ex) { return smtp::transport::scripted(ex, s); });
+    smtp::transaction_result result;
+    p.async_send(msg("r0@x.org"), [&](smtp::error_code, smtp::transaction_result r) { result = std::move(r); });
+    io.run();
+    BOOST_TEST(result.queued(), result.error.message());
+}

@@ -653,6 +653,56 @@ static_assert(can_login<smtp::session<scripted<smtp::tls::opportunistic, smtp::a
                                       smtp::state::greeted<false, false>>>);
 static_assert(!can_login<smtp::session<scripted<smtp::tls::opportunistic>, smtp::state::greeted<false, false>>>);
 
+// The session rules' table (smtp/protocol/session_rules.hpp, which the pool
+// reads at run time) is what the members' constraints say: in every state,
+// under every TLS and AUTH policy, each member compiles exactly when the
+// table allows its operation.
+namespace {
+template <class S>
+concept can_rcpt = requires(S s) { std::move(s).rcpt_to("a@b.c"); };
+template <class S>
+concept can_data = requires(S s) { std::move(s).data("m"); };
+template <class S>
+concept can_bdat = requires(S s) { std::move(s).bdat("m"); };
+
+template <class P, class St>
+constexpr bool members_follow_the_table()
+{
+    using S = smtp::session<P, St>;
+    using op = smtp::session_rules::operation;
+    constexpr auto facts = smtp::detail::facts_of<St>();
+    constexpr auto policy = smtp::detail::policy_facts_of<P>();
+    auto allows = [&](op o) { return smtp::session_rules::allows(o, facts, policy); };
+    return can_ehlo<S> == allows(op::ehlo) && can_starttls<S> == allows(op::starttls) &&
+           can_login<S> == allows(op::login) && can_sendmail<S> == allows(op::sendmail) &&
+           can_send_message<S> == allows(op::sendmail) && can_mail<S> == allows(op::mail_from) &&
+           can_rcpt<S> == allows(op::rcpt_to) && can_data<S> == allows(op::data) && can_bdat<S> == allows(op::bdat) &&
+           can_rset<S> == allows(op::rset) && can_verify<S> == allows(op::verify) &&
+           can_expn<S> == allows(op::expn) && can_help<S> == allows(op::help) && can_noop<S> == allows(op::noop) &&
+           can_docmd<S> == allows(op::docmd) && can_quit<S> == allows(op::quit);
+}
+
+template <class P>
+constexpr bool every_state_follows_the_table()
+{
+    namespace st = smtp::state;
+    return members_follow_the_table<P, st::connected<false>>() && members_follow_the_table<P, st::connected<true>>() &&
+           members_follow_the_table<P, st::tls_started>() && members_follow_the_table<P, st::greeted<false, false>>() &&
+           members_follow_the_table<P, st::greeted<true, false>>() &&
+           members_follow_the_table<P, st::greeted<false, true>>() &&
+           members_follow_the_table<P, st::greeted<true, true>>() && members_follow_the_table<P, st::mail<false, false>>() &&
+           members_follow_the_table<P, st::mail<true, true>>() && members_follow_the_table<P, st::rcpt<false, false>>() &&
+           members_follow_the_table<P, st::rcpt<true, true>>() && members_follow_the_table<P, st::closed>();
+}
+} // namespace
+
+static_assert(every_state_follows_the_table<scripted<smtp::tls::starttls>>());
+static_assert(every_state_follows_the_table<scripted<smtp::tls::starttls, smtp::auth::allow_plaintext>>());
+static_assert(every_state_follows_the_table<scripted<smtp::tls::implicit>>());
+static_assert(every_state_follows_the_table<scripted<smtp::tls::opportunistic>>());
+static_assert(every_state_follows_the_table<scripted<smtp::tls::opportunistic, smtp::auth::allow_plaintext>>());
+static_assert(every_state_follows_the_table<scripted<smtp::tls::none, smtp::auth::none>>());
+
 BOOST_AUTO_TEST_CASE(the_docs_list_what_compiles_in_clear_as_the_code_does)
 {
     // The sentence, as the static_asserts above have it, in each place that

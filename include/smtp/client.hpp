@@ -67,7 +67,7 @@ auto make_connection(Executor ex, const connect_options& o, std::shared_ptr<boos
                      A&&... a)
 {
     auto c = make_connection_for<P>(ex, o, std::move(owned), std::forward<A>(a)...);
-    c->lmtp = P::dialect::per_recipient_replies;
+    c->st.lmtp = P::dialect::per_recipient_replies;
     return c;
 }
 
@@ -81,8 +81,8 @@ std::optional<connected_session<P>> connect(const connect_options& o, error_code
 {
     auto ctx = std::make_shared<boost::asio::io_context>(1);
     auto c = detail::make_connection<P>(ctx->get_executor(), o, ctx, std::forward<A>(a)...);
-    ec = detail::run(*c, detail::connect_op<std::remove_reference_t<decltype(*c)>>{{}, P::tls::implicit_tls});
-    diag = c->diag;
+    ec = detail::run(*c, sansio::greeting(P::tls::implicit_tls));
+    diag = c->st.diag;
     if (ec)
         return std::nullopt;
     return detail::session_access::make<P, state::connected<P::tls::implicit_tls>>(std::move(c));
@@ -107,10 +107,10 @@ auto async_connect_impl(Executor ex, const connect_options& o, diagnostics* diag
     return detail::initiate<void(error_code, result), Token>(
         [diag](auto handler, auto conn) {
             auto& ref = *conn;
-            detail::async_run(ref, detail::connect_op<std::remove_reference_t<decltype(ref)>>{{}, P::tls::implicit_tls},
+            detail::async_run(ref, sansio::greeting(P::tls::implicit_tls),
                               [h = std::move(handler), conn = std::move(conn), diag](error_code ec) mutable {
                                   if (diag)
-                                      *diag = conn->diag;
+                                      *diag = conn->st.diag;
                                   if (ec)
                                       return std::move(h)(ec, result{});
                                   std::move(h)(ec, result{detail::session_access::make<

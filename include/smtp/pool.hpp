@@ -71,59 +71,6 @@ struct pool_stats {
 
 namespace detail {
 
-template <class Conn, class Auth>
-struct open_op : boost::asio::coroutine {
-    bool implicit_tls = false, offers_starttls = false, starttls_required = false, plaintext_auth = false;
-    std::optional<sasl::credentials> creds{};
-    connect_op<Conn> connect{};
-    ehlo_op<Conn> first{}, again{};
-    starttls_op<Conn> tls{};
-    std::optional<Auth> auth{};
-
-    io resume(Conn& c, error_code io_ec)
-    {
-        io next = io::done;
-        BOOST_ASIO_CORO_REENTER(*this)
-        {
-            connect.implicit_tls = implicit_tls;
-            while ((next = connect.resume(c, io_ec)) != io::done)
-                BOOST_ASIO_CORO_YIELD return next;
-            if (c.ec)
-                return io::done;
-            while ((next = first.resume(c, io_ec)) != io::done)
-                BOOST_ASIO_CORO_YIELD return next;
-            if (c.ec)
-                return io::done;
-            if (offers_starttls && (starttls_required || c.caps.template has<ext::starttls>())) {
-                while ((next = tls.resume(c, io_ec)) != io::done)
-                    BOOST_ASIO_CORO_YIELD return next;
-                if (c.ec)
-                    return io::done;
-                while ((next = again.resume(c, io_ec)) != io::done)
-                    BOOST_ASIO_CORO_YIELD return next;
-                if (c.ec)
-                    return io::done;
-            }
-            if (creds) {
-                if (!c.transport.encrypted() && !plaintext_auth)
-                    return c.fail(errc::starttls_not_offered), io::done;
-                auth.emplace(Auth{*creds});
-                while ((next = auth->resume(c, io_ec)) != io::done)
-                    BOOST_ASIO_CORO_YIELD return next;
-            }
-            return io::done;
-        }
-        return io::done;
-    }
-};
-
-template <class Conn, class A>
-struct auth_op_for;
-template <class Conn, class... M>
-struct auth_op_for<Conn, auth::mechanisms<M...>> {
-    using type = auth_any_op<Conn, M...>;
-};
-
 /// A move-only completion handler, type-erased.
 template <class... Args>
 class any_handler {
@@ -285,7 +232,7 @@ private:
                 return transport(st.make(st.ex)); // the stream the factory made, under the session's TLS layer
         }();
         auto c = std::make_unique<conn_type>(std::move(t), st.options, typename P::log{}, nullptr, verify);
-        c->lmtp = P::dialect::per_recipient_replies;
+        c->st.lmtp = P::dialect::per_recipient_replies;
         return c;
     }
 
@@ -317,14 +264,16 @@ private:
         st->slots.push_back(slot{new_connection(*st)});
         st->stats.most_sessions_open = std::max(st->stats.most_sessions_open, st->slots.size());
         const slot_it it = std::prev(st->slots.end());
-        using auth_type = typename detail::auth_op_for<conn_type, typename P::auth>::type;
-        detail::open_op<conn_type, auth_type> op;
-        op.implicit_tls = P::tls::implicit_tls;
-        op.offers_starttls = P::tls::offers_starttls;
-        op.starttls_required = !P::tls::clear_text_allowed && !P::tls::implicit_tls;
-        op.plaintext_auth = P::plaintext_auth::allowed && P::tls::clear_text_allowed; // login()'s rule
+        // The policies' facts; whether it may AUTH and send is the session
+        // rules' answer (smtp/protocol/session_rules.hpp), as for a session.
+        sansio::open_settings settings;
+        settings.implicit_tls = P::tls::implicit_tls;
+        settings.starttls_required = !P::tls::clear_text_allowed && !P::tls::implicit_tls;
+        settings.policy = detail::policy_facts_of<P>();
+        std::optional<sasl::credentials> creds;
         if (st->po.login)
-            op.creds = sasl::credentials{st->po.login->first, st->po.login->second};
+            creds = sasl::credentials{st->po.login->first, st->po.login->second};
+        sansio::open<typename detail::auth_algorithm_for<typename P::auth>::type> op(settings, creds);
         conn_type& c = *it->c;
         detail::async_run(c, std::move(op), [st, it](error_code ec) {
             if (st->shut)
@@ -379,7 +328,7 @@ private:
         if (!stale)
             return send(st, it, std::move(rs));
         // Idle too long: is the server still there?
-        detail::async_run(c, detail::command_op<conn_type, cmd::noop>{}, [st, it, rs](error_code ec) mutable {
+        detail::async_run(c, sansio::command<cmd::noop>{}, [st, it, rs](error_code ec) mutable {
             if (st->shut)
                 return;
             if (ec) {
@@ -404,14 +353,14 @@ private:
         conn_type& c = *it->c;
         rs->ts.reserve(rs->jobs.size());
         for (auto& j : rs->jobs)
-            rs->ts.emplace_back(j.m.from, j.m.to, j.m.message, j.m.options, server_offers::from(c.caps),
-                                session_facts{c.transport.encrypted(), c.lmtp}, c.options.transactions);
+            rs->ts.emplace_back(j.m.from, j.m.to, j.m.message, j.m.options, server_offers::from(c.st.caps),
+                                session_facts{c.transport.encrypted(), c.st.lmtp}, c.st.options.transactions);
         auto& ts = rs->ts;
-        detail::async_run(c, detail::transactions_op<conn_type>{{}, std::span<transaction>(ts)},
+        detail::async_run(c, sansio::transactions(std::span<transaction>(ts)),
                           [st, it, rs](error_code ec) {
                               if (st->shut)
                                   return;
-                              const bool dead = it->c->broken;
+                              const bool dead = it->c->st.broken;
                               it->sent += rs->jobs.size();
                               it->last_used = std::chrono::steady_clock::now();
                               std::vector<job> again;
@@ -454,7 +403,7 @@ private:
     {
         it->busy = true;
         it->ready = true;
-        detail::async_run(*it->c, detail::quit_op<conn_type>{}, [st, it](error_code) {
+        detail::async_run(*it->c, sansio::quit{}, [st, it](error_code) {
             if (st->shut)
                 return;
             st->slots.erase(it);

@@ -62,10 +62,13 @@
 #ifndef SMTP_SESSION_HPP
 #define SMTP_SESSION_HPP
 
-#include <smtp/detail/auth_op.hpp>
 #include <smtp/detail/connection.hpp>
+#include <smtp/detail/driver.hpp>
 #include <smtp/message.hpp>
 #include <smtp/policies.hpp>
+#include <smtp/protocol.hpp>
+#include <smtp/protocol/algorithms.hpp>
+#include <smtp/protocol/session_rules.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/associated_executor.hpp>
@@ -135,6 +138,41 @@ struct state_traits<state::closed> : state_traits<void> {
 
 template <class P>
 using connection_for = connection<typename P::transport, typename P::log>;
+
+/// The AUTH algorithm over an auth policy's mechanisms, tried in its order.
+template <class A>
+struct auth_algorithm_for;
+template <class... M>
+struct auth_algorithm_for<auth::mechanisms<M...>> {
+    using type = sansio::auth_any<M...>;
+};
+
+/// What a state type says about the session, for the rules' table.
+template <class S>
+constexpr session_rules::session_facts facts_of() noexcept
+{
+    using t = state_traits<S>;
+    return {t::open, t::greeted, t::tls_started, t::encrypted, t::authenticated, t::in_mail, t::has_rcpt};
+}
+/// What a policy set allows, for the rules' table.
+template <class P>
+constexpr session_rules::policy_facts policy_facts_of() noexcept
+{
+    return {P::tls::offers_starttls, P::tls::clear_text_allowed, P::plaintext_auth::allowed, (P::auth::count > 0)};
+}
+/// Whether rule `r` of smtp/protocol/session_rules.hpp holds in state S
+/// under policies P (void: a rule about the other one only).
+template <session_rules::rule r, class S, class P = void>
+constexpr bool rule_holds() noexcept
+{
+    session_rules::session_facts s{};
+    session_rules::policy_facts p{};
+    if constexpr (!std::is_void_v<S>)
+        s = facts_of<S>();
+    if constexpr (!std::is_void_v<P>)
+        p = policy_facts_of<P>();
+    return session_rules::holds(r, s, p);
+}
 
 inline std::vector<recipient> to_recipients(const std::vector<std::string>& to)
 {
@@ -226,33 +264,36 @@ inline constexpr bool always_false = false;
 } // namespace detail
 
 // --- The named rules ----------------------------------------------------------
+// Each reads its rule from the one table, smtp/protocol/session_rules.hpp,
+// which the pool reads at run time too.
 
 template <class S>
-concept session_open = detail::state_traits<S>::open;
+concept session_open = detail::rule_holds<session_rules::rule::session_open, S>();
 template <class S>
-concept greeted_again_after_starttls = !detail::state_traits<S>::tls_started;
+concept greeted_again_after_starttls = detail::rule_holds<session_rules::rule::greeted_again_after_starttls, S>();
 template <class S>
-concept ehlo_done = greeted_again_after_starttls<S> && detail::state_traits<S>::greeted;
+concept ehlo_done = greeted_again_after_starttls<S> && detail::rule_holds<session_rules::rule::ehlo_done, S>();
 template <class S>
-concept not_authenticated = !detail::state_traits<S>::authenticated;
+concept not_authenticated = detail::rule_holds<session_rules::rule::not_authenticated, S>();
 template <class S>
-concept not_encrypted = !detail::state_traits<S>::encrypted;
+concept not_encrypted = detail::rule_holds<session_rules::rule::not_encrypted, S>();
 template <class P>
-concept policy_offers_starttls = P::tls::offers_starttls;
+concept policy_offers_starttls = detail::rule_holds<session_rules::rule::policy_offers_starttls, void, P>();
 template <class P>
-concept policy_has_mechanisms = (P::auth::count > 0);
+concept policy_has_mechanisms = detail::rule_holds<session_rules::rule::policy_has_mechanisms, void, P>();
 /// AUTH in clear needs auth::allow_plaintext (and, checked beside it by
 /// login(), a TLS policy that allows clear text at all).
 template <class P, class S>
-concept encrypted_or_plaintext_auth_allowed = detail::state_traits<S>::encrypted || P::plaintext_auth::allowed;
+concept encrypted_or_plaintext_auth_allowed =
+    detail::rule_holds<session_rules::rule::encrypted_or_plaintext_auth_allowed, S, P>();
 template <class P, class S>
-concept encrypted_or_clear_text_allowed = detail::state_traits<S>::encrypted || P::tls::clear_text_allowed;
+concept encrypted_or_clear_text_allowed = detail::rule_holds<session_rules::rule::encrypted_or_clear_text_allowed, S, P>();
 template <class S>
-concept mail_transaction_open = detail::state_traits<S>::in_mail;
+concept mail_transaction_open = detail::rule_holds<session_rules::rule::mail_transaction_open, S>();
 template <class S>
-concept recipient_accepted = detail::state_traits<S>::has_rcpt;
+concept recipient_accepted = detail::rule_holds<session_rules::rule::recipient_accepted, S>();
 template <class S>
-concept no_transaction_open = !detail::state_traits<S>::in_mail;
+concept no_transaction_open = detail::rule_holds<session_rules::rule::no_transaction_open, S>();
 
 template <class P, class S>
 class session;
@@ -343,26 +384,26 @@ public:
     // say nothing is there, and every command fails with errc::moved_from_session.
 
     /// The capability record from the last EHLO (empty after HELO, and after STARTTLS).
-    const capabilities& server_capabilities() const noexcept { return c_ ? c_->caps : detail::no_capabilities(); }
+    const capabilities& server_capabilities() const noexcept { return c_ ? c_->st.caps : detail::no_capabilities(); }
     /// smtplib's has_extn.
-    bool has_extn(std::string_view keyword) const noexcept { return c_ && c_->caps.has_extn(keyword); }
+    bool has_extn(std::string_view keyword) const noexcept { return c_ && c_->st.caps.has_extn(keyword); }
     /// True when EHLO (not HELO) was accepted.
-    bool does_esmtp() const noexcept { return c_ && c_->esmtp; }
+    bool does_esmtp() const noexcept { return c_ && c_->st.esmtp; }
     bool encrypted() const noexcept { return c_ && c_->transport.encrypted(); }
     /// True after an I/O error (every command then fails with
     /// errc::session_broken) and for a moved-from session.
-    bool broken() const noexcept { return !c_ || c_->broken; }
+    bool broken() const noexcept { return !c_ || c_->st.broken; }
     /// False for a moved-from session.
     bool valid() const noexcept { return c_ != nullptr; }
-    const connect_options& options() const noexcept { return c_ ? c_->options : detail::no_connect_options(); }
+    const connect_options& options() const noexcept { return c_ ? c_->st.options : detail::no_connect_options(); }
     /// The transport. Throws error_with_diagnostics (moved_from_session) on a moved-from session.
     typename P::transport& transport() { return conn().transport; }
     /// The logger (P::log): the session owns the one given to connect() (or
     /// a default-constructed one) and moves it along with each transition, so
     /// read a custom logger's state back through here. Throws
     /// error_with_diagnostics (moved_from_session) on a moved-from session.
-    logger_type& logger() { return conn().log; }
-    const logger_type& logger() const { return conn().log; }
+    logger_type& logger() { return conn().st.log; }
+    const logger_type& logger() const { return conn().st.log; }
 
     // --- Greeting ---------------------------------------------------------------
 
@@ -379,14 +420,14 @@ public:
     auto ehlo(error_code& ec, diagnostics& diag) &&
         requires(session_open<S_> && no_transaction_open<S_>)
     {
-        return transition<next<state::greeted<E, A>>>(detail::ehlo_op<conn_type>{}, ec, diag);
+        return transition<next<state::greeted<E, A>>>(sansio::ehlo{}, ec, diag);
     }
     /// Completion: void(error_code, step<greeted session, this session>).
     template <class..., class Token, class S_ = S>
     auto async_ehlo(Token&& token) &&
         requires(session_open<S_> && no_transaction_open<S_>)
     {
-        return async_transition<next<state::greeted<E, A>>>(detail::ehlo_op<conn_type>{}, std::forward<Token>(token));
+        return async_transition<next<state::greeted<E, A>>>(sansio::ehlo{}, std::forward<Token>(token));
     }
 
     // --- STARTTLS ---------------------------------------------------------------------
@@ -407,7 +448,7 @@ public:
         requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
                  policy_offers_starttls<P_>)
     {
-        return transition<next<state::tls_started>>(detail::starttls_op<conn_type>{}, ec, diag);
+        return transition<next<state::tls_started>>(sansio::starttls{}, ec, diag);
     }
     /// Completion: void(error_code, step<session after STARTTLS, this session>).
     template <class..., class Token, class S_ = S, class P_ = P>
@@ -415,7 +456,7 @@ public:
         requires(ehlo_done<S_> && not_encrypted<S_> && not_authenticated<S_> && no_transaction_open<S_> &&
                  policy_offers_starttls<P_>)
     {
-        return async_transition<next<state::tls_started>>(detail::starttls_op<conn_type>{},
+        return async_transition<next<state::tls_started>>(sansio::starttls{},
                                                           std::forward<Token>(token));
     }
 
@@ -641,14 +682,14 @@ public:
             [&c](auto handler, std::shared_ptr<detail::async_send_state> h) {
                 if (h->t->error()) { // refused before a byte: nothing was sent
                     const error_code ec = h->t->error();
-                    c.diag = h->t->diag();
+                    c.st.diag = h->t->diag();
                     auto ex = boost::asio::get_associated_executor(handler, c.transport.get_executor());
                     return boost::asio::post(ex, [handler = std::move(handler), ec, h]() mutable {
                         std::move(handler)(ec, std::move(*h->t).result());
                     });
                 }
                 transaction& t = *h->t;
-                detail::async_run(c, detail::transactions_op<conn_type>{{}, std::span<transaction>(&t, 1)},
+                detail::async_run(c, sansio::transactions(std::span<transaction>(&t, 1)),
                                   [handler = std::move(handler), h](error_code ec) mutable {
                                       transaction_result result = std::move(*h->t).result();
                                       if (ec && !result.error)
@@ -686,7 +727,7 @@ public:
             for (const auto& m : messages.subspan(at, std::min(window, messages.size() - at)))
                 ts.push_back(plan(m.from, m.to, m.message, m.options));
             if (!ec) // after a broken session, the rest are not sent
-                ec = detail::run(*c_, detail::transactions_op<conn_type>{{}, std::span<transaction>(ts)});
+                ec = detail::run(*c_, sansio::transactions(std::span<transaction>(ts)));
             for (auto& t : ts) {
                 out.push_back(std::move(t).result());
                 if (ec && !out.back().error && out.back().outcome == transaction_outcome::not_sent)
@@ -794,7 +835,7 @@ public:
     auto mail_from(std::string_view from, std::span<const esmtp_param> params, error_code& ec, diagnostics& diag) &&
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
-        detail::command_op<conn_type, cmd::mail_from> op{{}, cmd::mail_from{from, params}, detail::phase::mail};
+        sansio::command<cmd::mail_from> op(cmd::mail_from{from, params}, sansio::phase::mail);
         return transition<next<state::mail<E, A>>>(op, ec, diag);
     }
 
@@ -812,7 +853,7 @@ public:
     auto rcpt_to(std::string_view to, std::span<const esmtp_param> params, error_code& ec, diagnostics& diag) &&
         requires mail_transaction_open<S_>
     {
-        detail::command_op<conn_type, cmd::rcpt_to> op{{}, cmd::rcpt_to{to, params}, detail::phase::rcpt};
+        sansio::command<cmd::rcpt_to> op(cmd::rcpt_to{to, params}, sansio::phase::rcpt);
         return transition<next<state::rcpt<E, A>>>(op, ec, diag);
     }
 
@@ -837,19 +878,19 @@ public:
     {
         if (!usable(ec, diag))
             return next<state::greeted<E, A>>(std::move(c_));
-        detail::message_op<conn_type> op{};
-        detail::encode_message(message, op.payload, ec);
+        std::string payload;
+        sansio::encode_message(message, payload, ec);
         if (ec) {
             // It cannot be sent as it is (a line over 998 octets): nothing of
             // it went out; RSET ends the transaction, so greeted is the truth.
             const error_code why = ec;
-            detail::run(*c_, detail::command_op<conn_type, cmd::rset>{});
+            detail::run(*c_, sansio::command<cmd::rset>{});
             ec = why;
             diag.clear();
             diag.set_field("message");
             return next<state::greeted<E, A>>(std::move(c_));
         }
-        return send_payload(std::move(op), ec, diag);
+        return send_payload(sansio::message(std::move(payload), sansio::message::framing::data), ec, diag);
     }
 
     /// BDAT with the whole message as its one LAST chunk (RFC 3030), for
@@ -873,10 +914,7 @@ public:
     {
         if (!usable(ec, diag))
             return next<state::greeted<E, A>>(std::move(c_));
-        detail::message_op<conn_type> op{};
-        op.payload.assign(message);
-        op.bdat = true;
-        return send_payload(std::move(op), ec, diag);
+        return send_payload(sansio::message(std::string(message), sansio::message::framing::bdat), ec, diag);
     }
 
     /// RSET: ends a transaction.
@@ -892,7 +930,7 @@ public:
     auto rset(error_code& ec, diagnostics& diag) &&
         requires(ehlo_done<S_>)
     {
-        return transition<next<state::greeted<E, A>>>(detail::command_op<conn_type, cmd::rset>{}, ec, diag);
+        return transition<next<state::greeted<E, A>>>(sansio::command<cmd::rset>{}, ec, diag);
     }
 
     // --- Commands that keep the state --------------------------------------------------
@@ -998,8 +1036,8 @@ public:
     {
         if (!usable(ec, diag))
             return session<P, state::closed>(std::move(c_));
-        ec = detail::run(*c_, detail::quit_op<conn_type>{});
-        diag = c_->diag;
+        ec = detail::run(*c_, sansio::quit{});
+        diag = c_->st.diag;
         return session<P, state::closed>(std::move(c_));
     }
     /// Completion: void(error_code, closed session).
@@ -1011,7 +1049,7 @@ public:
         conn_type& c = conn();
         return detail::initiate<void(error_code, closed), Token>(
             [&c](auto handler, std::unique_ptr<conn_type> owned) {
-                detail::async_run(c, detail::quit_op<conn_type>{},
+                detail::async_run(c, sansio::quit{},
                                   [h = std::move(handler), owned = std::move(owned)](error_code ec) mutable {
                                       std::move(h)(ec, closed(std::move(owned)));
                                   });
@@ -1164,7 +1202,7 @@ private:
         if (!usable(ec, diag))
             return step<Next, session>(std::move(*this), ec, diag);
         ec = detail::run(*c_, std::move(op));
-        diag = c_->diag;
+        diag = c_->st.diag;
         if (ec)
             return step<Next, session>(std::move(*this), ec, diag);
         return step<Next, session>(Next(std::move(c_)));
@@ -1180,7 +1218,7 @@ private:
                 detail::async_run(c, std::move(op),
                                   [h = std::move(handler), self = std::move(self)](error_code ec) mutable {
                                       if (ec) {
-                                          diagnostics d = self.c_->diag;
+                                          diagnostics d = self.c_->st.diag;
                                           std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
                                       } else {
                                           std::move(h)(ec, result_type(Next(std::move(self.c_))));
@@ -1197,8 +1235,8 @@ private:
             diag = t.diag();
             return std::move(t).result();
         }
-        ec = detail::run(*c_, detail::transactions_op<conn_type>{{}, std::span<transaction>(&t, 1)});
-        diag = c_->diag;
+        ec = detail::run(*c_, sansio::transactions(std::span<transaction>(&t, 1)));
+        diag = c_->st.diag;
         transaction_result r = std::move(t).result();
         if (ec && !r.error)
             r.error = ec;
@@ -1212,8 +1250,8 @@ private:
     transaction plan(std::string_view from, std::span<const recipient> to, Message& message,
                      const send_options& options) const
     {
-        return transaction(from, to, message, options, server_offers::from(c_->caps),
-                           session_facts{c_->transport.encrypted(), c_->lmtp}, c_->options.transactions);
+        return transaction(from, to, message, options, server_offers::from(c_->st.caps),
+                           session_facts{c_->transport.encrypted(), c_->st.lmtp}, c_->st.options.transactions);
     }
     transaction plan(std::string_view from, std::span<const recipient> to, std::string_view message,
                      const send_options& options) const
@@ -1221,14 +1259,9 @@ private:
         return plan<std::string_view>(from, to, message, options);
     }
 
-    auto make_auth_op(sasl::credentials creds)
+    static auto make_auth_op(sasl::credentials creds)
     {
-        return make_auth_op_impl(creds, static_cast<typename P::auth*>(nullptr));
-    }
-    template <class... M>
-    detail::auth_any_op<conn_type, M...> make_auth_op_impl(sasl::credentials creds, auth::mechanisms<M...>*)
-    {
-        return detail::auth_any_op<conn_type, M...>{creds};
+        return typename detail::auth_algorithm_for<typename P::auth>::type(creds);
     }
 
     template <class C>
@@ -1246,43 +1279,43 @@ private:
     {
         if (!usable(ec, diag))
             return {ec, {}};
-        ec = detail::run(*c_, detail::command_op<conn_type, C>{{}, command});
-        diag = c_->diag;
+        ec = detail::run(*c_, sansio::command<C>(command));
+        diag = c_->st.diag;
         command_result r{ec, {}};
         if (!ec || ec == errc::permanent_failure || ec == errc::transient_failure || ec == errc::unexpected_reply)
-            if (c_->current.code().value() != 0)
-                r.server_reply = reply(c_->current);
+            if (c_->st.current.code().value() != 0)
+                r.server_reply = reply(c_->st.current);
         return r;
     }
 
     /// The message (DATA or one BDAT LAST), then back to greeted either way:
     /// after the reply to the end of data the transaction is over.
-    auto send_payload(detail::message_op<conn_type> op, error_code& ec, diagnostics& diag)
+    auto send_payload(sansio::message op, error_code& ec, diagnostics& diag)
     {
         ec = detail::run(*c_, std::move(op));
-        diag = c_->diag;
+        diag = c_->st.diag;
         return next<state::greeted<E, A>>(std::move(c_));
     }
 
     /// See detail::end_after_error.
     void end_after_error() noexcept
     {
-        if (!c_ || c_->closed)
+        if (!c_ || c_->st.closed)
             return;
         try {
-            if (!c_->broken && c_->owned_context) { // an asynchronous session cannot wait here
+            if (!c_->st.broken && c_->owned_context) { // an asynchronous session cannot wait here
                 // A goodbye, not a command the caller waits for: a server
                 // that stalls now holds the exception up 5 s at most.
-                auto& limit = c_->options.timeouts.command;
+                auto& limit = c_->st.options.timeouts.command;
                 limit = std::min<std::chrono::milliseconds>(limit, std::chrono::seconds(5));
-                detail::run(*c_, detail::quit_op<conn_type>{});
+                detail::run(*c_, sansio::quit{});
             }
-            if (!c_->closed)
+            if (!c_->st.closed)
                 c_->transport.close();
         } catch (...) { // the exception on its way says what matters
         }
-        c_->closed = true;
-        c_->broken = true;
+        c_->st.closed = true;
+        c_->st.broken = true;
     }
 
     std::unique_ptr<conn_type> c_;
@@ -1295,7 +1328,7 @@ public:
     session(session&&) noexcept = default;
     session& operator=(session&&) noexcept = default;
     /// True when the server answered QUIT with 221 (and the connection is closed).
-    bool clean() const noexcept { return c_ && !c_->ec; }
+    bool clean() const noexcept { return c_ && !c_->st.ec; }
 
 private:
     template <class, class>

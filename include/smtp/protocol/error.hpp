@@ -111,6 +111,7 @@ enum class errc {
     no_greeting,                    ///< no greeting came (timeout or close): an implicit-TLS server waits for the client
     not_smtp,                       ///< the server's first bytes are not SMTP (an SSH or HTTP server, ...)
     auth_refused,                   ///< the server refused AUTH (4yz or 5yz but 421; the reply is in diagnostics)
+    auth_in_clear,                  ///< AUTH would send credentials in clear and the policies do not allow it (auth::allow_plaintext)
 
     // --- Reading a message's headers from a source ------------------------------------
     header_block_too_long,          ///< envelope_from_source: no blank line ends the headers within its limit
@@ -203,6 +204,9 @@ public:
             return "the server sent no greeting: if it expects TLS at once, use tls::implicit, usually port 465";
         case errc::not_smtp: return "not an SMTP server";
         case errc::auth_refused: return "authentication refused";
+        case errc::auth_in_clear:
+            return "AUTH would send the credentials in clear: the connection is not encrypted and the policies do not "
+                   "allow AUTH in clear (auth::allow_plaintext)";
         case errc::proxy_refused: return "the proxy refused to connect to the mail server";
         case errc::proxy_auth_required: return "the proxy asks for credentials";
         case errc::proxy_auth_refused: return "the proxy refused the credentials";
