@@ -7,6 +7,7 @@
 //             [--from ADDR] [--to ADDR]...
 //             [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]
 //             [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]
+//             [--unix PATH | --proxy socks5://[USER@]HOST[:PORT] | --proxy http://[USER@]HOST[:PORT]]
 //             [--debug] < message
 //
 //   --tls       starttls (default, port 587): STARTTLS is required, nothing
@@ -59,6 +60,15 @@
 //   --timeout   the time limit of every phase (connecting, the greeting, each
 //               command, the data), in seconds (a decimal number); by
 //               default RFC 5321 4.5.3.2's, 1 to 10 minutes by phase
+//   --unix      connect to the Unix socket PATH (an LMTP server's, say)
+//               instead of a host's port; --host, when given, is then only
+//               the name a certificate must carry (default localhost)
+//   --proxy     reach HOST through a SOCKS5 proxy (RFC 1928; HOST is
+//               resolved by the proxy; port 1080 by default) or an HTTP
+//               proxy's CONNECT (port 8080 by default). With USER@, the
+//               password comes from the environment variable
+//               SMTP_PROXY_PASSWORD (never on the command line). TLS runs
+//               through the proxy, checked against HOST, not the proxy
 //   --debug     smtplib's transcript on stderr (AUTH secrets masked)
 //
 // The Bcc field is removed from the message before it is sent; the rest goes
@@ -72,6 +82,7 @@
 // lost before the final reply (then it may have been delivered), with one
 // line on stderr saying why, starting "smtp-send: ".
 #include <smtp/client.hpp>
+#include <smtp/transport/any_stream.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -392,6 +403,10 @@ struct config {
     bool chunking = true;
     std::optional<std::chrono::milliseconds> timeout; ///< every phase's; unset: RFC 5321's
     std::string timeout_text;                         ///< as given, for messages
+    std::string unix_path;                                                  ///< --unix
+    enum class proxy_kind { none, socks5, http } proxy = proxy_kind::none; ///< --proxy
+    std::string proxy_user, proxy_host;
+    std::uint16_t proxy_port = 0;
 };
 
 constexpr std::string_view usage =
@@ -401,6 +416,7 @@ constexpr std::string_view usage =
     "                 [--from ADDR] [--to ADDR]...\n"
     "                 [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]\n"
     "                 [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]\n"
+    "                 [--unix PATH | --proxy socks5://[USER@]HOST[:PORT] | --proxy http://...]\n"
     "                 [--debug] < message\n"
     "\n"
     "Sends the RFC 5322 message on stdin (without its Bcc field), checked before\n"
@@ -434,6 +450,10 @@ constexpr std::string_view usage =
     "  --no-pipelining     one command, one reply, even when PIPELINING is offered\n"
     "  --no-chunking       DATA, never BDAT, even when CHUNKING is offered\n"
     "  --timeout SECONDS   every phase's time limit (default RFC 5321's, 1 to 10 minutes)\n"
+    "  --unix PATH         connect to this Unix socket (--host: only the certificate's name)\n"
+    "  --proxy URL         through a proxy: socks5://[USER@]HOST[:PORT] (default port 1080)\n"
+    "                      or http://[USER@]HOST[:PORT] (CONNECT; default 8080); the\n"
+    "                      password from the environment variable SMTP_PROXY_PASSWORD\n"
     "  --debug             the transcript on stderr (AUTH secrets masked)\n"
     "\n"
     "Exit status: 0 every recipient accepted; 1 some refused (listed on stderr);\n"
@@ -524,6 +544,71 @@ std::string parse_envid(std::string_view text)
     return std::string(text);
 }
 
+/// --proxy socks5://[USER@]HOST[:PORT] or http://[USER@]HOST[:PORT] (an
+/// IPv6 address in brackets); never a password.
+void parse_proxy(std::string_view text, config& c)
+{
+    const auto bad = [&](const std::string& why) {
+        return failure("--proxy: " + why + ", not \"" + printable(text) + "\"");
+    };
+    std::string_view rest = text;
+    if (rest.starts_with("socks5://")) {
+        c.proxy = config::proxy_kind::socks5;
+        c.proxy_port = 1080;
+    } else if (rest.starts_with("http://")) {
+        c.proxy = config::proxy_kind::http;
+        c.proxy_port = 8080;
+    } else {
+        throw bad("socks5://[USER@]HOST[:PORT] or http://[USER@]HOST[:PORT]");
+    }
+    rest.remove_prefix(rest.find("://") + 3);
+    if (rest.ends_with('/'))
+        rest.remove_suffix(1);
+    if (rest.find_first_of("/?#") != std::string_view::npos)
+        throw bad("a proxy's address has no path");
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+        const std::string_view user = rest.substr(0, at);
+        if (user.find(':') != std::string_view::npos)
+            throw failure("--proxy: no password in the URL (ps shows the command line): put it in the "
+                          "environment variable SMTP_PROXY_PASSWORD");
+        if (user.empty())
+            throw bad("an empty user name before '@'");
+        c.proxy_user = user;
+        rest.remove_prefix(at + 1);
+    }
+    std::string_view port;
+    bool has_port = false;
+    if (rest.starts_with('[')) { // [IPv6]
+        const auto close = rest.find(']');
+        if (close == std::string_view::npos)
+            throw bad("an IPv6 address ends with ']'");
+        c.proxy_host = rest.substr(1, close - 1);
+        rest.remove_prefix(close + 1);
+        if (!rest.empty() && !rest.starts_with(':'))
+            throw bad("only :PORT may follow ']'");
+        has_port = !rest.empty();
+        port = has_port ? rest.substr(1) : rest;
+    } else {
+        const auto colon = rest.rfind(':');
+        c.proxy_host = rest.substr(0, colon);
+        has_port = colon != std::string_view::npos;
+        if (has_port)
+            port = rest.substr(colon + 1);
+    }
+    if (c.proxy_host.empty())
+        throw bad("no proxy host");
+    if (std::any_of(c.proxy_host.begin(), c.proxy_host.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) <= ' ' || ch == 0x7F; }))
+        throw bad("a host name has no spaces or control characters");
+    if (has_port) {
+        unsigned value = 0;
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+            throw bad("the proxy's port is a number from 1 to 65,535");
+        c.proxy_port = static_cast<std::uint16_t>(value);
+    }
+}
+
 config parse_command_line(int argc, char** argv)
 {
     config c;
@@ -562,7 +647,7 @@ config parse_command_line(int argc, char** argv)
                                           "--cert",       "--key",     "--key-passphrase-env", "--pin-sha256",
                                           "--user",       "--password-env",      "--oauth-token-env",
                                           "--auth",       "--from",    "--to",    "--dsn-notify",
-                                          "--dsn-ret",    "--envid",   "--timeout"};
+                                          "--dsn-ret",    "--envid",   "--timeout", "--proxy",  "--unix"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -612,10 +697,21 @@ config parse_command_line(int argc, char** argv)
         else if (name == "--timeout") {
             c.timeout = parse_timeout(value);
             c.timeout_text = value;
-        }
+        } else if (name == "--unix") {
+            if (value.empty())
+                throw failure("--unix needs the socket's path");
+            c.unix_path = value;
+        } else if (name == "--proxy")
+            parse_proxy(value, c);
         else
             c.to.emplace_back(value);
     }
+    if (!c.unix_path.empty() && c.proxy != config::proxy_kind::none)
+        throw failure("--unix or --proxy, not both");
+    if (!c.unix_path.empty() && c.port)
+        throw failure("--port goes with a host, not with --unix");
+    if (!c.unix_path.empty() && c.host.empty())
+        c.host = "localhost"; // only the name a certificate must carry
     if (c.host.empty())
         throw failure("--host is required (see --help)");
     if (!c.password_env.empty() && !c.oauth_token_env.empty())
@@ -782,9 +878,12 @@ std::string_view choose_mechanism(const config& cfg, const smtp::capabilities& c
 /// Connect, EHLO (LHLO), TLS as the policy says, AUTH, the mail, QUIT.
 /// Returns the exit status; throws for "nothing sent".
 template <class Tls, class Dialect>
-int send(const config& cfg, const std::string& secret, const envelope& env)
+int send(const config& cfg, const std::string& secret, const std::string& proxy_password, const envelope& env)
 {
-    using P = smtp::policies<Tls, Dialect, debug_log, smtp::auth::mechanisms<chosen_mechanism>>;
+    // One session type whichever way the bytes go: directly, over a Unix
+    // socket, or through a proxy (the stream is chosen when connecting).
+    using P = smtp::policies<Tls, Dialect, debug_log, smtp::auth::mechanisms<chosen_mechanism>,
+                             smtp::transport::any_stream>;
     constexpr bool lmtp = Dialect::per_recipient_replies;
     smtp::connect_options options;
     options.host = cfg.host;
@@ -809,7 +908,14 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
     send_options.requiretls = cfg.requiretls;
 
     // What is being done, for the one line if it fails.
-    std::string doing = "connecting to " + cfg.host + " port " + std::to_string(options.port);
+    std::string doing = cfg.unix_path.empty()
+                            ? "connecting to " + cfg.host + " port " + std::to_string(options.port)
+                            : "connecting to the Unix socket " + printable(cfg.unix_path);
+    if (cfg.proxy != config::proxy_kind::none) {
+        const bool v6 = cfg.proxy_host.find(':') != std::string::npos;
+        doing += std::string(" through the ") + (cfg.proxy == config::proxy_kind::socks5 ? "SOCKS5" : "HTTP") +
+                 " proxy " + (v6 ? "[" + cfg.proxy_host + "]" : cfg.proxy_host) + ":" + std::to_string(cfg.proxy_port);
+    }
     try {
         auto deliver = [&](auto session) {
             doing = "sending";
@@ -874,7 +980,21 @@ int send(const config& cfg, const std::string& secret, const envelope& env)
         };
 
         const std::string hello = lmtp ? "LHLO" : "EHLO";
-        auto session = smtp::connect<P>(options, debug_log(cfg.debug));
+        auto open = [&] {
+            if (!cfg.unix_path.empty())
+                return smtp::connect<P>(options, debug_log(cfg.debug), std::in_place_type<smtp::transport::unix_socket>,
+                                        cfg.unix_path);
+            if (cfg.proxy == config::proxy_kind::socks5)
+                return smtp::connect<P>(options, debug_log(cfg.debug),
+                                        smtp::transport::socks5_options{cfg.proxy_host, cfg.proxy_port,
+                                                                        cfg.proxy_user, proxy_password});
+            if (cfg.proxy == config::proxy_kind::http)
+                return smtp::connect<P>(options, debug_log(cfg.debug),
+                                        smtp::transport::http_proxy_options{cfg.proxy_host, cfg.proxy_port,
+                                                                            cfg.proxy_user, proxy_password});
+            return smtp::connect<P>(options, debug_log(cfg.debug));
+        };
+        auto session = open();
         doing = hello;
         auto greeted = std::move(session).ehlo(); // LHLO under LMTP
         if constexpr (Tls::offers_starttls) {
@@ -1002,6 +1122,15 @@ int main(int argc, char** argv)
                     throw failure(std::string(option) + " " + printable(var) + ": no such environment variable");
                 secret = p;
             }
+        // The proxy's password: from the environment too.
+        std::string proxy_password;
+        if (!cfg.proxy_user.empty()) {
+            const char* p = std::getenv("SMTP_PROXY_PASSWORD");
+            if (!p)
+                throw failure("--proxy names the user " + printable(cfg.proxy_user) +
+                              ": the password goes in the environment variable SMTP_PROXY_PASSWORD, which is not set");
+            proxy_password = p;
+        }
         if (!cfg.key_passphrase_env.empty()) {
             const char* p = std::getenv(cfg.key_passphrase_env.c_str());
             if (!p)
@@ -1016,10 +1145,10 @@ int main(int argc, char** argv)
         env.size = check_before_connecting(cfg, env);
         auto with_tls = [&]<class Dialect>(Dialect) {
             if (cfg.tls == "implicit")
-                return send<smtp::tls::implicit, Dialect>(cfg, secret, env);
+                return send<smtp::tls::implicit, Dialect>(cfg, secret, proxy_password, env);
             if (cfg.tls == "none")
-                return send<smtp::tls::none, Dialect>(cfg, secret, env);
-            return send<smtp::tls::starttls, Dialect>(cfg, secret, env);
+                return send<smtp::tls::none, Dialect>(cfg, secret, proxy_password, env);
+            return send<smtp::tls::starttls, Dialect>(cfg, secret, proxy_password, env);
         };
         return cfg.lmtp ? with_tls(smtp::dialect::lmtp{}) : with_tls(smtp::dialect::smtp{});
     } catch (const std::exception& e) {

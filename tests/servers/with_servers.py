@@ -4,7 +4,8 @@
     with_servers.py [--certs DIR] [--keep] [--timeout SECONDS]
                     [--server NAME[:ARGS]]... [--sink NAME[:ARGS]]...
                     [--postfix NAME[:ARGS]]... [--banner NAME[:ARGS]]...
-                    [--http NAME]... -- TEST-COMMAND [ARG...]
+                    [--http NAME]... [--socks NAME[:ARGS]]...
+                    [--httpproxy NAME[:ARGS]]... -- TEST-COMMAND [ARG...]
 
   --server NAME:ARGS  start tests/servers/smtp_server.py ARGS (aiosmtpd, run with
                       /usr/bin/python3) on a free port. ARGS is split like a shell
@@ -30,6 +31,12 @@
                       with --close closes the connection right after.
   --http NAME         start Python's http.server (python3 -m http.server) on a
                       free port, serving an empty directory.
+  --socks NAME:ARGS   start a SOCKS5 proxy, microsocks (-u USER -P PASSWORD: it
+                      asks for RFC 1929 credentials), on a free port.
+  --httpproxy NAME:ARGS  start an HTTP proxy, tinyproxy, on a free port, with a
+                      configuration of its own: --user U --password P (it asks
+                      for Basic credentials, 407 without), --connect-port N
+                      (repeatable: CONNECT only to these ports, 403 to others).
   --certs DIR         make (or reuse) the test PKI in DIR instead of a temp dir.
   --keep              keep the temporary directory (records, logs); print its path.
   --timeout SECONDS   kill the test command after SECONDS (exit status 124).
@@ -78,6 +85,8 @@ POSTCONF = "/usr/sbin/postconf"
 POSTFIX_PY = os.path.join(HERE, "postfix_server.py")
 BANNER_PY = os.path.join(HERE, "banner_server.py")
 POSTFIX_DOMAIN = "example.test"
+MICROSOCKS = "/usr/bin/microsocks"
+TINYPROXY = "/usr/bin/tinyproxy"
 START_TIMEOUT = 10.0
 STOP_GRACE = 5.0
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -179,8 +188,9 @@ def listening_on(pid, port):
 class Server:
     """One server process: smtp_server.py (kind "server"), smtp-sink ("sink"),
     postfix_server.py ("postfix"), banner_server.py ("banner") or Python's
-    http.server ("http"). "server", "postfix" and "banner" print READY <port>;
-    "sink" and "http" get a free port and are ready when they listen on it."""
+    http.server ("http"), microsocks ("socks") or tinyproxy ("httpproxy").
+    "server", "postfix" and "banner" print READY <port>; the others get a free
+    port and are ready when they listen on it."""
 
     def __init__(self, kind, name, args, tmp, certs, keep=False):
         self.kind, self.name, self.args = kind, name, args
@@ -264,6 +274,33 @@ class Server:
         return [SYSTEM_PYTHON, "-m", "http.server", "--bind", HOST, "--directory", root,
                 str(self.port)]
 
+    def socks_argv(self):
+        self.port = free_port()
+        return [MICROSOCKS, "-i", HOST, "-p", str(self.port)] + self.args
+
+    def httpproxy_argv(self):
+        """tinyproxy in the foreground with a configuration written here:
+        loopback only, its log in the temporary directory."""
+        p = argparse.ArgumentParser(prog="--httpproxy")
+        p.add_argument("--user")
+        p.add_argument("--password")
+        p.add_argument("--connect-port", type=int, action="append", default=[])
+        try:
+            a = p.parse_args(self.args)
+        except SystemExit:
+            raise StartError("--httpproxy %s: bad arguments %s" % (self.name, shlex.join(self.args)))
+        self.port = free_port()
+        conf = os.path.join(self.tmp, "tinyproxy-%s.conf" % self.name)
+        lines = ["Port %d" % self.port, "Listen %s" % HOST, "Timeout 60", "MaxClients 32",
+                 "Allow %s" % HOST, "LogLevel Info",
+                 'LogFile "%s"' % os.path.join(self.tmp, "tinyproxy-%s.log" % self.name)]
+        if a.user is not None:
+            lines.append("BasicAuth %s %s" % (a.user, a.password or ""))
+        lines += ["ConnectPort %d" % n for n in a.connect_port]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return [TINYPROXY, "-d", "-c", conf]
+
     def postfix_argv(self):
         args = [a.replace("{certs}", self.certs) for a in self.args]
         self.domain = POSTFIX_DOMAIN
@@ -287,7 +324,8 @@ class Server:
         self.buf = b""
         argv = {"server": self.server_argv, "sink": self.sink_argv,
                 "postfix": self.postfix_argv, "banner": self.banner_argv,
-                "http": self.http_argv}[self.kind]()
+                "http": self.http_argv, "socks": self.socks_argv,
+                "httpproxy": self.httpproxy_argv}[self.kind]()
         self.argv = argv
         kw = {}
         if self.kind == "sink" and os.geteuid() == 0:
@@ -359,7 +397,7 @@ class Server:
         sys.stdout.flush()
 
     def listening(self):
-        """For kinds that get their port (sink, http): listening on it yet?
+        """For kinds that get their port (sink, http, the proxies): listening on it yet?
         None when the process has exited."""
         if self.proc.poll() is not None:
             return None
@@ -438,7 +476,7 @@ def start_all(servers):
     while pending:
         now = time.monotonic()
         for s in list(pending):
-            if s.kind in ("sink", "http"):
+            if s.kind in ("sink", "http", "socks", "httpproxy"):
                 ready = s.listening()
                 if ready:
                     pending.remove(s)
@@ -453,7 +491,7 @@ def start_all(servers):
                 s.fail("did not start within %g s" % START_TIMEOUT)
         if not pending:
             break
-        sinks = any(s.kind in ("sink", "http") for s in pending)
+        sinks = any(s.kind in ("sink", "http", "socks", "httpproxy") for s in pending)
         deadline = min(s.started_at for s in pending) + START_TIMEOUT
         timeout = 0.005 if sinks else max(0.0, deadline - time.monotonic())
         for key, _ in sel.select(timeout):
@@ -571,6 +609,8 @@ def parse_args(argv):
     p.add_argument("--postfix", action="append", default=[])
     p.add_argument("--banner", action="append", default=[])
     p.add_argument("--http", action="append", default=[])
+    p.add_argument("--socks", action="append", default=[])
+    p.add_argument("--httpproxy", action="append", default=[])
     p.add_argument("--certs")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--timeout", type=float)
@@ -581,7 +621,7 @@ def parse_args(argv):
     # Keep the order of the command line: servers and sinks interleaved.
     specs, it = [], iter(own)
     for a in it:
-        for kind in ("server", "sink", "postfix", "banner", "http"):
+        for kind in ("server", "sink", "postfix", "banner", "http", "socks", "httpproxy"):
             if a == "--" + kind:
                 specs.append(parse_spec(next(it), kind, seen))
             elif a.startswith("--%s=" % kind):

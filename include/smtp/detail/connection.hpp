@@ -70,6 +70,17 @@ public:
         const connect_options& o = st.options;
         const auto limit = phase_limit(o.timeouts, phase::connect);
         std::string text = "connect to " + o.host + " port " + std::to_string(o.port) + ": ";
+        // A proxy says what it did: its name, and its refusal or why it could not be reached.
+        if constexpr (requires(const Transport& t) { std::string_view(t.connect_failure_detail()); }) {
+            const std::string_view proxy = transport.connect_failure_detail();
+            if (!proxy.empty()) {
+                text += proxy;
+                if (e == errc::timeout)
+                    text += " (no tunnel within " + format_duration(limit) + ")";
+                st.diag.set_detail_text(std::move(text));
+                return;
+            }
+        }
         bool any = false, reported = false;
         if constexpr (requires(const Transport& t) { t.connect_attempts(); }) {
             reported = true;

@@ -117,6 +117,15 @@ enum class errc {
 
     // --- Reading a message's headers from a source ------------------------------------
     header_block_too_long,          ///< envelope_from_source: no blank line ends the headers within its limit
+
+    // --- Proxies (transport::socks5, transport::http_connect): the words in connect_failure_detail()
+    proxy_refused,                  ///< the proxy would not connect to the mail server (its reply says why)
+    proxy_auth_required,            ///< the proxy asks for credentials and none were given
+    proxy_auth_refused,             ///< the proxy refused the credentials
+    proxy_bad_reply,                ///< the proxy's reply is malformed (wrong version, address type, not HTTP)
+    proxy_reply_too_long,           ///< the proxy's reply did not end within its bound
+    proxy_closed,                   ///< the proxy closed the connection before the tunnel was up
+    proxy_invalid_request,          ///< the mail server's name or the credentials cannot be sent to the proxy
 };
 
 namespace detail {
@@ -202,6 +211,14 @@ public:
         case errc::auth_in_clear:
             return "AUTH would send the credentials in clear: the connection is not encrypted and the policies do not "
                    "allow AUTH in clear (auth::allow_plaintext)";
+        case errc::proxy_refused: return "the proxy refused to connect to the mail server";
+        case errc::proxy_auth_required: return "the proxy asks for credentials";
+        case errc::proxy_auth_refused: return "the proxy refused the credentials";
+        case errc::proxy_bad_reply: return "the proxy's reply is malformed";
+        case errc::proxy_reply_too_long: return "the proxy's reply is longer than its limit";
+        case errc::proxy_closed: return "the proxy closed the connection before the tunnel was up";
+        case errc::proxy_invalid_request:
+            return "the mail server's name or the proxy credentials cannot be sent to the proxy";
         }
         return "unknown smtp error";
     }
