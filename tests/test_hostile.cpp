@@ -15,6 +15,8 @@
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/transport/scripted.hpp>
 
+#include "test_offers.hpp"
+
 #include "scripted_server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -45,37 +47,6 @@ using script_ptr = std::shared_ptr<smtp::transport::script>;
 using std::chrono::milliseconds;
 
 namespace {
-
-/// What a test server offers, as flags, made into the capability record the
-/// engine plans from (an EHLO reply listing the keywords).
-struct test_offers {
-    bool pipelining = false, chunking = false, binarymime = false, eightbitmime = false, smtputf8 = false,
-         dsn = false, requiretls = false, size = false;
-    std::optional<std::uint64_t> size_limit{};
-};
-inline smtp::capabilities caps(const test_offers& o)
-{
-    std::string ehlo = "250-mx.example.org";
-    const auto add = [&](bool on, const std::string& line) {
-        if (on)
-            ehlo += "\r\n250-" + line;
-    };
-    add(o.pipelining, "PIPELINING");
-    add(o.chunking, "CHUNKING");
-    add(o.binarymime, "BINARYMIME");
-    add(o.eightbitmime, "8BITMIME");
-    add(o.smtputf8, "SMTPUTF8");
-    add(o.dsn, "DSN");
-    add(o.requiretls, "REQUIRETLS");
-    add(o.size, o.size_limit ? "SIZE " + std::to_string(*o.size_limit) : std::string("SIZE"));
-    ehlo += "\r\n250 HELP\r\n";
-    smtp::reply_parser p;
-    smtp::reply_view v;
-    smtp::error_code ec;
-    p.put(ehlo, v, ec);
-    return smtp::capabilities::from_ehlo(v);
-}
-
 
 using clear = smtp::policies<smtp::transport::scripted, smtp::tls::none>;
 using clear_auth = smtp::policies<smtp::transport::scripted, smtp::tls::none, smtp::auth::allow_plaintext>;

@@ -8,6 +8,8 @@
 #include <smtp/protocol/capabilities.hpp>
 #include <smtp/protocol/reply_parser.hpp>
 
+#include "test_offers.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -18,37 +20,6 @@
 using smtp::errc;
 
 namespace {
-
-/// What a test server offers, as flags, made into the capability record the
-/// engine plans from (an EHLO reply listing the keywords).
-struct test_offers {
-    bool pipelining = false, chunking = false, binarymime = false, eightbitmime = false, smtputf8 = false,
-         dsn = false, requiretls = false, size = false;
-    std::optional<std::uint64_t> size_limit{};
-};
-inline smtp::capabilities caps(const test_offers& o)
-{
-    std::string ehlo = "250-mx.example.org";
-    const auto add = [&](bool on, const std::string& line) {
-        if (on)
-            ehlo += "\r\n250-" + line;
-    };
-    add(o.pipelining, "PIPELINING");
-    add(o.chunking, "CHUNKING");
-    add(o.binarymime, "BINARYMIME");
-    add(o.eightbitmime, "8BITMIME");
-    add(o.smtputf8, "SMTPUTF8");
-    add(o.dsn, "DSN");
-    add(o.requiretls, "REQUIRETLS");
-    add(o.size, o.size_limit ? "SIZE " + std::to_string(*o.size_limit) : std::string("SIZE"));
-    ehlo += "\r\n250 HELP\r\n";
-    smtp::reply_parser p;
-    smtp::reply_view v;
-    smtp::error_code ec;
-    p.put(ehlo, v, ec);
-    return smtp::capabilities::from_ehlo(v);
-}
-
 
 const std::string x998(998, 'x');
 const std::string x999(999, 'x');
