@@ -383,6 +383,51 @@ BOOST_AUTO_TEST_CASE(a_temporary_message_outlives_the_asynchronous_call)
 
 namespace {
 /// A completion handler with state: a moved-from one has lost it.
+BOOST_AUTO_TEST_CASE(an_asynchronous_login_owns_its_credentials)
+{
+    // LOGIN reads the user name and the password only when the server's
+    // challenges come, after async_login has returned: the caller's strings
+    // (temporaries here) are gone by then. The operation must have copied
+    // them (under AddressSanitizer a view would be a heap-use-after-free;
+    // anywhere, the script checks the bytes).
+    auto s = make_script();
+    s->respond("220 mx\r\n")
+        .expect("EHLO client.example\r\n")
+        .respond("250-mx.example\r\n250 AUTH LOGIN\r\n")
+        .expect("AUTH LOGIN\r\n")
+        .respond("334 VXNlcm5hbWU6\r\n")
+        .expect("YWxpY2UtdGhlLWxvbmctdXNlci1uYW1lQGV4YW1wbGUub3Jn\r\n") // alice-the-long-user-name@example.org
+        .respond("334 UGFzc3dvcmQ6\r\n")
+        .expect("YS12ZXJ5LWxvbmctcGFzc3dvcmQtdGhhdC1pcy1ub3Qtc21hbGw=\r\n") // a-very-long-password-that-is-not-small
+        .respond("235 ok\r\n");
+    using P = scripted<smtp::tls::none, smtp::auth::allow_plaintext, smtp::auth::mechanisms<smtp::sasl::login>>;
+    asio::io_context io;
+    smtp::error_code result = smtp::errc::timeout;
+    std::optional<smtp::session<P, smtp::state::greeted<false, true>>> done;
+    smtp::async_connect<P>(
+        io.get_executor(), opts(),
+        [&](smtp::error_code, auto c) {
+            std::move(*c).async_ehlo([&](smtp::error_code, auto g) {
+                std::move(g).value().async_login(std::string("alice-the-long-user-name@example.org"),
+                                                 std::string("a-very-long-password-that-is-not-small"),
+                                                 [&](smtp::error_code ec, auto a) {
+                                                     result = ec;
+                                                     if (!ec)
+                                                         done.emplace(std::move(a).value());
+                                                 });
+                // The strings above are destroyed here, before any challenge is read;
+                // their memory is reused.
+                std::string reuse(64, 'x');
+                BOOST_TEST(reuse.size() == 64u);
+            });
+        },
+        s);
+    io.run();
+    BOOST_TEST(result.message() == smtp::error_code{}.message());
+    BOOST_TEST(done.has_value());
+    BOOST_TEST(s->done(), s->log());
+}
+
 struct counting_handler {
     std::shared_ptr<int> calls = std::make_shared<int>(0);
     void operator()(smtp::error_code, smtp::transaction_result) const { ++*calls; }

@@ -142,11 +142,23 @@ private:
 };
 
 /// Picks the first of M... that the server offers (errc::no_common_mechanism
-/// when none is, before any byte), then runs it.
+/// when none is, before any byte), then runs it. It owns a copy of the
+/// credentials (an asynchronous login outlives the caller's strings; LOGIN
+/// and CRAM-MD5 read them only when a challenge comes); the mechanism views
+/// that copy, made once the algorithm is in place (at its first resume).
 template <sasl::mechanism... M>
 class auth_any {
 public:
-    explicit auth_any(const sasl::credentials& creds) : creds_(creds) {}
+    explicit auth_any(const sasl::credentials& creds)
+        : username_(creds.username), secret_(creds.secret), authzid_(creds.authzid)
+    {}
+    auth_any(auth_any&&) = default;
+    auth_any& operator=(auth_any&&) = default;
+    ~auth_any()
+    {
+        for (char& c : secret_) // the password does not linger in freed memory
+            static_cast<volatile char&>(c) = '\0';
+    }
 
     template <class State>
     next_action resume(State& st, error_code io_ec)
@@ -156,7 +168,7 @@ public:
             bool found = false;
             auto pick = [&]<class Mech>(std::type_identity<Mech>) {
                 if (!found && offered && offered->contains(Mech::name)) {
-                    chosen_.template emplace<auth<Mech>>(creds_);
+                    chosen_.template emplace<auth<Mech>>(sasl::credentials{username_, secret_, authzid_});
                     found = true;
                 }
             };
@@ -177,7 +189,7 @@ public:
     }
 
 private:
-    sasl::credentials creds_;
+    std::string username_, secret_, authzid_;
     std::variant<std::monostate, auth<M>...> chosen_{};
 };
 
