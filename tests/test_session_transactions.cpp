@@ -163,6 +163,44 @@ BOOST_AUTO_TEST_CASE(a_message_refused_locally_does_not_stop_the_others)
     BOOST_TEST(rs[2].queued());
 }
 
+BOOST_AUTO_TEST_CASE(a_failed_write_after_an_end_of_data_leaves_that_message_unknown)
+{
+    // Pipelined: message 1's end of data travels with message 2's commands.
+    // When that write fails, the kernel may have taken message 1's final dot
+    // before the failure (a write that fails moves no byte of its own, but
+    // an earlier piece of the same write may have gone): message 1 is
+    // unknown, never not_sent (sending it again could deliver it twice).
+    // Message 2 never had its data out: not_sent.
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n").respond("250 ok\r\n250 ok\r\n354 go\r\n");
+    // I/O steps: connect, greeting, EHLO, its reply, the first group, its
+    // replies, then the write with m1's end of data (7).
+    s->fail_at(7, boost::asio::error::connection_reset);
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    const std::vector<smtp::outgoing_message> batch{msg("a@x.org", "b@x.org", "m1"), msg("a@x.org", "c@x.org", "m2")};
+    const auto rs = g.send_all(batch);
+    BOOST_REQUIRE(s->writes().size() == 2u); // EHLO and the first group: the third write is the one that failed
+    BOOST_TEST(s->operations() == 7u);
+    BOOST_TEST(rs[0].outcome == transaction_outcome::unknown);
+    BOOST_TEST(rs[0].error == errc::outcome_unknown);
+    BOOST_TEST(rs[1].outcome == transaction_outcome::not_sent);
+    BOOST_TEST(g.broken());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_write_that_ends_with_the_end_of_data_leaves_it_not_sent)
+{
+    // The end of data closes the write that failed: the failing write moved
+    // no byte, so the server cannot have the whole message.
+    auto s = greeted_script();
+    s->expect("MAIL FROM:<a@x.org> SIZE=4\r\nRCPT TO:<b@x.org>\r\nDATA\r\n").respond("250 ok\r\n250 ok\r\n354 go\r\n");
+    s->fail_at(7, boost::asio::error::connection_reset);
+    auto g = std::move(smtp::connect<scripted<>>(opts(), s)).ehlo();
+    const std::vector<smtp::outgoing_message> batch{msg("a@x.org", "b@x.org", "m1")};
+    const auto rs = g.send_all(batch);
+    BOOST_REQUIRE(s->writes().size() == 2u);
+    BOOST_TEST(rs[0].outcome == transaction_outcome::not_sent);
+}
+
 BOOST_AUTO_TEST_CASE(connection_dropped_at_every_point_of_a_stream)
 {
     // Three messages; the server closes after k replies. Each message ends

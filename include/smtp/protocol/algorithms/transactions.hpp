@@ -133,7 +133,11 @@ public:
                 continue;
             case step::written:
                 if (io_ec) {
-                    fail_open(io_ec, first_incomplete_);
+                    // Only the end of data that closed the buffer cannot have
+                    // gone: the write that failed held it, and a failed write
+                    // moves no byte. One followed by more bytes (the next
+                    // message's commands) may have gone before the failure.
+                    fail_open(io_ec, end_owner_ >= first_incomplete_ ? end_owner_ : npos);
                     st.fail(io_ec);
                     step_ = step::finish;
                     continue;
@@ -169,6 +173,7 @@ private:
     void fill(State& st)
     {
         const std::size_t limit = st.options.transactions.write_size + 4096;
+        end_owner_ = npos;
         while (tail_ < ts_.size() && st.wbuf.size() < limit) {
             transaction& t = ts_[tail_];
             const auto w = t.next();
@@ -177,6 +182,7 @@ private:
                 t.write(st.wbuf);
                 if (t.aborted())
                     return;
+                end_owner_ = t.data_complete() ? tail_ : npos; // whose end of data closes the buffer, if any
                 if constexpr (State::log_type::enabled) {
                     st.log.on_send(std::string_view(st.wbuf).substr(at),
                                    t.wrote_data() ? log::sent::message : log::sent::command);
@@ -207,9 +213,11 @@ private:
         return false;
     }
 
-    /// Every transaction still open settles. Those from `unsent` on had
-    /// their end of data in the write that failed: the server cannot have it.
-    void fail_open(error_code e, std::size_t unsent = static_cast<std::size_t>(-1))
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    /// Every transaction still open settles. Those from `unsent` on cannot
+    /// have their end of data at the server (it closed the write that failed).
+    void fail_open(error_code e, std::size_t unsent = npos)
     {
         for (std::size_t i = head_; i < ts_.size(); ++i)
             ts_[i].on_failure(e, i < unsent);
@@ -218,6 +226,7 @@ private:
     std::span<transaction> ts_;
     std::size_t head_ = 0, tail_ = 0;
     std::size_t first_incomplete_ = 0; ///< before a write: the first transaction whose data is not all out
+    std::size_t end_owner_ = npos;     ///< the transaction whose end of data ends the write buffer, if one does
     error_code aborted_{};
     step step_ = step::round;
     read_reply read_{};
