@@ -43,6 +43,7 @@
 
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/detail/handler_cont_helpers.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -596,12 +597,16 @@ public:
         if (ec)
             return complete_later(std::forward<Handler>(handler), ec);
         tls_->stream.next_layer().record(true);
+        // The completion runs where the handler's own executor says (a
+        // strand, a coroutine's), as an unwrapped handler would.
+        const auto ex = boost::asio::get_associated_executor(handler, get_executor());
         tls_->stream.async_handshake(boost::asio::ssl::stream_base::client,
-                                     [this, h = std::forward<Handler>(handler)](error_code e) mutable {
-                                         if (tls_)
-                                             e = handshake_done(e);
-                                         std::move(h)(e);
-                                     });
+                                     boost::asio::bind_executor(
+                                         ex, [this, h = std::forward<Handler>(handler)](error_code e) mutable {
+                                             if (tls_)
+                                                 e = handshake_done(e);
+                                             std::move(h)(e);
+                                         }));
     }
 
     void cancel() { next_layer().cancel(); }
