@@ -12,7 +12,6 @@
 #define SMTP_FULL_HPP
 
 #include <smtp/client.hpp>
-#include <smtp/crypto/impl/openssl.ipp>
 #include <smtp/detail/client_ops.hpp>
 #include <smtp/detail/connection_ops.hpp>
 #include <smtp/transport/concepts.hpp>

@@ -28,7 +28,7 @@
 #ifndef SMTP_POOL_HPP
 #define SMTP_POOL_HPP
 
-#include <smtp/client.hpp>
+#include <smtp/full.hpp> // client.hpp, and in separate mode the definitions an asynchronous pool needs
 #include <smtp/version.hpp>
 
 #include <boost/asio/associated_executor.hpp>

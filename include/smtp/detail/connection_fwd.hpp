@@ -14,10 +14,10 @@
 #ifndef SMTP_DETAIL_CONNECTION_FWD_HPP
 #define SMTP_DETAIL_CONNECTION_FWD_HPP
 
+#include <smtp/auth.hpp>
 #include <smtp/log.hpp>
 #include <smtp/options.hpp>
-#include <smtp/protocol/algorithms/next_action.hpp>
-#include <smtp/protocol/algorithms/session_state.hpp>
+#include <smtp/protocol/algorithms.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/transport/fwd.hpp>
 #include <smtp/version.hpp>
@@ -81,11 +81,21 @@ error_code run_algorithm(connection<T, L>& c, algorithm_ref<L> a);
 template <class T, class L>
 connection_ptr<connection<T, L>> make_sync_connection(const connect_options& o, L log, bool verify, bool lmtp);
 
+/// Runs `algo` on `c` through the driver. In separate mode the algorithms
+/// a session runs under the default policies (the greeting, EHLO,
+/// STARTTLS, AUTH with the default mechanisms, a transaction, RSET, NOOP,
+/// QUIT) are compiled by <smtp/src.hpp> too (SMTP_DETAIL_KNOWN_ALGORITHMS
+/// below); any other is compiled where it is used.
+template <class T, class L, class Algo>
+error_code run_known(connection<T, L>& c, Algo& algo)
+{
+    return run_algorithm(c, ref_to<L>(algo));
+}
 /// The synchronous form: runs `algo` on `c` through the driver.
 template <class T, class L, class Algo>
 error_code run(connection<T, L>& c, Algo algo)
 {
-    return run_algorithm(c, ref_to<L>(algo));
+    return run_known(c, algo);
 }
 
 // --- The asynchronous side: smtp/detail/driver.hpp and connection_ops.hpp ---------
@@ -134,8 +144,22 @@ concept has_full_definitions = requires { sizeof(full_definitions<Conn>); };
     EXTERN template void destroy_connection(connection<T, L>*) noexcept;                                             \
     EXTERN template error_code run_algorithm(connection<T, L>&, algorithm_ref<L>);                                   \
     EXTERN template connection_ptr<connection<T, L>> make_sync_connection(const connect_options&, L, bool, bool);
+#define SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, ...)                                                               \
+    EXTERN template error_code run_known(connection<T, L>&, __VA_ARGS__&);
+#define SMTP_DETAIL_KNOWN_ALGORITHMS(EXTERN, T, L)                                                                   \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::greeting)                                                      \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::ehlo)                                                          \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::starttls)                                                      \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::quit)                                                          \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::transactions)                                                  \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::message)                                                       \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::command<cmd::rset>)                                            \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::command<cmd::noop>)                                            \
+    SMTP_DETAIL_KNOWN_ALGORITHM(EXTERN, T, L, sansio::auth_any<sasl::scram_sha256<crypto::openssl>, sasl::plain, sasl::login>)
 SMTP_DETAIL_CONNECTION_OPS(extern, transport::tls_layer<transport::tcp>, log::none)
 SMTP_DETAIL_CONNECTION_OPS(extern, transport::tls_layer<transport::tcp>, log::transcript)
+SMTP_DETAIL_KNOWN_ALGORITHMS(extern, transport::tls_layer<transport::tcp>, log::none)
+SMTP_DETAIL_KNOWN_ALGORITHMS(extern, transport::tls_layer<transport::tcp>, log::transcript)
 #endif
 
 } // namespace detail

@@ -1,12 +1,12 @@
-// smtp/transport/fwd.hpp
-//
-// The names of the default transport (transport::tcp under
-// transport::tls_layer), declared without Asio: policies.hpp names them in
-// every build, and in separate mode (SMTP_SEPARATE_COMPILATION, see
-// docs/separate-compilation.md) no more is seen of them outside
-// <smtp/src.hpp>. The full definitions are smtp/transport/tcp.hpp and
-// smtp/transport/tls_layer.hpp; what a transport must provide,
-// smtp/transport/concepts.hpp.
+/// \file smtp/transport/fwd.hpp
+///
+/// The names of the default transport (transport::tcp under
+/// transport::tls_layer), declared without Asio: policies.hpp names them in
+/// every build, and in separate mode (SMTP_SEPARATE_COMPILATION, see
+/// docs/separate-compilation.md) no more is seen of them outside
+/// <smtp/src.hpp> and <smtp/full.hpp>. The full definitions are
+/// smtp/transport/tcp.hpp and smtp/transport/tls_layer.hpp; what a transport
+/// must provide, smtp/transport/concepts.hpp.
 #ifndef SMTP_TRANSPORT_FWD_HPP
 #define SMTP_TRANSPORT_FWD_HPP
 
