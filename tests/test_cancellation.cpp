@@ -186,6 +186,38 @@ BOOST_AUTO_TEST_CASE(a_cancelled_read_aborts_and_breaks_the_session)
     BOOST_TEST(server.received() == "EHLO client.example\r\n"); // nothing after the cancelled command
 }
 
+// A signal that comes while no I/O holds the slot (the scripted transport
+// completes its write of EHLO by posting): the next I/O, the read of the
+// reply, never starts.
+BOOST_AUTO_TEST_CASE(a_signal_between_two_ios_stops_the_next_one)
+{
+    using S = smtp::policies<smtp::transport::scripted, smtp::tls::none>;
+    asio::io_context io;
+    auto script = std::make_shared<smtp::transport::script>();
+    script->respond("220 mx\r\n").expect("EHLO client.example\r\n").respond("250 mx\r\n");
+    asio::cancellation_signal signal;
+    smtp::error_code ehlo_ec;
+    int calls = 0;
+    bool broken = false;
+    smtp::async_connect<S>(
+        io.get_executor(), options(0),
+        [&](smtp::error_code ec, std::optional<smtp::connected_session<S>> s) {
+            BOOST_REQUIRE_MESSAGE(!ec, ec.message());
+            std::move(*s).async_ehlo(asio::bind_cancellation_slot(signal.slot(), [&](smtp::error_code e, auto step) {
+                ++calls;
+                ehlo_ec = e;
+                broken = !step.has_value() && std::move(step).recover().broken();
+            }));
+            signal.emit(asio::cancellation_type::terminal); // EHLO's write is done, its completion posted
+        },
+        script);
+    run_to_the_end(io);
+    BOOST_TEST(calls == 1);
+    BOOST_TEST(ehlo_ec == asio::error::operation_aborted, ehlo_ec.message());
+    BOOST_TEST(broken);
+    BOOST_TEST(!script->done(), script->log()); // the 250 was never read
+}
+
 // A partial or total cancellation alone is not honoured (no SMTP exchange
 // can stop half-way and leave the session usable): the command completes.
 BOOST_AUTO_TEST_CASE(partial_and_total_cancellation_alone_are_ignored)
