@@ -60,7 +60,7 @@ public:
 
     void accept(std::function<void()> then)
     {
-        acceptor_.async_accept(s_, [this, then = std::move(then)](smtp::error_code ec) {
+        acceptor_.async_accept(s_, [then = std::move(then)](smtp::error_code ec) {
             BOOST_REQUIRE(!ec);
             then();
         });
