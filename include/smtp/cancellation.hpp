@@ -13,7 +13,8 @@
 /// half-way and leave the session usable. A cancelled operation completes
 /// with asio::error::operation_aborted and the session is broken afterwards
 /// (errc::session_broken; QUIT and destruction stay safe); a message cut off
-/// is never reported queued. docs/tutorial.md#cancellation has the details.
+/// is never reported queued. The tutorial (docs/tutorial.md, "Cancellation")
+/// has the details.
 ///
 /// Boost 1.74 to 1.76 have no cancellation slots: SMTP_HAS_CANCELLATION is 0
 /// there and the library works as before, without per-operation
