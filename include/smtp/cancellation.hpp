@@ -1,6 +1,6 @@
 /// \file smtp/cancellation.hpp
 /// SMTP_HAS_CANCELLATION: whether the Boost.Asio in use has per-operation
-/// cancellation (Boost 1.77, Asio 1.20, and later), which every asynchronous
+/// cancellation (Boost 1.77, Asio 1.19, and later), which every asynchronous
 /// operation of the library then honours.
 ///
 /// With it, an asynchronous operation takes the cancellation slot associated
@@ -23,10 +23,11 @@
 #ifndef SMTP_CANCELLATION_HPP
 #define SMTP_CANCELLATION_HPP
 
-#include <boost/asio/version.hpp>
+#include <boost/version.hpp>
 
-/// 1 when Boost.Asio has per-operation cancellation (Asio 1.20, Boost 1.77, or later), else 0.
-#if BOOST_ASIO_VERSION >= 102000
+/// 1 when Boost.Asio has per-operation cancellation (Boost 1.77, Asio 1.19, or later), else 0.
+/// Boost's version decides, as the docs say it: Asio's own numbering is not Boost's.
+#if BOOST_VERSION >= 107700
 #define SMTP_HAS_CANCELLATION 1
 #else
 #define SMTP_HAS_CANCELLATION 0
