@@ -103,6 +103,8 @@ template <class Sig, class Token, class Init, class... Args>
 auto initiate(Init&& init, std::remove_reference_t<Token>& token, Args&&... args);
 template <class Conn, class Algo, class Token>
 auto async_run(Conn& c, Algo algo, Token&& token);
+template <class Conn, class Algo, class Handler, class Then>
+void async_run_for(Conn& c, Algo algo, Handler handler, Then then);
 /// Calls f(handler) on the handler's associated executor (else the transport's).
 template <class Conn, class Handler, class F>
 void post_to_handler(Conn& c, Handler handler, F f);
