@@ -55,9 +55,13 @@ whatever the figures (a report, not a test); 1 when something could not run.
    bytes per idle session: the heap in use (mallinfo2) and the RSS with 1 and
    with 64 sessions open after EHLO, (64 - 1) sessions apart, async sessions
    on one io_context and synchronous ones (each with its own io_context).
-4. Compile time (part "compile"). benchmarks/compile/{core,client,asio}_tu.cpp,
-   each compiled COMPILE_RUNS times with g++ -std=c++20 -O2 (interleaved);
-   median wall time (and CPU time).
+4. Compile time (part "compile"). benchmarks/compile/{core,client,asio}_tu.cpp
+   and user_tu.cpp (header-only, and in separate mode with
+   -DSMTP_SEPARATE_COMPILATION), each compiled COMPILE_RUNS times with
+   $CXX_E2E (g++) -std=c++20 -O2, interleaved: median wall and CPU time
+   (wait4's rusage of the compiler driver, cc1plus included) and peak memory
+   (its ru_maxrss); <smtp/src.hpp> once. The same again with
+   $COMPILE_SECOND_CXX (clang++), reported without targets.
 """
 
 import argparse
@@ -73,6 +77,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -129,6 +134,12 @@ TARGETS = {
     "idle_session_heap_bytes_sync": None,
     "compile_core_vs_asio": ("<", 0.5),
     "compile_client_vs_asio": ("<", 1.5),
+    # Issue 14: the user TU (benchmarks/compile/user_tu.cpp), CPU time beside
+    # the Asio TU's, and the compiler's peak memory in separate mode.
+    "compile_user_header_only_vs_asio": ("<=", 1.5),
+    "compile_user_separate_vs_asio": ("<=", 0.5),
+    "compile_user_separate_peak_mib": ("<=", 250),
+    "compile_user_header_only_peak_mib": None,
 }
 
 
@@ -651,42 +662,109 @@ def part_pool(a, pin, work):
 
 # --- part 4: compile time ---------------------------------------------------------------------
 
-def part_compile(a):
-    import resource
-    tus = ("core", "client", "asio")
-    cxx = os.environ.get("CXX_E2E", "g++")
-    wall = {t: [] for t in tus}
-    cpu = {t: [] for t in tus}
+COMPILE_TUS = (
+    # name, file, extra flags
+    ("core", "core_tu.cpp", []),
+    ("client", "client_tu.cpp", []),
+    ("asio", "asio_tu.cpp", []),
+    ("user_header_only", "user_tu.cpp", []),
+    ("user_separate", "user_tu.cpp", ["-DSMTP_SEPARATE_COMPILATION"]),
+)
+
+
+def compile_once(argv):
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one compiler run: the
+    driver's rusage from wait4, which includes cc1plus's (waited for by it);
+    ru_maxrss is the largest of the processes."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        w = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise BenchError("compiling failed: %s\n%s" % (" ".join(argv), err.read().decode("utf-8", "replace")[-3000:]))
+    return w, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+
+
+def compile_column(a, cxx):
+    """Every TU of COMPILE_TUS, a.compile_runs times, interleaved (each run
+    starts with a different one); and <smtp/src.hpp> once (separate mode's
+    compiled part, paid once per program)."""
+    names = [t[0] for t in COMPILE_TUS]
+    wall = {t: [] for t in names}
+    cpu = {t: [] for t in names}
+    peak = {t: [] for t in names}
+
+    def argv(path, extra):
+        return [cxx, "-std=c++20", "-O2", "-I", os.path.join(ROOT, "include")] + extra + ["-c", path, "-o", os.devnull]
+
     for run in range(a.compile_runs):
-        log("compile: run %d of %d" % (run + 1, a.compile_runs))
-        order = tus[run % 3:] + tus[:run % 3]
-        for t in order:
-            src = os.path.join(HERE, "compile", "%s_tu.cpp" % t)
-            argv = [cxx, "-std=c++20", "-O2", "-I", os.path.join(ROOT, "include"), "-c", src, "-o", os.devnull]
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t0 = time.monotonic()
-            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            w = time.monotonic() - t0
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # g++ and cc1plus, waited for
-            if p.returncode != 0:
-                raise BenchError("compiling %s failed:\n%s" % (src, p.stderr.decode("utf-8", "replace")[-3000:]))
-            wall[t].append(w)
-            cpu[t].append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        log("compile (%s): run %d of %d" % (cxx, run + 1, a.compile_runs))
+        k = run % len(COMPILE_TUS)
+        for name, f, extra in COMPILE_TUS[k:] + COMPILE_TUS[:k]:
+            w, c, m = compile_once(argv(os.path.join(HERE, "compile", f), extra))
+            wall[name].append(w)
+            cpu[name].append(c)
+            peak[name].append(m)
+    src = os.path.join(a.work, "smtp_src.cpp")
+    os.makedirs(a.work, exist_ok=True)
+    with open(src, "w") as f:
+        f.write("#include <smtp/src.hpp>\n")
+    sw, sc, sm = compile_once(argv(src, ["-DSMTP_SEPARATE_COMPILATION"]))
     ver = subprocess.run([cxx, "--version"], stdout=subprocess.PIPE, text=True).stdout.splitlines()[0]
-    res = {"compiler": ver, "flags": "-std=c++20 -O2 -c", "runs": a.compile_runs, "tus": {}}
-    for t in tus:
-        res["tus"][t] = {"file": "benchmarks/compile/%s_tu.cpp" % t, "wall_seconds_median": med(wall[t]),
-                         "wall_seconds": wall[t], "cpu_seconds_median": med(cpu[t]), "cpu_seconds": cpu[t]}
-    per_round_core = [wall["core"][k] / wall["asio"][k] for k in range(a.compile_runs)]
-    per_round_client = [wall["client"][k] / wall["asio"][k] for k in range(a.compile_runs)]
+    res = {"compiler": ver, "flags": "-std=c++20 -O2 -c", "runs": a.compile_runs, "tus": {},
+           "src_once": {"file": "#include <smtp/src.hpp> (-DSMTP_SEPARATE_COMPILATION)", "wall_seconds": sw,
+                        "cpu_seconds": sc, "peak_mib": sm}}
+    for name, f, extra in COMPILE_TUS:
+        res["tus"][name] = {"file": "benchmarks/compile/%s" % f, "flags": extra,
+                            "wall_seconds_median": med(wall[name]), "wall_seconds": wall[name],
+                            "cpu_seconds_median": med(cpu[name]), "cpu_seconds": cpu[name],
+                            "peak_mib_median": med(peak[name]), "peak_mib": peak[name]}
+    res["cpu_ratios"] = {"%s_vs_asio" % n: med(cpu[n]) / med(cpu["asio"]) for n in names if n != "asio"}
+    return res, wall, cpu, peak
+
+
+def part_compile(a):
+    cxx = os.environ.get("CXX_E2E", "g++")
+    res, wall, cpu, peak = compile_column(a, cxx)
+    n = a.compile_runs
+
+    def per_round(d, t):
+        return [d[t][k] / d["asio"][k] for k in range(n)]
+
     res["ratios"] = {
-        "compile_core_vs_asio": ratio_entry("compile_core_vs_asio", per_round_core,
+        # wall-time ratios, as before
+        "compile_core_vs_asio": ratio_entry("compile_core_vs_asio", per_round(wall, "core"),
                                             med(wall["core"]) / med(wall["asio"])),
-        "compile_client_vs_asio": ratio_entry("compile_client_vs_asio", per_round_client,
+        "compile_client_vs_asio": ratio_entry("compile_client_vs_asio", per_round(wall, "client"),
                                               med(wall["client"]) / med(wall["asio"])),
+        # issue 14: CPU-time ratios and peak compiler memory of the user TU
+        "compile_user_header_only_vs_asio": ratio_entry("compile_user_header_only_vs_asio",
+                                                        per_round(cpu, "user_header_only"),
+                                                        med(cpu["user_header_only"]) / med(cpu["asio"])),
+        "compile_user_separate_vs_asio": ratio_entry("compile_user_separate_vs_asio", per_round(cpu, "user_separate"),
+                                                     med(cpu["user_separate"]) / med(cpu["asio"])),
+        "compile_user_separate_peak_mib": ratio_entry("compile_user_separate_peak_mib", peak["user_separate"],
+                                                      med(peak["user_separate"])),
+        "compile_user_header_only_peak_mib": ratio_entry("compile_user_header_only_peak_mib",
+                                                         peak["user_header_only"], med(peak["user_header_only"])),
     }
-    res["cpu_ratios"] = {"core_vs_asio": med(cpu["core"]) / med(cpu["asio"]),
-                         "client_vs_asio": med(cpu["client"]) / med(cpu["asio"])}
+    # A second compiler column (clang++ by default; COMPILE_SECOND_CXX='' for none): reported, no targets.
+    second = os.environ.get("COMPILE_SECOND_CXX", "clang++" if cxx != "clang++" else "g++")
+    if second and shutil.which(second):
+        r2, w2, c2, p2 = compile_column(a, second)
+        res["second"] = r2
+        tag = "clang" if "clang" in second else re.sub(r"[^a-z0-9]+", "_", os.path.basename(second))
+        for t in ("user_header_only", "user_separate"):
+            name = "compile_%s_vs_asio_%s" % (t, tag)
+            TARGETS.setdefault(name, None)
+            res["ratios"][name] = ratio_entry(name, [c2[t][k] / c2["asio"][k] for k in range(n)],
+                                              med(c2[t]) / med(c2["asio"]))
+            name = "compile_%s_peak_mib_%s" % (t, tag)
+            TARGETS.setdefault(name, None)
+            res["ratios"][name] = ratio_entry(name, p2[t], med(p2[t]))
     return res
 
 
@@ -784,13 +862,16 @@ def print_report(doc):
                                                 e["sizeof_diagnostics"]))
     cp = doc.get("compile")
     if cp:
-        p("\nCompile time: %s %s, %d runs each, interleaved." % (cp["compiler"], cp["flags"], cp["runs"]))
-        for tname, e in cp["tus"].items():
-            p("  %-8s %6.2f s median wall (%s)  %6.2f s median CPU" % (
-                tname, e["wall_seconds_median"], ", ".join("%.2f" % x for x in e["wall_seconds"]),
-                e["cpu_seconds_median"]))
-        p("  CPU-time ratios: core/asio %.2f, client/asio %.2f" % (cp["cpu_ratios"]["core_vs_asio"],
-                                                                 cp["cpu_ratios"]["client_vs_asio"]))
+        for col in [cp] + ([cp["second"]] if cp.get("second") else []):
+            p("\nCompile time: %s %s, %d runs each, interleaved." % (col["compiler"], col["flags"], col["runs"]))
+            for tname, e in col["tus"].items():
+                p("  %-17s %6.2f s median wall (%s)  %6.2f s median CPU  %5.0f MiB peak" % (
+                    tname, e["wall_seconds_median"], ", ".join("%.2f" % x for x in e["wall_seconds"]),
+                    e["cpu_seconds_median"], e["peak_mib_median"]))
+            so = col["src_once"]
+            p("  %-17s %6.2f s wall (once)          %6.2f s CPU         %5.0f MiB peak" % (
+                "src.hpp", so["wall_seconds"], so["cpu_seconds"], so["peak_mib"]))
+            p("  CPU-time ratios: " + ", ".join("%s %.2f" % kv for kv in col["cpu_ratios"].items()))
     p("\nRatios: value = median over rounds of each round's ratio; pooled = ratio of the medians.")
     p("  %-34s %10s %10s %20s %10s %6s" % ("ratio", "value", "pooled", "rounds min..max", "target", "result"))
     missed = []
@@ -920,7 +1001,8 @@ def main():
     a.work = work = os.path.join(a.build, "run")
     os.makedirs(work, exist_ok=True)
 
-    for b in ("smtp_e2e_bench", "smtp_e2e_peers", "smtp_tls_sink"):
+    # The compile part compiles its own files: no binary needed.
+    for b in ("smtp_e2e_bench", "smtp_e2e_peers", "smtp_tls_sink") if parts - {"compile"} else ():
         if not os.access(os.path.join(a.build, "benchmarks", b), os.X_OK):
             sys.exit("run_e2e: %s/benchmarks/%s is missing: build it first (./run bench e2e)" % (a.build, b))
     if ({"throughput", "pool"} & parts) and not os.access(SMTP_SINK, os.X_OK):

@@ -3,8 +3,10 @@
 #   <prefix>/share/cmake/smtp/smtpConfig.cmake      find_package(smtp CONFIG): the target smtp::smtp
 #   <prefix>/share/cmake/smtp/smtpConfigVersion.cmake
 #   <prefix>/share/cmake/smtp/smtpTargets.cmake
+#   <prefix>/lib/libsmtp.a, smtpCompiledTargets.cmake  smtp::compiled (separate mode), when built
 #   <prefix>/share/pkgconfig/smtp.pc                pkg-config --cflags --libs smtp
-# Header-only, so everything is architecture-independent (share/, not lib/).
+# The headers are architecture-independent (share/, not lib/); the compiled
+# library (SMTP_BUILD_COMPILED) is not: its archive goes to lib/.
 # All of it is relocatable: `cmake --install build --prefix /anywhere` works.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -15,16 +17,22 @@ set(SMTP_INSTALL_PKGCONFIGDIR ${CMAKE_INSTALL_DATADIR}/pkgconfig
   CACHE STRING "Where to install smtp.pc, relative to the prefix")
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.hpp")
+  FILES_MATCHING PATTERN "*.hpp" PATTERN "*.ipp")
 
 install(TARGETS smtp EXPORT smtpTargets)
 install(EXPORT smtpTargets NAMESPACE smtp:: DESTINATION ${SMTP_INSTALL_CMAKEDIR})
+set(smtp_arch_independent ARCH_INDEPENDENT)
+if(TARGET smtp_compiled)
+  install(TARGETS smtp_compiled EXPORT smtpCompiledTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT smtpCompiledTargets NAMESPACE smtp:: DESTINATION ${SMTP_INSTALL_CMAKEDIR})
+  set(smtp_arch_independent)
+endif()
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/smtpConfig.cmake.in
   ${PROJECT_BINARY_DIR}/smtpConfig.cmake
   INSTALL_DESTINATION ${SMTP_INSTALL_CMAKEDIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/smtpConfigVersion.cmake
-  COMPATIBILITY SameMajorVersion ARCH_INDEPENDENT)
+  COMPATIBILITY SameMajorVersion ${smtp_arch_independent})
 install(FILES ${PROJECT_BINARY_DIR}/smtpConfig.cmake ${PROJECT_BINARY_DIR}/smtpConfigVersion.cmake
   DESTINATION ${SMTP_INSTALL_CMAKEDIR})
 

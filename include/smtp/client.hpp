@@ -21,8 +21,6 @@
 #include <smtp/session.hpp>
 #include <smtp/version.hpp>
 
-#include <boost/asio/async_result.hpp>
-
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -33,44 +31,37 @@ template <class P>
 using connected_session = session<P, state::connected<P::tls::implicit_tls>>;
 
 namespace detail {
+template <class P, class... A>
+connection_ptr<connection_for<P>> make_sync_with_args(const connect_options& o, A&&... a);
+template <class P, class Executor, class Token, class... A>
+auto async_connect_impl(Executor ex, const connect_options& o, diagnostics* diag, Token&& token, A&&... a);
 
-template <class P, class Executor, class... A>
-auto make_connection_for(Executor ex, const connect_options& o, std::shared_ptr<boost::asio::io_context> owned,
-                         A&&... a)
+/// The connection for the synchronous connect(): with the logger given (or
+/// a default one) from the compiled part; with the transport's own
+/// arguments, from the full definitions.
+template <class P, class... A>
+connection_ptr<connection_for<P>> make_sync(const connect_options& o, A&&... a)
 {
     using conn = connection_for<P>;
     using log_type = typename P::log;
     constexpr bool verify = P::verify::verify;
-    if constexpr (sizeof...(A) > 0) {
-        using first = std::decay_t<std::tuple_element_t<0, std::tuple<A...>>>;
-        if constexpr (std::is_same_v<first, log_type> && !std::is_same_v<log_type, log::none>) {
-            return [&]<class L, class... R>(L&& l, R&&... rest) {
-                return std::make_unique<conn>(typename P::transport(ex, std::forward<R>(rest)...), o,
-                                              std::forward<L>(l), std::move(owned), verify);
-            }(std::forward<A>(a)...);
-        } else {
-            static_assert(std::is_default_constructible_v<log_type>,
-                          "smtp::connect: this logger has no default constructor: pass one to connect(), before "
-                          "the transport's arguments");
-            return std::make_unique<conn>(typename P::transport(ex, std::forward<A>(a)...), o, log_type{},
-                                          std::move(owned), verify);
-        }
-    } else {
+    constexpr bool lmtp = P::dialect::per_recipient_replies;
+    if constexpr (sizeof...(A) == 0) {
         static_assert(std::is_default_constructible_v<log_type>,
                       "smtp::connect: this logger has no default constructor: pass one to connect()");
-        return std::make_unique<conn>(typename P::transport(ex), o, log_type{}, std::move(owned), verify);
+        return make_sync_connection<typename P::transport, log_type>(o, log_type{}, verify, lmtp);
+    } else if constexpr (sizeof...(A) == 1 && (std::is_same_v<std::decay_t<A>, log_type> && ...) &&
+                         !std::is_same_v<log_type, log::none>) {
+        return make_sync_connection<typename P::transport, log_type>(o, log_type(std::forward<A>(a)...), verify,
+                                                                     lmtp);
+    } else {
+        static_assert(has_full_definitions<conn>,
+                      "smtp: separate mode (SMTP_SEPARATE_COMPILATION): connect() with the transport's own "
+                      "arguments needs the full definitions: #include <smtp/full.hpp> in this file "
+                      "(docs/separate-compilation.md)");
+        return make_sync_with_args<P>(o, std::forward<A>(a)...);
     }
 }
-
-template <class P, class Executor, class... A>
-auto make_connection(Executor ex, const connect_options& o, std::shared_ptr<boost::asio::io_context> owned,
-                     A&&... a)
-{
-    auto c = make_connection_for<P>(ex, o, std::move(owned), std::forward<A>(a)...);
-    c->st.lmtp = P::dialect::per_recipient_replies;
-    return c;
-}
-
 } // namespace detail
 
 /// Connects, does the TLS handshake for implicit TLS, reads the greeting.
@@ -79,10 +70,9 @@ auto make_connection(Executor ex, const connect_options& o, std::shared_ptr<boos
 template <class P = policies<>, class... A>
 std::optional<connected_session<P>> connect(const connect_options& o, error_code& ec, diagnostics& diag, A&&... a)
 {
-    auto ctx = std::make_shared<boost::asio::io_context>(1);
-    auto c = detail::make_connection<P>(ctx->get_executor(), o, ctx, std::forward<A>(a)...);
+    auto c = detail::make_sync<P>(o, std::forward<A>(a)...);
     ec = detail::run(*c, sansio::greeting(P::tls::implicit_tls));
-    diag = c->st.diag;
+    diag = detail::state_of(*c).diag;
     if (ec)
         return std::nullopt;
     return detail::session_access::make<P, state::connected<P::tls::implicit_tls>>(std::move(c));
@@ -98,34 +88,12 @@ connected_session<P> connect(const connect_options& o, A&&... a)
     return std::move(*s);
 }
 
-namespace detail {
-template <class P, class Executor, class Token, class... A>
-auto async_connect_impl(Executor ex, const connect_options& o, diagnostics* diag, Token&& token, A&&... a)
-{
-    using result = std::optional<connected_session<P>>;
-    auto c = detail::make_connection<P>(ex, o, nullptr, std::forward<A>(a)...);
-    return detail::initiate<void(error_code, result), Token>(
-        [diag](auto handler, auto conn) {
-            auto& ref = *conn;
-            detail::async_run_for(ref, sansio::greeting(P::tls::implicit_tls), std::move(handler),
-                                  [conn = std::move(conn), diag](auto&& h, error_code ec) mutable {
-                                      if (diag)
-                                          *diag = conn->st.diag;
-                                      if (ec)
-                                          return std::move(h)(ec, result{});
-                                      std::move(h)(ec, result{detail::session_access::make<
-                                                       P, state::connected<P::tls::implicit_tls>>(std::move(conn))});
-                                  });
-        },
-        token, std::move(c));
-}
-} // namespace detail
-
 /// Asynchronous connect on `ex`. Completion: void(error_code,
 /// std::optional<session>): the session when the error code is clear.
 template <class P = policies<>, class Executor, class Token, class... A>
 auto async_connect(Executor ex, const connect_options& o, Token&& token, A&&... a)
 {
+    static_assert(detail::has_full_definitions<detail::connection_for<P>>, SMTP_DETAIL_ASYNC_NEEDS_FULL);
     return detail::async_connect_impl<P>(ex, o, nullptr, std::forward<Token>(token), std::forward<A>(a)...);
 }
 
@@ -136,9 +104,14 @@ auto async_connect(Executor ex, const connect_options& o, Token&& token, A&&... 
 template <class P = policies<>, class Executor, class Token, class... A>
 auto async_connect(Executor ex, const connect_options& o, diagnostics& diag, Token&& token, A&&... a)
 {
+    static_assert(detail::has_full_definitions<detail::connection_for<P>>, SMTP_DETAIL_ASYNC_NEEDS_FULL);
     return detail::async_connect_impl<P>(ex, o, &diag, std::forward<Token>(token), std::forward<A>(a)...);
 }
 
 SMTP_NAMESPACE_END
+
+#ifndef SMTP_SEPARATE_COMPILATION
+#include <smtp/detail/client_ops.hpp>
+#endif
 
 #endif

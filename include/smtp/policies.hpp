@@ -23,13 +23,16 @@
 #include <smtp/options.hpp>
 #include <smtp/protocol/extensions.hpp> // extensions policy (issue 13 section 3)
 #include <smtp/tls.hpp>
+#include <smtp/transport/fwd.hpp>
+#include <smtp/version.hpp>
+// The default transport's definitions, and smtp::transport_policy; in
+// separate mode (SMTP_SEPARATE_COMPILATION) the names only: <smtp/src.hpp>
+// compiles what uses them (docs/separate-compilation.md).
+#ifndef SMTP_SEPARATE_COMPILATION
 #include <smtp/transport/concepts.hpp>
 #include <smtp/transport/tcp.hpp>
 #include <smtp/transport/tls_layer.hpp>
-#include <smtp/version.hpp>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/buffer.hpp>
+#endif
 
 #include <concepts>
 #include <cstddef>
@@ -39,35 +42,6 @@ SMTP_NAMESPACE_BEGIN
 /// Something with a policy_category.
 template <class P>
 concept policy = requires { typename P::policy_category; };
-
-/// A transport (the transport policy), with transport_category as its
-/// policy_category, of either kind (smtp/transport/concepts.hpp):
-///  - a stream transport (transport::tcp, transport::unix_socket, a proxy, a
-///    stream of one's own): the session runs over transport::tls_layer of it,
-///    which does TLS over the stream;
-///  - a session transport (transport::scripted, a wrapper around another
-///    session transport, as examples/custom_policies.cpp's): used as it is.
-/// connect() constructs the session transport from the executor followed by
-/// connect's own extra arguments (tls_layer<Stream> passes them on to
-/// Stream's constructor); the pool from the executor alone, or through its
-/// transport_factory.
-template <class T>
-concept transport_policy = std::same_as<typename T::policy_category, transport_category> &&
-                           (transport::session_transport<T> || transport::stream_transport<T>);
-
-namespace detail {
-/// The session transport a transport policy gives: itself when it is one,
-/// tls_layer over it when it is a stream; itself otherwise (and then the
-/// transport_policy check names what is missing).
-template <class T, bool Session = transport::session_transport<T>, bool Stream = transport::stream_transport<T>>
-struct session_transport_for {
-    using type = T;
-};
-template <class T>
-struct session_transport_for<T, false, true> {
-    using type = transport::tls_layer<T>;
-};
-} // namespace detail
 
 namespace detail {
 /// Each type named in policies<...> is checked here, one at a time, so that
@@ -112,7 +86,7 @@ struct policies {
 
     // Each message says what the concept asks, for the contexts where a
     // compiler does not spell out the failed requirement.
-    static_assert(smtp::transport_policy<named_transport>,
+    static_assert(detail::transport_policy_check<named_transport>::value,
                   "smtp::policies<...>: the transport does not satisfy smtp::transport_policy: policy_category = "
                   "smtp::transport_category, executor_type, get_executor(), async_connect(options, h), "
                   "async_read_some(buffer, h), cancel(), close(), a move constructor, and either "

@@ -37,7 +37,7 @@
 #define SMTP_POOL_HPP
 
 #include <smtp/cancellation.hpp>
-#include <smtp/client.hpp>
+#include <smtp/full.hpp> // client.hpp, and in separate mode the definitions an asynchronous pool needs
 #include <smtp/version.hpp>
 
 #include <boost/asio/associated_executor.hpp>

@@ -62,8 +62,8 @@
 #ifndef SMTP_SESSION_HPP
 #define SMTP_SESSION_HPP
 
-#include <smtp/detail/connection.hpp>
-#include <smtp/detail/driver.hpp>
+#include <smtp/detail/config.hpp>
+#include <smtp/detail/connection_fwd.hpp>
 #include <smtp/message.hpp>
 #include <smtp/policies.hpp>
 #include <smtp/protocol.hpp>
@@ -71,10 +71,12 @@
 #include <smtp/protocol/session_rules.hpp>
 #include <smtp/version.hpp>
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
+// Header-only: the connection, the driver and the transports, all of them.
+// Separate mode (SMTP_SEPARATE_COMPILATION): their declarations only, and
+// <smtp/src.hpp> compiles them once (docs/separate-compilation.md).
+#ifndef SMTP_SEPARATE_COMPILATION
+#include <smtp/detail/connection_ops.hpp>
+#endif
 
 #include <chrono>
 #include <concepts>
@@ -362,6 +364,13 @@ class session {
     template <class S2>
     using next = session<P, S2>;
 
+#ifdef SMTP_SEPARATE_COMPILATION
+    static_assert(detail::compiled_connection<conn_type> || detail::has_full_definitions<conn_type>,
+                  "smtp: separate mode (SMTP_SEPARATE_COMPILATION): <smtp/src.hpp> compiles the sessions over the "
+                  "default transport with log::none or log::transcript; for this transport or logger, "
+                  "#include <smtp/full.hpp> in this file (docs/separate-compilation.md)");
+#endif
+
 public:
     using policies_type = P;
     using state_type = S;
@@ -384,26 +393,26 @@ public:
     // say nothing is there, and every command fails with errc::moved_from_session.
 
     /// The capability record from the last EHLO (empty after HELO, and after STARTTLS).
-    const capabilities& server_capabilities() const noexcept { return c_ ? c_->st.caps : detail::no_capabilities(); }
+    const capabilities& server_capabilities() const noexcept { return c_ ? detail::state_of(*c_).caps : detail::no_capabilities(); }
     /// smtplib's has_extn.
-    bool has_extn(std::string_view keyword) const noexcept { return c_ && c_->st.caps.has_extn(keyword); }
+    bool has_extn(std::string_view keyword) const noexcept { return c_ && detail::state_of(*c_).caps.has_extn(keyword); }
     /// True when EHLO (not HELO) was accepted.
-    bool does_esmtp() const noexcept { return c_ && c_->st.esmtp; }
-    bool encrypted() const noexcept { return c_ && c_->transport.encrypted(); }
+    bool does_esmtp() const noexcept { return c_ && detail::state_of(*c_).esmtp; }
+    bool encrypted() const noexcept { return c_ && detail::transport_encrypted(*c_); }
     /// True after an I/O error (every command then fails with
     /// errc::session_broken) and for a moved-from session.
-    bool broken() const noexcept { return !c_ || c_->st.broken; }
+    bool broken() const noexcept { return !c_ || detail::state_of(*c_).broken; }
     /// False for a moved-from session.
     bool valid() const noexcept { return c_ != nullptr; }
-    const connect_options& options() const noexcept { return c_ ? c_->st.options : detail::no_connect_options(); }
+    const connect_options& options() const noexcept { return c_ ? detail::state_of(*c_).options : detail::no_connect_options(); }
     /// The transport. Throws error_with_diagnostics (moved_from_session) on a moved-from session.
-    typename P::transport& transport() { return conn().transport; }
+    typename P::transport& transport() { return detail::transport_of(conn()); }
     /// The logger (P::log): the session owns the one given to connect() (or
     /// a default-constructed one) and moves it along with each transition, so
     /// read a custom logger's state back through here. Throws
     /// error_with_diagnostics (moved_from_session) on a moved-from session.
-    logger_type& logger() { return conn().st.log; }
-    const logger_type& logger() const { return conn().st.log; }
+    logger_type& logger() { return detail::state_of(conn()).log; }
+    const logger_type& logger() const { return detail::state_of(conn()).log; }
 
     // --- Greeting ---------------------------------------------------------------
 
@@ -670,6 +679,7 @@ public:
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_> &&
                  detail::sendable_message<M>)
     {
+        static_assert(detail::has_full_definitions<conn_type>, SMTP_DETAIL_ASYNC_NEEDS_FULL);
         auto h = std::make_shared<detail::async_send_state>();
         h->to = detail::to_recipients(to);
         conn_type& c = conn();
@@ -683,8 +693,7 @@ public:
                 if (h->t->error()) { // refused before a byte: nothing was sent
                     const error_code ec = h->t->error();
                     c.st.diag = h->t->diag();
-                    auto ex = boost::asio::get_associated_executor(handler, c.transport.get_executor());
-                    return boost::asio::post(ex, [handler = std::move(handler), ec, h]() mutable {
+                    return detail::post_to_handler(c, std::move(handler), [ec, h](auto handler) mutable {
                         std::move(handler)(ec, std::move(*h->t).result());
                     });
                 }
@@ -916,7 +925,7 @@ public:
     {
         if (!usable(ec, diag))
             return next<state::greeted<E, A>>(std::move(c_));
-        if (!c_->st.caps.template has<ext::chunking>()) {
+        if (!detail::state_of(*c_).caps.template has<ext::chunking>()) {
             // Without CHUNKING the server would read the chunk as commands:
             // no BDAT goes out (as the engine); RSET ends the transaction,
             // so greeted is the truth.
@@ -1049,7 +1058,7 @@ public:
         if (!usable(ec, diag))
             return session<P, state::closed>(std::move(c_));
         ec = detail::run(*c_, sansio::quit{});
-        diag = c_->st.diag;
+        diag = detail::state_of(*c_).diag;
         return session<P, state::closed>(std::move(c_));
     }
     /// Completion: void(error_code, closed session).
@@ -1057,10 +1066,11 @@ public:
     auto async_quit(Token&& token) &&
         requires session_open<S_>
     {
+        static_assert(detail::has_full_definitions<conn_type>, SMTP_DETAIL_ASYNC_NEEDS_FULL);
         using closed = session<P, state::closed>;
         conn_type& c = conn();
         return detail::initiate<void(error_code, closed), Token>(
-            [&c](auto handler, std::unique_ptr<conn_type> owned) {
+            [&c](auto handler, detail::connection_ptr<conn_type> owned) {
                 detail::async_run_for(c, sansio::quit{}, std::move(handler),
                                       [owned = std::move(owned)](auto&& h, error_code ec) mutable {
                                           std::move(h)(ec, closed(std::move(owned)));
@@ -1177,7 +1187,7 @@ private:
     friend class session;
     friend struct detail::session_access;
 
-    explicit session(std::unique_ptr<conn_type> c) noexcept : c_(std::move(c)) {}
+    explicit session(detail::connection_ptr<conn_type> c) noexcept : c_(std::move(c)) {}
 
     /// The connection; a moved-from session has none.
     conn_type& conn() const
@@ -1214,7 +1224,7 @@ private:
         if (!usable(ec, diag))
             return step<Next, session>(std::move(*this), ec, diag);
         ec = detail::run(*c_, std::move(op));
-        diag = c_->st.diag;
+        diag = detail::state_of(*c_).diag;
         if (ec)
             return step<Next, session>(std::move(*this), ec, diag);
         return step<Next, session>(Next(std::move(c_)));
@@ -1223,6 +1233,7 @@ private:
     template <class Next, class Op, class Token>
     auto async_transition(Op op, Token&& token)
     {
+        static_assert(detail::has_full_definitions<conn_type>, SMTP_DETAIL_ASYNC_NEEDS_FULL);
         using result_type = step<Next, session>;
         conn_type& c = conn();
         return detail::initiate<void(error_code, result_type), Token>(
@@ -1230,7 +1241,7 @@ private:
                 detail::async_run_for(c, std::move(op), std::move(handler),
                                       [self = std::move(self)](auto&& h, error_code ec) mutable {
                                           if (ec) {
-                                              diagnostics d = self.c_->st.diag;
+                                              diagnostics d = detail::state_of(*self.c_).diag;
                                               std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
                                           } else {
                                               std::move(h)(ec, result_type(Next(std::move(self.c_))));
@@ -1248,7 +1259,7 @@ private:
             return std::move(t).result();
         }
         ec = detail::run(*c_, sansio::transactions(std::span<transaction>(&t, 1)));
-        diag = c_->st.diag;
+        diag = detail::state_of(*c_).diag;
         transaction_result r = std::move(t).result();
         if (ec && !r.error)
             r.error = ec;
@@ -1262,8 +1273,8 @@ private:
     transaction plan(std::string_view from, std::span<const recipient> to, Message& message,
                      const send_options& options) const
     {
-        return transaction(from, to, message, options, c_->st.caps,
-                           session_facts{c_->transport.encrypted(), c_->st.lmtp}, c_->st.options.transactions,
+        return transaction(from, to, message, options, detail::state_of(*c_).caps,
+                           session_facts{detail::transport_encrypted(*c_), detail::state_of(*c_).lmtp}, detail::state_of(*c_).options.transactions,
                            typename P::extensions{});
     }
     transaction plan(std::string_view from, std::span<const recipient> to, std::string_view message,
@@ -1293,11 +1304,11 @@ private:
         if (!usable(ec, diag))
             return {ec, {}};
         ec = detail::run(*c_, sansio::command<C>(command));
-        diag = c_->st.diag;
+        diag = detail::state_of(*c_).diag;
         command_result r{ec, {}};
         if (!ec || ec == errc::permanent_failure || ec == errc::transient_failure || ec == errc::unexpected_reply)
-            if (c_->st.current.code().value() != 0)
-                r.server_reply = reply(c_->st.current);
+            if (detail::state_of(*c_).current.code().value() != 0)
+                r.server_reply = reply(detail::state_of(*c_).current);
         return r;
     }
 
@@ -1306,32 +1317,32 @@ private:
     auto send_payload(sansio::message op, error_code& ec, diagnostics& diag)
     {
         ec = detail::run(*c_, std::move(op));
-        diag = c_->st.diag;
+        diag = detail::state_of(*c_).diag;
         return next<state::greeted<E, A>>(std::move(c_));
     }
 
     /// See detail::end_after_error.
     void end_after_error() noexcept
     {
-        if (!c_ || c_->st.closed)
+        if (!c_ || detail::state_of(*c_).closed)
             return;
         try {
-            if (!c_->st.broken && c_->owned_context) { // an asynchronous session cannot wait here
+            if (!detail::state_of(*c_).broken && detail::runs_own_context(*c_)) { // an asynchronous session cannot wait here
                 // A goodbye, not a command the caller waits for: a server
                 // that stalls now holds the exception up 5 s at most.
-                auto& limit = c_->st.options.timeouts.command;
+                auto& limit = detail::state_of(*c_).options.timeouts.command;
                 limit = std::min<std::chrono::milliseconds>(limit, std::chrono::seconds(5));
                 detail::run(*c_, sansio::quit{});
             }
-            if (!c_->st.closed)
-                c_->transport.close();
+            if (!detail::state_of(*c_).closed)
+                detail::close_transport(*c_);
         } catch (...) { // the exception on its way says what matters
         }
-        c_->st.closed = true;
-        c_->st.broken = true;
+        detail::state_of(*c_).closed = true;
+        detail::state_of(*c_).broken = true;
     }
 
-    std::unique_ptr<conn_type> c_;
+    detail::connection_ptr<conn_type> c_;
 };
 
 /// The closed session: QUIT was sent. It has no commands.
@@ -1341,20 +1352,20 @@ public:
     session(session&&) noexcept = default;
     session& operator=(session&&) noexcept = default;
     /// True when the server answered QUIT with 221 (and the connection is closed).
-    bool clean() const noexcept { return c_ && !c_->st.ec; }
+    bool clean() const noexcept { return c_ && !detail::state_of(*c_).ec; }
 
 private:
     template <class, class>
     friend class session;
     using conn_type = detail::connection_for<P>;
-    explicit session(std::unique_ptr<conn_type> c) noexcept : c_(std::move(c)) {}
-    std::unique_ptr<conn_type> c_;
+    explicit session(detail::connection_ptr<conn_type> c) noexcept : c_(std::move(c)) {}
+    detail::connection_ptr<conn_type> c_;
 };
 
 namespace detail {
 struct session_access {
     template <class P, class S, class Conn>
-    static session<P, S> make(std::unique_ptr<Conn> c)
+    static session<P, S> make(connection_ptr<Conn> c)
     {
         return session<P, S>(std::move(c));
     }

@@ -6,6 +6,8 @@
 #   add_subdirectory  consumer/ with add_subdirectory(SOURCE_DIR)
 #   fetchcontent      consumer/ with FetchContent from a git repository holding
 #                     a snapshot of SOURCE_DIR's work tree (file://, no network)
+# The CMake modes also build and run consumer_separate (separate mode, linked
+# with smtp::compiled).
 # Other variables: SOURCE_DIR, BUILD_DIR, PREFIX, WORK_DIR, GENERATOR,
 # MAKE_PROGRAM, CXX, PKG_CONFIG, VERSION (the project's).
 cmake_minimum_required(VERSION 3.20)
@@ -102,3 +104,4 @@ endif()
 run(${CMAKE_COMMAND} -S ${consumer} -B ${WORK_DIR}/build -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX} ${args})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel 1)
 run(${WORK_DIR}/build/consumer)
+run(${WORK_DIR}/build/consumer_separate)

@@ -427,13 +427,6 @@ struct sync_run_base : run_base<Conn> {
     void abandon() noexcept final {}
 };
 
-template <class Conn, class Algo>
-struct sync_run final : sync_run_base<Conn> {
-    Algo& algo;
-    sync_run(Conn& c, Algo& a) : sync_run_base<Conn>(c), algo(a) {}
-    next_action resume(error_code io_ec) override { return algo.resume(this->c->st, io_ec); }
-};
-
 /// Runs a started synchronous run to its end on the session's io_context
 /// (compiled once per connection type, whatever the algorithm).
 template <class Conn>
@@ -453,15 +446,9 @@ error_code finish_sync(sync_run_base<Conn>& r)
     return r.result;
 }
 
-/// The synchronous form: the same driver, run on the session's own io_context.
-template <class Conn, class Algo>
-error_code run(Conn& c, Algo algo)
-{
-    if (!c.owned_context)
-        throw std::logic_error("smtp: synchronous call on a session made by async_connect");
-    sync_run<Conn, Algo> r(c, algo);
-    return finish_sync<Conn>(r);
-}
+// The synchronous form, run(c, algo), is in smtp/detail/connection_fwd.hpp:
+// the algorithm reaches finish_sync through one function pointer
+// (smtp/detail/connection_ops.hpp's sync_run).
 
 } // namespace detail
 SMTP_NAMESPACE_END

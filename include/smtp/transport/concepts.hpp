@@ -25,6 +25,7 @@
 
 #include <smtp/options.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/transport/fwd.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -37,8 +38,6 @@
 SMTP_NAMESPACE_BEGIN
 
 /// The policy_category of transports.
-struct transport_category {};
-
 namespace detail {
 /// What a transport's asynchronous operations are handed: a function object
 /// with an associated executor, completing with void(error_code) or
@@ -112,6 +111,41 @@ concept session_transport =
     };
 
 } // namespace transport
+
+/// A transport (the transport policy), with transport_category as its
+/// policy_category, of either kind:
+///  - a stream transport (transport::tcp, transport::unix_socket, a proxy, a
+///    stream of one's own): the session runs over transport::tls_layer of it,
+///    which does TLS over the stream;
+///  - a session transport (transport::scripted, a wrapper around another
+///    session transport, as examples/custom_policies.cpp's): used as it is.
+/// connect() constructs the session transport from the executor followed by
+/// connect's own extra arguments (tls_layer<Stream> passes them on to
+/// Stream's constructor); the pool from the executor alone, or through its
+/// transport_factory.
+template <class T>
+concept transport_policy = std::same_as<typename T::policy_category, transport_category> &&
+                           (transport::session_transport<T> || transport::stream_transport<T>);
+
+namespace detail {
+/// See smtp/transport/fwd.hpp: itself when T is a session transport,
+/// tls_layer over it when it is a stream; itself otherwise (and then the
+/// transport_policy check names what is missing).
+template <class T, bool Session = transport::session_transport<T>, bool Stream = transport::stream_transport<T>>
+struct session_transport_pick {
+    using type = T;
+};
+template <class T>
+struct session_transport_pick<T, false, true> {
+    using type = transport::tls_layer<T>;
+};
+template <class T>
+struct session_transport_for : session_transport_pick<T> {};
+template <class T>
+struct transport_policy_check {
+    static constexpr bool value = transport_policy<T>;
+};
+} // namespace detail
 SMTP_NAMESPACE_END
 
 #endif
