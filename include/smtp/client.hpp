@@ -107,15 +107,15 @@ auto async_connect_impl(Executor ex, const connect_options& o, diagnostics* diag
     return detail::initiate<void(error_code, result), Token>(
         [diag](auto handler, auto conn) {
             auto& ref = *conn;
-            detail::async_run(ref, sansio::greeting(P::tls::implicit_tls),
-                              [h = std::move(handler), conn = std::move(conn), diag](error_code ec) mutable {
-                                  if (diag)
-                                      *diag = conn->st.diag;
-                                  if (ec)
-                                      return std::move(h)(ec, result{});
-                                  std::move(h)(ec, result{detail::session_access::make<
-                                                   P, state::connected<P::tls::implicit_tls>>(std::move(conn))});
-                              });
+            detail::async_run_for(ref, sansio::greeting(P::tls::implicit_tls), std::move(handler),
+                                  [conn = std::move(conn), diag](auto&& h, error_code ec) mutable {
+                                      if (diag)
+                                          *diag = conn->st.diag;
+                                      if (ec)
+                                          return std::move(h)(ec, result{});
+                                      std::move(h)(ec, result{detail::session_access::make<
+                                                       P, state::connected<P::tls::implicit_tls>>(std::move(conn))});
+                                  });
         },
         token, std::move(c));
 }

@@ -23,21 +23,36 @@
 /// connection cannot be set up while no session is working, the messages
 /// waiting end with its error (outcome not_sent) instead of waiting on.
 ///
+/// A message waiting for a session can be cancelled (Boost 1.77 or later,
+/// SMTP_HAS_CANCELLATION): async_send honours the cancellation slot of its
+/// completion handler while the message waits in the queue; it then
+/// completes with asio::error::operation_aborted (outcome not_sent) and no
+/// session ever sees it. Once a session has taken the message, it is sent
+/// and completes with its own outcome: cancelling it would cut the session
+/// and the other messages sharing its round trips.
+///
 /// The pool is not thread-safe: call it from its executor's thread (or give
 /// it a strand).
 #ifndef SMTP_POOL_HPP
 #define SMTP_POOL_HPP
 
+#include <smtp/cancellation.hpp>
 #include <smtp/client.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#endif
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
@@ -127,6 +142,9 @@ public:
     /// Queues a message (the pool owns it). Completion: void(error_code,
     /// transaction_result), once, with the message's outcome; the error
     /// code is the result's `error` (why it was not queued, clear when it was).
+    /// A cancellation (of any type) through the handler's slot while the
+    /// message waits for a session takes it out of the queue: it completes
+    /// with asio::error::operation_aborted, never sent.
     template <class Token>
     auto async_send(outgoing_message m, Token&& token)
     {
@@ -142,15 +160,34 @@ public:
                     });
                 }
                 auto ex = boost::asio::get_associated_executor(handler, st->ex);
+                const std::uint64_t id = ++st->last_id;
+#if SMTP_HAS_CANCELLATION
+                // While it waits, the message can be taken back: nothing of
+                // it has gone anywhere, so every type of cancellation is met.
+                auto slot = boost::asio::get_associated_cancellation_slot(handler);
+                if (slot.is_connected())
+                    slot.assign([w = std::weak_ptr<state>(st), id](boost::asio::cancellation_type type) {
+                        if (type == boost::asio::cancellation_type::none)
+                            return;
+                        if (auto s = w.lock())
+                            cancel_waiting(s, id);
+                    });
+#endif
                 st->queue.push_back(job{std::move(m),
                                         detail::any_handler<transaction_result>(
                                             [h = std::move(handler), ex](transaction_result r) mutable {
+#if SMTP_HAS_CANCELLATION
+                                                // Done: the signal has nothing left to reach.
+                                                auto slot = boost::asio::get_associated_cancellation_slot(h);
+                                                if (slot.is_connected())
+                                                    slot.clear();
+#endif
                                                 boost::asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable {
                                                     const error_code ec = r.error;
                                                     std::move(h)(ec, std::move(r));
                                                 });
                                             }),
-                                        0});
+                                        0, id});
                 pump(st);
             },
             token, st_, std::move(m));
@@ -185,6 +222,7 @@ private:
         outgoing_message m;
         detail::any_handler<transaction_result> done;
         unsigned attempts;
+        std::uint64_t id; ///< which async_send it came from (a cancellation names it)
     };
     struct slot {
         std::unique_ptr<conn_type> c;
@@ -210,6 +248,7 @@ private:
         std::list<slot> slots;
         pool_stats stats;
         bool closing = false, shut = false;
+        std::uint64_t last_id = 0;
         detail::any_handler<> on_closed;
     };
     using slot_it = typename std::list<slot>::iterator;
@@ -234,6 +273,25 @@ private:
         auto c = std::make_unique<conn_type>(std::move(t), st.options, typename P::log{}, nullptr, verify);
         c->st.lmtp = P::dialect::per_recipient_replies;
         return c;
+    }
+
+    /// A cancellation of the message `id`: when it still waits, it leaves
+    /// the queue now (no session can take it any more) and completes with
+    /// operation_aborted from the executor, not from inside the signal's
+    /// emit. When a session has it, or it is done, nothing happens.
+    static void cancel_waiting(const std::shared_ptr<state>& st, std::uint64_t id)
+    {
+        const auto it = std::find_if(st->queue.begin(), st->queue.end(), [id](const job& j) { return j.id == id; });
+        if (st->shut || it == st->queue.end())
+            return;
+        auto done = std::move(it->done);
+        std::vector<recipient> to = std::move(it->m.to);
+        st->queue.erase(it);
+        boost::asio::post(st->ex, [st, done = std::move(done), to = std::move(to)]() mutable {
+            transaction_result r = detail::not_sent(to, boost::asio::error::operation_aborted);
+            done(std::move(r));
+            pump(st); // a closing pool may be idle now
+        });
     }
 
     /// Hands waiting messages to free sessions, opens sessions while under

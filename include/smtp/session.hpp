@@ -689,13 +689,13 @@ public:
                     });
                 }
                 transaction& t = *h->t;
-                detail::async_run(c, sansio::transactions(std::span<transaction>(&t, 1)),
-                                  [handler = std::move(handler), h](error_code ec) mutable {
-                                      transaction_result result = std::move(*h->t).result();
-                                      if (ec && !result.error)
-                                          result.error = ec;
-                                      std::move(handler)(ec, std::move(result));
-                                  });
+                detail::async_run_for(c, sansio::transactions(std::span<transaction>(&t, 1)), std::move(handler),
+                                      [h](auto&& handler, error_code ec) mutable {
+                                          transaction_result result = std::move(*h->t).result();
+                                          if (ec && !result.error)
+                                              result.error = ec;
+                                          std::move(handler)(ec, std::move(result));
+                                      });
             },
             token, std::move(h));
     }
@@ -1061,10 +1061,10 @@ public:
         conn_type& c = conn();
         return detail::initiate<void(error_code, closed), Token>(
             [&c](auto handler, std::unique_ptr<conn_type> owned) {
-                detail::async_run(c, sansio::quit{},
-                                  [h = std::move(handler), owned = std::move(owned)](error_code ec) mutable {
-                                      std::move(h)(ec, closed(std::move(owned)));
-                                  });
+                detail::async_run_for(c, sansio::quit{}, std::move(handler),
+                                      [owned = std::move(owned)](auto&& h, error_code ec) mutable {
+                                          std::move(h)(ec, closed(std::move(owned)));
+                                      });
             },
             token, std::move(c_));
     }
@@ -1227,15 +1227,15 @@ private:
         conn_type& c = conn();
         return detail::initiate<void(error_code, result_type), Token>(
             [&c](auto handler, Op op, session self) {
-                detail::async_run(c, std::move(op),
-                                  [h = std::move(handler), self = std::move(self)](error_code ec) mutable {
-                                      if (ec) {
-                                          diagnostics d = self.c_->st.diag;
-                                          std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
-                                      } else {
-                                          std::move(h)(ec, result_type(Next(std::move(self.c_))));
-                                      }
-                                  });
+                detail::async_run_for(c, std::move(op), std::move(handler),
+                                      [self = std::move(self)](auto&& h, error_code ec) mutable {
+                                          if (ec) {
+                                              diagnostics d = self.c_->st.diag;
+                                              std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
+                                          } else {
+                                              std::move(h)(ec, result_type(Next(std::move(self.c_))));
+                                          }
+                                      });
             },
             token, std::move(op), std::move(*this));
     }

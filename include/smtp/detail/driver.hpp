@@ -13,6 +13,7 @@
 #ifndef SMTP_DETAIL_DRIVER_HPP
 #define SMTP_DETAIL_DRIVER_HPP
 
+#include <smtp/cancellation.hpp>
 #include <smtp/detail/connection.hpp>
 #include <smtp/detail/deadline.hpp>
 #include <smtp/protocol/algorithms/next_action.hpp>
@@ -20,14 +21,20 @@
 #include <smtp/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#endif
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -82,6 +89,23 @@ struct run_base {
     next_action last = next_action::done;
     bool started = false; ///< an action was asked for: the next resume takes its outcome
     bool continuation = false;
+#if SMTP_HAS_CANCELLATION
+    /// The caller's cancellation, terminal requests only: its slot is the one
+    /// every I/O of the run gets, and it remembers a request that came while
+    /// no I/O was pending. Unconnected for a caller with no slot.
+    boost::asio::cancellation_state cancel_state{};
+#endif
+
+    /// A terminal cancellation was requested: no further I/O starts.
+    bool cancel_requested() const noexcept
+    {
+#if SMTP_HAS_CANCELLATION
+        return (cancel_state.cancelled() & boost::asio::cancellation_type::terminal) !=
+               boost::asio::cancellation_type::none;
+#else
+        return false;
+#endif
+    }
 
     run_base(Conn& conn, boost::asio::any_io_executor ex) : c(&conn), executor(std::move(ex)) {}
     run_base(const run_base&) = delete;
@@ -120,6 +144,11 @@ public:
     }
 
     executor_type get_executor() const noexcept { return r_->executor; }
+#if SMTP_HAS_CANCELLATION
+    /// The run caller's cancellation (terminal requests), passed on to every I/O.
+    using cancellation_slot_type = boost::asio::cancellation_slot;
+    cancellation_slot_type get_cancellation_slot() const noexcept { return r_->cancel_state.slot(); }
+#endif
     run_base<Conn>* get() const noexcept { return r_; }
     run_base<Conn>* release() noexcept { return std::exchange(r_, nullptr); }
 
@@ -169,7 +198,7 @@ error_code take_outcome(Conn& c, next_action done, error_code io_ec, std::size_t
     case next_action::close:
     case next_action::done: break;
     }
-    if (io_ec && io_ec != asio::error::operation_aborted)
+    if (io_ec) // a failed or cancelled I/O: what the peer got is unknown
         st.broken = true;
     return io_ec;
 }
@@ -215,6 +244,13 @@ void drive(io_handler<Conn> h, error_code io_ec, std::size_t n)
             st.ec = errc::unsolicited_reply;
             r->last = next_action::done;
         }
+        if (r->last != next_action::done && r->last != next_action::close && r->cancel_requested()) {
+            // Cancelled while no I/O held the slot (between two of them): the
+            // I/O asked for fails as a cancelled one does, and never starts.
+            io_ec = asio::error::operation_aborted;
+            n = 0;
+            continue;
+        }
         switch (r->last) {
         case next_action::connect: return c->transport.async_connect(st.options, std::move(h));
         case next_action::write:
@@ -243,25 +279,76 @@ void drive(io_handler<Conn> h, error_code io_ec, std::size_t n)
     r->complete(st.ec);
 }
 
-/// A run for an asynchronous caller: owns the algorithm and the handler.
-template <class Conn, class Algo, class Handler>
+/// What an asynchronous run does with the caller's handler when it is done:
+/// calls it with the error code (the default), or hands it to the façade's
+/// own completion (which adds the operation's result).
+struct call_handler {
+    template <class Handler>
+    void operator()(Handler&& h, error_code ec) const
+    {
+        std::move(h)(ec);
+    }
+};
+
+/// A run for an asynchronous caller: owns the algorithm and the handler, in
+/// memory from the handler's associated allocator. The handler's associated
+/// executor and cancellation slot are the run's (every I/O gets them).
+template <class Conn, class Algo, class Handler, class Then = call_handler>
 struct async_run_state final : run_base<Conn> {
+    using allocator_type = typename std::allocator_traits<
+        boost::asio::associated_allocator_t<Handler>>::template rebind_alloc<async_run_state>;
+
     Algo algo;
     Handler handler;
+    Then then;
 
-    async_run_state(Conn& c, Algo a, Handler h)
+    async_run_state(Conn& c, Algo a, Handler h, Then t)
         : run_base<Conn>(c, boost::asio::get_associated_executor(h, c.transport.get_executor())), algo(std::move(a)),
-          handler(std::move(h))
-    {}
+          handler(std::move(h)), then(std::move(t))
+    {
+#if SMTP_HAS_CANCELLATION
+        auto slot = boost::asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected())
+            this->cancel_state = boost::asio::cancellation_state(slot, boost::asio::enable_terminal_cancellation());
+#endif
+    }
+
+    static async_run_state* make(Conn& c, Algo a, Handler h, Then t)
+    {
+        allocator_type alloc(boost::asio::get_associated_allocator(h));
+        async_run_state* p = std::allocator_traits<allocator_type>::allocate(alloc, 1);
+        try {
+            std::allocator_traits<allocator_type>::construct(alloc, p, c, std::move(a), std::move(h), std::move(t));
+        } catch (...) {
+            std::allocator_traits<allocator_type>::deallocate(alloc, p, 1);
+            throw;
+        }
+        return p;
+    }
 
     next_action resume(error_code io_ec) override { return algo.resume(this->c->st, io_ec); }
     void complete(error_code ec) override
     {
+#if SMTP_HAS_CANCELLATION
+        // Nothing of this run is left for the caller's signal to reach.
+        auto slot = boost::asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected())
+            slot.clear();
+#endif
         Handler h(std::move(handler));
-        delete this;
-        std::move(h)(ec);
+        Then t(std::move(then));
+        destroy(); // the memory goes back before the handler runs, as Asio's operations do
+        std::move(t)(std::move(h), ec);
     }
-    void abandon() noexcept override { delete this; }
+    void abandon() noexcept override { destroy(); }
+
+private:
+    void destroy() noexcept
+    {
+        allocator_type alloc(boost::asio::get_associated_allocator(handler));
+        std::allocator_traits<allocator_type>::destroy(alloc, this);
+        std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
+    }
 };
 
 /// Whether Asio calls the token itself as the completion handler (a
@@ -303,17 +390,25 @@ auto initiate(Init&& init, std::remove_reference_t<Token>& token, Args&&... args
     }
 }
 
+/// Runs `algo` on `c` for an operation's completion `handler`: when the
+/// run is done, calls `then(std::move(handler), ec)`. The run, and every I/O
+/// it does, takes the handler's associated executor, allocator and
+/// cancellation slot (a lambda that captured the handler would hide them).
+template <class Conn, class Algo, class Handler, class Then>
+void async_run_for(Conn& c, Algo algo, Handler handler, Then then)
+{
+    c.st.ec = {};
+    c.st.diag.clear();
+    using state = async_run_state<Conn, Algo, Handler, Then>;
+    drive<Conn>(io_handler<Conn>(state::make(c, std::move(algo), std::move(handler), std::move(then))), {}, 0);
+}
+
 /// Runs `algo` on `c` asynchronously; completes with void(error_code).
 template <class Conn, class Algo, class Token>
 auto async_run(Conn& c, Algo algo, Token&& token)
 {
-    c.st.ec = {};
-    c.st.diag.clear();
     return boost::asio::async_initiate<Token, void(error_code)>(
-        [&c](auto handler, Algo algo) {
-            using state = async_run_state<Conn, Algo, decltype(handler)>;
-            drive<Conn>(io_handler<Conn>(new state(c, std::move(algo), std::move(handler))), {}, 0);
-        },
+        [&c](auto handler, Algo algo) { async_run_for(c, std::move(algo), std::move(handler), call_handler{}); },
         token, std::move(algo));
 }
 

@@ -24,6 +24,7 @@
 
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
+#include <smtp/cancellation.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/transport/concepts.hpp>
@@ -38,6 +39,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -177,6 +182,21 @@ private:
         void start()
         {
             namespace asio = boost::asio;
+#if SMTP_HAS_CANCELLATION
+            // The caller's terminal cancellation cuts the race off as
+            // cancel() does: the resolver, every attempt, the delay.
+            auto slot = asio::get_associated_cancellation_slot(h);
+            if (slot.is_connected())
+                slot.assign([w = std::weak_ptr<race>(this->shared_from_this())](asio::cancellation_type type) {
+                    if ((type & asio::cancellation_type::terminal) == asio::cancellation_type::none)
+                        return;
+                    if (auto r = w.lock(); r && !r->done) {
+                        r->cancel();
+                        if (r->self)
+                            r->self->resolver_.cancel();
+                    }
+                });
+#endif
             self->attempts_.clear();
             error_code ignored;
             self->socket_.close(ignored);
@@ -336,6 +356,11 @@ private:
         }
         void complete(error_code ec)
         {
+#if SMTP_HAS_CANCELLATION
+            auto slot = boost::asio::get_associated_cancellation_slot(h);
+            if (slot.is_connected())
+                slot.clear(); // the race is over: nothing left to cut off
+#endif
             auto ex = work.get_executor();
             work.reset();
             boost::asio::post(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });

@@ -35,6 +35,7 @@
 
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
+#include <smtp/cancellation.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol/base64.hpp>
 #include <smtp/protocol/error.hpp>
@@ -43,7 +44,6 @@
 
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_executor.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/detail/handler_cont_helpers.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -52,6 +52,9 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/associated_cancellation_slot.hpp>
+#endif
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -210,6 +213,13 @@ private:
         }
         using allocator_type = boost::asio::associated_allocator_t<Handler>;
         allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h); }
+#if SMTP_HAS_CANCELLATION
+        using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
+        cancellation_slot_type get_cancellation_slot() const noexcept
+        {
+            return boost::asio::get_associated_cancellation_slot(h);
+        }
+#endif
 
         void operator()(error_code ec, std::size_t n)
         {
@@ -597,16 +607,8 @@ public:
         if (ec)
             return complete_later(std::forward<Handler>(handler), ec);
         tls_->stream.next_layer().record(true);
-        // The completion runs where the handler's own executor says (a
-        // strand, a coroutine's), as an unwrapped handler would.
-        const auto ex = boost::asio::get_associated_executor(handler, get_executor());
         tls_->stream.async_handshake(boost::asio::ssl::stream_base::client,
-                                     boost::asio::bind_executor(
-                                         ex, [this, h = std::forward<Handler>(handler)](error_code e) mutable {
-                                             if (tls_)
-                                                 e = handshake_done(e);
-                                             std::move(h)(e);
-                                         }));
+                                     handshake_handler<std::decay_t<Handler>>{this, std::forward<Handler>(handler)});
     }
 
     void cancel() { next_layer().cancel(); }
@@ -621,6 +623,38 @@ private:
         tls_state(std::unique_ptr<detail::tls_setup> s, next&& n) : setup(std::move(s)), stream(std::move(n), setup->ctx)
         {
             SSL_set_ex_data(stream.native_handle(), detail::tls_setup_index(), setup.get()); // for the pin check
+        }
+    };
+
+    /// The handshake's completion: the checks after it, then the caller's
+    /// handler. It runs where the handler's own executor says (a strand, a
+    /// coroutine's) and passes on its allocator and cancellation slot, as an
+    /// unwrapped handler would.
+    template <class Handler>
+    struct handshake_handler {
+        tls_layer* self;
+        Handler h;
+
+        using executor_type = boost::asio::associated_executor_t<Handler, typename tls_layer::executor_type>;
+        executor_type get_executor() const noexcept
+        {
+            return boost::asio::get_associated_executor(h, self->get_executor());
+        }
+        using allocator_type = boost::asio::associated_allocator_t<Handler>;
+        allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h); }
+#if SMTP_HAS_CANCELLATION
+        using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
+        cancellation_slot_type get_cancellation_slot() const noexcept
+        {
+            return boost::asio::get_associated_cancellation_slot(h);
+        }
+#endif
+
+        void operator()(error_code e)
+        {
+            if (self->tls_)
+                e = self->handshake_done(e);
+            std::move(h)(e);
         }
     };
 
