@@ -63,11 +63,10 @@ int main(int argc, char** argv)
     return status;
 }
 #else
-int main()
-{
-    // Boost 1.74's Asio detects coroutine support for g++ only (not for
-    // clang 14 with libstdc++).
-    std::cout << "coroutine: this compiler's Asio has no co_await support\n";
-    return 0;
-}
+// Asio offers co_await (boost::asio::awaitable, use_awaitable) where it
+// detects the compiler's support: g++ with any Boost this library takes;
+// clang 14 and later with libstdc++ from Boost 1.81 (Boost 1.80 and older
+// look for libc++'s <experimental/coroutine> when the compiler is clang).
+// examples/CMakeLists.txt does not build this program without it.
+#error "examples/coroutine.cpp: this compiler's Boost.Asio has no co_await (BOOST_ASIO_HAS_CO_AWAIT): with clang, use Boost 1.81 or later, or g++"
 #endif

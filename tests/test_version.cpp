@@ -1,7 +1,9 @@
 // include/smtp/version.hpp: its numbers are the CMake project's (CMakeLists.txt
 // reads them from it; the test gets project()'s as SMTP_TEST_PROJECT_VERSION_*),
 // and every public name lives in the inline namespace smtp::v0, which the
-// mangled names carry while the code says smtp::.
+// mangled names carry while the code says smtp::. And the Boost this program
+// was built with is the one CMake found (a build against Boost 1.81 unpacked
+// beside the system's 1.74 must not read the other's headers or library).
 #define BOOST_TEST_MODULE version
 #include <smtp/version.hpp>
 
@@ -9,11 +11,17 @@
 #include <smtp/transport/scripted.hpp>
 
 #include <boost/test/unit_test.hpp>
+#include <boost/version.hpp>
+
+#include <link.h> // dl_iterate_phdr
 
 #include <cstring>
+#include <filesystem>
+#include <iostream>
 #include <string>
 #include <type_traits>
 #include <typeinfo>
+#include <vector>
 
 static_assert(SMTP_VERSION == SMTP_VERSION_MAJOR * 10000 + SMTP_VERSION_MINOR * 100 + SMTP_VERSION_PATCH);
 
@@ -65,4 +73,55 @@ BOOST_AUTO_TEST_CASE(mangled_names_carry_the_inline_namespace)
     // Nested namespaces are inside it too.
     const std::string script = typeid(smtp::transport::script).name();
     BOOST_TEST(script.find(versioned("transport")) != std::string::npos, script);
+}
+
+// --- The Boost of the build ---------------------------------------------------
+// CMake passes what it found: Boost_VERSION_MAJOR/MINOR/PATCH as
+// SMTP_TEST_BOOST_VERSION (in BOOST_VERSION's form, 108100 for 1.81.0) and the
+// directory of Boost::unit_test_framework's library.
+namespace {
+std::string boost_version_string(int v)
+{
+    return std::to_string(v / 100000) + "." + std::to_string(v / 100 % 1000) + "." + std::to_string(v % 100);
+}
+
+// The file of every loaded object whose name contains `part`, as the loader
+// found it.
+std::vector<std::string> loaded_objects(const std::string& part)
+{
+    struct search {
+        std::string part;
+        std::vector<std::string> found;
+    } s{part, {}};
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* data) {
+            auto& s = *static_cast<search*>(data);
+            const std::string name = info->dlpi_name ? info->dlpi_name : "";
+            if (name.find(s.part) != std::string::npos)
+                s.found.push_back(name);
+            return 0;
+        },
+        &s);
+    return s.found;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(boost_headers_are_the_version_cmake_found)
+{
+    std::cout << "Boost " << BOOST_LIB_VERSION << " headers (BOOST_VERSION " << BOOST_VERSION << "), CMake found "
+              << boost_version_string(SMTP_TEST_BOOST_VERSION) << '\n';
+    BOOST_TEST(BOOST_VERSION == SMTP_TEST_BOOST_VERSION);
+}
+
+BOOST_AUTO_TEST_CASE(boost_test_library_is_the_headers_version)
+{
+    // The shared library is named after its version (its soname), and the
+    // loader found it in the directory CMake linked it from.
+    const auto found = loaded_objects("libboost_unit_test_framework.so");
+    BOOST_TEST_REQUIRE(found.size() == 1u);
+    std::cout << "loaded " << found[0] << '\n';
+    const std::filesystem::path loaded(found[0]);
+    BOOST_TEST(loaded.filename().string() == "libboost_unit_test_framework.so." + boost_version_string(BOOST_VERSION));
+    BOOST_TEST(std::filesystem::equivalent(loaded.parent_path(), SMTP_TEST_BOOST_LIBRARY_DIR),
+               loaded.parent_path().string() << " is not " << SMTP_TEST_BOOST_LIBRARY_DIR);
 }
