@@ -134,6 +134,25 @@ inline const boost::system::error_category& tls_error_category() noexcept
 inline error_code make_error_code(tls_errc e) noexcept { return {static_cast<int>(e), tls_error_category()}; }
 
 namespace detail {
+
+/// The base of a handler that wraps the caller's `h`: it passes on h's
+/// associated allocator and cancellation slot, as an unwrapped handler
+/// would (the wrapper says its executor itself).
+template <class Handler>
+struct passes_on_associations {
+    Handler h;
+
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h); }
+#if SMTP_HAS_CANCELLATION
+    using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
+    cancellation_slot_type get_cancellation_slot() const noexcept
+    {
+        return boost::asio::get_associated_cancellation_slot(h);
+    }
+#endif
+};
+
 class x509_error_category final : public boost::system::error_category {
 public:
     const char* name() const noexcept override { return "x509"; }
@@ -189,7 +208,7 @@ public:
         const auto into = first_buffer<boost::asio::mutable_buffer>(b);
         if (!recording_ || first_.size() >= kept)
             return s_.async_read_some(into, std::forward<Handler>(h));
-        s_.async_read_some(into, keeping<std::decay_t<Handler>>{std::forward<Handler>(h), this, into});
+        s_.async_read_some(into, keeping<std::decay_t<Handler>>{{std::forward<Handler>(h)}, this, into});
     }
     template <class Buffers, class Handler>
     void async_write_some(const Buffers& b, Handler&& h)
@@ -201,8 +220,8 @@ private:
     /// The read's handler with the bytes kept first; the handler's executor
     /// and allocator are its own.
     template <class Handler>
-    struct keeping {
-        Handler h;
+    struct keeping : passes_on_associations<Handler> {
+        using passes_on_associations<Handler>::h;
         tls_next_layer* self;
         boost::asio::mutable_buffer into;
 
@@ -211,15 +230,6 @@ private:
         {
             return boost::asio::get_associated_executor(h, self->s_.get_executor());
         }
-        using allocator_type = boost::asio::associated_allocator_t<Handler>;
-        allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h); }
-#if SMTP_HAS_CANCELLATION
-        using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
-        cancellation_slot_type get_cancellation_slot() const noexcept
-        {
-            return boost::asio::get_associated_cancellation_slot(h);
-        }
-#endif
 
         void operator()(error_code ec, std::size_t n)
         {
@@ -608,7 +618,7 @@ public:
             return complete_later(std::forward<Handler>(handler), ec);
         tls_->stream.next_layer().record(true);
         tls_->stream.async_handshake(boost::asio::ssl::stream_base::client,
-                                     handshake_handler<std::decay_t<Handler>>{this, std::forward<Handler>(handler)});
+                                     handshake_handler<std::decay_t<Handler>>{{std::forward<Handler>(handler)}, this});
     }
 
     void cancel() { next_layer().cancel(); }
@@ -631,24 +641,15 @@ private:
     /// coroutine's) and passes on its allocator and cancellation slot, as an
     /// unwrapped handler would.
     template <class Handler>
-    struct handshake_handler {
+    struct handshake_handler : smtp::detail::passes_on_associations<Handler> {
+        using smtp::detail::passes_on_associations<Handler>::h;
         tls_layer* self;
-        Handler h;
 
         using executor_type = boost::asio::associated_executor_t<Handler, typename tls_layer::executor_type>;
         executor_type get_executor() const noexcept
         {
             return boost::asio::get_associated_executor(h, self->get_executor());
         }
-        using allocator_type = boost::asio::associated_allocator_t<Handler>;
-        allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h); }
-#if SMTP_HAS_CANCELLATION
-        using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
-        cancellation_slot_type get_cancellation_slot() const noexcept
-        {
-            return boost::asio::get_associated_cancellation_slot(h);
-        }
-#endif
 
         void operator()(error_code e)
         {
