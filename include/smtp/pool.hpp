@@ -37,6 +37,7 @@
 #define SMTP_POOL_HPP
 
 #include <smtp/cancellation.hpp>
+#include <smtp/credentials.hpp>
 #include <smtp/full.hpp> // client.hpp, and in separate mode the definitions an asynchronous pool needs
 #include <smtp/version.hpp>
 
@@ -72,7 +73,12 @@ struct pool_options {
     std::chrono::milliseconds idle_check = std::chrono::seconds(30); ///< NOOP before reusing a session idle this long
     unsigned retries = 1;                        ///< new attempts for a message not sent because its session died
     /// AUTH with these after the greeting (and STARTTLS); none: no AUTH.
-    std::optional<std::pair<std::string, std::string>> login{};
+    /// The password is an smtp::secret: wiped when the options go.
+    std::optional<std::pair<std::string, secret>> login{};
+    /// Instead of `login`: asked for credentials at every AUTH, so each new
+    /// session gets a fresh OAuth 2 token; a refused token is reported to it
+    /// and AUTH is tried once more with its next one (smtp/credentials.hpp).
+    auth::any_credential_provider credentials{};
 };
 
 /// What the pool saw, for tests and monitoring.
@@ -328,17 +334,23 @@ private:
         settings.implicit_tls = P::tls::implicit_tls;
         settings.starttls_required = !P::tls::clear_text_allowed && !P::tls::implicit_tls;
         settings.policy = detail::policy_facts_of<P>();
+        using auth_op = typename detail::auth_algorithm_for<typename P::auth>::type;
         std::optional<sasl::credentials> creds;
-        if (st->po.login)
-            creds = sasl::credentials{st->po.login->first, st->po.login->second};
-        sansio::open<typename detail::auth_algorithm_for<typename P::auth>::type> op(settings, creds);
+        settings.auth_after = static_cast<bool>(st->po.credentials); // a provider's AUTH follows the open
+        if (st->po.login && !settings.auth_after)
+            creds = sasl::credentials{st->po.login->first, st->po.login->second.view()};
+        sansio::open<auth_op> op(settings, creds);
         conn_type& c = *it->c;
-        detail::async_run(c, std::move(op), [st, it](error_code ec) {
+        auto opened = [st, it](error_code ec) {
             if (st->shut)
                 return;
             if (ec) {
                 ++st->stats.sessions_failed;
-                st->slots.erase(it);
+                // A session that still works (a refused AUTH, say) says QUIT
+                // before it goes, as a client should.
+                const bool polite = !it->c->st.broken && !it->c->st.closed;
+                if (!polite)
+                    st->slots.erase(it);
                 // No session is working and this one could not be opened:
                 // the messages waiting fail with its error rather than wait
                 // for connections that may never come.
@@ -351,6 +363,8 @@ private:
                         j.done(std::move(r));
                     }
                 }
+                if (polite)
+                    return quit(st, it);
                 return pump(st);
             }
             ++st->stats.sessions_opened;
@@ -358,6 +372,12 @@ private:
             it->busy = false;
             it->last_used = std::chrono::steady_clock::now();
             pump(st);
+        };
+        detail::async_run(c, std::move(op), [st, it, opened = std::move(opened)](error_code ec) mutable {
+            if (!ec && !st->shut && st->po.credentials) // greeted: AUTH with what the provider gives now
+                return detail::async_auth_with<auth_op>(*it->c, st->po.credentials, std::move(opened),
+                                                        detail::call_handler{});
+            opened(ec);
         });
     }
 
