@@ -11,6 +11,7 @@
 #include <smtp/transport/scripted.hpp>
 
 #include "scripted_server.hpp"
+#include "token_provider.hpp" // examples/: the provider docs/policies.md shows
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -437,4 +438,43 @@ BOOST_FIXTURE_TEST_CASE(pool_provider_refused_twice_quits, pool_fixture)
     BOOST_TEST(results.at(0).error == errc::auth_refused);
     BOOST_TEST(tokens->inner.gets == 2);
     BOOST_TEST(s->done(), s->log());
+}
+
+BOOST_FIXTURE_TEST_CASE(the_examples_cached_token_over_a_pool, pool_fixture)
+{
+    // examples/token_provider.hpp: session 1 refreshes (token-1, valid an
+    // hour); session 2 reuses it, the server has revoked it, so the provider
+    // drops it and refreshes (token-2) for the retry on the same connection.
+    const std::string ehlo = "250-mx.example\r\n250 AUTH XOAUTH2\r\n";
+    auto one = [](script_ptr s, const std::string& to) {
+        s->expect("MAIL FROM:<a@x.org>\r\n").respond("250 ok\r\n").expect("RCPT TO:<" + to + ">\r\n");
+        s->respond("250 ok\r\n").expect("DATA\r\n").respond("354 go\r\n").expect("m-" + to + "\r\n.\r\n");
+        s->respond("250 queued\r\n").expect("QUIT\r\n").respond("221 bye\r\n");
+    };
+    auto s1 = greeted(ehlo);
+    s1->expect(xoauth2_line("token-1")).respond("235 ok\r\n");
+    one(s1, "r0@x.org");
+    auto s2 = greeted(ehlo);
+    s2->expect(xoauth2_line("token-1")).respond(error_challenge).expect("\r\n").respond("535 5.7.8 revoked\r\n");
+    s2->expect(xoauth2_line("token-2")).respond("235 ok\r\n");
+    one(s2, "r1@x.org");
+    scripts = {s1, s2};
+
+    int refreshes = 0;
+    auto tokens = std::make_shared<cached_token>("alice", [&](smtp::error_code&) {
+        return cached_token::token{"token-" + std::to_string(++refreshes), std::chrono::hours(1)};
+    });
+    smtp::pool_options po = with_tokens(tokens);
+    po.max_sessions = 1;
+    po.max_messages_per_session = 1;
+    auto p = make(po);
+    send(p, "r0@x.org");
+    send(p, "r1@x.org");
+    p.async_close([](smtp::error_code, smtp::pool_stats) {});
+    io.run();
+    BOOST_TEST(results.at(0).queued());
+    BOOST_TEST(results.at(1).queued());
+    BOOST_TEST(refreshes == 2);
+    for (const auto& s : scripts)
+        BOOST_TEST(s->done(), s->log());
 }
