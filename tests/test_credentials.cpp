@@ -84,6 +84,29 @@ static_assert(smtp::auth::async_credential_provider<later_tokens>);
 static_assert(!smtp::auth::sync_credential_provider<later_tokens>);
 static_assert(!smtp::auth::credential_provider<std::string>);
 
+/// Not a provider: it can give credentials but cannot hear of a refusal.
+struct deaf_tokens {
+    smtp::auth::credentials get(smtp::error_code&) { return {}; }
+};
+static_assert(!smtp::auth::credential_provider<deaf_tokens>);
+
+// What login() takes: the synchronous form for the synchronous login, and
+// nothing that is not a provider; and never before EHLO.
+template <class Session, class Provider>
+constexpr bool logs_in_with = requires(Session s, Provider& p) { std::move(s).login(p); };
+template <class Session, class Provider>
+constexpr bool logs_in_with_ec = requires(Session s, Provider& p, smtp::error_code& ec, smtp::diagnostics& d) {
+    std::move(s).login(p, ec, d);
+};
+using greeted_session = smtp::session<clear, smtp::state::greeted<false, false>>;
+static_assert(logs_in_with<greeted_session, counting_tokens>);
+static_assert(logs_in_with_ec<greeted_session, counting_tokens>);
+static_assert(!logs_in_with<greeted_session, later_tokens>);
+static_assert(!logs_in_with_ec<greeted_session, later_tokens>);
+static_assert(!logs_in_with<greeted_session, deaf_tokens>);
+static_assert(!logs_in_with<smtp::session<clear, smtp::state::connected<false>>, counting_tokens>);
+static_assert(!logs_in_with<smtp::session<clear, smtp::state::greeted<false, true>>, counting_tokens>);
+
 script_ptr oauth_server()
 {
     return greeted("250-mx.example\r\n250 AUTH XOAUTH2 OAUTHBEARER PLAIN\r\n");

@@ -63,7 +63,8 @@ struct credentials {
 /// call it once, with an error (the AUTH then fails with it, before any
 /// byte of AUTH is sent) or with the credentials. It may be called from
 /// inside async_get or later, from any thread: the session goes on on its
-/// own executor.
+/// own executor. A cancellation of the login reaches its AUTH commands, not
+/// the provider's own work (cancel that yourself).
 class credentials_handler {
 public:
     credentials_handler() = default;
