@@ -26,10 +26,12 @@
 #include <smtp/protocol/error.hpp>
 #include <smtp/version.hpp>
 
+#include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
@@ -329,27 +331,40 @@ public:
 
     void text(const char* p, std::size_t n)
     {
-        while (n > 0) {
-            if (relaxed_ && detail::is_wsp(*p)) {
-                wsp_ = true;
-                ++p;
-                --n;
-                continue;
-            }
-            std::size_t run = 0;
-            if (relaxed_)
-                while (run < n && !detail::is_wsp(p[run]))
-                    ++run;
-            else
-                run = n;
+        if (!relaxed_) {
             open_line();
-            if (wsp_) {
-                put(" ", 1);
-                wsp_ = false;
+            put(p, n);
+            return;
+        }
+        std::size_t i = 0;
+        while (i < n) {
+            if (!line_open_) { // WSP before the first other octet: one space, if the line has more
+                while (i < n && detail::is_wsp(p[i])) {
+                    wsp_ = true;
+                    ++i;
+                }
+                if (i == n)
+                    return;
+                open_line();
             }
-            put(p, run);
-            p += run;
-            n -= run;
+            // Straight into the buffer: each octet writes at most two.
+            char* out = buf_.data() + used_;
+            char* const limit = buf_.data() + buf_.size() - 1;
+            for (; i < n && out < limit; ++i) {
+                const char c = p[i];
+                if (c == ' ' || c == '\t') {
+                    wsp_ = true;
+                    continue;
+                }
+                if (wsp_) {
+                    *out++ = ' ';
+                    wsp_ = false;
+                }
+                *out++ = c;
+            }
+            used_ = static_cast<std::size_t>(out - buf_.data());
+            if (out >= limit)
+                flush();
         }
     }
     void line_end()
@@ -458,9 +473,11 @@ public:
                 ++i;
                 continue;
             }
-            std::size_t run = i + 1;
-            while (run < n && p[run] != '\r' && p[run] != '\n')
-                ++run;
+            // To the next CR or LF (memchr: the bulk of a message is here).
+            const void* lf = std::memchr(p + i, '\n', n - i);
+            std::size_t run = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - p) : n;
+            if (const void* cr = std::memchr(p + i, '\r', run - i))
+                run = static_cast<std::size_t>(static_cast<const char*>(cr) - p);
             text(p + i, run - i);
             i = run;
         }
