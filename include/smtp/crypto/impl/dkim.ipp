@@ -73,7 +73,8 @@ SMTP_DECL dkim_key dkim_key::from_pem(std::string_view pem)
                                         " bits; at least 1024 are required (RFC 8301 3.2), 2048 advised");
         return dkim_key(std::move(key), dkim::algorithm::rsa_sha256, bits);
     }
-    throw std::invalid_argument(std::string("DKIM key: a ") + EVP_PKEY_get0_type_name(raw) +
+    const char* type = EVP_PKEY_get0_type_name(raw);
+    throw std::invalid_argument(std::string("DKIM key: a ") + (type ? type : "non-RSA") +
                                 " key; DKIM signs with RSA (rsa-sha256) or Ed25519 (ed25519-sha256)");
 }
 
