@@ -9,8 +9,9 @@ where the loopback interface is the only one, /etc/resolv.conf is a bind
 mount of a file naming 127.0.0.1, and a small DNS server (dnspython, UDP and
 TCP on 127.0.0.1:53) answers TXT queries from DIR/dns.txt ("NAME RECORD" per
 line). Each DIR/*.eml is then given to opendkim-testmsg; exit status 0 and
-no output is a verified signature. Prints "NAME.eml pass" or
-"NAME.eml fail OUTPUT" per message."""
+no output is a verified signature (a few processes at a time). Prints
+"NAME.eml pass" or "NAME.eml fail OUTPUT" per message, in name order."""
+import concurrent.futures
 import os
 import socket
 import struct
@@ -90,14 +91,19 @@ def inside(d):
         resolv = f.name
     subprocess.run(["mount", "--bind", resolv, "/etc/resolv.conf"], check=True)
     serve(records)
-    for name in sorted(os.listdir(d)):
-        if not name.endswith(".eml"):
-            continue
+
+    def verify(name):
         with open(os.path.join(d, name), "rb") as f:
             p = subprocess.run(["/usr/sbin/opendkim-testmsg"], stdin=f, capture_output=True, timeout=30)
         out = (p.stdout + p.stderr).decode(errors="replace").strip().replace("\n", " ")
         ok = p.returncode == 0 and not out
-        print("%s %s%s" % (name, "pass" if ok else "fail", "" if ok else " (exit %d) %s" % (p.returncode, out)))
+        return "%s %s%s" % (name, "pass" if ok else "fail", "" if ok else " (exit %d) %s" % (p.returncode, out))
+
+    # A process per message (opendkim-testmsg reads one on stdin), a few at a time.
+    names = sorted(n for n in os.listdir(d) if n.endswith(".eml"))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for line in pool.map(verify, names):
+            print(line)
     sys.stdout.flush()
     os.unlink(resolv)
 
