@@ -79,6 +79,10 @@ struct pool_options {
     /// session gets a fresh OAuth 2 token; a refused token is reported to it
     /// and AUTH is tried once more with its next one (smtp/credentials.hpp).
     auth::any_credential_provider credentials{};
+    /// Signs each message as it is queued (a dkim::signer, smtp/dkim.hpp): the
+    /// fields it returns go in front of it. One it cannot sign (it throws)
+    /// completes not_sent with errc::dkim_signing_failed.
+    message_signer sign{};
 };
 
 /// What the pool saw, for tests and monitoring.
@@ -156,9 +160,17 @@ public:
     {
         return detail::initiate<void(error_code, transaction_result), Token>(
             [](auto handler, std::shared_ptr<state> st, outgoing_message m) {
-                if (st->shut) {
+                error_code refused = st->shut ? error_code(errc::session_broken) : error_code();
+                if (!refused && st->po.sign) {
+                    try {
+                        m.message.insert(0, st->po.sign(m.message));
+                    } catch (const std::exception&) {
+                        refused = errc::dkim_signing_failed;
+                    }
+                }
+                if (refused) {
                     transaction_result r;
-                    r.error = errc::session_broken;
+                    r.error = refused;
                     auto ex = boost::asio::get_associated_executor(handler, st->ex);
                     return boost::asio::post(ex, [h = std::move(handler), r = std::move(r)]() mutable {
                         const error_code ec = r.error;
