@@ -81,7 +81,7 @@ struct sign_options {
     /// l=: the length of the body signed. Off by default: with it, anyone on
     /// the way may append to the body without breaking the signature.
     bool body_length = false;
-    std::string identity{}; ///< i=, the agent or user (@DOMAIN or a subdomain's); empty: none
+    std::string identity{}; ///< i=, the agent or user: an address at d= or at one of its subdomains; empty: none
     /// t=: the time of signing (seconds since 1970); none: now, from the caller.
     std::optional<std::int64_t> time{};
     bool timestamp = true;     ///< write t= at all
