@@ -249,16 +249,52 @@ inline std::vector<recipient> recipients_to_retry(const std::vector<recipient>& 
     return out;
 }
 
+namespace detail {
+
+/// Before a result is merged with another: the recipients an attempt that
+/// was not queued accepted at RCPT do not have the message. They take the
+/// reply that ended the attempt as their verdict (in `delivery`, as LMTP's
+/// per-recipient replies), or, when none came (the connection was lost),
+/// an empty reply: no verdict. Then accepted() says who has the message,
+/// whatever attempt it came from.
+inline void settle_recipients(transaction_result& r)
+{
+    if (r.outcome == transaction_outcome::queued)
+        return;
+    const reply* end = nullptr;
+    if (r.final_reply.code().value() != 0)
+        end = &r.final_reply;
+    else if (r.data_reply.code().value() != 0 && r.data_reply.code() != 354)
+        end = &r.data_reply;
+    for (auto& x : r.recipients) {
+        if (!x.rcpt_reply.code().is_positive() || (x.delivery && !x.delivery->code().is_positive()))
+            continue;
+        if (end && !x.delivery)
+            x.delivery = *end;
+        else {
+            x.rcpt_reply = reply{};
+            x.delivery.reset();
+        }
+    }
+}
+
+} // namespace detail
+
 /// Folds the result of a later attempt into what the earlier ones gave, so
 /// that the caller sees one result per message: `which[i]` is the index in
 /// `so_far.recipients` of `next.recipients[i]`. Those recipients take
-/// their new verdict, the others keep theirs; the message-level replies are
+/// their new verdict, the others keep theirs (a recipient accepted at RCPT
+/// by an attempt that was not queued takes the reply that ended it, or an
+/// empty one: accepted() is true only for those that have the message);
+/// the message-level replies are
 /// the last attempt's; attempts add up. The outcome: unknown when the last
 /// attempt's is (the caller must hear of it), queued when some recipient
 /// has the message, the last attempt's otherwise.
 inline void merge_attempt(transaction_result& so_far, transaction_result&& next, const std::vector<std::size_t>& which)
 {
     const bool was_queued = so_far.outcome == transaction_outcome::queued;
+    detail::settle_recipients(so_far);
+    detail::settle_recipients(next);
     for (std::size_t i = 0; i < next.recipients.size() && i < which.size(); ++i)
         if (which[i] < so_far.recipients.size())
             so_far.recipients[which[i]] = std::move(next.recipients[i]);
