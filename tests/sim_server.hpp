@@ -37,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sim {
@@ -67,8 +68,10 @@ struct server {
     std::function<fault(std::size_t)> plan = [](std::size_t) { return fault::none; };
 
     std::map<std::string, int> store; ///< "Message-ID|recipient": times stored
+    /// Connections the clients hold (a connection the server closed counts
+    /// until the client closes it too), the most at once, in all, refused.
     std::size_t open = 0, most_open = 0, connections = 0, refused_connections = 0, mails = 0;
-    std::vector<std::size_t> open_at_connect; ///< connections open as each one came (itself included)
+    std::vector<std::size_t> open_at_connect; ///< `open` as each connection came (itself included)
 
     int stored(const std::string& id, const std::string& rcpt) const
     {
@@ -129,13 +132,15 @@ public:
 private:
     enum class mode { command, data, bdat };
 
+    /// The server closes its side; the connection counts as open until
+    /// the client closes too (as a socket does).
     void drop(bool reset)
     {
         if (reset) {
             out_.clear();
             reset_ = true;
         }
-        end();
+        closed_ = true;
     }
     void reply(std::string_view r) { out_.append(r); }
 
@@ -343,8 +348,10 @@ public:
     template <class H>
     void async_write(boost::asio::const_buffer b, H&& h)
     {
-        if (c_->closed_) { // like a socket whose peer closed: the bytes go nowhere
-            if (c_->reset_)
+        if (c_->closed_) {
+            // Like a socket whose peer closed: the first write succeeds and
+            // its bytes go nowhere; the peer's RST fails the ones after it.
+            if (c_->reset_ || std::exchange(wrote_after_close_, true))
                 return post(std::forward<H>(h), smtp::error_code(boost::asio::error::connection_reset), std::size_t(0));
             return post(std::forward<H>(h), smtp::error_code{}, b.size());
         }
@@ -364,6 +371,7 @@ private:
     }
     executor_type ex_;
     std::unique_ptr<connection> c_;
+    bool wrote_after_close_ = false;
 };
 
 static_assert(smtp::transport::session_transport<transport>);
