@@ -18,6 +18,10 @@
 #define BOOST_TEST_MODULE pool_retry
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -320,3 +324,39 @@ BOOST_FIXTURE_TEST_CASE(a_fixed_rate_is_kept, fixture)
     BOOST_TEST(p.stats().rate_waits > 0u);
     BOOST_TEST(srv->mails == 40u);
 }
+
+#if SMTP_HAS_CANCELLATION
+BOOST_FIXTURE_TEST_CASE(a_message_waiting_for_its_retry_can_be_cancelled, fixture)
+{
+    // Refused with 451 4.7.1, it waits ten seconds for its retry; the
+    // cancellation ends it at once, with its first attempt's result.
+    srv->plan = [](std::size_t) { return sim::fault::refuse_final_451; };
+    auto po = quick(1, 3);
+    po.retry.initial_backoff = 10s;
+    po.retry.jitter = 0;
+    auto p = make(po);
+    boost::asio::cancellation_signal cancel;
+    smtp::transaction_result result;
+    int calls = 0;
+    p.async_send(message(0), boost::asio::bind_cancellation_slot(
+                                 cancel.slot(), [&](smtp::error_code, smtp::transaction_result r) {
+                                     ++calls;
+                                     result = std::move(r);
+                                 }));
+    while (p.stats().retried == 0)
+        BOOST_REQUIRE(io.run_one() > 0);
+    BOOST_TEST(p.queued() == 1u); // waiting for its time
+    cancel.emit(boost::asio::cancellation_type::terminal);
+    const auto t0 = std::chrono::steady_clock::now();
+    io.run(); // nothing left to wait for: returns without the ten seconds
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+    BOOST_TEST(calls == 1);
+    BOOST_TEST(result.error == boost::asio::error::operation_aborted);
+    BOOST_TEST((result.outcome == transaction_outcome::refused));
+    BOOST_TEST(result.final_reply.code().value() == 451u);
+    BOOST_TEST(result.attempts == 1u);
+    BOOST_TEST(srv->mails == 1u);
+    io.restart();
+    close(p);
+}
+#endif

@@ -340,11 +340,13 @@ private:
             st->delayed.erase(d);
         }
         boost::asio::post(st->ex, [st, j = std::move(*found)]() mutable {
-            transaction_result r = detail::not_sent(j.m.to, boost::asio::error::operation_aborted);
-            if (j.so_far) {
-                merge_attempt(*j.so_far, std::move(r), j.which);
-                --j.so_far->attempts; // the cancellation was no attempt
+            transaction_result r;
+            if (j.so_far) { // its attempts' result, marked cancelled unless some recipient has it
                 r = std::move(*j.so_far);
+                if (!r.queued())
+                    r.error = boost::asio::error::operation_aborted;
+            } else {
+                r = detail::not_sent(j.m.to, boost::asio::error::operation_aborted);
             }
             j.done(std::move(r));
             pump(st); // a closing pool may be idle now
@@ -412,6 +414,10 @@ private:
         if (st->closing && st->queue.empty() && st->delayed.empty() &&
             std::none_of(st->slots.begin(), st->slots.end(), [](const slot& s) { return s.busy; }))
             return close_all(st);
+        if (wake == clock::time_point::max() && st->timer_at != clock::time_point::max()) {
+            st->timer_at = clock::time_point::max(); // nothing to wait for any more
+            st->timer.cancel();
+        }
         if (wake != clock::time_point::max() && wake < st->timer_at) {
             st->timer_at = wake;
             st->timer.expires_at(wake);
