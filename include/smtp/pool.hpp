@@ -506,7 +506,7 @@ private:
             if (ec) {
                 ++st->stats.sessions_failed;
                 ++st->failed_opens;
-                const auto& said = it->c->st.diag.server_reply();
+                const std::optional<reply> said = it->c->st.diag.server_reply(); // a copy: the slot goes
                 const bool slow_down = said && is_throttle_signal(*said);
                 st->slots.erase(it);
                 if (slow_down)
