@@ -263,9 +263,10 @@ private:
             reset_tx();
             return reply("554 5.5.1 no valid recipients\r\n");
         }
-        if (fault_ == fault::drop_before_store)
+        const fault f = fault_;
+        if (f == fault::drop_before_store)
             return drop(false);
-        if (fault_ == fault::refuse_final_451) {
+        if (f == fault::refuse_final_451) {
             reset_tx();
             return reply("451 4.7.1 rate limited, try later\r\n");
         }
@@ -273,12 +274,12 @@ private:
         for (const auto& r : rcpts_)
             ++srv_->store[id + "|" + r];
         reset_tx();
-        if (fault_ == fault::drop_after_store)
+        if (f == fault::drop_after_store)
             return drop(false);
         reply("250 2.0.0 queued\r\n");
-        if (fault_ == fault::reply_lost)
+        if (f == fault::reply_lost)
             return drop(true);
-        if (fault_ == fault::reply_then_close)
+        if (f == fault::reply_then_close)
             return drop(false);
     }
 

@@ -175,6 +175,19 @@ BOOST_AUTO_TEST_CASE(only_the_recipients_with_a_transient_reply_are_retried)
     BOOST_TEST((smtp::decide_retry(all, 1, 0ms, no_jitter(), 0.0).action == retry_action::done));
 }
 
+BOOST_AUTO_TEST_CASE(every_recipient_4yz_and_data_refused_for_want_of_them)
+{
+    // Pipelined: DATA went out with the RCPTs, and its 554 only says that
+    // no recipient was accepted. The recipients' 4yz decide.
+    auto r = result(transaction_outcome::refused,
+                    {rcpt("a@x.org", "450 4.2.1 later"), rcpt("b@x.org", "550 5.1.1 no such user")});
+    r.data_reply = rep("554 5.5.1 no valid recipients");
+    r.error = smtp::errc::all_recipients_refused;
+    const auto d = smtp::decide_retry(r, 1, 0ms, no_jitter(), 0.0);
+    BOOST_TEST((d.action == retry_action::retry_recipients));
+    BOOST_TEST(d.recipients == (std::vector<std::size_t>{0}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(lmtp_deliveries_that_failed_transiently_are_retried)
 {
     auto r = result(transaction_outcome::queued, {rcpt("a@x.org", "250 ok"), rcpt("b@x.org", "250 ok")});

@@ -201,8 +201,12 @@ inline retry_decision decide_retry(const transaction_result& r, unsigned attempt
         }
         // DATA, a BDAT chunk or the end of data refused (then no recipient
         // has the message): every recipient not refused for good goes again.
+        // (When RCPT accepted no recipient, DATA's refusal only says so.)
         reply_verdict whole = reply_verdict::none;
-        if (r.outcome == transaction_outcome::refused) {
+        const bool some_rcpt = std::any_of(r.recipients.begin(), r.recipients.end(), [](const recipient_result& x) {
+            return x.rcpt_reply.code().is_positive();
+        });
+        if (r.outcome == transaction_outcome::refused && some_rcpt) {
             const bool lmtp = std::any_of(r.recipients.begin(), r.recipients.end(),
                                           [](const recipient_result& x) { return x.delivery.has_value(); });
             const reply_verdict dv = verdict_of(r.data_reply);
