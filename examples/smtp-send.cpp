@@ -8,6 +8,7 @@
 //             [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]
 //             [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]
 //             [--unix PATH | --proxy socks5://[USER@]HOST[:PORT] | --proxy http://[USER@]HOST[:PORT]]
+//             [--dkim-key PEM --dkim-domain DOMAIN --dkim-selector SELECTOR [--dkim-headers LIST]]
 //             [--debug] < message
 //
 //   --tls       starttls (default, port 587): STARTTLS is required, nothing
@@ -69,6 +70,13 @@
 //               password comes from the environment variable
 //               SMTP_PROXY_PASSWORD (never on the command line). TLS runs
 //               through the proxy, checked against HOST, not the proxy
+//   --dkim-key  DKIM-sign the message (RFC 6376) with this private key
+//               (PEM, not encrypted; RSA of 1024 bits or more: rsa-sha256,
+//               Ed25519: ed25519-sha256), as DOMAIN (d=) and SELECTOR (s=),
+//               which --dkim-domain and --dkim-selector name (all three or
+//               none). --dkim-headers: the header names to sign, comma
+//               separated (default: smtp::dkim::default_headers(); From is
+//               always signed, From, To and Subject once more than present)
 //   --debug     smtplib's transcript on stderr (AUTH secrets masked)
 //
 // The Bcc field is removed from the message before it is sent; the rest goes
@@ -82,6 +90,7 @@
 // lost before the final reply (then it may have been delivered), with one
 // line on stderr saying why, starting "smtp-send: ".
 #include <smtp/client.hpp>
+#include <smtp/dkim.hpp>
 #include <smtp/transport/any_stream.hpp>
 
 #include <algorithm>
@@ -407,6 +416,8 @@ struct config {
     enum class proxy_kind { none, socks5, http } proxy = proxy_kind::none; ///< --proxy
     std::string proxy_user, proxy_host;
     std::uint16_t proxy_port = 0;
+    std::string dkim_key, dkim_domain, dkim_selector; ///< --dkim-*: all three or none
+    std::vector<std::string> dkim_headers;             ///< --dkim-headers; empty: the default list
 };
 
 constexpr std::string_view usage =
@@ -417,6 +428,7 @@ constexpr std::string_view usage =
     "                 [--lmtp] [--dsn-notify NEVER|LIST] [--dsn-ret FULL|HDRS] [--envid ID]\n"
     "                 [--requiretls] [--no-pipelining] [--no-chunking] [--timeout SECONDS]\n"
     "                 [--unix PATH | --proxy socks5://[USER@]HOST[:PORT] | --proxy http://...]\n"
+    "                 [--dkim-key PEM --dkim-domain DOMAIN --dkim-selector SELECTOR [--dkim-headers LIST]]\n"
     "                 [--debug] < message\n"
     "\n"
     "Sends the RFC 5322 message on stdin (without its Bcc field), checked before\n"
@@ -454,6 +466,10 @@ constexpr std::string_view usage =
     "  --proxy URL         through a proxy: socks5://[USER@]HOST[:PORT] (default port 1080)\n"
     "                      or http://[USER@]HOST[:PORT] (CONNECT; default 8080); the\n"
     "                      password from the environment variable SMTP_PROXY_PASSWORD\n"
+    "  --dkim-key PEM      DKIM-sign with this key (RSA: rsa-sha256, Ed25519: ed25519-sha256)\n"
+    "  --dkim-domain D     ...as domain D (d=), with --dkim-key and --dkim-selector\n"
+    "  --dkim-selector S   ...whose key is published at S._domainkey.D (s=)\n"
+    "  --dkim-headers LIST the headers to sign, comma separated (default: the usual ones)\n"
     "  --debug             the transcript on stderr (AUTH secrets masked)\n"
     "\n"
     "Exit status: 0 every recipient accepted; 1 some refused (listed on stderr);\n"
@@ -647,7 +663,8 @@ config parse_command_line(int argc, char** argv)
                                           "--cert",       "--key",     "--key-passphrase-env", "--pin-sha256",
                                           "--user",       "--password-env",      "--oauth-token-env",
                                           "--auth",       "--from",    "--to",    "--dsn-notify",
-                                          "--dsn-ret",    "--envid",   "--timeout", "--proxy",  "--unix"};
+                                          "--dsn-ret",    "--envid",   "--timeout", "--proxy",  "--unix",
+                                          "--dkim-key",   "--dkim-domain", "--dkim-selector", "--dkim-headers"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -703,9 +720,29 @@ config parse_command_line(int argc, char** argv)
             c.unix_path = value;
         } else if (name == "--proxy")
             parse_proxy(value, c);
-        else
+        else if (name == "--dkim-key")
+            c.dkim_key = value;
+        else if (name == "--dkim-domain")
+            c.dkim_domain = value;
+        else if (name == "--dkim-selector")
+            c.dkim_selector = value;
+        else if (name == "--dkim-headers") {
+            for (std::size_t at = 0; at <= value.size();) {
+                const std::size_t comma = std::min(value.find(',', at), value.size());
+                const std::string_view h = value.substr(at, comma - at);
+                if (h.empty())
+                    throw failure("--dkim-headers: a comma list of header names, not \"" + printable(value) + "\"");
+                c.dkim_headers.emplace_back(h);
+                at = comma + 1;
+            }
+        } else
             c.to.emplace_back(value);
     }
+    const int dkim_given = int(!c.dkim_key.empty()) + int(!c.dkim_domain.empty()) + int(!c.dkim_selector.empty());
+    if (dkim_given != 0 && dkim_given != 3)
+        throw failure("DKIM signing needs --dkim-key, --dkim-domain and --dkim-selector together");
+    if (!c.dkim_headers.empty() && dkim_given == 0)
+        throw failure("--dkim-headers goes with --dkim-key, --dkim-domain and --dkim-selector");
     if (!c.unix_path.empty() && c.proxy != config::proxy_kind::none)
         throw failure("--unix or --proxy, not both");
     if (!c.unix_path.empty() && c.port)
@@ -1142,6 +1179,18 @@ int main(int argc, char** argv)
         if (message.empty())
             throw failure("no message on stdin");
         envelope env = make_envelope(cfg, std::move(message));
+        if (!cfg.dkim_key.empty()) { // signs what is sent: after Bcc is gone, before the check
+            smtp::dkim::sign_options o;
+            o.domain = cfg.dkim_domain;
+            o.selector = cfg.dkim_selector;
+            o.headers = cfg.dkim_headers;
+            const smtp::dkim::signer signer(smtp::crypto::dkim_key::from_pem_file(cfg.dkim_key), o);
+            smtp::error_code ec;
+            std::string field = signer.sign(env.data, ec);
+            if (ec)
+                throw failure("--dkim-key: cannot sign this message: " + ec.message());
+            env.data.insert(0, field);
+        }
         env.size = check_before_connecting(cfg, env);
         auto with_tls = [&]<class Dialect>(Dialect) {
             if (cfg.tls == "implicit")

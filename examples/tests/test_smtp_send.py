@@ -31,6 +31,11 @@
     certificate (recorded), a wrong passphrase, none, another CA's; --pin-sha256
     that matches (base64 and hex) and that does not (no command sent); their
     usage errors
+  --dkim-key, --dkim-domain, --dkim-selector (RSA and Ed25519 keys), with and
+    without --dkim-headers: what the server stored verifies with dkimpy (Bcc
+    removed before signing), and a tampered copy does not; an incomplete set
+    of the options, a key that is not one, a message without From: exit 2,
+    one line, nothing sent
   the messages: each fact once, with its numbers (thousands separated): a
     message over the server's SIZE limit (nothing sent), MAIL refused,
     STARTTLS not offered, an address part too long, --envid too long, --port
@@ -501,4 +506,72 @@ for args, what in [(["--key", cert("client", "key")], "--key without --cert"),
                    (["--cert", "/nonexistent/client.pem"], "a --cert that is not there")]:
     rc, out, err = smtp_send(*args, *TO_ONE)
     one_line_failure(what, rc, out, err)
+# DKIM: what the server stored verifies with dkimpy (an independent verifier;
+# tests/live_dkim_test.cpp runs OpenDKIM too), and a tampered copy does not.
+import dkim  # noqa: E402 (Debian's python3-dkim)
+
+DKIM_KEYS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "dkim")
+
+
+def dkim_record(key_file, kind):
+    der = subprocess.run(["openssl", "pkey", "-in", os.path.join(DKIM_KEYS, key_file), "-pubout", "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    p = der[-32:] if kind == "ed25519" else der
+    return ("v=DKIM1; k=%s; p=%s" % (kind, base64.b64encode(p).decode())).encode()
+
+
+DKIM_DNS = {"ed._domainkey.example.com.": dkim_record("ed25519-rfc8463.pem", "ed25519"),
+            "rsa._domainkey.example.com.": dkim_record("rsa2048.pem", "rsa")}
+
+
+def dkim_verifies(data):
+    try:
+        return dkim.verify(data, dnsfunc=lambda name, timeout=5: DKIM_DNS.get(
+            name.decode() if isinstance(name, bytes) else name))
+    except dkim.DKIMException:
+        return False
+
+
+for key, sel, extra in (("ed25519-rfc8463.pem", "ed", []), ("rsa2048.pem", "rsa", ["--dkim-headers", "From,To,Cc,Subject"])):
+    n = len(records("plain"))
+    rc, out, err = smtp_send("--tls", "none", "--dkim-key", os.path.join(DKIM_KEYS, key), "--dkim-domain", "example.com",
+                             "--dkim-selector", sel, *extra, server="plain")
+    check(rc == 0, "--dkim-key %s: failed" % key, show(rc, out, err))
+    recs = new_records("plain", n)
+    check(len(recs) == 1, "--dkim-key %s: %d messages recorded, want 1" % (key, len(recs)))
+    if recs:
+        data = recs[0]["data"]
+        check(data.startswith(b"DKIM-Signature: v=1; a=%s-sha256;" % (b"ed25519" if sel == "ed" else b"rsa")),
+              "--dkim-key %s: no signature in front" % key, repr(data[:200]))
+        check(data.endswith(SENT) and b"Bcc" not in data, "--dkim-key %s: the message after the signature" % key)
+        check(dkim_verifies(data), "--dkim-key %s: dkimpy does not verify what the server stored" % key, repr(data))
+        check(not dkim_verifies(data.replace(b"Body.", b"B0dy.")), "--dkim-key %s: a tampered copy verifies" % key)
+        if extra:
+            flat = data.replace(b"\r\n\t", b" ")
+            check(b"h=From:From:To:To:Cc:Subject:Subject;" in flat, "--dkim-headers: h= is not the list asked for"
+                  " with From, To and Subject over-signed", repr(flat[:300]))
+
+# DKIM's usage errors and a key that cannot sign: one line, nothing sent.
+n = len(records("plain"))
+for args, words in ((["--dkim-key", os.path.join(DKIM_KEYS, "rsa2048.pem"), "--dkim-domain", "example.com"],
+                     "--dkim-key, --dkim-domain and --dkim-selector together"),
+                    (["--dkim-headers", "From"], "--dkim-headers goes with --dkim-key"),
+                    (["--dkim-key", os.path.join(DKIM_KEYS, "p256.pem"), "--dkim-domain", "example.com",
+                      "--dkim-selector", "s"], "DKIM signs with RSA (rsa-sha256) or Ed25519"),
+                    (["--dkim-key", os.path.join(DKIM_KEYS, "rsa512.pem"), "--dkim-domain", "example.com",
+                      "--dkim-selector", "s"], "at least 1024 are required"),
+                    (["--dkim-key", os.path.join(DKIM_KEYS, "rsa2048.pem"), "--dkim-domain", "example.com",
+                      "--dkim-selector", "a;b"], "selector (s=)"),
+                    (["--dkim-key", os.path.join(DKIM_KEYS, "rsa2048.pem"), "--dkim-domain", "example.com",
+                      "--dkim-selector", "s", "--dkim-headers", "From,,To"], "--dkim-headers: a comma list")):
+    rc, out, err = smtp_send("--tls", "none", *args, server="plain")
+    one_line_failure(" ".join(args[:1]) + " (%s)" % words, rc, out, err)
+    check(words in err, "DKIM usage error: want %r" % words, err)
+rc, out, err = smtp_send("--tls", "none", "--from", "a@example.com", "--to", "b@example.com", "--dkim-key",
+                         os.path.join(DKIM_KEYS, "rsa2048.pem"), "--dkim-domain", "example.com", "--dkim-selector", "s",
+                         stdin="Subject: no From\n\nbody\n", server="plain")
+one_line_failure("--dkim-key, a message without From", rc, out, err)
+check("cannot sign this message" in err and "no From header" in err, "DKIM without From: reason", err)
+check(len(records("plain")) == n, "DKIM usage errors: something was sent")
+
 finish()

@@ -93,6 +93,10 @@ struct pool_options {
     double rate_burst = 1; ///< tokens the bucket holds: messages that may start at once after a quiet time
     /// AUTH with these after the greeting (and STARTTLS); none: no AUTH.
     std::optional<std::pair<std::string, std::string>> login{};
+    /// Signs each message as it is queued (a dkim::signer, smtp/dkim.hpp): the
+    /// fields it returns go in front of it. One it cannot sign (it throws)
+    /// completes not_sent with errc::dkim_signing_failed.
+    message_signer sign{};
 };
 
 /// What the pool saw, for tests and monitoring.
@@ -176,9 +180,17 @@ public:
     {
         return detail::initiate<void(error_code, transaction_result), Token>(
             [](auto handler, std::shared_ptr<state> st, outgoing_message m) {
-                if (st->shut) {
+                error_code refused = st->shut ? error_code(errc::session_broken) : error_code();
+                if (!refused && st->po.sign) {
+                    try {
+                        m.message.insert(0, st->po.sign(m.message));
+                    } catch (const std::exception&) {
+                        refused = errc::dkim_signing_failed;
+                    }
+                }
+                if (refused) {
                     transaction_result r;
-                    r.error = errc::session_broken;
+                    r.error = refused;
                     auto ex = boost::asio::get_associated_executor(handler, st->ex);
                     return boost::asio::post(ex, [h = std::move(handler), r = std::move(r)]() mutable {
                         const error_code ec = r.error;

@@ -2,7 +2,8 @@
 ///
 /// The sans-I/O protocol core, all of it: replies and their parser, commands,
 /// extensions and the capability record, the DATA encoder and the BDAT framer,
-/// the transaction engine and the check of a message before connecting.
+/// the transaction engine and the check of a message before connecting,
+/// DKIM's canonicalisation and signature field (its crypto comes from outside).
 /// No sockets, no Asio, no OpenSSL.
 #ifndef SMTP_PROTOCOL_HPP
 #define SMTP_PROTOCOL_HPP
@@ -13,6 +14,7 @@
 #include <smtp/protocol/commands.hpp>
 #include <smtp/protocol/data_encoder.hpp>
 #include <smtp/protocol/diagnostics.hpp>
+#include <smtp/protocol/dkim.hpp>
 #include <smtp/protocol/envelope.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/protocol/extension_parameters.hpp>

@@ -714,8 +714,12 @@ public:
     /// each message costs about one round trip. One result per message,
     /// each with its own error; nothing throws for a refusal or a lost
     /// connection: after one, the messages not yet sent say not_sent.
+    /// With `sign` (a dkim::signer, say: smtp/dkim.hpp), each message goes
+    /// with the fields it returns in front; one it cannot sign (it throws)
+    /// is not sent, errc::dkim_signing_failed.
     template <class..., class S_ = S, class P_ = P>
-    std::vector<transaction_result> send_all(std::span<const outgoing_message> messages)
+    std::vector<transaction_result> send_all(std::span<const outgoing_message> messages,
+                                             const message_signer& sign = {})
         requires(ehlo_done<S_> && no_transaction_open<S_> && encrypted_or_clear_text_allowed<P_, S_>)
     {
         // Planned a window at a time, so that memory does not grow with the
@@ -730,15 +734,38 @@ public:
         }
         std::vector<transaction> ts;
         ts.reserve(std::min(window, messages.size()));
+        std::vector<std::string> signed_text; // this window's signed messages (reserved: views stay valid)
+        std::vector<std::optional<transaction_result>> unsigned_out; // messages the signer refused
         error_code ec;
         for (std::size_t at = 0; at < messages.size(); at += window) {
             ts.clear();
-            for (const auto& m : messages.subspan(at, std::min(window, messages.size() - at)))
-                ts.push_back(plan(m.from, m.to, m.message, m.options));
-            if (!ec) // after a broken session, the rest are not sent
+            signed_text.clear();
+            signed_text.reserve(window);
+            unsigned_out.assign(std::min(window, messages.size() - at), std::nullopt);
+            std::size_t i = 0;
+            for (const auto& m : messages.subspan(at, std::min(window, messages.size() - at))) {
+                std::string_view text = m.message;
+                if (sign) {
+                    try {
+                        signed_text.push_back(sign(m.message) + m.message);
+                        text = signed_text.back();
+                    } catch (const std::exception&) {
+                        unsigned_out[i++] = detail::not_sent(m.to, errc::dkim_signing_failed);
+                        continue;
+                    }
+                }
+                ++i;
+                ts.push_back(plan(m.from, m.to, text, m.options));
+            }
+            if (!ec && !ts.empty()) // after a broken session, the rest are not sent
                 ec = detail::run(*c_, sansio::transactions(std::span<transaction>(ts)));
-            for (auto& t : ts) {
-                out.push_back(std::move(t).result());
+            auto t = ts.begin();
+            for (auto& refused : unsigned_out) {
+                if (refused) {
+                    out.push_back(std::move(*refused));
+                    continue;
+                }
+                out.push_back(std::move(*t++).result());
                 if (ec && !out.back().error && out.back().outcome == transaction_outcome::not_sent)
                     out.back().error = ec;
             }

@@ -19,6 +19,7 @@
 #endif
 
 #include <smtp/crypto/impl/openssl.ipp> // non-template definitions: in this file only
+#include <smtp/crypto/impl/dkim.ipp>    // the same for DKIM's SHA-256 and keys (smtp/dkim.hpp)
 #include <smtp/full.hpp>
 
 SMTP_NAMESPACE_BEGIN

@@ -2,8 +2,10 @@
 // (from smtp::compiled), the light headers, no Asio and no OpenSSL header
 // (the ctest separate_mode_has_no_io_headers lists this file's includes).
 // Two sessions against main.cpp's loopback server, over the compiled
-// connection types: log::none, then log::transcript.
+// connection types: log::none, then log::transcript. And a DKIM signature
+// (smtp/dkim.hpp: its OpenSSL part is compiled in src.hpp too).
 #include <smtp/client.hpp>
+#include <smtp/dkim.hpp>
 
 #include <sstream>
 #include <stdexcept>
@@ -36,6 +38,16 @@ std::string send_two_messages(unsigned short port)
         auto s = std::move(smtp::connect<clear>(options)).ehlo();
         expect(s.has_extn("AUTH"), "the server's AUTH extension");
         auto a = std::move(s).login("alice", "secret");
+        // RFC 8463 Appendix A's test key.
+        smtp::dkim::sign_options o;
+        o.domain = "example.org";
+        o.selector = "test";
+        const smtp::dkim::signer signer(smtp::crypto::dkim_key::from_pem("-----BEGIN PRIVATE KEY-----\n"
+                                                                         "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+                                                                         "-----END PRIVATE KEY-----\n"),
+                                        o);
+        const std::string field = signer.sign("From: alice@example.org\r\nSubject: one\r\n\r\nHello.\r\n");
+        expect(field.rfind("DKIM-Signature: v=1; a=ed25519-sha256;", 0) == 0, "a DKIM signature");
         const auto r = a.sendmail("alice@example.org", {"bob@example.org"}, "Subject: one\r\n\r\nHello.\r\n");
         expect(r.refused().empty() && !r.error, "the first message accepted");
         expect(std::move(a).quit().clean(), "QUIT answered 221");

@@ -126,6 +126,10 @@ enum class errc {
     proxy_reply_too_long,           ///< the proxy's reply did not end within its bound
     proxy_closed,                   ///< the proxy closed the connection before the tunnel was up
     proxy_invalid_request,          ///< the mail server's name or the credentials cannot be sent to the proxy
+
+    // --- DKIM signing (smtp/protocol/dkim.hpp, smtp/dkim.hpp) -------------------------
+    dkim_invalid_message,           ///< the message cannot be signed: no From header, or a header line without a colon
+    dkim_signing_failed,            ///< the message signer failed (its exception's text: diagnostics' text)
 };
 
 namespace detail {
@@ -219,6 +223,9 @@ public:
         case errc::proxy_closed: return "the proxy closed the connection before the tunnel was up";
         case errc::proxy_invalid_request:
             return "the mail server's name or the proxy credentials cannot be sent to the proxy";
+        case errc::dkim_invalid_message:
+            return "the message cannot be DKIM-signed: it has no From header, or a header line without a colon";
+        case errc::dkim_signing_failed: return "the message could not be DKIM-signed";
         }
         return "unknown smtp error";
     }
