@@ -523,12 +523,12 @@ private:
                 st->slots.erase(it);
                 if (slow_down)
                     throttle(*st);
-                // Nothing is open or opening: the messages waiting had
+                // Nothing is open or opening (but QUITting): the messages waiting had
                 // their attempt, and the retry policy says whether they
                 // wait for another (a 421 "too busy") or end with its
                 // error (a 554) rather than wait for connections that may
                 // never come.
-                if (st->slots.empty()) {
+                if (std::all_of(st->slots.begin(), st->slots.end(), [](const slot& s) { return s.quitting; })) {
                     auto waiting = std::move(st->queue);
                     st->queue.clear();
                     std::vector<job> again;
