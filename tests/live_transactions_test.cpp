@@ -327,3 +327,98 @@ BOOST_AUTO_TEST_CASE(pool_delivers_each_message_once)
     }
     BOOST_TEST(subjects.size() == static_cast<std::size_t>(n)); // each once
 }
+
+// --- OAuth tokens that expire, against aiosmtpd ------------------------------
+
+namespace {
+
+/// Hands out the tokens it was given, in order, and notes the refused ones.
+struct token_list {
+    std::vector<std::string> tokens;
+    std::size_t next = 0;
+    std::vector<std::string> refused_tokens{};
+
+    smtp::auth::credentials get(smtp::error_code& ec)
+    {
+        ec = {};
+        if (next == tokens.size()) {
+            ec = errc::sasl_invalid_credentials;
+            return {};
+        }
+        return {"alice", tokens[next++], ""};
+    }
+    void refused(const smtp::auth::credentials& c, const smtp::reply&) { refused_tokens.emplace_back(c.secret.view()); }
+};
+
+/// How many AUTH commands server `name` has seen (its events.txt).
+std::size_t auth_commands(const std::string& name)
+{
+    std::ifstream f(fs::path(env("SMTP_TEST_" + name + "_RECORD")) / "events.txt");
+    std::size_t n = 0;
+    for (std::string line; std::getline(f, line);)
+        n += line.rfind("AUTH ", 0) == 0;
+    return n;
+}
+
+using oauth = smtp::policies<smtp::auth::mechanisms<smtp::sasl::xoauth2>>; // STARTTLS required, verified
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(oauth_tokens_that_expire_against_aiosmtpd)
+{
+    // Server "oauth": STARTTLS, XOAUTH2 for alice, each of t1..t4 accepted
+    // once (then it has expired), no other token ever.
+    const auto opts = live::server("OAUTH");
+    token_list tokens{{"t1", "t1", "t2", "spent", "t1"}};
+    {
+        // t1: accepted. One AUTH.
+        auto a = std::move(smtp::connect<oauth>(opts)).ehlo().starttls().ehlo().login(tokens);
+        a.sendmail("author@example.com", {"a@example.com"}, "Subject: oauth 1\r\n\r\nHello.\r\n");
+        std::move(a).quit();
+    }
+    BOOST_TEST(auth_commands("OAUTH") == 1u);
+    {
+        // t1 again: expired, refused after the error challenge; the provider
+        // hears it, and t2 goes on the same connection.
+        auto a = std::move(smtp::connect<oauth>(opts)).ehlo().starttls().ehlo().login(tokens);
+        a.sendmail("author@example.com", {"a@example.com"}, "Subject: oauth 2\r\n\r\nHello.\r\n");
+        std::move(a).quit();
+    }
+    BOOST_TEST(auth_commands("OAUTH") == 3u);
+    BOOST_TEST(tokens.refused_tokens == std::vector<std::string>{"t1"});
+    {
+        // "spent" and t1 again: both refused; the second refusal is the
+        // error, with the server's 535, and no third AUTH goes out.
+        auto e = std::move(smtp::connect<oauth>(opts)).ehlo().starttls().ehlo();
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        auto r = std::move(e).login(tokens, ec, diag);
+        BOOST_TEST(ec == errc::auth_refused);
+        BOOST_REQUIRE(diag.server_reply().has_value());
+        BOOST_TEST(diag.server_reply()->code().value() == 535u);
+        std::move(r).recover().quit();
+    }
+    BOOST_TEST(auth_commands("OAUTH") == 5u);
+    BOOST_TEST((tokens.refused_tokens == std::vector<std::string>{"t1", "spent", "t1"}));
+
+    // A pool, one message per session: each session asks for a token of its
+    // own (t3, then t4), none refused.
+    auto fresh = std::make_shared<token_list>(token_list{{"t3", "t4"}});
+    boost::asio::io_context io;
+    smtp::pool_options po;
+    po.max_sessions = 1;
+    po.max_messages_per_session = 1;
+    po.credentials = smtp::auth::any_credential_provider(fresh);
+    smtp::pool<oauth> pool(io.get_executor(), opts, po);
+    int queued = 0;
+    for (int i = 0; i < 2; ++i)
+        pool.async_send({"author@example.com", {{"a@example.com"}}, "Subject: oauth pool\r\n\r\nm\r\n", {}},
+                        [&](smtp::error_code, smtp::transaction_result r) { queued += r.queued(); });
+    pool.async_close([](smtp::error_code, smtp::pool_stats) {});
+    io.run();
+    BOOST_TEST(queued == 2);
+    BOOST_TEST(fresh->next == 2u);
+    BOOST_TEST(fresh->refused_tokens.empty());
+    BOOST_TEST(auth_commands("OAUTH") == 7u);
+    BOOST_TEST(live::records("OAUTH").size() == 4u);
+}

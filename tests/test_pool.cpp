@@ -244,12 +244,13 @@ BOOST_FIXTURE_TEST_CASE(auth_in_clear_is_refused_by_the_session_rules, fixture)
     // (smtp/protocol/session_rules.hpp, the table the typestate reads) forbid
     // AUTH in clear. The pool says so with errc::auth_in_clear (no STARTTLS
     // was ever asked for, so not starttls_not_offered), and no AUTH line, no
-    // credential and no message goes out.
+    // credential and no message goes out; the session, which still works, QUITs.
     smtp::pool_options po;
     po.max_sessions = 1;
     po.login = std::make_pair(std::string("user"), std::string("secret"));
     auto s = std::make_shared<smtp::transport::script>();
     s->respond("220 mx\r\n").expect("EHLO client.example\r\n").respond("250-mx.example\r\n250 AUTH PLAIN\r\n");
+    s->expect("QUIT\r\n").respond("221 bye\r\n");
     scripts.push_back(s);
     auto p = make(po);
     send(p, "r0@x.org");

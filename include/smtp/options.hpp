@@ -9,6 +9,7 @@
 
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/protocol/transaction.hpp>
+#include <smtp/secret.hpp>
 #include <smtp/version.hpp>
 
 #include <chrono>
@@ -45,8 +46,9 @@ struct tls_options {
     std::string cert_file{};
     /// The certificate's private key (PEM); empty: in cert_file.
     std::string key_file{};
-    /// The passphrase of an encrypted key (never read from a terminal).
-    std::string key_passphrase{};
+    /// The passphrase of an encrypted key (never read from a terminal); an
+    /// smtp::secret, wiped when the options go.
+    secret key_passphrase{};
     /// The oldest TLS version accepted.
     tls_version min_version = tls_version::v1_2;
     /// TLS 1.2 cipher list in OpenSSL's syntax ("ECDHE+AESGCM"); empty: OpenSSL's default.

@@ -48,6 +48,7 @@
 #define SMTP_POOL_HPP
 
 #include <smtp/cancellation.hpp>
+#include <smtp/credentials.hpp>
 #include <smtp/full.hpp> // client.hpp, and in separate mode the definitions an asynchronous pool needs
 #include <smtp/protocol/retry_policy.hpp>
 #include <smtp/version.hpp>
@@ -92,7 +93,12 @@ struct pool_options {
     double max_rate = 0;   ///< messages (transactions) per second, a token bucket; 0: no bound
     double rate_burst = 1; ///< tokens the bucket holds: messages that may start at once after a quiet time
     /// AUTH with these after the greeting (and STARTTLS); none: no AUTH.
-    std::optional<std::pair<std::string, std::string>> login{};
+    /// The password is an smtp::secret: wiped when the options go.
+    std::optional<std::pair<std::string, secret>> login{};
+    /// Instead of `login`: asked for credentials at every AUTH, so each new
+    /// session gets a fresh OAuth 2 token; a refused token is reported to it
+    /// and AUTH is tried once more with its next one (smtp/credentials.hpp).
+    auth::any_credential_provider credentials{};
     /// Signs each message as it is queued (a dkim::signer, smtp/dkim.hpp): the
     /// fields it returns go in front of it. One it cannot sign (it throws)
     /// completes not_sent with errc::dkim_signing_failed.
@@ -507,20 +513,28 @@ private:
         settings.implicit_tls = P::tls::implicit_tls;
         settings.starttls_required = !P::tls::clear_text_allowed && !P::tls::implicit_tls;
         settings.policy = detail::policy_facts_of<P>();
+        using auth_op = typename detail::auth_algorithm_for<typename P::auth>::type;
         std::optional<sasl::credentials> creds;
-        if (st->po.login)
-            creds = sasl::credentials{st->po.login->first, st->po.login->second};
-        sansio::open<typename detail::auth_algorithm_for<typename P::auth>::type> op(settings, creds);
+        settings.auth_after = static_cast<bool>(st->po.credentials); // a provider's AUTH follows the open
+        if (st->po.login && !settings.auth_after)
+            creds = sasl::credentials{st->po.login->first, st->po.login->second.view()};
+        sansio::open<auth_op> op(settings, creds);
         conn_type& c = *it->c;
-        detail::async_run(c, std::move(op), [st, it](error_code ec) {
+        auto opened = [st, it](error_code ec) {
             if (st->shut)
                 return;
             if (ec) {
                 ++st->stats.sessions_failed;
                 ++st->failed_opens;
-                const std::optional<reply> said = it->c->st.diag.server_reply(); // a copy: the slot goes
+                const std::optional<reply> said = it->c->st.diag.server_reply(); // a copy: the slot may go
                 const bool slow_down = said && is_throttle_signal(*said);
-                st->slots.erase(it);
+                // A session that still works (a refused AUTH, say) says QUIT
+                // before it goes, as a client should.
+                const bool polite = !it->c->st.broken && !it->c->st.closed;
+                if (polite)
+                    it->quitting = true; // quit() below
+                else
+                    st->slots.erase(it);
                 if (slow_down)
                     throttle(*st);
                 // Nothing is open or opening (but QUITting): the messages waiting had
@@ -542,6 +556,8 @@ private:
                     }
                     requeue(*st, again);
                 }
+                if (polite)
+                    return quit(st, it);
                 return pump(st);
             }
             ++st->stats.sessions_opened;
@@ -550,6 +566,12 @@ private:
             it->busy = false;
             it->last_used = std::chrono::steady_clock::now();
             pump(st);
+        };
+        detail::async_run(c, std::move(op), [st, it, opened = std::move(opened)](error_code ec) mutable {
+            if (!ec && !st->shut && st->po.credentials) // greeted: AUTH with what the provider gives now
+                return detail::async_auth_with<auth_op>(*it->c, st->po.credentials, std::move(opened),
+                                                        detail::call_handler{});
+            opened(ec);
         });
     }
 

@@ -63,7 +63,9 @@
 #define SMTP_SESSION_HPP
 
 #include <smtp/detail/config.hpp>
+#include <smtp/credentials.hpp>
 #include <smtp/detail/connection_fwd.hpp>
+#include <smtp/detail/provided_auth.hpp>
 #include <smtp/message.hpp>
 #include <smtp/policies.hpp>
 #include <smtp/protocol.hpp>
@@ -502,6 +504,65 @@ public:
     {
         return async_transition<next<state::greeted<E, true>>>(make_auth_op({user, secret}),
                                                                std::forward<Token>(token));
+    }
+
+    /// AUTH with credentials from a provider (smtp/credentials.hpp), asked
+    /// now: a refused bearer token (XOAUTH2, OAUTHBEARER) is reported to its
+    /// refused() and AUTH is tried once more, on this connection, with the
+    /// next one it gives; a refused password is reported and not retried.
+    /// The synchronous form takes a sync_credential_provider; its error
+    /// (get() setting `ec`) is the login's, before any AUTH is sent.
+    template <class..., class Provider, class S_ = S, class P_ = P>
+    auto login(Provider& provider) &&
+        requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
+                 encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_> &&
+                 auth::sync_credential_provider<Provider>)
+    {
+        error_code ec;
+        diagnostics diag;
+        return std::move(*this).login(provider, ec, diag).value();
+    }
+    template <class..., class Provider, class S_ = S, class P_ = P>
+    auto login(Provider& provider, error_code& ec, diagnostics& diag) &&
+        requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
+                 encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_> &&
+                 auth::sync_credential_provider<Provider>)
+    {
+        using Next = next<state::greeted<E, true>>;
+        if (!usable(ec, diag))
+            return step<Next, session>(std::move(*this), ec, diag);
+        ec = detail::auth_with<auth_op>(*c_, provider);
+        diag = detail::state_of(*c_).diag;
+        if (ec)
+            return step<Next, session>(std::move(*this), ec, diag);
+        return step<Next, session>(Next(std::move(c_)));
+    }
+    /// Completion: void(error_code, step<authenticated session, this session>).
+    /// Either form of provider (the asynchronous one when it has both); it
+    /// must outlive the operation.
+    template <class..., class Provider, class Token, class S_ = S, class P_ = P>
+    auto async_login(Provider& provider, Token&& token) &&
+        requires(ehlo_done<S_> && not_authenticated<S_> && no_transaction_open<S_> && policy_has_mechanisms<P_> &&
+                 encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_> &&
+                 auth::credential_provider<Provider>)
+    {
+        static_assert(detail::has_full_definitions<conn_type>, SMTP_DETAIL_ASYNC_NEEDS_FULL);
+        using Next = next<state::greeted<E, true>>;
+        using result_type = step<Next, session>;
+        conn_type& c = conn();
+        return detail::initiate<void(error_code, result_type), Token>(
+            [&c, &provider](auto handler, session self) {
+                detail::async_auth_with<auth_op>(c, provider, std::move(handler),
+                                                 [self = std::move(self)](auto&& h, error_code ec) mutable {
+                                                     if (ec) {
+                                                         diagnostics d = detail::state_of(*self.c_).diag;
+                                                         std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
+                                                     } else {
+                                                         std::move(h)(ec, result_type(Next(std::move(self.c_))));
+                                                     }
+                                                 });
+            },
+            token, std::move(*this));
     }
 
     // --- Mail ---------------------------------------------------------------------
@@ -1310,10 +1371,8 @@ private:
         return plan<std::string_view>(from, to, message, options);
     }
 
-    static auto make_auth_op(sasl::credentials creds)
-    {
-        return typename detail::auth_algorithm_for<typename P::auth>::type(creds);
-    }
+    using auth_op = typename detail::auth_algorithm_for<typename P::auth>::type;
+    static auto make_auth_op(sasl::credentials creds) { return auth_op(creds); }
 
     template <class C>
     reply keep_state(const C& command, bool any_code)

@@ -41,7 +41,8 @@ MAIL for n in -9..9 (any other value gets 501, a syntax error).
 --auth is "none" or a comma list of plain-login (aiosmtpd's PLAIN and LOGIN),
 cram-md5, xoauth2 and oauthbearer. The first three check --user and
 --password; the OAuth ones --user and --oauth-token (a wrong token gets the
-JSON error challenge, then 535).
+JSON error challenge, then 535), and each of --oauth-tokens-once's tokens
+once only (a token that expires after use, for tests of token refresh).
 """
 
 import argparse
@@ -91,6 +92,8 @@ def parse_args(argv):
     p.add_argument("--user", default="user")
     p.add_argument("--password", default="password")
     p.add_argument("--oauth-token", default="token", help="the bearer token XOAUTH2 and OAUTHBEARER accept")
+    p.add_argument("--oauth-tokens-once", default="", metavar="T1,T2,...",
+                   help="bearer tokens accepted once each, beside --oauth-token: a token that expires once used")
     p.add_argument("--auth-allow-plaintext", action="store_true",
                    help="offer and accept AUTH without TLS (aiosmtpd auth_require_tls=False)")
     p.add_argument("--lmtp", action="store_true", help="speak LMTP (LHLO, per-recipient DATA replies)")
@@ -250,6 +253,7 @@ def subject_cn(cert):
 
 def make_protocol_class(base, args):
     user, password, token = args.user.encode(), args.password.encode(), args.oauth_token.encode()
+    once = {t.encode() for t in args.oauth_tokens_once.split(",") if t}  # shared by every connection
 
     class Protocol(base):
         def __init__(self, handler, *a, **kw):
@@ -328,6 +332,9 @@ def make_protocol_class(base, args):
             if response is None:
                 return AuthResult(success=False, handled=True)
             login, bearer = parse(response)
+            if login == user and bearer in once:
+                once.discard(bearer)  # used: it has expired
+                return self._succeed(mechanism, login)
             if login == user and bearer == token:
                 return self._succeed(mechanism, login)
             # The error challenge (a JSON document); the client's dummy answer;

@@ -63,6 +63,19 @@ concept mechanism = requires(M m, const M cm, std::string_view challenge, std::s
     requires std::constructible_from<M, const credentials&>;
 };
 
+/// Whether a mechanism's secret is an OAuth 2 bearer token, one that expires
+/// and that a credential provider can replace (smtp/credentials.hpp): a
+/// mechanism says so with `static constexpr bool bearer_token = true`, as
+/// xoauth2 and oauthbearer do. A refused token is asked for again once; a
+/// refused password is not.
+template <class M>
+inline constexpr bool takes_bearer_token = [] {
+    if constexpr (requires { M::bearer_token; })
+        return static_cast<bool>(M::bearer_token);
+    else
+        return false;
+}();
+
 /// The hashing the mechanisms need, all static. Inputs are bytes in
 /// string_views; digests come back as arrays.
 template <class C>
@@ -400,6 +413,7 @@ class xoauth2 : public detail::oauth_base<xoauth2> {
 public:
     static constexpr std::string_view name = "XOAUTH2";
     static constexpr std::string_view error_response = "";
+    static constexpr bool bearer_token = true; ///< the secret is a token that expires (takes_bearer_token)
 
     explicit xoauth2(const credentials& c) noexcept : creds_(c) {}
 
@@ -445,6 +459,7 @@ class oauthbearer : public detail::oauth_base<oauthbearer> {
 public:
     static constexpr std::string_view name = "OAUTHBEARER";
     static constexpr std::string_view error_response = "\x01";
+    static constexpr bool bearer_token = true; ///< the secret is a token that expires (takes_bearer_token)
 
     explicit oauthbearer(const credentials& c, const oauthbearer_options& o = {}) noexcept : creds_(c), opts_(o) {}
 

@@ -330,7 +330,7 @@ inline bool holds_encrypted_key(const std::string& path)
 
 /// The passphrase callback: never a terminal prompt; notes that the key was encrypted.
 struct passphrase_source {
-    const std::string* passphrase;
+    std::string_view passphrase;
     bool asked = false;
 };
 inline int give_passphrase(char* buf, int size, int, void* user)
@@ -339,10 +339,10 @@ inline int give_passphrase(char* buf, int size, int, void* user)
     if (!src)
         return 0;
     src->asked = true;
-    const std::size_t n = src->passphrase->size();
+    const std::size_t n = src->passphrase.size();
     if (size < 0 || n > static_cast<std::size_t>(size))
         return 0;
-    std::copy(src->passphrase->begin(), src->passphrase->end(), buf);
+    std::copy(src->passphrase.begin(), src->passphrase.end(), buf);
     return static_cast<int>(n);
 }
 
@@ -395,7 +395,7 @@ inline std::unique_ptr<tls_setup> prepare_tls(const tls_options& t, error_code& 
         const std::string& key = t.key_file.empty() ? t.cert_file : t.key_file;
         if (!readable(key))
             return fail(tls_errc::key_file_unreadable);
-        passphrase_source src{&t.key_passphrase};
+        passphrase_source src{t.key_passphrase.view()};
         EVP_PKEY* pkey = nullptr;
         if (BIO* bio = BIO_new_file(key.c_str(), "r")) {
             pkey = PEM_read_bio_PrivateKey(bio, nullptr, give_passphrase, &src);

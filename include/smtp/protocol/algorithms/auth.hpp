@@ -15,6 +15,7 @@
 #include <smtp/protocol/commands.hpp>
 #include <smtp/protocol/extensions.hpp>
 #include <smtp/protocol/sasl.hpp>
+#include <smtp/secret.hpp>
 #include <smtp/version.hpp>
 
 #include <optional>
@@ -30,6 +31,15 @@ template <sasl::mechanism M>
 class auth {
 public:
     explicit auth(const sasl::credentials& creds) : mech_(creds) {}
+    auth(auth&&) = default;
+    auth& operator=(auth&&) = default;
+    ~auth()
+    {
+        // What went out held the credentials (PLAIN's and XOAUTH2's in clear
+        // before base64): no copy of them lingers in freed memory.
+        detail::wipe_string(raw_);
+        detail::wipe_string(decoded_);
+    }
 
     template <class State>
     next_action resume(State& st, error_code io_ec)
@@ -46,6 +56,7 @@ public:
                     return finish();
                 return write(st, challenges_ == 0 ? cmd::auth::name : cmd::auth_response::name, step::written);
             case step::written:
+                detail::wipe_string(st.wbuf); // the AUTH line, in base64: gone from the write buffer too
                 if (io_ec) {
                     st.fail(io_ec);
                     return finish();
@@ -154,10 +165,23 @@ public:
     {}
     auth_any(auth_any&&) = default;
     auth_any& operator=(auth_any&&) = default;
-    ~auth_any()
+    ~auth_any() = default; // secret_ is wiped by its own destructor
+
+    /// Whether the mechanism it picks from what the server offers (`caps`,
+    /// the EHLO record) takes a bearer token (sasl::takes_bearer_token).
+    template <class Caps>
+    static bool picks_bearer_token(const Caps& caps)
     {
-        for (char& c : secret_) // the password does not linger in freed memory
-            static_cast<volatile char&>(c) = '\0';
+        const auto& offered = caps.template get<ext::auth>();
+        bool found = false, token = false;
+        auto pick = [&]<class Mech>(std::type_identity<Mech>) {
+            if (!found && offered && offered->contains(Mech::name)) {
+                found = true;
+                token = sasl::takes_bearer_token<Mech>;
+            }
+        };
+        (pick(std::type_identity<M>{}), ...);
+        return token;
     }
 
     template <class State>
@@ -168,7 +192,7 @@ public:
             bool found = false;
             auto pick = [&]<class Mech>(std::type_identity<Mech>) {
                 if (!found && offered && offered->contains(Mech::name)) {
-                    chosen_.template emplace<auth<Mech>>(sasl::credentials{username_, secret_, authzid_});
+                    chosen_.template emplace<auth<Mech>>(sasl::credentials{username_, secret_.view(), authzid_});
                     found = true;
                 }
             };
@@ -189,9 +213,33 @@ public:
     }
 
 private:
-    std::string username_, secret_, authzid_;
+    std::string username_;
+    secret secret_;
+    std::string authzid_;
     std::variant<std::monostate, auth<M>...> chosen_{};
 };
+
+/// Whether the AUTH that just ended (with `ec`, on the state `st`) refused
+/// the credentials: the server's 5yz (auth_refused, whether an OAuth error
+/// challenge came before it or not; sasl_server_error when SCRAM's
+/// server-final said e=), on a connection that still works. A 4yz (454:
+/// try later) is not a refusal of the credentials.
+template <class State>
+bool credentials_refused(const State& st, error_code ec)
+{
+    if (st.broken || !(ec == errc::sasl_server_error || ec == errc::auth_refused))
+        return false;
+    const auto& r = st.diag.server_reply();
+    return r && r->code().is_permanent();
+}
+
+/// credentials_refused, and the mechanism `Auth` (auth_any<M...>) picked
+/// takes a bearer token: a new token may be tried once (smtp/credentials.hpp).
+template <class Auth, class State>
+bool token_refused(const State& st, error_code ec)
+{
+    return credentials_refused(st, ec) && Auth::picks_bearer_token(st.caps);
+}
 
 } // namespace sansio
 SMTP_NAMESPACE_END

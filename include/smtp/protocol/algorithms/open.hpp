@@ -32,6 +32,10 @@ struct open_settings {
     bool implicit_tls = false;     ///< tls::implicit
     bool starttls_required = false; ///< tls::starttls: STARTTLS even when not offered (then starttls_not_offered)
     session_rules::policy_facts policy{};
+    /// The caller runs AUTH itself once this is done (credentials from a
+    /// provider, smtp/credentials.hpp): the rules are checked as for AUTH,
+    /// and the sequence ends before it.
+    bool auth_after = false;
 };
 
 /// `Auth`: the AUTH algorithm to run (auth_any<M...> over the policy's
@@ -107,7 +111,7 @@ private:
         facts.greeted = true;
         facts.encrypted = st.encrypted;
         using session_rules::operation;
-        if (creds_) {
+        if (creds_ || settings_.auth_after) {
             if (auto broken = session_rules::first_broken(operation::login, facts, settings_.policy)) {
                 st.fail(session_rules::error_for(*broken));
                 return finish();
