@@ -109,6 +109,7 @@ BOOST_FIXTURE_TEST_CASE(a_session_dies_nothing_lost_nothing_twice, fixture)
     smtp::pool_options po;
     po.max_sessions = 1;
     po.max_batch = 1;
+    po.retry.initial_backoff = std::chrono::milliseconds(0); // at once, so that r1 goes before r2
     // Session 1: r0 queued; r1's commands go out, the server vanishes: r1
     // was not sent and goes again on session 2.
     auto s1 = session_script();

@@ -11,11 +11,22 @@
 ///   io.run();
 /// ```
 ///
-/// Every message ends in exactly one transaction_result. A message whose
-/// session died before the server got all of it (outcome not_sent) is sent
-/// again on another session, at most `retries` times; one whose data went
-/// out and whose reply was lost (outcome unknown) is never sent again. A
-/// session that sat idle longer than idle_check is checked with NOOP before
+/// Every message ends in exactly one transaction_result. What goes again
+/// is decided by smtp::decide_retry (smtp/protocol/retry_policy.hpp,
+/// pool_options::retry): a message whose session died before the server got
+/// all of it (outcome not_sent), or that a 4yz refused, goes again after a
+/// backoff, at most retry.max_attempts transactions in all and not after
+/// retry.deadline; when only some recipients got a 4yz, only they go again;
+/// one whose data went out and whose reply was lost (outcome unknown) is
+/// never sent again. The result sums up every attempt (attempts, and each
+/// recipient's last verdict).
+///
+/// Throttling: a reply that says slow down (421, 454, 4yz with 4.7.x and
+/// the like: smtp::is_throttle_signal) cuts the number of sessions (AIMD:
+/// halved, then one more after as many messages queued as sessions
+/// allowed) and pauses new connections and transactions
+/// (pool_options::throttle). pool_options::max_rate bounds the messages
+/// per second (a token bucket). A session that sat idle longer than idle_check is checked with NOOP before
 /// a transaction starts on it; one the server closed is replaced by a new
 /// connection before the transaction, never in the middle of one. When a
 /// session is free and several messages wait, it takes a few at once, so
@@ -39,12 +50,14 @@
 #include <smtp/cancellation.hpp>
 #include <smtp/credentials.hpp>
 #include <smtp/full.hpp> // client.hpp, and in separate mode the definitions an asynchronous pool needs
+#include <smtp/protocol/retry_policy.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #if SMTP_HAS_CANCELLATION
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/cancellation_type.hpp>
@@ -57,8 +70,10 @@
 #include <deque>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -71,7 +86,12 @@ struct pool_options {
     std::size_t max_messages_per_session = 1000; ///< then QUIT, and a new session for what follows
     std::size_t max_batch = 16;                  ///< messages one session takes at once
     std::chrono::milliseconds idle_check = std::chrono::seconds(30); ///< NOOP before reusing a session idle this long
-    unsigned retries = 1;                        ///< new attempts for a message not sent because its session died
+    /// Which messages go again, how often and when (smtp/protocol/retry_policy.hpp).
+    retry_options retry{};
+    /// Slowing down when the server says so (smtp::is_throttle_signal).
+    throttle_options throttle{};
+    double max_rate = 0;   ///< messages (transactions) per second, a token bucket; 0: no bound
+    double rate_burst = 1; ///< tokens the bucket holds: messages that may start at once after a quiet time
     /// AUTH with these after the greeting (and STARTTLS); none: no AUTH.
     /// The password is an smtp::secret: wiped when the options go.
     std::optional<std::pair<std::string, secret>> login{};
@@ -91,7 +111,11 @@ struct pool_stats {
     std::size_t sessions_failed = 0;  ///< connections that could not be set up
     std::size_t sessions_dropped = 0; ///< sessions that died or failed their NOOP check
     std::size_t most_sessions_open = 0;
-    std::size_t retried = 0;          ///< messages sent again after their session died
+    std::size_t retried = 0;          ///< retries: transactions that sent a message (or some recipients) again
+    std::size_t gave_up = 0;          ///< messages ended without being queued after more than one attempt
+    std::size_t throttle_signals = 0; ///< replies that said slow down
+    std::size_t throttled = 0;        ///< times the session limit was cut (one per pause)
+    std::size_t rate_waits = 0;       ///< times a free session waited for the rate's next token
 };
 
 namespace detail {
@@ -145,8 +169,10 @@ public:
     /// Sessions still open are closed without QUIT (call async_close first for a clean end).
     ~pool()
     {
-        if (st_)
+        if (st_) {
             st_->shut = true;
+            st_->timer.cancel();
+        }
     }
 
     /// Queues a message (the pool owns it). Completion: void(error_code,
@@ -232,20 +258,28 @@ public:
     }
 
     std::size_t open_sessions() const noexcept { return st_->slots.size(); }
-    std::size_t queued() const noexcept { return st_->queue.size(); }
+    /// Messages waiting: for a session, or for their retry's time.
+    std::size_t queued() const noexcept { return st_->queue.size() + st_->delayed.size(); }
+    /// Sessions the throttling allows now (pool_options::max_sessions when the server never said slow down).
+    std::size_t session_limit() const noexcept { return st_->ctl.limit(); }
     const pool_stats& stats() const noexcept { return st_->stats; }
 
 private:
+    using clock = std::chrono::steady_clock;
     struct job {
         outgoing_message m;
         detail::any_handler<transaction_result> done;
         unsigned attempts;
         std::uint64_t id; ///< which async_send it came from (a cancellation names it)
+        std::optional<transaction_result> so_far{}; ///< the attempts so far, merged
+        std::vector<std::size_t> which{};           ///< m.to[i] is so_far->recipients[which[i]]
+        clock::time_point first{};                  ///< when its first attempt began
     };
     struct slot {
         std::unique_ptr<conn_type> c;
         bool busy = true; // opening counts as busy
         bool ready = false;
+        bool quitting = false;
         std::size_t sent = 0;
         std::chrono::steady_clock::time_point last_used{};
     };
@@ -263,10 +297,17 @@ private:
         pool_options po;
         transport_factory make;
         std::deque<job> queue;
+        std::multimap<clock::time_point, job> delayed; ///< retries waiting for their time
         std::list<slot> slots;
+        throttle_control ctl{po.max_sessions, po.throttle};
+        token_bucket bucket{po.max_rate, po.rate_burst};
+        boost::asio::steady_timer timer{ex};
+        clock::time_point timer_at = clock::time_point::max();
+        std::minstd_rand rng{std::random_device{}()};
         pool_stats stats;
         bool closing = false, shut = false;
         std::uint64_t last_id = 0;
+        std::size_t failed_opens = 0; ///< connections that failed since one last opened
         detail::any_handler<> on_closed;
     };
     using slot_it = typename std::list<slot>::iterator;
@@ -293,46 +334,172 @@ private:
         return c;
     }
 
-    /// A cancellation of the message `id`: when it still waits, it leaves
-    /// the queue now (no session can take it any more) and completes with
-    /// operation_aborted from the executor, not from inside the signal's
-    /// emit. When a session has it, or it is done, nothing happens.
+    /// A cancellation of the message `id`: when it still waits (for a
+    /// session, or for its retry's time), it leaves the pool now (no
+    /// session can take it any more) and completes from the executor, not
+    /// from inside the signal's emit: with operation_aborted, or with what
+    /// its earlier attempts gave when some recipient has it. When a session
+    /// has it, or it is done, nothing happens.
     static void cancel_waiting(const std::shared_ptr<state>& st, std::uint64_t id)
     {
-        const auto it = std::find_if(st->queue.begin(), st->queue.end(), [id](const job& j) { return j.id == id; });
-        if (st->shut || it == st->queue.end())
+        if (st->shut)
             return;
-        auto done = std::move(it->done);
-        std::vector<recipient> to = std::move(it->m.to);
-        st->queue.erase(it);
-        boost::asio::post(st->ex, [st, done = std::move(done), to = std::move(to)]() mutable {
-            transaction_result r = detail::not_sent(to, boost::asio::error::operation_aborted);
-            done(std::move(r));
+        std::optional<job> found;
+        const auto it = std::find_if(st->queue.begin(), st->queue.end(), [id](const job& j) { return j.id == id; });
+        if (it != st->queue.end()) {
+            found.emplace(std::move(*it));
+            st->queue.erase(it);
+        } else {
+            const auto d = std::find_if(st->delayed.begin(), st->delayed.end(),
+                                        [id](const auto& e) { return e.second.id == id; });
+            if (d == st->delayed.end())
+                return;
+            found.emplace(std::move(d->second));
+            st->delayed.erase(d);
+        }
+        boost::asio::post(st->ex, [st, j = std::move(*found)]() mutable {
+            transaction_result r;
+            if (j.so_far) { // its attempts' result, marked cancelled unless some recipient has it
+                r = std::move(*j.so_far);
+                if (!r.queued())
+                    r.error = boost::asio::error::operation_aborted;
+            } else {
+                r = detail::not_sent(j.m.to, boost::asio::error::operation_aborted);
+            }
+            j.done(std::move(r));
             pump(st); // a closing pool may be idle now
         });
     }
 
+    /// A throttle signal: fewer sessions, and a pause.
+    static void throttle(state& st)
+    {
+        ++st.stats.throttle_signals;
+        if (st.ctl.on_throttle(clock::now()))
+            ++st.stats.throttled;
+    }
+
     /// Hands waiting messages to free sessions, opens sessions while under
-    /// the bound, and ends the pool when it is closing and idle.
+    /// the limit (max_sessions, cut by throttling), lets the retries whose
+    /// time came join the queue, closes the free sessions above the limit,
+    /// waits for the pause, the rate's next token or the next retry with
+    /// one timer, and ends the pool when it is closing and idle.
     static void pump(const std::shared_ptr<state>& st)
     {
         if (st->shut)
             return;
-        while (!st->queue.empty()) {
-            auto it = std::find_if(st->slots.begin(), st->slots.end(), [](const slot& s) { return !s.busy; });
-            if (it != st->slots.end()) {
-                start(st, it);
-                continue;
-            }
-            const std::size_t opening = static_cast<std::size_t>(
-                std::count_if(st->slots.begin(), st->slots.end(), [](const slot& s) { return !s.ready; }));
-            if (st->slots.size() >= st->po.max_sessions || opening >= st->queue.size())
-                break;
-            open(st);
+        const auto now = clock::now();
+        while (!st->delayed.empty() && st->delayed.begin()->first <= now) {
+            st->queue.push_back(std::move(st->delayed.begin()->second));
+            st->delayed.erase(st->delayed.begin());
         }
-        if (st->closing && st->queue.empty() &&
+        auto wake = st->delayed.empty() ? clock::time_point::max() : st->delayed.begin()->first;
+        const std::size_t limit = st->ctl.limit();
+        // Throttled: the free sessions above the limit go.
+        auto quitting = static_cast<std::size_t>(
+            std::count_if(st->slots.begin(), st->slots.end(), [](const slot& s) { return s.quitting; }));
+        while (st->slots.size() - quitting > limit) {
+            auto it = std::find_if(st->slots.begin(), st->slots.end(), [](const slot& s) { return !s.busy; });
+            if (it == st->slots.end())
+                break;
+            quit(st, it);
+            ++quitting;
+        }
+        if (now < st->ctl.paused_until()) {
+            wake = std::min(wake, st->ctl.paused_until());
+        } else {
+            while (!st->queue.empty()) {
+                auto it = std::find_if(st->slots.begin(), st->slots.end(), [](const slot& s) { return !s.busy; });
+                if (it != st->slots.end()) {
+                    if (!st->bucket.try_take(now)) {
+                        ++st->stats.rate_waits;
+                        wake = std::min(wake, st->bucket.next_token(now));
+                        break;
+                    }
+                    start(st, it, now);
+                    continue;
+                }
+                const std::size_t opening = static_cast<std::size_t>(
+                    std::count_if(st->slots.begin(), st->slots.end(), [](const slot& s) { return !s.ready; }));
+                // After a connection failed, one at a time until one opens:
+                // a server that refuses every connection is not asked
+                // max_sessions times over.
+                if (st->slots.size() >= limit || opening >= st->queue.size() || (st->failed_opens > 0 && opening > 0))
+                    break;
+                open(st);
+            }
+        }
+        if (st->closing && st->queue.empty() && st->delayed.empty() &&
             std::none_of(st->slots.begin(), st->slots.end(), [](const slot& s) { return s.busy; }))
-            close_all(st);
+            return close_all(st);
+        if (wake == clock::time_point::max() && st->timer_at != clock::time_point::max()) {
+            st->timer_at = clock::time_point::max(); // nothing to wait for any more
+            st->timer.cancel();
+        }
+        if (wake != clock::time_point::max() && wake < st->timer_at) {
+            st->timer_at = wake;
+            st->timer.expires_at(wake);
+            st->timer.async_wait([st](error_code ec) {
+                if (ec || st->shut)
+                    return;
+                st->timer_at = clock::time_point::max();
+                pump(st);
+            });
+        }
+    }
+
+    /// A message's attempt ended with `r`: it is merged into what the
+    /// earlier attempts gave; then either the message completes, or it
+    /// waits for its retry (in `again` when it may go at once).
+    static void settle(const std::shared_ptr<state>& st, job j, transaction_result r, std::vector<job>& again)
+    {
+        const auto now = clock::now();
+        if (has_throttle_signal(r))
+            throttle(*st);
+        else if (r.outcome == transaction_outcome::queued)
+            st->ctl.on_success();
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - j.first);
+        retry_decision d = decide_retry(r, j.attempts, elapsed, st->po.retry,
+                                        std::uniform_real_distribution<double>(0.0, 1.0)(st->rng));
+        if (st->shut)
+            d.action = retry_action::done;
+        if (!j.so_far) {
+            j.so_far.emplace(std::move(r));
+            j.which.resize(j.m.to.size());
+            for (std::size_t i = 0; i < j.which.size(); ++i)
+                j.which[i] = i;
+        } else {
+            merge_attempt(*j.so_far, std::move(r), j.which);
+        }
+        if (d.action == retry_action::done) {
+            if (j.attempts > 1 && !j.so_far->queued())
+                ++st->stats.gave_up;
+            transaction_result out = std::move(*j.so_far);
+            return j.done(std::move(out));
+        }
+        if (d.action == retry_action::retry_recipients) {
+            std::vector<recipient> to;
+            std::vector<std::size_t> which;
+            for (std::size_t i : d.recipients) {
+                to.push_back(std::move(j.m.to[i]));
+                which.push_back(j.which[i]);
+            }
+            j.m.to = std::move(to);
+            j.which = std::move(which);
+        }
+        ++st->stats.retried;
+        if (d.delay.count() == 0)
+            again.push_back(std::move(j));
+        else
+            st->delayed.emplace(now + d.delay, std::move(j));
+    }
+
+    /// Retries that may go at once go first, in their order.
+    static void requeue(state& st, std::vector<job>& again)
+    {
+        for (auto j = again.rbegin(); j != again.rend(); ++j)
+            st.queue.push_front(std::move(*j));
+        again.clear();
     }
 
     static void open(const std::shared_ptr<state>& st)
@@ -358,28 +525,43 @@ private:
                 return;
             if (ec) {
                 ++st->stats.sessions_failed;
+                ++st->failed_opens;
+                const std::optional<reply> said = it->c->st.diag.server_reply(); // a copy: the slot may go
+                const bool slow_down = said && is_throttle_signal(*said);
                 // A session that still works (a refused AUTH, say) says QUIT
                 // before it goes, as a client should.
                 const bool polite = !it->c->st.broken && !it->c->st.closed;
-                if (!polite)
+                if (polite)
+                    it->quitting = true; // quit() below
+                else
                     st->slots.erase(it);
-                // No session is working and this one could not be opened:
-                // the messages waiting fail with its error rather than wait
-                // for connections that may never come.
-                if (std::none_of(st->slots.begin(), st->slots.end(), [](const slot& s) { return s.ready; })) {
+                if (slow_down)
+                    throttle(*st);
+                // Nothing is open or opening (but QUITting): the messages waiting had
+                // their attempt, and the retry policy says whether they
+                // wait for another (a 421 "too busy") or end with its
+                // error (a 554) rather than wait for connections that may
+                // never come.
+                if (std::all_of(st->slots.begin(), st->slots.end(), [](const slot& s) { return s.quitting; })) {
                     auto waiting = std::move(st->queue);
                     st->queue.clear();
+                    std::vector<job> again;
                     for (auto& j : waiting) {
-                        transaction_result r;
-                        r.error = ec;
-                        j.done(std::move(r));
+                        if (j.attempts++ == 0)
+                            j.first = clock::now();
+                        transaction_result r = detail::not_sent(j.m.to, ec);
+                        if (said)
+                            r.mail_reply = *said; // the reply that refused the session: its class decides
+                        settle(st, std::move(j), std::move(r), again);
                     }
+                    requeue(*st, again);
                 }
                 if (polite)
                     return quit(st, it);
                 return pump(st);
             }
             ++st->stats.sessions_opened;
+            st->failed_opens = 0;
             it->ready = true;
             it->busy = false;
             it->last_used = std::chrono::steady_clock::now();
@@ -398,23 +580,28 @@ private:
         std::vector<transaction> ts;
     };
 
-    static void start(const std::shared_ptr<state>& st, slot_it it)
+    /// Gives the free session `it` its share of what waits (its first
+    /// message's token is taken: one more for each other).
+    static void start(const std::shared_ptr<state>& st, slot_it it, clock::time_point now)
     {
         // Its share of what waits: spread over the sessions that are or
         // could be free, so that one session does not take everything.
         const std::size_t busy_others = st->slots.size() - idle_count(*st);
-        const std::size_t free_or_openable = std::max<std::size_t>(1, st->po.max_sessions - busy_others);
+        const std::size_t allowed = std::max<std::size_t>(1, st->ctl.limit());
+        const std::size_t free_or_openable = std::max<std::size_t>(1, allowed > busy_others ? allowed - busy_others : 1);
         it->busy = true;
         const std::size_t quota = st->po.max_messages_per_session - it->sent;
         const std::size_t share = (st->queue.size() + free_or_openable - 1) / free_or_openable;
         const std::size_t n = std::min({st->queue.size(), quota, st->po.max_batch, std::max<std::size_t>(1, share)});
         auto rs = std::make_shared<run_state>();
         for (std::size_t i = 0; i < n; ++i) {
+            if (i > 0 && !st->bucket.try_take(now))
+                break;
             rs->jobs.push_back(std::move(st->queue.front()));
             st->queue.pop_front();
         }
         conn_type& c = *it->c;
-        const bool stale = it->sent > 0 && std::chrono::steady_clock::now() - it->last_used >= st->po.idle_check;
+        const bool stale = it->sent > 0 && clock::now() - it->last_used >= st->po.idle_check;
         if (!stale)
             return send(st, it, std::move(rs));
         // Idle too long: is the server still there?
@@ -442,10 +629,13 @@ private:
     {
         conn_type& c = *it->c;
         rs->ts.reserve(rs->jobs.size());
-        for (auto& j : rs->jobs)
+        for (auto& j : rs->jobs) {
+            if (j.attempts++ == 0)
+                j.first = clock::now();
             rs->ts.emplace_back(j.m.from, j.m.to, j.m.message, j.m.options, c.st.caps,
                                 session_facts{c.transport.encrypted(), c.st.lmtp}, c.st.options.transactions,
                                 typename P::extensions{});
+        }
         auto& ts = rs->ts;
         detail::async_run(c, sansio::transactions(std::span<transaction>(ts)),
                           [st, it, rs](error_code ec) {
@@ -453,24 +643,15 @@ private:
                                   return;
                               const bool dead = it->c->st.broken;
                               it->sent += rs->jobs.size();
-                              it->last_used = std::chrono::steady_clock::now();
+                              it->last_used = clock::now();
                               std::vector<job> again;
                               for (std::size_t i = 0; i < rs->jobs.size(); ++i) {
                                   transaction_result r = std::move(rs->ts[i]).result();
                                   if (ec && !r.error && r.outcome == transaction_outcome::not_sent)
                                       r.error = ec;
-                                  job& j = rs->jobs[i];
-                                  if (dead && r.outcome == transaction_outcome::not_sent && r.error &&
-                                      breaks_or_server_gone(r.error) && j.attempts < st->po.retries) {
-                                      ++j.attempts;
-                                      ++st->stats.retried;
-                                      again.push_back(std::move(j));
-                                      continue;
-                                  }
-                                  j.done(std::move(r));
+                                  settle(st, std::move(rs->jobs[i]), std::move(r), again);
                               }
-                              for (auto j = again.rbegin(); j != again.rend(); ++j)
-                                  st->queue.push_front(std::move(*j));
+                              requeue(*st, again);
                               if (dead) {
                                   ++st->stats.sessions_dropped;
                                   st->slots.erase(it);
@@ -483,17 +664,11 @@ private:
                           });
     }
 
-    /// A message not sent because the session went away (an I/O error, or
-    /// the server's 421), not because of itself.
-    static bool breaks_or_server_gone(const error_code& e)
-    {
-        return detail::breaks_session(e) || e == errc::transient_failure || e == errc::session_broken;
-    }
-
     static void quit(const std::shared_ptr<state>& st, slot_it it)
     {
         it->busy = true;
         it->ready = true;
+        it->quitting = true;
         detail::async_run(*it->c, sansio::quit{}, [st, it](error_code) {
             if (st->shut)
                 return;
@@ -504,6 +679,7 @@ private:
 
     static void close_all(const std::shared_ptr<state>& st)
     {
+        st->timer.cancel();
         if (st->slots.empty()) {
             st->shut = true;
             if (st->on_closed)

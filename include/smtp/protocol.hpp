@@ -25,6 +25,7 @@
 #include <smtp/protocol/message_source.hpp>
 #include <smtp/protocol/reply.hpp>
 #include <smtp/protocol/reply_parser.hpp>
+#include <smtp/protocol/retry_policy.hpp>
 #include <smtp/protocol/sasl.hpp>
 #include <smtp/protocol/send_request.hpp>
 #include <smtp/protocol/transaction.hpp>

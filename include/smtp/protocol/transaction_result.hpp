@@ -66,6 +66,10 @@ struct transaction_result {
     /// Why it was not queued (clear when it was; some recipients may still
     /// be refused). The reply that refused it is in the fields above.
     error_code error{};
+    /// Transactions this result sums up: 1, or more when it was retried
+    /// (smtp/protocol/retry_policy.hpp). The replies above are the last
+    /// attempt's; each recipient's, the last attempt that had it.
+    unsigned attempts = 1;
 
     bool queued() const noexcept { return outcome == transaction_outcome::queued; }
     std::size_t accepted_count() const noexcept
