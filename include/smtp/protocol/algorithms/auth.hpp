@@ -78,8 +78,10 @@ public:
                 if (st.current.code() != 334) {
                     // Refused: errc::auth_refused, with the reply (its code says
                     // whether to try again later), but for 421, the server going
-                    // away; or an unexpected code. After an error challenge the
-                    // mechanism knows better why (sasl_server_error); the reply is kept.
+                    // away; or an unexpected code. When the mechanism failed on
+                    // a challenge (SCRAM's server error: sasl_server_error), its
+                    // error is the one reported, the reply kept; an OAuth error
+                    // challenge leaves auth_refused (see oauth_base::server_error()).
                     const bool refused = st.current.code().is_failure() && st.current.code() != 421;
                     st.fail_with_reply(refused ? errc::auth_refused
                                                : outcome_error(classify<cmd::auth>(st.current.code())));
