@@ -528,14 +528,8 @@ public:
                  encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_> &&
                  auth::sync_credential_provider<Provider>)
     {
-        using Next = next<state::greeted<E, true>>;
-        if (!usable(ec, diag))
-            return step<Next, session>(std::move(*this), ec, diag);
-        ec = detail::auth_with<auth_op>(*c_, provider);
-        diag = detail::state_of(*c_).diag;
-        if (ec)
-            return step<Next, session>(std::move(*this), ec, diag);
-        return step<Next, session>(Next(std::move(c_)));
+        return transition_by<next<state::greeted<E, true>>>(
+            [&provider](conn_type& c) { return detail::auth_with<auth_op>(c, provider); }, ec, diag);
     }
     /// Completion: void(error_code, step<authenticated session, this session>).
     /// Either form of provider (the asynchronous one when it has both); it
@@ -546,23 +540,11 @@ public:
                  encrypted_or_clear_text_allowed<P_, S_> && encrypted_or_plaintext_auth_allowed<P_, S_> &&
                  auth::credential_provider<Provider>)
     {
-        static_assert(detail::has_full_definitions<conn_type>, SMTP_DETAIL_ASYNC_NEEDS_FULL);
-        using Next = next<state::greeted<E, true>>;
-        using result_type = step<Next, session>;
-        conn_type& c = conn();
-        return detail::initiate<void(error_code, result_type), Token>(
-            [&c, &provider](auto handler, session self) {
-                detail::async_auth_with<auth_op>(c, provider, std::move(handler),
-                                                 [self = std::move(self)](auto&& h, error_code ec) mutable {
-                                                     if (ec) {
-                                                         diagnostics d = detail::state_of(*self.c_).diag;
-                                                         std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
-                                                     } else {
-                                                         std::move(h)(ec, result_type(Next(std::move(self.c_))));
-                                                     }
-                                                 });
+        return async_transition_by<next<state::greeted<E, true>>>(
+            [&provider](conn_type& c, auto handler, auto then) {
+                detail::async_auth_with<auth_op>(c, provider, std::move(handler), std::move(then));
             },
-            token, std::move(*this));
+            std::forward<Token>(token));
     }
 
     // --- Mail ---------------------------------------------------------------------
@@ -1309,9 +1291,16 @@ private:
     template <class Next, class Op>
     step<Next, session> transition(Op op, error_code& ec, diagnostics& diag)
     {
+        return transition_by<Next>([&op](conn_type& c) { return detail::run(c, std::move(op)); }, ec, diag);
+    }
+    /// The same, with `run(connection)` doing the work and returning its
+    /// error (AUTH with a provider: several runs).
+    template <class Next, class Run>
+    step<Next, session> transition_by(Run run, error_code& ec, diagnostics& diag)
+    {
         if (!usable(ec, diag))
             return step<Next, session>(std::move(*this), ec, diag);
-        ec = detail::run(*c_, std::move(op));
+        ec = run(*c_);
         diag = detail::state_of(*c_).diag;
         if (ec)
             return step<Next, session>(std::move(*this), ec, diag);
@@ -1321,22 +1310,33 @@ private:
     template <class Next, class Op, class Token>
     auto async_transition(Op op, Token&& token)
     {
+        return async_transition_by<Next>(
+            [op = std::move(op)](conn_type& c, auto handler, auto then) mutable {
+                detail::async_run_for(c, std::move(op), std::move(handler), std::move(then));
+            },
+            std::forward<Token>(token));
+    }
+    /// The same, with `start(connection, handler, then)` doing the work and
+    /// calling `then(handler, ec)` when done, as detail::async_run_for does
+    /// (AUTH with a provider: several runs).
+    template <class Next, class Start, class Token>
+    auto async_transition_by(Start start, Token&& token)
+    {
         static_assert(detail::has_full_definitions<conn_type>, SMTP_DETAIL_ASYNC_NEEDS_FULL);
         using result_type = step<Next, session>;
         conn_type& c = conn();
         return detail::initiate<void(error_code, result_type), Token>(
-            [&c](auto handler, Op op, session self) {
-                detail::async_run_for(c, std::move(op), std::move(handler),
-                                      [self = std::move(self)](auto&& h, error_code ec) mutable {
-                                          if (ec) {
-                                              diagnostics d = detail::state_of(*self.c_).diag;
-                                              std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
-                                          } else {
-                                              std::move(h)(ec, result_type(Next(std::move(self.c_))));
-                                          }
-                                      });
+            [&c](auto handler, Start start, session self) {
+                std::move(start)(c, std::move(handler), [self = std::move(self)](auto&& h, error_code ec) mutable {
+                    if (ec) {
+                        diagnostics d = detail::state_of(*self.c_).diag;
+                        std::move(h)(ec, result_type(std::move(self), ec, std::move(d)));
+                    } else {
+                        std::move(h)(ec, result_type(Next(std::move(self.c_))));
+                    }
+                });
             },
-            token, std::move(op), std::move(*this));
+            token, std::move(start), std::move(*this));
     }
 
     transaction_result run_transaction(transaction& t, error_code& ec, diagnostics& diag)
