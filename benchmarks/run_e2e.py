@@ -30,6 +30,12 @@ whatever the figures (a report, not a test); 1 when something could not run.
      raw-pipelined, raw-lockstep
                     the floor for this server: the same bytes written by hand on a
                     blocking socket, replies only counted (e2e_bench raw)
+     aiosmtplib, nodemailer, libesmtp
+                    the peers of benchmarks/e2e_cpu.py (left out, with a note,
+                    where their runtime is missing); that module also reports
+                    each client's CPU time per message beside the floors
+                    (cpu_vs_floor_r1, ...) and checks every client's sent
+                    bytes against the library's (a capturing server)
    and the round-trip time of a one-line TCP ping-pong (an echo server pinned
    the same way): the bound of one round trip a message is 1/RTT, of
    lockstep 1/((R+3) RTT). ROUNDS rounds; each round measures every client
