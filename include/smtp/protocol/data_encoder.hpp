@@ -99,10 +99,16 @@ struct data_encoder_access {
 };
 
 #if SMTP_HAVE_SSE2
-/// The block loop's vector operations: the bytes <= 0x0D of a 64-byte block
-/// as a mask, and a 64-byte copy (see scan.hpp).
+/// The block loop's vector operations: copy a 64-byte block and give the
+/// mask of its bytes <= 0x0D (one load of each byte for both), and copy 64
+/// bytes (see scan.hpp).
 struct sse2_block_ops {
-    static std::uint64_t low_control_mask64(const char* p) noexcept { return detail::low_control_mask64(p); }
+    static std::uint64_t copy64_low_control_mask(char* to, const char* from) noexcept
+    {
+        const std::uint64_t m = detail::low_control_mask64(from);
+        detail::copy64(to, from);
+        return m;
+    }
     static void copy64(char* to, const char* from) noexcept { detail::copy64(to, from); }
 };
 #endif
@@ -111,11 +117,14 @@ struct sse2_block_ops {
 /// The same on AVX2: two 32-byte vectors a block, where SSE2 takes four.
 /// Called only from code compiled for AVX2 (data_encoder::run_blocks_avx2).
 struct avx2_block_ops {
-    __attribute__((target("avx2"))) static std::uint64_t low_control_mask64(const char* p) noexcept
+    __attribute__((target("avx2"))) static std::uint64_t copy64_low_control_mask(char* to, const char* from) noexcept
     {
         const __m256i cr = _mm256_set1_epi8(0x0D), zero = _mm256_setzero_si256();
-        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from));
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from + 32));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), a);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + 32), b);
+        // v <= 0x0D <=> v - 0x0D, saturating, is 0 (as in scan.hpp).
         const auto lo = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_subs_epu8(a, cr), zero)));
         const auto hi = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_subs_epu8(b, cr), zero)));
         return std::uint64_t(lo) | (std::uint64_t(hi) << 32);
@@ -298,17 +307,19 @@ private:
         // <= 0x0D, which are passed over); the block is stored as it is.
         // A CRLF leaves the shift between input and output as it was, so
         // what is stored is right already (but for an LF past the block's
-        // end): only the line end is stored. A bare LF or CR, or a stuffing
+        // end): nothing more is stored. A bare LF or CR, or a stuffing
         // dot, shifts the rest of the block: it is stored again, shifted.
         // No loop exit per line: on ~70-byte lines a block holds about one.
-        while (end - p >= block_reach) {
-            if (at_line_start) {
-                if (*p == '.')
-                    *o++ = '.';
-                at_line_start = false;
-            }
-            std::uint64_t m = Ops::low_control_mask64(p);
-            Ops::copy64(o, p);
+        // Only the first block can start a line unlooked at: in the loop, the
+        // byte after a line end is looked at with the line end.
+        if (at_line_start) {
+            if (*p == '.')
+                *o++ = '.';
+            at_line_start = false;
+        }
+        const char* const last = end - block_reach;
+        while (p <= last) {
+            std::uint64_t m = Ops::copy64_low_control_mask(o, p);
             const char* seg = p; // input not yet accounted for
             char* seg_out = o;   // where it was stored
             while (m) {
@@ -319,17 +330,15 @@ private:
                 // purpose: merged, g++ 12 emits 10-15% more instructions per
                 // byte (callgrind, 10 MiB bodies).
                 if (*e == '\r' && e[1] == '\n') {
-                    // CRLF: the output after it is right already; store the
-                    // line end (its LF may be past the block's end).
+                    // CRLF: the output is right already, line end included
+                    // (but an LF past the block's end: stored below).
                     m &= m - 1; // the LF's bit, or nothing when it is past the block
                     line_length += static_cast<std::size_t>(e - seg);
                     if (line_length > max_line) {
                         ec = errc::data_line_too_long;
                         return;
                     }
-                    char* w = seg_out + (e - seg);
-                    std::memcpy(w, "\r\n", 2);
-                    w += 2;
+                    char* w = seg_out + (e - seg) + 2;
                     line_length = 0;
                     next = e + 2;
                     if (*next == '.') {
@@ -372,6 +381,7 @@ private:
             }
             const char* const block_end = p + 64;
             if (seg > block_end) { // a CRLF across the block's end
+                seg_out[-1 - (*seg == '.')] = '\n'; // its LF (before the stuffing dot, if any)
                 p = seg;
                 o = seg_out;
             } else {
