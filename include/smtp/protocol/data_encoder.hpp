@@ -373,8 +373,8 @@ private:
                 std::memcpy(w, "\r\n", 2);
                 w += 2;
                 line_length = 0;
-                if (*next == '.')
-                    *w++ = '.';
+                *w = '.'; // kept when the next line starts with a dot: no branch
+                w += *next == '.';
                 Ops::copy64(w, next);
                 seg = next;
                 seg_out = w;
