@@ -555,9 +555,9 @@ private:
     bool swallow_lf_ = false;   ///< the last line end was a CR: an LF now belongs to it
     bool require_lf_ = false;   ///< reject mode: that LF must come
     bool finished_ = false;
+    detail::encoder_isa isa_ = detail::best_encoder_isa(); ///< the block loop's form (beside the flags: no padding)
     std::size_t line_length_ = 0;
     error_code failed_{};
-    detail::encoder_isa isa_ = detail::best_encoder_isa();
 
     friend struct detail::data_encoder_access;
 };
