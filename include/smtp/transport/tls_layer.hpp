@@ -14,6 +14,14 @@
 // the IP address when the host is one; SNI sent for names only (RFC 6066 3).
 // A failed certificate check says which check failed (x509_category()).
 //
+// Resumption (tls_options::resume_sessions, on by default): the handshake
+// offers a session this client got from the same host name and port under
+// the same settings (smtp/tls_session_cache.hpp says what the key holds),
+// and keeps what the server gives (OpenSSL's new-session callback: TLS 1.3
+// tickets arrive after the handshake). A resumed handshake carries the
+// first one's verification result; it is checked again here, and so are the
+// pins, against the certificate the session remembers.
+//
 // connect_options::tls (tls_options) adds a client certificate, TLS 1.3 as
 // the minimum, cipher lists, public-key pins and a hook on the SSL_CTX. Its
 // files and pins are checked when the connection opens, before a byte is
@@ -39,6 +47,7 @@
 #include <smtp/options.hpp>
 #include <smtp/protocol/base64.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/tls_session_cache.hpp>
 #include <smtp/transport/concepts.hpp>
 #include <smtp/version.hpp>
 
@@ -304,6 +313,8 @@ struct tls_setup {
     bool pin_seen = false;     ///< the pin check saw the server's certificate
     bool pin_failed = false;   ///< and it matched none
     spki_digest server_key{};  ///< the server certificate's SPKI digest, once seen
+    std::shared_ptr<tls_session_cache> cache{}; ///< where sessions are kept and found (resumption on)
+    std::string cache_key{};                    ///< this server and these settings (tls_session_cache::key_of)
 
     bool pin_matches(X509* cert)
     {
@@ -444,12 +455,47 @@ inline int verify_with_pins(int preverify_ok, X509_STORE_CTX* store)
     return 0;
 }
 
-/// The rest of the set-up, at the handshake: what is verified, the system's
-/// store when it is needed, then the user's hook.
-inline void finish_tls_setup(tls_setup& st, const tls_options& t, bool verify, error_code& ec)
+/// A session the server gave (at the end of a TLS 1.2 handshake; a TLS 1.3
+/// ticket after it, read with the first reply): a copy into the
+/// connection's cache, unless its pin check failed. A copy, because the
+/// connection keeps using its own, and OpenSSL marks that one not
+/// resumable when the connection ends without a TLS close_notify.
+inline int keep_new_session(SSL* ssl, SSL_SESSION* session)
 {
+    auto* st = static_cast<tls_setup*>(SSL_get_ex_data(ssl, tls_setup_index()));
+    if (!st || !st->cache || st->pin_failed)
+        return 0;
+    if (SSL_SESSION* copy = SSL_SESSION_dup(session))
+        st->cache->put(st->cache_key, copy);
+    return 0; // the connection keeps its reference
+}
+
+/// The cache a connection uses: the one named, else (no hook) the process's.
+inline std::shared_ptr<tls_session_cache> session_cache_for(const tls_options& t)
+{
+    if (!t.resume_sessions)
+        return nullptr;
+    if (t.session_cache)
+        return t.session_cache;
+    return t.context_hook ? nullptr : tls_session_cache::process_default();
+}
+
+/// The rest of the set-up, at the handshake: what is verified, the system's
+/// store when it is needed, the session cache, then the user's hook.
+inline void finish_tls_setup(tls_setup& st, const connect_options& o, bool verify, error_code& ec)
+{
+    const tls_options& t = o.tls;
     SSL_CTX* ctx = st.ctx.native_handle();
     st.verify = verify;
+    st.cache = session_cache_for(t);
+    if (st.cache) {
+        st.cache_key = tls_session_cache::key_of(o, verify);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, keep_new_session);
+    } else {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET); // TLS 1.2: ask for no ticket either
+    }
     const bool check = verify || !st.pins.empty();
     SSL_CTX_set_verify(ctx, check ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, st.pins.empty() ? nullptr : verify_with_pins);
     if (verify && st.default_paths && SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -534,7 +580,7 @@ public:
         if (tls_) { // a new connection: the stream comes back out of the TLS of the last one
             plain_.emplace(std::in_place, std::move(tls_->stream.next_layer().stream()));
             tls_.reset();
-            handshaken_ = false;
+            handshaken_ = resumed_ = false;
         }
         prepared_.reset();
         if (detail::tls_options_set(o.tls)) {
@@ -568,6 +614,12 @@ public:
         const auto& d = tls_->setup->server_key;
         return base64::encode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
     }
+
+    /// True when the last TLS handshake resumed a session (from
+    /// tls_options::session_cache, a pool's cache or the process's): no
+    /// certificate came in it; the chain, the name and the pins were checked
+    /// when the session was made, under the same settings.
+    bool session_resumed() const noexcept { return encrypted() && resumed_; }
 
     /// The first bytes (at most 64) the server sent during the last TLS
     /// handshake: when it failed on bytes that were not TLS, what they were.
@@ -675,12 +727,21 @@ private:
         auto setup = prepared_ ? std::move(prepared_) : detail::prepare_tls(o.tls, ec);
         if (ec)
             return;
-        detail::finish_tls_setup(*setup, o.tls, verify, ec);
+        detail::finish_tls_setup(*setup, o, verify, ec);
         if (ec)
             return;
         tls_ = std::make_unique<tls_state>(std::move(setup), std::move(*plain_));
         plain_.reset();
-        detail::set_tls_peer_name(tls_->stream.native_handle(), o, verify, ec);
+        SSL* handle = tls_->stream.native_handle();
+        detail::set_tls_peer_name(handle, o, verify, ec);
+        if (ec || !tls_->setup->cache)
+            return;
+        if (SSL_SESSION* session = tls_->setup->cache->take(tls_->setup->cache_key)) {
+            const int ok = SSL_set_session(handle, session);
+            SSL_SESSION_free(session);
+            if (ok != 1) // not offered: a full handshake
+                ERR_clear_error();
+        }
     }
 
     /// After the handshake: the pin check when the handshake did not reach
@@ -699,7 +760,17 @@ private:
             if (v != X509_V_OK)
                 e = error_code(static_cast<int>(v), x509_category());
         }
+        resumed_ = !e && SSL_session_reused(tls_->stream.native_handle()) == 1;
+        if (resumed_ && st.verify) { // the first handshake's result, carried by the session: still a check
+            const long v = SSL_get_verify_result(tls_->stream.native_handle());
+            if (v != X509_V_OK) {
+                e = error_code(static_cast<int>(v), x509_category());
+                resumed_ = false;
+            }
+        }
         handshaken_ = !e;
+        if (resumed_ && st.cache)
+            st.cache->note_resumed();
         return e;
     }
 
@@ -707,6 +778,7 @@ private:
     std::unique_ptr<tls_state> tls_{};
     std::unique_ptr<detail::tls_setup> prepared_{}; // checked at connect, used at the handshake
     bool handshaken_ = false;
+    bool resumed_ = false;
 };
 
 } // namespace transport
