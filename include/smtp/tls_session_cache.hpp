@@ -25,9 +25,11 @@
 #include <smtp/options.hpp>
 #include <smtp/version.hpp>
 
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -37,15 +39,24 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 
 SMTP_NAMESPACE_BEGIN
+
+namespace detail {
+struct tls_context_access; // smtp/transport/tls_layer.hpp
+}
 
 /// TLS sessions kept for resumption (TLS 1.3 tickets, TLS 1.2 tickets and
 /// session IDs), keyed by server and TLS settings; thread-safe. A pool owns
 /// one for its connections; tls_options::session_cache shares one between
 /// sessions; without either, a process-wide one (process_default()) serves
-/// connections whose tls_options have no context_hook.
+/// connections whose tls_options have no context_hook. It also keeps the
+/// OpenSSL client context of each set of settings (at most 8, the least
+/// recently used goes first), shared by its connections: the CA file (or
+/// the system's store) is read once, and the context_hook runs once, for
+/// all of them; clear() makes the next connection read them again.
 class tls_session_cache {
 public:
     /// At most `servers` keys (the least recently used goes first), at most
@@ -68,7 +79,7 @@ public:
         return cache;
     }
 
-    /// Forgets every session.
+    /// Forgets every session and context.
     void clear()
     {
         std::lock_guard<std::mutex> lock(m_);
@@ -76,6 +87,7 @@ public:
             for (SSL_SESSION* s : e.sessions)
                 SSL_SESSION_free(s);
         entries_.clear();
+        contexts_.clear();
     }
     /// Sessions held now (expired ones included until a lookup drops them).
     std::size_t size() const
@@ -156,33 +168,83 @@ public:
         ++resumed_;
     }
 
-    /// The key of a connection: the server (host and port), whether it is
-    /// verified, and the tls_options that bear on what was checked and on
-    /// who the client is. Each field is length-prefixed: no two settings
-    /// give the same key.
+    /// The key of a set of TLS settings: whether the server is verified,
+    /// and the tls_options that bear on what is checked and on who the
+    /// client is. Each field is length-prefixed: no two settings give the
+    /// same key.
+    static std::string settings_key(const tls_options& t, bool verify)
+    {
+        std::string k;
+        add(k, verify ? "verify" : "no-verify");
+        add(k, t.ca_file);
+        add(k, t.cert_file);
+        add(k, t.key_file);
+        add(k, passphrase_digest(t.key_passphrase.view())); // a wrong one must fail as it would alone
+        add(k, t.min_version == tls_version::v1_3 ? "1.3" : "1.2");
+        add(k, t.ciphers);
+        add(k, t.ciphersuites);
+        for (const auto& pin : t.pin_sha256)
+            add(k, pin);
+        return k;
+    }
+    /// The key of a connection's sessions: the server (host name and port)
+    /// and settings_key.
     static std::string key_of(const connect_options& o, bool verify)
     {
         std::string k;
-        const auto add = [&k](std::string_view v) {
-            k += std::to_string(v.size());
-            k += ':';
-            k += v;
-        };
-        add(o.host);
-        add(std::to_string(o.port));
-        add(verify ? "verify" : "no-verify");
-        add(o.tls.ca_file);
-        add(o.tls.cert_file);
-        add(o.tls.key_file);
-        add(o.tls.min_version == tls_version::v1_3 ? "1.3" : "1.2");
-        add(o.tls.ciphers);
-        add(o.tls.ciphersuites);
-        for (const auto& pin : o.tls.pin_sha256)
-            add(pin);
-        return k;
+        add(k, o.host);
+        add(k, std::to_string(o.port));
+        return k + settings_key(o.tls, verify);
     }
 
 private:
+    friend struct detail::tls_context_access;
+
+    /// SHA-256 of the key's passphrase: in the key, never the passphrase itself.
+    static std::string passphrase_digest(std::string_view p)
+    {
+        if (p.empty())
+            return {};
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        if (EVP_Digest(p.data(), p.size(), d, &n, EVP_sha256(), nullptr) != 1) {
+            static std::atomic<unsigned long> unmatched{0}; // a key no other connection has
+            return "?" + std::to_string(++unmatched);
+        }
+        return std::string(reinterpret_cast<const char*>(d), n);
+    }
+
+    static void add(std::string& k, std::string_view v)
+    {
+        k += std::to_string(v.size());
+        k += ':';
+        k += v;
+    }
+
+    std::shared_ptr<void> context(const std::string& settings)
+    {
+        std::lock_guard<std::mutex> lock(m_);
+        for (auto it = contexts_.begin(); it != contexts_.end(); ++it)
+            if (it->first == settings) {
+                contexts_.splice(contexts_.begin(), contexts_, it);
+                return it->second;
+            }
+        return nullptr;
+    }
+    void keep_context(const std::string& settings, std::shared_ptr<void> ctx)
+    {
+        std::lock_guard<std::mutex> lock(m_);
+        for (auto it = contexts_.begin(); it != contexts_.end(); ++it)
+            if (it->first == settings) {
+                it->second = std::move(ctx);
+                contexts_.splice(contexts_.begin(), contexts_, it);
+                return;
+            }
+        contexts_.emplace_front(settings, std::move(ctx));
+        if (contexts_.size() > 8)
+            contexts_.pop_back();
+    }
+
     struct entry {
         std::string key;
         std::deque<SSL_SESSION*> sessions; // newest first
@@ -213,6 +275,7 @@ private:
 
     mutable std::mutex m_;
     std::list<entry> entries_;
+    std::list<std::pair<std::string, std::shared_ptr<void>>> contexts_; // most recently used first
     std::size_t max_servers_;
     std::size_t per_server_;
     std::chrono::seconds max_age_;

@@ -303,23 +303,32 @@ inline bool spki_sha256(X509* cert, spki_digest& out)
     return EVP_Digest(der.data(), der.size(), out.data(), &n, EVP_sha256(), nullptr) == 1 && n == out.size();
 }
 
-/// Everything a handshake needs from tls_options, set up once per
-/// connection: the client context, and the pins with what the check saw.
+/// Everything a handshake needs from tls_options: the client context and
+/// the pins. Set up once per connection, or once per tls_session_cache and
+/// settings when a cache is used (then its connections share it: the
+/// system's trust store alone is most of a megabyte, and reading it costs
+/// milliseconds). Nothing in it changes once a handshake has used it.
 struct tls_setup {
     boost::asio::ssl::context ctx{boost::asio::ssl::context::tls_client};
     std::vector<spki_digest> pins{};
     bool verify = true;        ///< the chain and the host are checked (tls::verify_peer)
     bool default_paths = true; ///< no ca_file: the system's store, loaded at the handshake
-    bool pin_seen = false;     ///< the pin check saw the server's certificate
-    bool pin_failed = false;   ///< and it matched none
-    spki_digest server_key{};  ///< the server certificate's SPKI digest, once seen
+};
+
+/// What one connection's handshake checks and keeps: the pin check's view of
+/// the server's key, and where its sessions go.
+struct tls_check {
+    std::shared_ptr<tls_setup> setup;
     std::shared_ptr<tls_session_cache> cache{}; ///< where sessions are kept and found (resumption on)
     std::string cache_key{};                    ///< this server and these settings (tls_session_cache::key_of)
+    bool pin_seen = false;                      ///< the pin check saw the server's certificate
+    bool pin_failed = false;                    ///< and it matched none
+    spki_digest server_key{};                   ///< the server certificate's SPKI digest, once seen
 
     bool pin_matches(X509* cert)
     {
         pin_seen = spki_sha256(cert, server_key);
-        return pin_seen && std::find(pins.begin(), pins.end(), server_key) != pins.end();
+        return pin_seen && std::find(setup->pins.begin(), setup->pins.end(), server_key) != setup->pins.end();
     }
 };
 
@@ -427,7 +436,7 @@ inline std::unique_ptr<tls_setup> prepare_tls(const tls_options& t, error_code& 
     return st;
 }
 
-/// Where a connection's tls_setup hangs on its SSL (Asio keeps its own
+/// Where a connection's tls_check hangs on its SSL (Asio keeps its own
 /// verify callback in the SSL's app data, and deletes it).
 inline int tls_setup_index()
 {
@@ -441,10 +450,10 @@ inline int tls_setup_index()
 inline int verify_with_pins(int preverify_ok, X509_STORE_CTX* store)
 {
     SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    auto* st = ssl ? static_cast<tls_setup*>(SSL_get_ex_data(ssl, tls_setup_index())) : nullptr;
+    auto* st = ssl ? static_cast<tls_check*>(SSL_get_ex_data(ssl, tls_setup_index())) : nullptr;
     if (!st)
         return preverify_ok;
-    if (st->verify && !preverify_ok)
+    if (st->setup->verify && !preverify_ok)
         return 0;
     if (X509_STORE_CTX_get_error_depth(store) != 0)
         return 1;
@@ -462,7 +471,7 @@ inline int verify_with_pins(int preverify_ok, X509_STORE_CTX* store)
 /// resumable when the connection ends without a TLS close_notify.
 inline int keep_new_session(SSL* ssl, SSL_SESSION* session)
 {
-    auto* st = static_cast<tls_setup*>(SSL_get_ex_data(ssl, tls_setup_index()));
+    auto* st = static_cast<tls_check*>(SSL_get_ex_data(ssl, tls_setup_index()));
     if (!st || !st->cache || st->pin_failed)
         return 0;
     if (SSL_SESSION* copy = SSL_SESSION_dup(session))
@@ -480,16 +489,36 @@ inline std::shared_ptr<tls_session_cache> session_cache_for(const tls_options& t
     return t.context_hook ? nullptr : tls_session_cache::process_default();
 }
 
-/// The rest of the set-up, at the handshake: what is verified, the system's
-/// store when it is needed, the session cache, then the user's hook.
-inline void finish_tls_setup(tls_setup& st, const connect_options& o, bool verify, error_code& ec)
+/// What tls_session_cache keeps for the TLS layer: the contexts its
+/// connections share, one per set of settings.
+struct tls_context_access {
+    static std::shared_ptr<tls_setup> find(tls_session_cache& c, const std::string& settings)
+    {
+        return std::static_pointer_cast<tls_setup>(c.context(settings));
+    }
+    static void keep(tls_session_cache& c, const std::string& settings, std::shared_ptr<tls_setup> setup)
+    {
+        c.keep_context(settings, std::move(setup));
+    }
+};
+
+/// Whether a cache already keeps a context made from these options (then
+/// they were checked when it was made, and need not be at the connect).
+inline bool context_kept(const tls_options& t)
 {
-    const tls_options& t = o.tls;
+    const auto cache = session_cache_for(t);
+    return cache && (tls_context_access::find(*cache, tls_session_cache::settings_key(t, true)) ||
+                     tls_context_access::find(*cache, tls_session_cache::settings_key(t, false)));
+}
+
+/// The rest of the set-up, at the handshake: what is verified, the system's
+/// store when it is needed, resumption (`resume`: sessions are kept), then
+/// the user's hook.
+inline void finish_tls_setup(tls_setup& st, const tls_options& t, bool verify, bool resume, error_code& ec)
+{
     SSL_CTX* ctx = st.ctx.native_handle();
     st.verify = verify;
-    st.cache = session_cache_for(t);
-    if (st.cache) {
-        st.cache_key = tls_session_cache::key_of(o, verify);
+    if (resume) {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
         SSL_CTX_sess_set_new_cb(ctx, keep_new_session);
     } else {
@@ -583,7 +612,7 @@ public:
             handshaken_ = resumed_ = false;
         }
         prepared_.reset();
-        if (detail::tls_options_set(o.tls)) {
+        if (detail::tls_options_set(o.tls) && !detail::context_kept(o.tls)) {
             error_code ec;
             prepared_ = detail::prepare_tls(o.tls, ec);
             if (ec)
@@ -609,9 +638,9 @@ public:
     /// tls_options::pin_sha256); empty when no pin was checked.
     std::string server_pin_sha256() const
     {
-        if (!tls_ || !tls_->setup->pin_seen)
+        if (!tls_ || !tls_->check->pin_seen)
             return {};
-        const auto& d = tls_->setup->server_key;
+        const auto& d = tls_->check->server_key;
         return base64::encode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
     }
 
@@ -680,11 +709,12 @@ private:
     using next = detail::tls_next_layer<Stream>;
 
     struct tls_state {
-        std::unique_ptr<detail::tls_setup> setup; // the context outlives the stream
+        std::unique_ptr<detail::tls_check> check; // holds the context, which outlives the stream
         boost::asio::ssl::stream<next> stream;
-        tls_state(std::unique_ptr<detail::tls_setup> s, next&& n) : setup(std::move(s)), stream(std::move(n), setup->ctx)
+        tls_state(std::unique_ptr<detail::tls_check> c, next&& n)
+            : check(std::move(c)), stream(std::move(n), check->setup->ctx)
         {
-            SSL_set_ex_data(stream.native_handle(), detail::tls_setup_index(), setup.get()); // for the pin check
+            SSL_set_ex_data(stream.native_handle(), detail::tls_setup_index(), check.get()); // for the pin check
         }
     };
 
@@ -724,19 +754,40 @@ private:
             ec = boost::asio::error::already_started;
             return;
         }
-        auto setup = prepared_ ? std::move(prepared_) : detail::prepare_tls(o.tls, ec);
-        if (ec)
-            return;
-        detail::finish_tls_setup(*setup, o, verify, ec);
-        if (ec)
-            return;
-        tls_ = std::make_unique<tls_state>(std::move(setup), std::move(*plain_));
+        // The context: the one the cache keeps for these settings, else a new
+        // one (kept there for the next connection when there is a cache).
+        auto cache = detail::session_cache_for(o.tls);
+        std::shared_ptr<detail::tls_setup> setup;
+        std::string settings;
+        if (cache) {
+            settings = tls_session_cache::settings_key(o.tls, verify);
+            setup = detail::tls_context_access::find(*cache, settings);
+        }
+        if (!setup) {
+            std::unique_ptr<detail::tls_setup> made = prepared_ ? std::move(prepared_) : detail::prepare_tls(o.tls, ec);
+            if (ec)
+                return;
+            detail::finish_tls_setup(*made, o.tls, verify, cache != nullptr, ec);
+            if (ec)
+                return;
+            setup = std::move(made);
+            if (cache)
+                detail::tls_context_access::keep(*cache, settings, setup);
+        }
+        prepared_.reset();
+        auto check = std::make_unique<detail::tls_check>();
+        check->setup = std::move(setup);
+        if (cache) {
+            check->cache = std::move(cache);
+            check->cache_key = tls_session_cache::key_of(o, verify);
+        }
+        tls_ = std::make_unique<tls_state>(std::move(check), std::move(*plain_));
         plain_.reset();
         SSL* handle = tls_->stream.native_handle();
         detail::set_tls_peer_name(handle, o, verify, ec);
-        if (ec || !tls_->setup->cache)
+        if (ec || !tls_->check->cache)
             return;
-        if (SSL_SESSION* session = tls_->setup->cache->take(tls_->setup->cache_key)) {
+        if (SSL_SESSION* session = tls_->check->cache->take(tls_->check->cache_key)) {
             const int ok = SSL_set_session(handle, session);
             SSL_SESSION_free(session);
             if (ok != 1) // not offered: a full handshake
@@ -750,18 +801,18 @@ private:
     error_code handshake_done(error_code e)
     {
         tls_->stream.next_layer().record(false);
-        detail::tls_setup& st = *tls_->setup;
-        if (!e && !st.pins.empty() && !st.pin_seen && !st.pin_matches(SSL_get0_peer_certificate(tls_->stream.native_handle())))
+        detail::tls_check& st = *tls_->check;
+        if (!e && !st.setup->pins.empty() && !st.pin_seen && !st.pin_matches(SSL_get0_peer_certificate(tls_->stream.native_handle())))
             st.pin_failed = true;
         if (st.pin_failed) {
             e = make_error_code(tls_errc::pin_mismatch);
-        } else if (e && st.verify) {
+        } else if (e && st.setup->verify) {
             const long v = SSL_get_verify_result(tls_->stream.native_handle());
             if (v != X509_V_OK)
                 e = error_code(static_cast<int>(v), x509_category());
         }
         resumed_ = !e && SSL_session_reused(tls_->stream.native_handle()) == 1;
-        if (resumed_ && st.verify) { // the first handshake's result, carried by the session: still a check
+        if (resumed_ && st.setup->verify) { // the first handshake's result, carried by the session: still a check
             const long v = SSL_get_verify_result(tls_->stream.native_handle());
             if (v != X509_V_OK) {
                 e = error_code(static_cast<int>(v), x509_category());
