@@ -158,6 +158,29 @@ BOOST_AUTO_TEST_CASE(a_reconnect_resumes_its_session_and_only_to_the_same_name)
     BOOST_TEST(contains(last_handshake("IMP"), "resumed=1"));
 }
 
+BOOST_AUTO_TEST_CASE(a_cache_shares_one_context_and_drops_what_expired)
+{
+    // Connections that name one cache share its OpenSSL context: the hook
+    // runs once for all of them, and they still resume.
+    auto o = server("TLS");
+    o.tls.session_cache = std::make_shared<smtp::tls_session_cache>();
+    int calls = 0;
+    o.tls.context_hook = [&](ssl_ctx_st*, smtp::error_code&) { ++calls; };
+    BOOST_TEST(!starttls_resumed(o));
+    BOOST_TEST(starttls_resumed(o));
+    BOOST_TEST(calls == 1);
+    o.tls.session_cache->clear(); // sessions and contexts: a full handshake, the hook again
+    BOOST_TEST(!starttls_resumed(o));
+    BOOST_TEST(calls == 2);
+    // Sessions older than the cache's max_age (here 0 s) are never offered.
+    auto expiring = server("TLS");
+    expiring.tls.session_cache = std::make_shared<smtp::tls_session_cache>(64, 4, std::chrono::seconds(0));
+    BOOST_TEST(!starttls_resumed(expiring));
+    BOOST_TEST(expiring.tls.session_cache->size() >= 1u); // kept, but expired
+    BOOST_TEST(!starttls_resumed(expiring));
+    BOOST_TEST(expiring.tls.session_cache->offered() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(resumption_off)
 {
     auto o = server("TLS");
