@@ -29,11 +29,13 @@
 //       the same dialogue and the same (dot-stuffed) bytes by hand with OpenSSL:
 //       MAIL+RCPT+DATA in one SSL_write, then an SSL_write loop of 64 KiB pieces
 //       ([--nodelay 1]: with TCP_NODELAY, for comparison; off like the library's)
-//   e2e_bench tls-connect --port P --ca FILE --count N --resume 0|1 [--host H]
+//   e2e_bench tls-connect --port P --ca FILE --count N --resume 0|1|2 [--host H]
 //       N connections, each connect + EHLO + STARTTLS (verified) + EHLO + QUIT,
 //       after one untimed warm-up connection; the process's CPU time per
 //       connection; --resume 1: TLS session resumption (a tls_session_cache
-//       of its own), 0: resume_sessions off (benchmarks/e2e_tls_resume.py)
+//       of its own), 0: resume_sessions off (a full handshake, and an OpenSSL
+//       context per connection), 2: a cache whose sessions expire at once (a
+//       full handshake, the context shared) (benchmarks/e2e_tls_resume.py)
 //   e2e_bench tls-idle --port P --ca FILE --sessions K
 //       heap and RSS with 1 and with K idle STARTTLS sessions open (after the
 //       second EHLO), async on one io_context as a pool has them
@@ -727,10 +729,12 @@ int run_tls_connect(const e2e::flags& f)
 {
     using P = smtp::policies<smtp::tls::starttls>;
     const long long n = f.num("count");
-    const bool resume = f.num("resume") != 0;
+    const long long mode = f.num("resume");
+    const bool resume = mode == 1;
     smtp::connect_options o = tls_options_from(f);
-    o.tls.resume_sessions = resume;
-    o.tls.session_cache = std::make_shared<smtp::tls_session_cache>();
+    o.tls.resume_sessions = mode != 0;
+    o.tls.session_cache = mode == 2 ? std::make_shared<smtp::tls_session_cache>(64, 4, std::chrono::seconds(0))
+                                    : std::make_shared<smtp::tls_session_cache>();
     long long resumed = 0;
     auto one = [&] {
         auto s = std::move(std::move(smtp::connect<P>(o)).ehlo()).starttls().ehlo();
@@ -746,7 +750,7 @@ int run_tls_connect(const e2e::flags& f)
     if (resumed != (resume ? n : 0))
         die("tls-connect: " + std::to_string(resumed) + " of " + std::to_string(n) + " resumed");
     e2e::json_line()
-        .add("client", resume ? "tls-connect-resumed" : "tls-connect-full")
+        .add("client", resume ? "tls-connect-resumed" : mode == 2 ? "tls-connect-full-shared" : "tls-connect-full")
         .add("connections", n)
         .add("resumed", resumed)
         .add("cpu_seconds", cpu)
