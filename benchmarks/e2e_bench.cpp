@@ -14,7 +14,10 @@
 //       lockstep: one command, one reply; pipelined: what lib-pipelined writes
 //       (the end of one message's data with the next MAIL, RCPTs and DATA)
 //   e2e_bench echo-server --port 0      a one-line TCP echo (prints READY PORT)
-//   e2e_bench rtt     --port P --count N  ping-pong of one line against it
+//   e2e_bench rtt     --port P --count N [--warmup 1000]  ping-pong of one line against it
+//   e2e_bench setup   --port P --ca FILE --count N
+//       N connections, each timed phase by phase: connect and greeting, EHLO,
+//       STARTTLS and the TLS handshake, EHLO, AUTH PLAIN (smtp_tls_sink); QUIT untimed
 //   e2e_bench pool    --port P --sessions K --count N --rcpt R --message FILE
 //       N messages through smtp::pool with max_sessions K (pool defaults otherwise)
 //   e2e_bench idle    --port P --sessions K --mode async|sync
@@ -329,7 +332,7 @@ int run_rtt(const e2e::flags& f)
             got += static_cast<std::size_t>(r);
         }
     };
-    for (int i = 0; i < 1000; ++i)
+    for (long long i = 0, w = f.num("warmup", 1000); i < w; ++i)
         once();
     // Batches of n/20: the median batch mean is the figure, robust to a slow spell.
     const long long per = std::max<long long>(1, n / 20);
@@ -476,6 +479,48 @@ int run_idle(const e2e::flags& f)
         .add("sizeof_connect_options", static_cast<long long>(sizeof(smtp::connect_options)))
         .add("sizeof_steady_timer", static_cast<long long>(sizeof(boost::asio::steady_timer)))
         .add("sizeof_diagnostics", static_cast<long long>(sizeof(smtp::diagnostics)))
+        .print();
+    return 0;
+}
+
+// --- connection set-up ---------------------------------------------------------------
+
+int run_setup(const e2e::flags& f)
+{
+    using P = smtp::policies<smtp::tls::starttls>; // certificate verified
+    const long long n = f.num("count");
+    smtp::connect_options o = plain_options(f);
+    o.tls.ca_file = f.str("ca");
+    std::vector<double> connect, ehlo, starttls, ehlo2, auth, total;
+    for (long long i = 0; i < n; ++i) {
+        const double t0 = e2e::now();
+        auto c = smtp::connect<P>(o); // TCP connect and the greeting
+        const double t1 = e2e::now();
+        auto g = std::move(c).ehlo();
+        const double t2 = e2e::now();
+        auto t = std::move(g).starttls(); // STARTTLS, its 220, the handshake
+        const double t3 = e2e::now();
+        auto e = std::move(t).ehlo();
+        const double t4 = e2e::now();
+        auto a = std::move(e).login("user", "password"); // AUTH PLAIN: the server's only mechanism
+        const double t5 = e2e::now();
+        std::move(a).quit();
+        connect.push_back(t1 - t0);
+        ehlo.push_back(t2 - t1);
+        starttls.push_back(t3 - t2);
+        ehlo2.push_back(t4 - t3);
+        auth.push_back(t5 - t4);
+        total.push_back(t5 - t0);
+    }
+    e2e::json_line()
+        .add("client", "lib-setup")
+        .add("connections", n)
+        .add("connect_greeting_seconds", connect)
+        .add("ehlo_seconds", ehlo)
+        .add("starttls_handshake_seconds", starttls)
+        .add("ehlo_tls_seconds", ehlo2)
+        .add("auth_seconds", auth)
+        .add("seconds", total)
         .print();
     return 0;
 }
@@ -708,7 +753,7 @@ int run_tls_raw(const e2e::flags& f)
 int main(int argc, char** argv)
 {
     if (argc < 2) {
-        std::cerr << "usage: e2e_bench lib|raw|echo-server|rtt|pool|idle|tls-lib|tls-src|tls-raw --flag value...\n";
+        std::cerr << "usage: e2e_bench lib|raw|echo-server|rtt|setup|pool|idle|tls-lib|tls-src|tls-raw --flag value...\n";
         return 2;
     }
     try {
@@ -724,6 +769,8 @@ int main(int argc, char** argv)
             return run_rtt(f);
         if (cmd == "pool")
             return run_pool(f);
+        if (cmd == "setup")
+            return run_setup(f);
         if (cmd == "idle")
             return run_idle(f);
         if (cmd == "tls-lib")
