@@ -8,6 +8,12 @@
 //       (connect_options.transactions.pipelining = false), one sendmail per
 //       message; pipelined: one send_all() over all N; each: PIPELINING,
 //       one sendmail() per message.
+//   e2e_bench lib     --port P --rcpt R --count N --message FILE --mode window --window W
+//       one send_all() over all N with transactions.window = W: against a
+//       server with CHUNKING and PIPELINING (benchmarks/chunk_sink.cpp,
+//       Postfix) up to W whole BDAT transactions in flight; the JSON adds
+//       "window" and "server_offers_chunking" (without CHUNKING it is DATA,
+//       as lib-pipelined)
 //   e2e_bench raw     --port P --rcpt R --count N --message FILE --mode lockstep|pipelined
 //       the floor for this server: the same commands and bytes written by hand
 //       on a blocking socket, replies only counted (no parsing, no checks);
@@ -102,23 +108,29 @@ int run_lib(const e2e::flags& f)
     const std::string message = e2e::read_file(f.str("message"));
     const auto to = recipients(f.num("rcpt"));
     smtp::connect_options o = plain_options(f);
+    const bool window = mode == "window";
     if (mode == "lockstep")
         o.transactions.pipelining = false;
+    else if (window)
+        o.transactions.window = static_cast<std::size_t>(f.num("window"));
     else if (mode != "pipelined" && mode != "each")
         die("unknown --mode " + mode);
+    if (window && f.num("window") < 1)
+        die("--window W: W >= 1");
 
     auto s = std::move(smtp::connect<P>(o)).ehlo();
     const bool offered = s.has_extn("PIPELINING");
+    const bool chunking = s.has_extn("CHUNKING");
     check(s.sendmail(from, to, message), "warm-up");
 
     std::vector<smtp::outgoing_message> batch;
-    if (mode == "pipelined")
+    if (mode == "pipelined" || window)
         batch.assign(static_cast<std::size_t>(n), smtp::outgoing_message{from, to, message});
 
     long long queued = 0;
     const double c0 = e2e::cpu_now();
     const double t0 = e2e::now();
-    if (mode == "pipelined") {
+    if (mode == "pipelined" || window) {
         for (const auto& r : s.send_all(batch))
             queued += r.queued();
     } else {
@@ -132,16 +144,17 @@ int run_lib(const e2e::flags& f)
     std::move(s).quit();
     if (queued != n)
         die("only " + std::to_string(queued) + " of " + std::to_string(n) + " queued");
-    e2e::json_line()
-        .add("client", "lib-" + mode)
+    e2e::json_line line;
+    line.add("client", window ? "lib-window" + std::to_string(f.num("window")) : "lib-" + mode)
         .add("messages", n)
         .add("recipients", f.num("rcpt"))
         .add("seconds", t1 - t0)
         .add("messages_per_second", static_cast<double>(n) / (t1 - t0))
         .add("cpu_seconds", c1 - c0)
-        .add("server_offers_pipelining", static_cast<long long>(offered))
-        .add("maxrss_kib", static_cast<long long>(e2e::peak_rss_kib()))
-        .print();
+        .add("server_offers_pipelining", static_cast<long long>(offered));
+    if (window)
+        line.add("window", f.num("window")).add("server_offers_chunking", static_cast<long long>(chunking));
+    line.add("maxrss_kib", static_cast<long long>(e2e::peak_rss_kib())).print();
     return 0;
 }
 

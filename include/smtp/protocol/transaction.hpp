@@ -270,6 +270,11 @@ public:
     /// The whole message has been written (its end of data too): another
     /// transaction's commands may follow it in the same write (RFC 2920 3.1).
     bool data_complete() const noexcept { return data_complete_; }
+    /// Another transaction's commands went out behind this one's end of
+    /// data (a pipelined stream, a BDAT window). A refusal that comes after
+    /// it is then left without RSET: the server ended this transaction at
+    /// the end of data, and an RSET would land in the next one.
+    void on_followed() noexcept { followed_ = true; }
     /// The server sent 421: it is closing the connection.
     bool server_closing() const noexcept { return closing_; }
     /// A streamed message turned out unsendable midway (error() says why):
@@ -749,6 +754,8 @@ private:
     /// use (RFC 2920 3.1), RSET otherwise.
     void clean_up()
     {
+        if (followed_ && data_complete_)
+            return finish();
         cleaning_ = true;
         stage_ = data_go_ && !data_complete_ ? stage::send_abort : stage::send_rset;
     }
@@ -788,7 +795,7 @@ private:
     stage stage_ = stage::done;
     bool bdat_ = false, pipelining_ = false;
     bool mail_ok_ = false, data_go_ = false, data_complete_ = false, final_seen_ = false;
-    bool bdat_failed_ = false, cleaning_ = false, closing_ = false, wrote_data_ = false;
+    bool bdat_failed_ = false, cleaning_ = false, closing_ = false, wrote_data_ = false, followed_ = false;
     std::size_t next_rcpt_ = 0, accepted_ = 0, lmtp_next_ = 0, lmtp_seen_ = 0;
     std::size_t offset_ = 0;
     std::uint64_t data_written_ = 0;
