@@ -34,6 +34,12 @@ the explicit step that updates the documentation's figures from a run
      raw-pipelined, raw-lockstep
                     the floor for this server: the same bytes written by hand on a
                     blocking socket, replies only counted (e2e_bench raw)
+     aiosmtplib, nodemailer, libesmtp
+                    the peers of benchmarks/e2e_cpu.py (left out, with a note,
+                    where their runtime is missing); that module also reports
+                    each client's CPU time per message beside the floors
+                    (cpu_vs_floor_r1, ...) and checks every client's sent
+                    bytes against the library's (a capturing server)
    and the round-trip time of a one-line TCP ping-pong (an echo server pinned
    the same way): the bound of one round trip a message is 1/RTT, of
    lockstep 1/((R+3) RTT). ROUNDS rounds; each round measures every client
@@ -89,6 +95,7 @@ import sys
 import tempfile
 import time
 
+import e2e_cpu
 import e2e_rtt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -113,6 +120,9 @@ CLIENT_LABELS = {
     "raw-pipelined": "floor: raw socket, pipelined",
     "raw-lockstep": "floor: raw socket, lockstep",
 }
+# The peers of issue 16 (aiosmtplib, Nodemailer, libESMTP): benchmarks/e2e_cpu.py.
+CLIENTS += tuple(e2e_cpu.PEERS)
+CLIENT_LABELS.update({k: v[0] for k, v in e2e_cpu.PEERS.items()})
 POOL_SESSIONS = (1, 4, 16, 64)
 
 # name -> (comparison, target); None: reported, no target.
@@ -152,8 +162,7 @@ TARGETS = {
     "compile_user_separate_peak_mib": ("<=", 250),
     "compile_user_header_only_peak_mib": None,
 }
-
-
+TARGETS.update(e2e_cpu.TARGETS)
 TARGETS.update(e2e_rtt.TARGETS)
 PLOTS = ("e2e.png", "e2e-rtt.png")  # OUT's plots; --update-docs copies them into docs/
 
@@ -359,6 +368,9 @@ def client_argv(client, build, port, rcpt, count, message):
         return [peers, "poco"] + common
     if client == "curl":
         return [peers, "curl"] + common
+    argv = e2e_cpu.peer_argv(client, build, common)
+    if argv:
+        return argv
     raise ValueError(client)
 
 
@@ -370,7 +382,11 @@ def part_throughput(a, pin, work):
     sink = Server("smtp-sink", [SMTP_SINK, "%s:%d" % (HOST, port), "256"], work, pin, port=port,
                   as_nobody=True)
     echo = Server("echo", [bench, "echo-server", "--port", "0"], work, pin)
-    runs = {c: {r: [] for r in a.recipients} for c in CLIENTS}
+    missing = {c: why for c in e2e_cpu.PEERS for why in [e2e_cpu.available(c, a.build)] if why}
+    for c, why in missing.items():
+        log("throughput: %s left out: %s" % (c, why))
+    clients = tuple(c for c in CLIENTS if c not in missing)
+    runs = {c: {r: [] for r in a.recipients} for c in clients}
     rtts = []
     try:
         for rnd in range(a.rounds):
@@ -378,7 +394,7 @@ def part_throughput(a, pin, work):
             rtts.append(run_json([bench, "rtt", "--port", str(echo.port), "--count", str(a.rtt_count)],
                                  pin, "rtt"))
             for R in a.recipients:
-                order = CLIENTS[rnd % len(CLIENTS):] + CLIENTS[:rnd % len(CLIENTS)]
+                order = clients[rnd % len(clients):] + clients[:rnd % len(clients)]
                 if rnd % 2:
                     order = tuple(reversed(order))
                 for c in order:
@@ -395,6 +411,9 @@ def part_throughput(a, pin, work):
         poco_nagle = run_json(client_argv("poco", a.build, sink.port, 1, a.poco_nagle_messages, msg),
                               pin, "poco (Nagle)")
         profile = syscall_profile(a, pin, sink.port, msg) if a.profile else None
+        log("throughput: the sent bytes of each client (capture)")
+        capture = e2e_cpu.capture_check(clients, lambda c, p: client_argv(c, a.build, p, 2, 1, msg), run_json,
+                                        pin, log)
     finally:
         sink.stop()
         echo.stop()
@@ -405,7 +424,7 @@ def part_throughput(a, pin, work):
     rtt_round = [r["rtt_seconds"] for r in rtts]
     res["rtt"] = {"seconds": med(rtt_round), "rounds": rtt_round,
                   "round_trips_per_round": rtts[0]["round_trips"]}
-    for c in CLIENTS:
+    for c in clients:
         res["clients"][c] = {}
         for R in a.recipients:
             rs = runs[c][R]
@@ -457,6 +476,9 @@ def part_throughput(a, pin, work):
         add("each_vs_rtt_bound_r1", lambda k: rate("lib-each", 1, k) * 2 * rtt(k))
     if 50 in a.recipients:
         add("lockstep_vs_rtt_bound_r50", lambda k: rate("lib-lockstep", 50, k) * 53 * rtt(k))
+    cpu, res["cpu_us_per_message"] = e2e_cpu.cpu_ratios(runs, a.recipients, a.rounds, ratio_entry, med)
+    ratios.update(cpu)
+    res["capture"], res["peers_missing"] = capture, missing
     res["ratios"] = ratios
     return res
 
@@ -808,7 +830,7 @@ def print_report(doc):
         p("  (per message, us: wall time; the client's CPU time in its timed part; smtp-sink's CPU time)")
         p("  %-38s %4s %12s %16s %9s %9s %9s" % ("client", "R", "messages/s", "rounds min..max",
                                                 "wall", "client", "sink"))
-        for c in CLIENTS:
+        for c in tp["clients"]:
             for R in tp["recipients"]:
                 e = tp["clients"][c][str(R)]
                 p("  %-38s %4d %12.0f %16s %9.1f %9.1f %9.1f" % (
@@ -822,6 +844,8 @@ def print_report(doc):
         p("  %-38s %4d %12.1f   (%d messages: Nagle's algorithm and the delayed ACK)" % (
             "Poco SMTPClientSession as shipped", 1, tp["poco_without_nodelay_r1"]["messages_per_second"],
             tp["poco_without_nodelay_r1"]["messages"]))
+        for line in e2e_cpu.report_lines(tp, CLIENT_LABELS):
+            p(line)
         if tp.get("syscall_profile"):
             p("  system calls per message (strace -c, R=1): " + "; ".join(
                 "%s: %s" % (c, ", ".join("%s %.2f" % kv for kv in sorted(v.items())))
@@ -917,7 +941,8 @@ def plot(doc, paths):
     styles = {"lib-pipelined": ("o-", "C0"), "lib-each": ("s-", "C9"), "lib-lockstep": ("^-", "C2"),
               "smtplib": ("v-", "C3"), "poco-nodelay": ("D-", "C4"), "curl": ("x-", "C1"),
               "raw-pipelined": ("o--", "black"), "raw-lockstep": ("^--", "black")}
-    for c in CLIENTS:
+    styles.update(e2e_cpu.STYLES)
+    for c in tp["clients"]:
         ys = [tp["clients"][c][str(R)]["messages_per_second"] for R in Rs]
         st, col = styles[c]
         ax.plot(Rs, ys, st, color=col, label=CLIENT_LABELS[c],
@@ -1079,7 +1104,8 @@ def main():
     if tp:
         doc["rtt_seconds"] = tp["rtt"]["seconds"]
         doc["messages_per_second"] = {c: {R: tp["clients"][c][R]["messages_per_second"] for R in tp["clients"][c]}
-                                      for c in CLIENTS}
+                                      for c in tp["clients"]}
+        doc["cpu_us_per_message"] = tp["cpu_us_per_message"]
     doc["targets_missed"] = [n for n, e in ratios.items() if e["result"] == "FAIL"]
 
     doc["plots"] = [os.path.relpath(p, ROOT) for p in plot(doc, [os.path.join(out, PLOTS[0])]) +
