@@ -30,6 +30,13 @@ process (servers, proxy, clients) is pinned to the CPU the other parts use.
 5. The pool at 10 ms: smtp::pool with 1, 4, 16 and 64 sessions to
    smtp-sink behind the proxy: messages per second (POOL_MESSAGES: fewer
    through one session and four, where each message costs a round trip).
+6. The window (windowed BDAT: send_all with transactions.window = W, e2e_bench
+   lib --mode window) at 10 ms, W = 8 and 32, R = 1, against smtp_chunk_sink
+   (benchmarks/chunk_sink.cpp: CHUNKING and PIPELINING, cheap) in the same
+   rounds as 2 (WINDOW_MESSAGES_PER_W x W messages), and in the sweep; then,
+   once, against Postfix's smtpd (tests/servers/postfix_server.py: CHUNKING
+   on as Postfix ships it, a discard transport), directly and at 10 ms, with
+   send_all, W = 8 and 32 and smtplib: what Postfix allows.
 """
 
 import os
@@ -48,6 +55,9 @@ RECIPIENTS = (1, 10)
 SWEEP_MS = (0, 1, 5, 10, 50)
 RUN_BUDGET = 1.5   # seconds of sending a measurement is sized for
 MIN_COUNT, MAX_COUNT, MAX_COUNT_LOOPBACK = 10, 200, 1000
+WINDOWS = (8, 32)
+WINDOW_MESSAGES_PER_W = 25
+POSTFIX_SERVER = os.path.join(ROOT, "tests", "servers", "postfix_server.py")
 POOL_SESSIONS = (1, 4, 16, 64)
 POOL_MESSAGES = {1: 400, 4: 1000, 16: 4000, 64: 4000}
 SETUP_CONNECTIONS = 5
@@ -70,6 +80,12 @@ TARGETS = {
     "rtt10_lockstep_vs_bound_r10": None,
     "rtt10_smtplib_vs_bound_r1": None,
     "rtt10_pool16_vs_pool1": (">=", 12.0),
+    "rtt10_window8_msgs_per_rtt": (">=", 6.4),
+    "rtt10_window32_msgs_per_rtt": (">=", 24.0),
+    "rtt10_window8_vs_smtplib_r1": (">=", 25.0),
+    "rtt10_postfix_window8_msgs_per_rtt": None,
+    "rtt10_postfix_window32_msgs_per_rtt": None,
+    "rtt10_postfix_window8_vs_smtplib_r1": None,
     "rtt10_setup_lib_rtts": None,
     "proxy_overhead_us": None,
 }
@@ -86,6 +102,8 @@ def peers(clients):
 
 def round_trips_per_message(client, R):
     """The pace a measurement is sized for (not a claim about the client)."""
+    if client.startswith("lib-window"):
+        return 1.0 / int(client[len("lib-window"):])
     if client in ("lib-pipelined", "raw-pipelined"):
         return 1
     if client == "lib-each":
@@ -94,8 +112,18 @@ def round_trips_per_message(client, R):
 
 
 def count_for(client, R, rtt, budget, loopback=False):
+    if client.startswith("lib-window"):
+        return WINDOW_MESSAGES_PER_W * int(client[len("lib-window"):]) * (4 if loopback else 1)
     n = int(budget / (round_trips_per_message(client, R) * max(rtt, 1e-6)))
     return max(MIN_COUNT, min(MAX_COUNT_LOOPBACK if loopback else MAX_COUNT, n))
+
+
+def argv_for(core, a, client, port, R, count, msg):
+    if client.startswith("lib-window"):
+        return [os.path.join(a.build, "benchmarks", "smtp_e2e_bench"), "lib", "--mode", "window", "--window",
+                client[len("lib-window"):], "--port", str(port), "--rcpt", str(R), "--count", str(count),
+                "--message", msg]
+    return core.client_argv(client, a.build, port, R, count, msg)
 
 
 class Net:
@@ -142,14 +170,27 @@ def part_rtt(core, a, pin, work):
     quick = a.quick
     budget = 0.3 if quick else RUN_BUDGET
     rounds = 1 if quick else min(a.rounds, 3)
-    clients = list(core.CLIENTS)
+    cpu = getattr(core, "e2e_cpu", None)  # the peers' availability (benchmarks/e2e_cpu.py)
+    missing = {c: why for c in core.CLIENTS for why in [cpu and c in cpu.PEERS and cpu.available(c, a.build)] if why}
+    for c, why in missing.items():
+        core.log("rtt: %s left out: %s" % (c, why))
+    clients = [c for c in core.CLIENTS if c not in missing]
+    windows = ["lib-window%d" % w for w in WINDOWS]
+    has_chunk_sink = os.access(os.path.join(a.build, "benchmarks", "smtp_chunk_sink"), os.X_OK)
+    if not has_chunk_sink:
+        core.log("rtt: no smtp_chunk_sink in %s: no window figures" % a.build)
+        windows = []
     net = Net(core, a, pin, work)
+    labels = {c: core.CLIENT_LABELS.get(c, c) for c in clients}
+    labels.update({w: "smtp send_all, BDAT window %s (chunk sink)" % w[len("lib-window"):] for w in windows})
     res = {"rtt_ms": RTT_MS, "rounds": rounds, "recipients": list(RECIPIENTS), "message_octets": 1024,
-           "run_budget_seconds": budget, "clients": clients, "labels": {c: core.CLIENT_LABELS.get(c, c)
-                                                                         for c in clients}}
+           "run_budget_seconds": budget, "clients": clients, "windows": windows, "labels": labels,
+           "peers_missing": missing}
     try:
         echo = net.start("echo-rtt", [net.bench, "echo-server", "--port", "0"])
         sink = net.sink()
+        chunk = net.start("chunk-sink", [os.path.join(a.build, "benchmarks", "smtp_chunk_sink"), "--port", "0"]) \
+            if windows else None
 
         # 1. The proxy's own cost.
         core.log("rtt: the proxy's overhead (ping-pong direct and through it at 0 ms added)")
@@ -167,7 +208,9 @@ def part_rtt(core, a, pin, work):
         # 2. At 10 ms, R = 1 and 10, in rounds.
         proxy_sink = net.proxy(sink.port, RTT_MS)
         proxy_echo = net.proxy(echo.port, RTT_MS)
+        proxy_chunk = net.proxy(chunk.port, RTT_MS) if windows else None
         runs = {c: {R: [] for R in RECIPIENTS} for c in clients}
+        wruns = {w: [] for w in windows}
         rtts = []
         for rnd in range(rounds):
             core.log("rtt: %d ms, round %d of %d" % (RTT_MS, rnd + 1, rounds))
@@ -183,7 +226,17 @@ def part_rtt(core, a, pin, work):
                     r = core.run_json(core.client_argv(c, a.build, proxy_sink.port, R, count, msg), pin,
                                       "%s R=%d at %d ms" % (c, R, RTT_MS))
                     runs[c][R].append(r)
+            for w in (windows if rnd % 2 == 0 else list(reversed(windows))):
+                wruns[w].append(core.run_json(argv_for(core, a, w, proxy_chunk.port, 1, count_for(w, 1, rtt, budget),
+                                                       msg), pin, "%s at %d ms" % (w, RTT_MS)))
         res["rtt"] = {"seconds": core.med(rtts), "rounds": rtts}
+        res["window"] = {w: {
+            "messages": wruns[w][0]["messages"],
+            "messages_per_second": core.med([x["messages_per_second"] for x in wruns[w]]),
+            "rounds": [x["messages_per_second"] for x in wruns[w]],
+            "messages_per_rtt": core.med([x["messages_per_second"] * rtts[i] for i, x in enumerate(wruns[w])]),
+            "server_offers_chunking": wruns[w][0].get("server_offers_chunking"),
+        } for w in windows}
         res["results"] = {c: {str(R): {
             "messages": [x["messages"] for x in runs[c][R]],
             "messages_per_second": core.med([x["messages_per_second"] for x in runs[c][R]]),
@@ -194,20 +247,23 @@ def part_rtt(core, a, pin, work):
 
         # 3. The sweep for the plot (R = 1); 10 ms from the rounds above.
         sweep = {str(RTT_MS): {"rtt_seconds": core.med(rtts),
-                               "clients": {c: res["results"][c]["1"]["messages_per_second"] for c in clients}}}
+                               "clients": dict({c: res["results"][c]["1"]["messages_per_second"] for c in clients},
+                                               **{w: res["window"][w]["messages_per_second"] for w in windows})}}
         for ms in SWEEP_MS:
             if ms == RTT_MS:
                 continue
             core.log("rtt: the sweep, %g ms" % ms)
             if ms == 0:
                 port, rtt = sink.port, net.rtt(echo.port, 2000, 100)
+                wport = chunk.port if windows else None
             else:
                 port = net.proxy(sink.port, ms).port
+                wport = net.proxy(chunk.port, ms).port if windows else None
                 rtt = net.rtt(net.proxy(echo.port, ms).port, 20 if ms >= 10 else 100, 3)
             point = {"rtt_seconds": rtt, "clients": {}, "messages": {}}
-            for c in clients:
+            for c in clients + windows:
                 count = count_for(c, 1, rtt, budget, loopback=(ms == 0))
-                r = core.run_json(core.client_argv(c, a.build, port, 1, count, msg), pin,
+                r = core.run_json(argv_for(core, a, c, wport if c in windows else port, 1, count, msg), pin,
                                   "%s R=1 at %g ms" % (c, ms))
                 point["clients"][c] = r["messages_per_second"]
                 point["messages"][c] = r["messages"]
@@ -237,10 +293,21 @@ def part_rtt(core, a, pin, work):
 
     # 4. Connection set-up at 10 ms (its own servers: the TLS sink).
     res["setup"] = part_setup(core, a, pin, work, net)
+    # 6. Postfix, once.
+    if windows:
+        try:
+            res["postfix"] = part_postfix(core, a, pin, work, net, msg, budget)
+        except core.BenchError as e:
+            core.log("rtt: Postfix: %s" % e)
+            res["postfix"] = {"error": str(e)}
 
     # Ratios, each within a round.
     def rate(c, R, k=None):
         xs = [x["messages_per_second"] for x in runs[c][R]]
+        return core.med(xs) if k is None else xs[k]
+
+    def wrate(w, k=None):
+        xs = [x["messages_per_second"] for x in wruns[w]]
         return core.med(xs) if k is None else xs[k]
 
     def rtt_of(k=None):
@@ -260,6 +327,19 @@ def part_rtt(core, a, pin, work):
     for c in peers(clients):
         if c != "smtplib":
             add("rtt10_vs_%s_r10" % peer_key(c), lambda k, c=c: rate("lib-pipelined", 10, k) / rate(c, 10, k))
+    for w in windows:
+        W = w[len("lib-window"):]
+        add("rtt10_window%s_msgs_per_rtt" % W, lambda k, w=w: wrate(w, k) * rtt_of(k))
+        if W == "8":
+            add("rtt10_window8_vs_smtplib_r1", lambda k, w=w: wrate(w, k) / rate("smtplib", 1, k))
+    pf = res.get("postfix", {})
+    for key, (num, den) in (("rtt10_postfix_window8_msgs_per_rtt", ("lib-window8", None)),
+                            ("rtt10_postfix_window32_msgs_per_rtt", ("lib-window32", None)),
+                            ("rtt10_postfix_window8_vs_smtplib_r1", ("lib-window8", "smtplib"))):
+        if "10" in pf.get("rates", {}):
+            at = pf["rates"]["10"]
+            v = at[num] / at[den] if den else at[num] * pf["rtt_seconds"]
+            add(key, lambda k, v=v: v, 1)
     pr = {k: [r["messages_per_second"] for r in pool_runs[k]] for k in POOL_SESSIONS}
     add("rtt10_pool16_vs_pool1",
         lambda k: (core.med(pr[16]) / core.med(pr[1])) if k is None else pr[16][k] / pr[1][k], pool_rounds)
@@ -274,6 +354,40 @@ def part_rtt(core, a, pin, work):
                 len(e["rtts_each"]))
     res["ratios"] = ratios
     return res
+
+
+# --- Postfix ---------------------------------------------------------------------------
+
+def part_postfix(core, a, pin, work, net, msg, budget):
+    """Postfix's smtpd with CHUNKING (as shipped) and a discard transport:
+    send_all (BDAT, the default window), W = 8 and 32, smtplib; directly and
+    at 10 ms; once (one measurement each)."""
+    if os.geteuid() != 0:
+        raise core.BenchError("a private Postfix needs root (tests/servers/postfix_server.py)")
+    d = os.path.join(work, "postfix-rtt")
+    shutil.rmtree(d, ignore_errors=True)
+    core.log("rtt: Postfix's smtpd (CHUNKING, discard), directly and at %d ms" % RTT_MS)
+    clients = ("lib-pipelined", "lib-window8", "lib-window32", "smtplib")
+    out = {"server": "Postfix smtpd, CHUNKING and PIPELINING as shipped, virtual_transport = discard:",
+           "rates": {}, "messages": {}}
+    try:
+        pf = net.start("postfix-rtt", [SYSTEM_PYTHON, POSTFIX_SERVER, "--dir", d, "--domain", "example.com",
+                                       "-o", "virtual_transport=discard:"])
+        echo = net.start("echo-postfix", [net.bench, "echo-server", "--port", "0"])
+        for ms in (0, RTT_MS):
+            port = pf.port if ms == 0 else net.proxy(pf.port, ms).port
+            rtt = net.rtt(echo.port if ms == 0 else net.proxy(echo.port, ms).port, 40, 5)
+            at, n = {}, {}
+            for c in clients:
+                count = 200 if c != "smtplib" else count_for(c, 1, rtt, budget)
+                r = core.run_json(argv_for(core, a, c, port, 1, count, msg), pin, "%s to Postfix at %d ms" % (c, ms))
+                at[c], n[c] = r["messages_per_second"], r["messages"]
+            out["rates"][str(ms)], out["messages"][str(ms)] = at, n
+            if ms == RTT_MS:
+                out["rtt_seconds"] = rtt
+    finally:
+        net.stop()
+    return out
 
 
 # --- connection set-up ---------------------------------------------------------------
@@ -395,7 +509,20 @@ def print_rtt(doc, p=print):
     p("  %-38s " % "client" + " ".join("%9s" % ("%s ms" % m) for m in ms))
     for c in r["clients"]:
         p("  %-38s " % r["labels"][c] + " ".join("%9.1f" % r["sweep"][m]["clients"][c] for m in ms))
+    for w in r.get("windows", []):
+        p("  %-38s " % r["labels"][w] + " ".join("%9.1f" % r["sweep"][m]["clients"][w] for m in ms))
     p("  %-38s " % "measured RTT (ms)" + " ".join("%9.3f" % (r["sweep"][m]["rtt_seconds"] * 1e3) for m in ms))
+    for w in r.get("windows", []):
+        e = r["window"][w]
+        p("  %-38s %4d %12.1f %14s %8d   %.2f messages a round trip" % (
+            r["labels"][w], 1, e["messages_per_second"], "-", e["messages"], e["messages_per_rtt"]))
+    pf = r.get("postfix")
+    if pf and pf.get("rates"):
+        p("\n  Postfix smtpd (CHUNKING, discard transport), messages/s, R = 1:")
+        for ms, at in pf["rates"].items():
+            p("    %s ms: " % ms + "; ".join("%s %.0f" % (c, v) for c, v in at.items()))
+    elif pf:
+        p("\n  Postfix: %s" % pf.get("error"))
     pl = r["pool"]
     p("\n  smtp::pool at %d ms: " % r["rtt_ms"] + "; ".join(
         "%s sessions %.0f/s (%d messages)" % (k, e["messages_per_second"], e["messages"])
@@ -414,7 +541,8 @@ def print_rtt(doc, p=print):
 
 STYLES = {"lib-pipelined": ("o-", "C0"), "lib-each": ("s-", "C9"), "lib-lockstep": ("^-", "C2"),
           "smtplib": ("v-", "C3"), "poco-nodelay": ("D-", "C4"), "curl": ("x-", "C1"),
-          "raw-pipelined": ("o--", "black"), "raw-lockstep": ("^--", "black")}
+          "raw-pipelined": ("o--", "black"), "raw-lockstep": ("^--", "black"),
+          "lib-window8": ("*-", "navy"), "lib-window32": ("*-", "magenta")}
 
 
 def plot_rtt(doc, paths):
@@ -430,9 +558,15 @@ def plot_rtt(doc, paths):
     ms = list(r["sweep"])
     xs = [r["sweep"][m]["rtt_seconds"] * 1e3 for m in ms]
     fig, ax = plt.subplots(figsize=(10.5, 5.6), dpi=100)
-    extra = iter(["C5", "C6", "C7", "C8", "olive", "teal", "navy", "maroon"])
-    for c in r["clients"]:
-        st, col = STYLES.get(c) or ("P-", next(extra, "grey"))
+    styles = dict(STYLES)
+    try:
+        import e2e_cpu  # the peers' styles
+        styles.update(e2e_cpu.STYLES)
+    except ImportError:
+        pass
+    extra = iter(["C5", "C6", "C7", "C8", "olive", "teal", "maroon", "gold"])
+    for c in r["clients"] + r.get("windows", []):
+        st, col = styles.get(c) or ("P-", next(extra, "grey"))
         ax.plot(xs, [r["sweep"][m]["clients"][c] for m in ms], st, color=col, label=r["labels"][c],
                 markerfacecolor="none" if c.startswith("raw-") else col)
     line = [x for x in xs if x > 0.5]
