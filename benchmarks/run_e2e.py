@@ -972,6 +972,17 @@ def plot(doc, paths):
     return written
 
 
+def checkout_status():
+    """`git status --porcelain` of the checkout (ignored files, build/ among
+    them, not listed); None outside a git checkout."""
+    try:
+        p = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=all"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return p.stdout.splitlines() if p.returncode == 0 else None
+
+
 def update_docs(out):
     """Copies OUT's plots into docs/, the one step that writes to the checkout."""
     copied = 0
@@ -1075,6 +1086,7 @@ def main():
            "method": ("every server and client pinned to CPU %s with taskset; one process per measurement; "
                       "ratios computed within each round, the value is their median over the rounds" % a.cpu)}
     started = time.monotonic()
+    checkout_before = checkout_status()
     ok = True
     for part, fn in (("throughput", lambda: part_throughput(a, pin, work)),
                      ("tls", lambda: part_tls(a, pin, work)),
@@ -1107,6 +1119,12 @@ def main():
                                       for c in tp["clients"]}
         doc["cpu_us_per_message"] = tp["cpu_us_per_message"]
     doc["targets_missed"] = [n for n, e in ratios.items() if e["result"] == "FAIL"]
+    # A run writes under build/ only: say so if the checkout changed meanwhile
+    # (a file of ours, or someone editing the tree during the run).
+    changed = sorted(set(checkout_status() or []) - set(checkout_before or []))
+    doc["checkout_changed_during_run"] = changed
+    if changed:
+        log("the checkout changed during the run (a run should write under build/ only): %s" % ", ".join(changed))
 
     doc["plots"] = [os.path.relpath(p, ROOT) for p in plot(doc, [os.path.join(out, PLOTS[0])]) +
                     e2e_rtt.plot_rtt(doc, [os.path.join(out, PLOTS[1])])]
