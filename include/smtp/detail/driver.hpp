@@ -9,11 +9,13 @@
 // algorithm only through run_base and gives every I/O the same handler type,
 // so the Asio machinery (TLS stream operations, socket operations, timer) is
 // compiled once per connection type, not once per algorithm and completion
-// handler.
+// handler. A synchronous run on a socket in clear reads and writes it
+// directly instead (smtp/detail/blocking_io.hpp), with the same deadline.
 #ifndef SMTP_DETAIL_DRIVER_HPP
 #define SMTP_DETAIL_DRIVER_HPP
 
 #include <smtp/cancellation.hpp>
+#include <smtp/detail/blocking_io.hpp>
 #include <smtp/detail/connection.hpp>
 #include <smtp/detail/deadline.hpp>
 #include <smtp/protocol/algorithms/next_action.hpp>
@@ -89,6 +91,9 @@ struct run_base {
     next_action last = next_action::done;
     bool started = false; ///< an action was asked for: the next resume takes its outcome
     bool continuation = false;
+    /// A synchronous run: nothing else runs on its io_context while it
+    /// waits, so it may read and write the socket directly.
+    bool blocking = false;
 #if SMTP_HAS_CANCELLATION
     /// The caller's cancellation, terminal requests only: its slot is the one
     /// every I/O of the run gets, and it remembers a request that came while
@@ -226,15 +231,22 @@ void drive(io_handler<Conn> h, error_code io_ec, std::size_t n)
         }
         r->started = true;
         r->last = r->resume(io_ec);
+        // A read or write of a synchronous run on a socket in clear: done
+        // here, bounded by the deadline itself (no timer, no reactor).
+        const int fd = r->blocking && (r->last == next_action::read || r->last == next_action::write)
+                           ? sync_descriptor(c->transport)
+                           : -1;
         if (r->last != next_action::done && r->last != next_action::close) {
             if (st.new_deadline) {
                 st.new_deadline = false;
                 c->timer.deadline =
                     std::chrono::steady_clock::now() + phase_limit(st.options.timeouts, st.current_phase);
             }
-            c->timer.io_pending = true;
-            if (!c->timer.armed || c->timer.deadline < c->timer.armed_at)
-                wait_for_deadline(*c);
+            if (fd < 0) {
+                c->timer.io_pending = true;
+                if (!c->timer.armed || c->timer.deadline < c->timer.armed_at)
+                    wait_for_deadline(*c);
+            }
         }
         if (r->last == next_action::write && st.has_unread()) {
             // Bytes no command asked for, before a write: replies injected
@@ -251,6 +263,22 @@ void drive(io_handler<Conn> h, error_code io_ec, std::size_t n)
             n = 0;
             continue;
         }
+#if SMTP_HAS_BLOCKING_IO
+        if (fd >= 0 && (r->last == next_action::read || r->last == next_action::write)) {
+            blocking_result d;
+            if (r->last == next_action::write) {
+                st.log_write();
+                d = blocking_write(fd, asio::buffer(st.wbuf), c->timer.deadline);
+            } else {
+                const auto area = st.read_area();
+                d = blocking_read_some(fd, asio::buffer(area.data(), area.size()), c->timer.deadline);
+            }
+            c->timer.timed_out = d.timed_out; // take_outcome words it as the timer's would be
+            io_ec = d.ec;
+            n = d.n;
+            continue; // resumed at once with the outcome
+        }
+#endif
         switch (r->last) {
         case next_action::connect: return c->transport.async_connect(st.options, std::move(h));
         case next_action::write:
@@ -418,7 +446,7 @@ struct sync_run_base : run_base<Conn> {
     error_code result{};
     bool finished = false;
 
-    explicit sync_run_base(Conn& c) : run_base<Conn>(c, c.transport.get_executor()) {}
+    explicit sync_run_base(Conn& c) : run_base<Conn>(c, c.transport.get_executor()) { this->blocking = true; }
     void complete(error_code ec) final
     {
         result = ec;

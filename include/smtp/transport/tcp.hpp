@@ -138,6 +138,17 @@ public:
     /// The socket (to set options of one's own once connected).
     boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
 
+    /// The connected socket's descriptor, for the synchronous driver's
+    /// direct reads and writes (smtp/detail/blocking_io.hpp); -1 when closed.
+    int sync_descriptor() noexcept
+    {
+#if defined(__unix__) || defined(__APPLE__)
+        return socket_.is_open() ? static_cast<int>(socket_.native_handle()) : -1;
+#else
+        return -1;
+#endif
+    }
+
 private:
     /// What cancel() reaches of a connect in progress.
     struct race_base {

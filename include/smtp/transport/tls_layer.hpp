@@ -624,6 +624,17 @@ public:
     void cancel() { next_layer().cancel(); }
     void close() { next_layer().close(); }
 
+    /// The stream's socket while the connection is in clear (before
+    /// STARTTLS), for the synchronous driver's direct reads and writes; -1
+    /// once TLS has started, or when the stream does not name its socket.
+    int sync_descriptor() noexcept
+    {
+        if constexpr (requires(Stream& s) { { s.sync_descriptor() } -> std::same_as<int>; })
+            return tls_ ? -1 : plain_->stream().sync_descriptor();
+        else
+            return -1;
+    }
+
 private:
     using next = detail::tls_next_layer<Stream>;
 
