@@ -44,9 +44,7 @@ process (servers, proxy, clients) is pinned to the CPU the other parts use.
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
