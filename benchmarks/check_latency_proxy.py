@@ -15,7 +15,6 @@ timed); then:
 Under three seconds. Exit 0 when all hold, 1 with the reason otherwise.
 """
 
-import os
 import socket
 import subprocess
 import sys
