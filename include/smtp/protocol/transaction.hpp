@@ -36,7 +36,9 @@
 ///   and RCPT parameters. A user's extension is planned the same way.
 /// - Every recipient refused: no message data is sent (after a 354 to a
 ///   pipelined DATA, a lone "." ends it, RFC 2920 3.1) and the transaction is
-///   reset; the session is clean for the next one.
+///   reset; the session is clean for the next one. (With pipelined BDAT the
+///   first chunk went with the commands; once the next transaction followed
+///   its BDAT LAST there is no RSET: see on_followed().)
 /// - LMTP (RFC 2033): one reply per accepted recipient after the data.
 ///
 /// What a caller asks (send_request.hpp), what happened
@@ -751,7 +753,8 @@ private:
     }
 
     /// Leaves the session clean: a lone dot after a 354 no recipient can
-    /// use (RFC 2920 3.1), RSET otherwise.
+    /// use (RFC 2920 3.1), RSET otherwise; nothing when the end of data went
+    /// out and the next transaction followed it (see on_followed()).
     void clean_up()
     {
         if (followed_ && data_complete_)
