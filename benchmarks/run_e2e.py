@@ -59,7 +59,9 @@ the explicit step that updates the documentation's figures from a run
    100 KiB message shows what Nagle's algorithm costs (the library sets
    TCP_NODELAY; the raw loop is run without and with it), with the sink in
    its own session (scheduler autogroup,
-   as every server here) and in the clients' session.
+   as every server here) and in the clients' session. Then (e2e_tls_resume.py)
+   connection set-up CPU with and without TLS session resumption, and the
+   heap per open STARTTLS session (tls_session_bytes).
 3. Concurrency (part "pool"). smtp::pool sending 20,000 messages through 1, 4,
    16 and 64 sessions to smtp-sink: messages/s and peak RSS. Library-owned
    bytes per idle session: the heap in use (mallinfo2) and the RSS with 1 and
@@ -97,6 +99,7 @@ import time
 
 import e2e_cpu
 import e2e_rtt
+import e2e_tls_resume
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -164,8 +167,8 @@ TARGETS = {
 }
 TARGETS.update(e2e_cpu.TARGETS)
 TARGETS.update(e2e_rtt.TARGETS)
+TARGETS.update(e2e_tls_resume.TARGETS)
 PLOTS = ("e2e.png", "e2e-rtt.png")  # OUT's plots; --update-docs copies them into docs/
-
 
 class BenchError(Exception):
     pass
@@ -618,6 +621,8 @@ def part_tls(a, pin, work):
         res["ratios"]["streaming_peak_rss_growth_kib"] = ratio_entry("streaming_peak_rss_growth_kib", [worst],
                                                                      float(worst))
     res["nagle_100k"] = nagle
+    res["resume"] = e2e_tls_resume.measure(a, pin, work, certs, sys.modules[__name__])
+    res["ratios"].update(res["resume"]["ratios"])
     return res
 
 
@@ -877,6 +882,8 @@ def print_report(doc):
             p("  100 KiB message, sink in %s: smtp %.2f ms, raw %.2f ms, raw with TCP_NODELAY %.2f ms" % (
                 group.replace("_", " "), n["tls-lib"]["seconds_median"] * 1e3,
                 n["tls-raw"]["seconds_median"] * 1e3, n["tls-raw-nodelay"]["seconds_median"] * 1e3))
+        for line in e2e_tls_resume.report_lines(t.get("resume")):
+            p("  " + line)
     pl = doc.get("pool")
     if pl:
         p("\nPool: %d messages of 1 KiB through smtp::pool to smtp-sink; medians of %d rounds." % (
