@@ -35,6 +35,16 @@
 //       the same dialogue and the same (dot-stuffed) bytes by hand with OpenSSL:
 //       MAIL+RCPT+DATA in one SSL_write, then an SSL_write loop of 64 KiB pieces
 //       ([--nodelay 1]: with TCP_NODELAY, for comparison; off like the library's)
+//   e2e_bench tls-connect --port P --ca FILE --count N --resume 0|1|2 [--host H]
+//       N connections, each connect + EHLO + STARTTLS (verified) + EHLO + QUIT,
+//       after one untimed warm-up connection; the process's CPU time per
+//       connection; --resume 1: TLS session resumption (a tls_session_cache
+//       of its own), 0: resume_sessions off (a full handshake, and an OpenSSL
+//       context per connection), 2: a cache whose sessions expire at once (a
+//       full handshake, the context shared) (benchmarks/e2e_tls_resume.py)
+//   e2e_bench tls-idle --port P --ca FILE --sessions K
+//       heap and RSS with 1 and with K idle STARTTLS sessions open (after the
+//       second EHLO), async on one io_context as a pool has them
 #include "e2e_util.hpp"
 
 #include <smtp/client.hpp>
@@ -716,6 +726,114 @@ int run_tls_raw(const e2e::flags& f)
     return 0;
 }
 
+// --- TLS connection set-up and idle TLS sessions ----------------------------------------
+
+using tls_greeted = smtp::session<smtp::policies<smtp::tls::starttls>, smtp::state::greeted<true, false>>;
+
+smtp::connect_options tls_options_from(const e2e::flags& f)
+{
+    smtp::connect_options o = plain_options(f);
+    o.host = f.str("host", "127.0.0.1"); // the test certificate names 127.0.0.1 and localhost
+    o.tls.ca_file = f.str("ca");
+    return o;
+}
+
+int run_tls_connect(const e2e::flags& f)
+{
+    using P = smtp::policies<smtp::tls::starttls>;
+    const long long n = f.num("count");
+    const long long mode = f.num("resume");
+    const bool resume = mode == 1;
+    smtp::connect_options o = tls_options_from(f);
+    o.tls.resume_sessions = mode != 0;
+    o.tls.session_cache = mode == 2 ? std::make_shared<smtp::tls_session_cache>(64, 4, std::chrono::seconds(0))
+                                    : std::make_shared<smtp::tls_session_cache>();
+    long long resumed = 0;
+    auto one = [&] {
+        auto s = std::move(std::move(smtp::connect<P>(o)).ehlo()).starttls().ehlo();
+        resumed += s.transport().session_resumed() ? 1 : 0;
+        std::move(s).quit();
+    };
+    one(); // warm-up: OpenSSL's tables, the CA file's pages, and the first session
+    resumed = 0;
+    const double c0 = e2e::cpu_now(), t0 = e2e::now();
+    for (long long i = 0; i < n; ++i)
+        one();
+    const double cpu = e2e::cpu_now() - c0, wall = e2e::now() - t0;
+    if (resumed != (resume ? n : 0))
+        die("tls-connect: " + std::to_string(resumed) + " of " + std::to_string(n) + " resumed");
+    e2e::json_line()
+        .add("client", resume ? "tls-connect-resumed" : mode == 2 ? "tls-connect-full-shared" : "tls-connect-full")
+        .add("connections", n)
+        .add("resumed", resumed)
+        .add("cpu_seconds", cpu)
+        .add("seconds", wall)
+        .add("cpu_us_per_connection", cpu * 1e6 / static_cast<double>(n))
+        .print();
+    return 0;
+}
+
+int run_tls_idle(const e2e::flags& f)
+{
+    using P = smtp::policies<smtp::tls::starttls>;
+    const long long k = f.num("sessions");
+    smtp::connect_options o = tls_options_from(f);
+    o.tls.session_cache = std::make_shared<smtp::tls_session_cache>(); // as a pool has its own
+    boost::asio::io_context io(1);
+    std::vector<tls_greeted> open;
+    open.reserve(static_cast<std::size_t>(k));
+    auto open_one = [&] {
+        smtp::async_connect<P>(io.get_executor(), o, [&](smtp::error_code ec, auto s) {
+            if (ec)
+                die("tls-idle: connect: " + ec.message());
+            std::move(*s).async_ehlo([&](smtp::error_code, auto g) {
+                if (!g)
+                    die("tls-idle: ehlo: " + g.error().message());
+                std::move(g).value().async_starttls([&](smtp::error_code, auto t) {
+                    if (!t)
+                        die("tls-idle: starttls: " + t.error().message());
+                    std::move(t).value().async_ehlo([&](smtp::error_code, auto e) {
+                        if (!e)
+                            die("tls-idle: ehlo after starttls: " + e.error().message());
+                        open.push_back(std::move(e).value());
+                    });
+                });
+            });
+        });
+        io.restart();
+        io.run();
+    };
+    // Warm-up: the first session also sets up what every later one shares
+    // (the reactor, OpenSSL's tables, malloc's arena, the cache's first entry).
+    open_one();
+    const std::size_t heap1 = e2e::heap_in_use();
+    const long rss1 = e2e::rss_kib();
+    for (long long i = 1; i < k; ++i)
+        open_one();
+    const std::size_t heapk = e2e::heap_in_use();
+    const long rssk = e2e::rss_kib();
+    long long resumed = 0;
+    for (auto& s : open)
+        resumed += s.transport().session_resumed() ? 1 : 0;
+    for (auto& s : open) {
+        std::move(s).async_quit([](smtp::error_code, auto) {});
+        io.restart();
+        io.run();
+    }
+    e2e::json_line()
+        .add("client", "tls-idle")
+        .add("sessions", k)
+        .add("resumed", resumed)
+        .add("heap_1_bytes", static_cast<long long>(heap1))
+        .add("heap_k_bytes", static_cast<long long>(heapk))
+        .add("rss_1_kib", static_cast<long long>(rss1))
+        .add("rss_k_kib", static_cast<long long>(rssk))
+        .add("heap_bytes_per_session", static_cast<double>(heapk - heap1) / static_cast<double>(k - 1))
+        .add("rss_bytes_per_session", static_cast<double>(rssk - rss1) * 1024.0 / static_cast<double>(k - 1))
+        .print();
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -745,6 +863,10 @@ int main(int argc, char** argv)
             return run_tls_src(f);
         if (cmd == "tls-raw")
             return run_tls_raw(f);
+        if (cmd == "tls-connect")
+            return run_tls_connect(f);
+        if (cmd == "tls-idle")
+            return run_tls_idle(f);
         std::cerr << "e2e_bench: unknown command " << cmd << '\n';
         return 2;
     } catch (const std::exception& e) {

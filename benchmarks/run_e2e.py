@@ -49,7 +49,9 @@ whatever the figures (a report, not a test); 1 when something could not run.
    100 KiB message shows what Nagle's algorithm costs (the library sets
    TCP_NODELAY; the raw loop is run without and with it), with the sink in
    its own session (scheduler autogroup,
-   as every server here) and in the clients' session.
+   as every server here) and in the clients' session. Then (e2e_tls_resume.py)
+   connection set-up CPU with and without TLS session resumption, and the
+   heap per open STARTTLS session (tls_session_bytes).
 3. Concurrency (part "pool"). smtp::pool sending 20,000 messages through 1, 4,
    16 and 64 sessions to smtp-sink: messages/s and peak RSS. Library-owned
    bytes per idle session: the heap in use (mallinfo2) and the RSS with 1 and
@@ -79,6 +81,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import e2e_tls_resume
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -141,6 +145,9 @@ TARGETS = {
     "compile_user_separate_peak_mib": ("<=", 250),
     "compile_user_header_only_peak_mib": None,
 }
+
+
+TARGETS.update(e2e_tls_resume.TARGETS)
 
 
 class BenchError(Exception):
@@ -581,6 +588,8 @@ def part_tls(a, pin, work):
         res["ratios"]["streaming_peak_rss_growth_kib"] = ratio_entry("streaming_peak_rss_growth_kib", [worst],
                                                                      float(worst))
     res["nagle_100k"] = nagle
+    res["resume"] = e2e_tls_resume.measure(a, pin, work, certs, sys.modules[__name__])
+    res["ratios"].update(res["resume"]["ratios"])
     return res
 
 
@@ -838,6 +847,8 @@ def print_report(doc):
             p("  100 KiB message, sink in %s: smtp %.2f ms, raw %.2f ms, raw with TCP_NODELAY %.2f ms" % (
                 group.replace("_", " "), n["tls-lib"]["seconds_median"] * 1e3,
                 n["tls-raw"]["seconds_median"] * 1e3, n["tls-raw-nodelay"]["seconds_median"] * 1e3))
+        for line in e2e_tls_resume.report_lines(t.get("resume")):
+            p("  " + line)
     pl = doc.get("pool")
     if pl:
         p("\nPool: %d messages of 1 KiB through smtp::pool to smtp-sink; medians of %d rounds." % (

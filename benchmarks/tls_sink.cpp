@@ -3,9 +3,11 @@
 // directly so that the server side costs the same whichever client talks to
 // it.
 //
-//   tls_sink --cert PEM --key KEY [--port 0]     prints "READY PORT", serves until killed
+//   tls_sink --cert PEM --key KEY [--port 0] [--fork 1]   prints "READY PORT", serves until killed
 //
-// One connection at a time, blocking I/O. The dialogue: 220; EHLO/HELO
+// One connection at a time, blocking I/O (--fork 1: each in a child process,
+// for many open sessions at once; the children share the parent's session
+// ticket keys, so TLS 1.3 tickets one child issued resume in another). The dialogue: 220; EHLO/HELO
 // (PIPELINING, 8BITMIME, SIZE, and STARTTLS before TLS); STARTTLS -> 220
 // and the handshake (what was received before it is dropped); MAIL, RCPT,
 // RSET, NOOP -> 250; DATA -> 354, then the data is drained until CRLF.CRLF
@@ -185,6 +187,7 @@ int main(int argc, char** argv)
 {
     std::string cert, key;
     int port = 0;
+    bool fork_each = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         if (k == "--cert")
@@ -193,12 +196,16 @@ int main(int argc, char** argv)
             key = argv[i + 1];
         else if (k == "--port")
             port = std::atoi(argv[i + 1]);
+        else if (k == "--fork")
+            fork_each = std::atoi(argv[i + 1]) != 0;
     }
     if (cert.empty() || key.empty()) {
         std::fprintf(stderr, "usage: tls_sink --cert PEM --key KEY [--port PORT]\n");
         return 2;
     }
     ::signal(SIGPIPE, SIG_IGN);
+    if (fork_each)
+        ::signal(SIGCHLD, SIG_IGN); // no zombies
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1 ||
@@ -228,6 +235,16 @@ int main(int argc, char** argv)
                 continue;
             std::perror("tls_sink: accept");
             return 1;
+        }
+        if (fork_each) {
+            const pid_t child = ::fork();
+            if (child == 0) {
+                ::close(lfd);
+                connection(fd, ctx).serve();
+                std::_Exit(0);
+            }
+            ::close(fd);
+            continue;
         }
         connection(fd, ctx).serve();
     }

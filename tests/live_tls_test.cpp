@@ -3,11 +3,15 @@
 // requires (the server records whose it saw), its key with a passphrase, the
 // wrong certificate or none; TLS 1.3 as the minimum; public-key pins that
 // match and that do not (then nothing is sent after the handshake, as the
-// server's events.txt shows); the SSL_CTX hook.
+// server's events.txt shows); the SSL_CTX hook; TLS session resumption
+// (a reconnect resumes, a pool's too; another host name, other checks or
+// the option off do not), as the server records it too.
 #define BOOST_TEST_MODULE live_tls
 #include "live_servers.hpp"
 
 #include <smtp/client.hpp>
+#include <smtp/pool.hpp>
+#include <smtp/tls_session_cache.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -100,7 +104,179 @@ std::string send_starttls(const std::string& name, const smtp::connect_options& 
     return rec.back();
 }
 
+/// STARTTLS and EHLO (the TLS 1.3 tickets come before its reply), then QUIT:
+/// whether the handshake resumed a session.
+bool starttls_resumed(const smtp::connect_options& o)
+{
+    auto e = std::move(std::move(smtp::connect(o)).ehlo()).starttls().ehlo();
+    const bool resumed = e.transport().session_resumed();
+    std::move(e).quit();
+    return resumed;
+}
+
+/// The server's record of its last TLS handshake ("TLS TLSv1.3 client=- resumed=1").
+std::string last_handshake(const std::string& name)
+{
+    const auto all = lines(name, "events.txt");
+    for (auto it = all.rbegin(); it != all.rend(); ++it)
+        if (it->starts_with("TLS "))
+            return *it;
+    return {};
+}
+
 } // namespace
+
+BOOST_AUTO_TEST_CASE(a_reconnect_resumes_its_session_and_only_to_the_same_name)
+{
+    auto o = server("TLS");
+    o.tls.session_cache = std::make_shared<smtp::tls_session_cache>();
+    const auto& cache = *o.tls.session_cache;
+    BOOST_TEST(!starttls_resumed(o)); // nothing to offer yet
+    BOOST_TEST(contains(last_handshake("TLS"), "resumed=0"));
+    BOOST_TEST(cache.size() >= 1u); // what the server gave
+    BOOST_TEST(starttls_resumed(o));
+    BOOST_TEST(contains(last_handshake("TLS"), "resumed=1"), last_handshake("TLS"));
+    BOOST_TEST(cache.offered() == 1u);
+    BOOST_TEST(cache.resumed() == 1u);
+    // The same server by another name (its certificate names 127.0.0.1
+    // too): the session is not offered; a full handshake checks the name.
+    auto by_address = o;
+    by_address.host = "127.0.0.1";
+    BOOST_TEST(!starttls_resumed(by_address));
+    BOOST_TEST(cache.offered() == 1u);
+    BOOST_TEST(contains(last_handshake("TLS"), "resumed=0"));
+    BOOST_TEST(starttls_resumed(by_address)); // its own session now
+    BOOST_TEST(starttls_resumed(o));          // and the name's is still there
+    BOOST_TEST(cache.resumed() == 3u);
+    // Implicit TLS, with no cache named: the process-wide one.
+    auto imp = server("IMP");
+    for (int i = 0; i < 2; ++i) {
+        auto c = smtp::connect<implicit>(imp);
+        BOOST_TEST(c.transport().session_resumed() == (i == 1));
+        std::move(std::move(c).ehlo()).quit();
+    }
+    BOOST_TEST(contains(last_handshake("IMP"), "resumed=1"));
+}
+
+BOOST_AUTO_TEST_CASE(a_cache_shares_one_context_and_drops_what_expired)
+{
+    // Connections that name one cache share its OpenSSL context: the hook
+    // runs once for all of them, and they still resume.
+    auto o = server("TLS");
+    o.tls.session_cache = std::make_shared<smtp::tls_session_cache>();
+    int calls = 0;
+    o.tls.context_hook = [&](ssl_ctx_st*, smtp::error_code&) { ++calls; };
+    BOOST_TEST(!starttls_resumed(o));
+    BOOST_TEST(starttls_resumed(o));
+    BOOST_TEST(calls == 1);
+    o.tls.session_cache->clear(); // sessions and contexts: a full handshake, the hook again
+    BOOST_TEST(!starttls_resumed(o));
+    BOOST_TEST(calls == 2);
+    // Sessions older than the cache's max_age (here 0 s) are never offered.
+    auto expiring = server("TLS");
+    expiring.tls.session_cache = std::make_shared<smtp::tls_session_cache>(64, 4, std::chrono::seconds(0));
+    BOOST_TEST(!starttls_resumed(expiring));
+    BOOST_TEST(expiring.tls.session_cache->size() >= 1u); // kept, but expired
+    BOOST_TEST(!starttls_resumed(expiring));
+    BOOST_TEST(expiring.tls.session_cache->offered() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(resumption_off)
+{
+    auto o = server("TLS");
+    o.tls.session_cache = std::make_shared<smtp::tls_session_cache>();
+    o.tls.resume_sessions = false;
+    BOOST_TEST(!starttls_resumed(o));
+    BOOST_TEST(!starttls_resumed(o));
+    BOOST_TEST(contains(last_handshake("TLS"), "resumed=0"));
+    BOOST_TEST(o.tls.session_cache->size() == 0u); // nothing kept
+    BOOST_TEST(o.tls.session_cache->offered() == 0u);
+    // A hook and no cache named: the process's cache is not used either.
+    auto hooked = server("IMP");
+    hooked.tls.context_hook = [](ssl_ctx_st*, smtp::error_code&) {};
+    for (int i = 0; i < 2; ++i) {
+        auto c = smtp::connect<implicit>(hooked);
+        BOOST_TEST(!c.transport().session_resumed());
+        std::move(std::move(c).ehlo()).quit();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_session_is_offered_only_under_the_same_checks)
+{
+    // A resumed handshake brings no certificate: were a session offered
+    // under other settings, what those settings check would go unchecked.
+    const auto cache = std::make_shared<smtp::tls_session_cache>();
+    {
+        // Made with the test CA; then another CA (one that did not sign the
+        // server's certificate): a full handshake, and it fails.
+        auto o = server("TLS");
+        o.tls.session_cache = cache;
+        BOOST_TEST(!starttls_resumed(o));
+        BOOST_TEST(starttls_resumed(o));
+        const auto offered = cache->offered();
+        o.tls.ca_file = certs() + "/selfsigned.pem";
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        auto t = std::move(std::move(smtp::connect(o)).ehlo()).starttls(ec, diag);
+        BOOST_TEST(!t.has_value());
+        BOOST_TEST((ec.category() == smtp::x509_category()), ec.message());
+        BOOST_TEST(cache->offered() == offered);
+        // A wrong pin: not offered either, and the pin fails.
+        o = server("TLS");
+        o.tls.session_cache = cache;
+        o.tls.pin_sha256 = {hex_pin_of(certs() + "/selfsigned.pem")};
+        auto p = std::move(std::move(smtp::connect(o)).ehlo()).starttls(ec, diag);
+        BOOST_TEST(!p.has_value());
+        BOOST_TEST((ec == smtp::tls_errc::pin_mismatch), ec.message());
+        BOOST_TEST(cache->offered() == offered);
+    }
+    {
+        // Made without verification (a self-signed server); then verified:
+        // not offered, and the chain fails.
+        using unverified = smtp::policies<smtp::tls::implicit, smtp::tls::insecure_no_verify>;
+        auto o = server("SELF");
+        o.tls.session_cache = cache;
+        for (int i = 0; i < 2; ++i) {
+            auto c = smtp::connect<unverified>(o);
+            BOOST_TEST(c.transport().session_resumed() == (i == 1));
+            std::move(std::move(c).ehlo()).quit();
+        }
+        const auto offered = cache->offered();
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        BOOST_TEST(!smtp::connect<implicit>(o, ec, diag).has_value());
+        BOOST_TEST((ec.category() == smtp::x509_category()), ec.message());
+        BOOST_TEST(cache->offered() == offered);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_pools_reconnects_resume)
+{
+    // One message a session, one session at a time: each reconnect offers
+    // what the last connection got, from the pool's own cache.
+    boost::asio::io_context io;
+    smtp::pool_options po;
+    po.max_sessions = 1;
+    po.max_messages_per_session = 1;
+    smtp::pool<> pool(io.get_executor(), server("TLS"), po);
+    BOOST_REQUIRE(pool.tls_sessions());
+    BOOST_TEST(pool.tls_sessions() != smtp::tls_session_cache::process_default());
+    const auto events = lines("TLS", "events.txt").size();
+    std::size_t queued = 0;
+    for (int i = 0; i < 3; ++i)
+        pool.async_send({"a@example.com", {{"b@example.com"}}, message, {}},
+                        [&](smtp::error_code, smtp::transaction_result r) { queued += r.queued(); });
+    pool.async_close([](smtp::error_code, smtp::pool_stats) {});
+    io.run();
+    BOOST_TEST(queued == 3u);
+    BOOST_TEST(pool.stats().sessions_opened == 3u);
+    BOOST_TEST(pool.tls_sessions()->resumed() == 2u);
+    std::vector<std::string> handshakes;
+    for (const auto& line : since("TLS", "events.txt", events))
+        if (line.starts_with("TLS "))
+            handshakes.push_back(line.substr(line.rfind(' ') + 1));
+    BOOST_TEST((handshakes == std::vector<std::string>{"resumed=0", "resumed=1", "resumed=1"}));
+}
 
 BOOST_AUTO_TEST_CASE(a_client_certificate_the_server_requires)
 {

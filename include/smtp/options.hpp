@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@
 struct ssl_ctx_st;
 
 SMTP_NAMESPACE_BEGIN
+
+class tls_session_cache; // smtp/tls_session_cache.hpp
 
 /// The oldest TLS version the client accepts.
 enum class tls_version {
@@ -68,6 +71,19 @@ struct tls_options {
     /// handshake: for anything else OpenSSL offers (a verify callback, a
     /// session cache, an engine key). Setting `ec` fails the handshake with it.
     std::function<void(ssl_ctx_st* ctx, error_code& ec)> context_hook{};
+    /// TLS session resumption: a connection offers a session it got from
+    /// the same server (host name and port) under the same settings (the
+    /// verify policy and every field above but the passphrase and the
+    /// hook), and keeps the sessions the server gives it; a resumed
+    /// handshake skips the certificate exchange and the key signing. False:
+    /// never offered, never kept.
+    bool resume_sessions = true;
+    /// Where the sessions are kept (smtp::tls_session_cache): one shared by
+    /// the sessions that name it. Empty: a pool's own cache in a pool;
+    /// otherwise the process-wide tls_session_cache::process_default(),
+    /// unless context_hook is set (what a hook changes is not in the key:
+    /// then only a cache named here is used).
+    std::shared_ptr<tls_session_cache> session_cache{};
 };
 
 /// Per-phase time limits, RFC 5321 4.5.3.2's by default. Each limit covers

@@ -51,6 +51,7 @@
 #include <smtp/credentials.hpp>
 #include <smtp/full.hpp> // client.hpp, and in separate mode the definitions an asynchronous pool needs
 #include <smtp/protocol/retry_policy.hpp>
+#include <smtp/tls_session_cache.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/associated_executor.hpp>
@@ -263,6 +264,10 @@ public:
     /// Sessions the throttling allows now (pool_options::max_sessions when the server never said slow down).
     std::size_t session_limit() const noexcept { return st_->ctl.limit(); }
     const pool_stats& stats() const noexcept { return st_->stats; }
+    /// The TLS sessions its connections keep and resume (the pool's own
+    /// unless connect_options::tls.session_cache named one; empty when
+    /// resumption is off or the pool has no TLS).
+    const std::shared_ptr<tls_session_cache>& tls_sessions() const noexcept { return st_->options.tls.session_cache; }
 
 private:
     using clock = std::chrono::steady_clock;
@@ -291,6 +296,11 @@ private:
                 po.max_sessions = 1;
             if (po.max_batch == 0)
                 po.max_batch = 1;
+            // The pool's reconnects resume the TLS sessions its connections got:
+            // its own cache unless the options name one.
+            if ((P::tls::offers_starttls || P::tls::implicit_tls) && options.tls.resume_sessions &&
+                !options.tls.session_cache)
+                options.tls.session_cache = std::make_shared<tls_session_cache>();
         }
         executor_type ex;
         connect_options options;

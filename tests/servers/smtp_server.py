@@ -28,7 +28,7 @@ to DATA goes out:
      "lmtp_replies": ["250 ...", ...]  (LMTP only: the per-recipient replies)}
 and appends to DIR/events.txt one line per command received ("EHLO tls=0",
 "STARTTLS tls=0", "EHLO tls=1", ...) and one per completed TLS handshake
-("TLS TLSv1.3 client=<subject CN, or ->").
+("TLS TLSv1.3 client=<subject CN, or -> resumed=<0|1>").
 
 --client-ca PEM asks every TLS client for a certificate and refuses the
 handshake without one signed by a CA in PEM. --unix PATH listens on a Unix
@@ -275,7 +275,8 @@ def make_protocol_class(base, args):
             if sslobj is not None:  # implicit TLS, or the end of a STARTTLS handshake
                 self.session.tls_version = sslobj.version()
                 self.session.client_cert = subject_cn(sslobj.getpeercert())
-                self._recorder.event("TLS %s client=%s" % (sslobj.version(), self.session.client_cert or "-"))
+                self._recorder.event("TLS %s client=%s resumed=%d" % (
+                    sslobj.version(), self.session.client_cert or "-", int(sslobj.session_reused)))
         def _getparams(self, params):
             # aiosmtpd refuses every RCPT parameter and all MAIL parameters but
             # SIZE/BODY/SMTPUTF8; with --dsn the DSN ones pass (they stay in

@@ -14,6 +14,14 @@
 // the IP address when the host is one; SNI sent for names only (RFC 6066 3).
 // A failed certificate check says which check failed (x509_category()).
 //
+// Resumption (tls_options::resume_sessions, on by default): the handshake
+// offers a session this client got from the same host name and port under
+// the same settings (smtp/tls_session_cache.hpp says what the key holds),
+// and keeps what the server gives (OpenSSL's new-session callback: TLS 1.3
+// tickets arrive after the handshake). A resumed handshake carries the
+// first one's verification result; it is checked again here, and so are the
+// pins, against the certificate the session remembers.
+//
 // connect_options::tls (tls_options) adds a client certificate, TLS 1.3 as
 // the minimum, cipher lists, public-key pins and a hook on the SSL_CTX. Its
 // files and pins are checked when the connection opens, before a byte is
@@ -39,6 +47,7 @@
 #include <smtp/options.hpp>
 #include <smtp/protocol/base64.hpp>
 #include <smtp/protocol/error.hpp>
+#include <smtp/tls_session_cache.hpp>
 #include <smtp/transport/concepts.hpp>
 #include <smtp/version.hpp>
 
@@ -56,6 +65,7 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #endif
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -294,21 +304,32 @@ inline bool spki_sha256(X509* cert, spki_digest& out)
     return EVP_Digest(der.data(), der.size(), out.data(), &n, EVP_sha256(), nullptr) == 1 && n == out.size();
 }
 
-/// Everything a handshake needs from tls_options, set up once per
-/// connection: the client context, and the pins with what the check saw.
+/// Everything a handshake needs from tls_options: the client context and
+/// the pins. Set up once per connection, or once per tls_session_cache and
+/// settings when a cache is used (then its connections share it: the
+/// system's trust store alone is most of a megabyte, and reading it costs
+/// milliseconds). Nothing in it changes once a handshake has used it.
 struct tls_setup {
     boost::asio::ssl::context ctx{boost::asio::ssl::context::tls_client};
     std::vector<spki_digest> pins{};
     bool verify = true;        ///< the chain and the host are checked (tls::verify_peer)
     bool default_paths = true; ///< no ca_file: the system's store, loaded at the handshake
-    bool pin_seen = false;     ///< the pin check saw the server's certificate
-    bool pin_failed = false;   ///< and it matched none
-    spki_digest server_key{};  ///< the server certificate's SPKI digest, once seen
+};
+
+/// What one connection's handshake checks and keeps: the pin check's view of
+/// the server's key, and where its sessions go.
+struct tls_check {
+    std::shared_ptr<tls_setup> setup;
+    std::shared_ptr<tls_session_cache> cache{}; ///< where sessions are kept and found (resumption on)
+    std::string cache_key{};                    ///< this server and these settings (tls_session_cache::key_of)
+    bool pin_seen = false;                      ///< the pin check saw the server's certificate
+    bool pin_failed = false;                    ///< and it matched none
+    spki_digest server_key{};                   ///< the server certificate's SPKI digest, once seen
 
     bool pin_matches(X509* cert)
     {
         pin_seen = spki_sha256(cert, server_key);
-        return pin_seen && std::find(pins.begin(), pins.end(), server_key) != pins.end();
+        return pin_seen && std::find(setup->pins.begin(), setup->pins.end(), server_key) != setup->pins.end();
     }
 };
 
@@ -416,7 +437,7 @@ inline std::unique_ptr<tls_setup> prepare_tls(const tls_options& t, error_code& 
     return st;
 }
 
-/// Where a connection's tls_setup hangs on its SSL (Asio keeps its own
+/// Where a connection's tls_check hangs on its SSL (Asio keeps its own
 /// verify callback in the SSL's app data, and deletes it).
 inline int tls_setup_index()
 {
@@ -430,10 +451,10 @@ inline int tls_setup_index()
 inline int verify_with_pins(int preverify_ok, X509_STORE_CTX* store)
 {
     SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    auto* st = ssl ? static_cast<tls_setup*>(SSL_get_ex_data(ssl, tls_setup_index())) : nullptr;
+    auto* st = ssl ? static_cast<tls_check*>(SSL_get_ex_data(ssl, tls_setup_index())) : nullptr;
     if (!st)
         return preverify_ok;
-    if (st->verify && !preverify_ok)
+    if (st->setup->verify && !preverify_ok)
         return 0;
     if (X509_STORE_CTX_get_error_depth(store) != 0)
         return 1;
@@ -444,12 +465,88 @@ inline int verify_with_pins(int preverify_ok, X509_STORE_CTX* store)
     return 0;
 }
 
+/// A session the server gave (at the end of a TLS 1.2 handshake; a TLS 1.3
+/// ticket after it, read with the first reply): a copy into the
+/// connection's cache, unless its pin check failed. A copy, because the
+/// connection keeps using its own, and OpenSSL marks that one not
+/// resumable when the connection ends without a TLS close_notify.
+inline int keep_new_session(SSL* ssl, SSL_SESSION* session)
+{
+    auto* st = static_cast<tls_check*>(SSL_get_ex_data(ssl, tls_setup_index()));
+    if (!st || !st->cache || st->pin_failed)
+        return 0;
+    if (SSL_SESSION* copy = SSL_SESSION_dup(session))
+        st->cache->put(st->cache_key, copy);
+    return 0; // the connection keeps its reference
+}
+
+/// The cache a connection uses: the one named, else (no hook) the process's.
+inline std::shared_ptr<tls_session_cache> session_cache_for(const tls_options& t)
+{
+    if (!t.resume_sessions)
+        return nullptr;
+    if (t.session_cache)
+        return t.session_cache;
+    return t.context_hook ? nullptr : tls_session_cache::process_default();
+}
+
+/// Whether this OpenSSL's SSL_free_buffers checks for a half-read record
+/// (CVE-2024-4741: fixed in 3.0.14, 3.1.6, 3.2.2, 3.3.1; a build that
+/// backports the fix without the version keeps its buffers, which is safe).
+inline bool free_buffers_is_safe()
+{
+    static const bool safe = [] {
+        const unsigned long v = OpenSSL_version_num(); // 0xMNN00PP0
+        const unsigned long major = v >> 28, minor = (v >> 20) & 0xff, patch = (v >> 4) & 0xff;
+        if (major != 3)
+            return major > 3;
+        switch (minor) {
+        case 0: return patch >= 14;
+        case 1: return patch >= 6;
+        case 2: return patch >= 2;
+        case 3: return patch >= 1;
+        default: return true;
+        }
+    }();
+    return safe;
+}
+
+/// What tls_session_cache keeps for the TLS layer: the contexts its
+/// connections share, one per set of settings.
+struct tls_context_access {
+    static std::shared_ptr<tls_setup> find(tls_session_cache& c, const std::string& settings)
+    {
+        return std::static_pointer_cast<tls_setup>(c.context(settings));
+    }
+    static void keep(tls_session_cache& c, const std::string& settings, std::shared_ptr<tls_setup> setup)
+    {
+        c.keep_context(settings, std::move(setup));
+    }
+};
+
+/// Whether a cache already keeps a context made from these options (then
+/// they were checked when it was made, and need not be at the connect).
+inline bool context_kept(const tls_options& t)
+{
+    const auto cache = session_cache_for(t);
+    return cache && (tls_context_access::find(*cache, tls_session_cache::settings_key(t, true)) ||
+                     tls_context_access::find(*cache, tls_session_cache::settings_key(t, false)));
+}
+
 /// The rest of the set-up, at the handshake: what is verified, the system's
-/// store when it is needed, then the user's hook.
-inline void finish_tls_setup(tls_setup& st, const tls_options& t, bool verify, error_code& ec)
+/// store when it is needed, resumption (`resume`: sessions are kept), then
+/// the user's hook.
+inline void finish_tls_setup(tls_setup& st, const tls_options& t, bool verify, bool resume, error_code& ec)
 {
     SSL_CTX* ctx = st.ctx.native_handle();
     st.verify = verify;
+    if (resume) {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, keep_new_session);
+    } else {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET); // TLS 1.2: ask for no ticket either
+    }
     const bool check = verify || !st.pins.empty();
     SSL_CTX_set_verify(ctx, check ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, st.pins.empty() ? nullptr : verify_with_pins);
     if (verify && st.default_paths && SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -534,10 +631,10 @@ public:
         if (tls_) { // a new connection: the stream comes back out of the TLS of the last one
             plain_.emplace(std::in_place, std::move(tls_->stream.next_layer().stream()));
             tls_.reset();
-            handshaken_ = false;
+            handshaken_ = resumed_ = false;
         }
         prepared_.reset();
-        if (detail::tls_options_set(o.tls)) {
+        if (detail::tls_options_set(o.tls) && !detail::context_kept(o.tls)) {
             error_code ec;
             prepared_ = detail::prepare_tls(o.tls, ec);
             if (ec)
@@ -563,11 +660,17 @@ public:
     /// tls_options::pin_sha256); empty when no pin was checked.
     std::string server_pin_sha256() const
     {
-        if (!tls_ || !tls_->setup->pin_seen)
+        if (!tls_ || !tls_->check->pin_seen)
             return {};
-        const auto& d = tls_->setup->server_key;
+        const auto& d = tls_->check->server_key;
         return base64::encode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
     }
+
+    /// True when the last TLS handshake resumed a session (from
+    /// tls_options::session_cache, a pool's cache or the process's): no
+    /// certificate came in it; the chain, the name and the pins were checked
+    /// when the session was made, under the same settings.
+    bool session_resumed() const noexcept { return encrypted() && resumed_; }
 
     /// The first bytes (at most 64) the server sent during the last TLS
     /// handshake: when it failed on bytes that were not TLS, what they were.
@@ -581,7 +684,7 @@ public:
     void async_read_some(boost::asio::mutable_buffer b, Handler&& handler)
     {
         if (tls_)
-            tls_->stream.async_read_some(b, std::forward<Handler>(handler));
+            tls_->stream.async_read_some(b, releasing<std::decay_t<Handler>>{{std::forward<Handler>(handler)}, this});
         else
             plain_->stream().async_read_some(b, std::forward<Handler>(handler));
     }
@@ -628,11 +731,12 @@ private:
     using next = detail::tls_next_layer<Stream>;
 
     struct tls_state {
-        std::unique_ptr<detail::tls_setup> setup; // the context outlives the stream
+        std::unique_ptr<detail::tls_check> check; // holds the context, which outlives the stream
         boost::asio::ssl::stream<next> stream;
-        tls_state(std::unique_ptr<detail::tls_setup> s, next&& n) : setup(std::move(s)), stream(std::move(n), setup->ctx)
+        tls_state(std::unique_ptr<detail::tls_check> c, next&& n)
+            : check(std::move(c)), stream(std::move(n), check->setup->ctx)
         {
-            SSL_set_ex_data(stream.native_handle(), detail::tls_setup_index(), setup.get()); // for the pin check
+            SSL_set_ex_data(stream.native_handle(), detail::tls_setup_index(), check.get()); // for the pin check
         }
     };
 
@@ -659,6 +763,36 @@ private:
         }
     };
 
+    /// A read's completion: OpenSSL's record buffer (about 16 KiB) goes back
+    /// to the heap when no record is left half read (SSL_free_buffers does
+    /// nothing otherwise), so that a session waiting between commands, or
+    /// idle in a pool, does not hold it; the next read takes it again.
+    /// SSL_MODE_RELEASE_BUFFERS (which Asio sets) leaves it held here, the
+    /// read ending on a whole record. Measured: 16.8 KB less per open
+    /// session (docs/performance.md).
+    template <class Handler>
+    struct releasing : smtp::detail::passes_on_associations<Handler> {
+        using smtp::detail::passes_on_associations<Handler>::h;
+        tls_layer* self;
+
+        using executor_type = boost::asio::associated_executor_t<Handler, typename tls_layer::executor_type>;
+        executor_type get_executor() const noexcept
+        {
+            return boost::asio::get_associated_executor(h, self->get_executor());
+        }
+
+        void operator()(error_code e, std::size_t n)
+        {
+            if (self->tls_ && detail::free_buffers_is_safe() && SSL_pending(self->tls_->stream.native_handle()) == 0)
+                (void)SSL_free_buffers(self->tls_->stream.native_handle());
+            std::move(h)(e, n);
+        }
+        friend bool asio_handler_is_continuation(releasing* r)
+        {
+            return boost_asio_handler_cont_helpers::is_continuation(r->h);
+        }
+    };
+
     template <class Handler>
     void complete_later(Handler&& handler, error_code ec)
     {
@@ -672,15 +806,45 @@ private:
             ec = boost::asio::error::already_started;
             return;
         }
-        auto setup = prepared_ ? std::move(prepared_) : detail::prepare_tls(o.tls, ec);
-        if (ec)
-            return;
-        detail::finish_tls_setup(*setup, o.tls, verify, ec);
-        if (ec)
-            return;
-        tls_ = std::make_unique<tls_state>(std::move(setup), std::move(*plain_));
+        // The context: the one the cache keeps for these settings, else a new
+        // one (kept there for the next connection when there is a cache).
+        auto cache = detail::session_cache_for(o.tls);
+        std::shared_ptr<detail::tls_setup> setup;
+        std::string settings;
+        if (cache) {
+            settings = tls_session_cache::settings_key(o.tls, verify);
+            setup = detail::tls_context_access::find(*cache, settings);
+        }
+        if (!setup) {
+            std::unique_ptr<detail::tls_setup> made = prepared_ ? std::move(prepared_) : detail::prepare_tls(o.tls, ec);
+            if (ec)
+                return;
+            detail::finish_tls_setup(*made, o.tls, verify, cache != nullptr, ec);
+            if (ec)
+                return;
+            setup = std::move(made);
+            if (cache)
+                detail::tls_context_access::keep(*cache, settings, setup);
+        }
+        prepared_.reset();
+        auto check = std::make_unique<detail::tls_check>();
+        check->setup = std::move(setup);
+        if (cache) {
+            check->cache = std::move(cache);
+            check->cache_key = tls_session_cache::key_of(o, verify);
+        }
+        tls_ = std::make_unique<tls_state>(std::move(check), std::move(*plain_));
         plain_.reset();
-        detail::set_tls_peer_name(tls_->stream.native_handle(), o, verify, ec);
+        SSL* handle = tls_->stream.native_handle();
+        detail::set_tls_peer_name(handle, o, verify, ec);
+        if (ec || !tls_->check->cache)
+            return;
+        if (SSL_SESSION* session = tls_->check->cache->take(tls_->check->cache_key)) {
+            const int ok = SSL_set_session(handle, session);
+            SSL_SESSION_free(session);
+            if (ok != 1) // not offered: a full handshake
+                ERR_clear_error();
+        }
     }
 
     /// After the handshake: the pin check when the handshake did not reach
@@ -689,17 +853,27 @@ private:
     error_code handshake_done(error_code e)
     {
         tls_->stream.next_layer().record(false);
-        detail::tls_setup& st = *tls_->setup;
-        if (!e && !st.pins.empty() && !st.pin_seen && !st.pin_matches(SSL_get0_peer_certificate(tls_->stream.native_handle())))
+        detail::tls_check& st = *tls_->check;
+        if (!e && !st.setup->pins.empty() && !st.pin_seen && !st.pin_matches(SSL_get0_peer_certificate(tls_->stream.native_handle())))
             st.pin_failed = true;
         if (st.pin_failed) {
             e = make_error_code(tls_errc::pin_mismatch);
-        } else if (e && st.verify) {
+        } else if (e && st.setup->verify) {
             const long v = SSL_get_verify_result(tls_->stream.native_handle());
             if (v != X509_V_OK)
                 e = error_code(static_cast<int>(v), x509_category());
         }
+        resumed_ = !e && SSL_session_reused(tls_->stream.native_handle()) == 1;
+        if (resumed_ && st.setup->verify) { // the first handshake's result, carried by the session: still a check
+            const long v = SSL_get_verify_result(tls_->stream.native_handle());
+            if (v != X509_V_OK) {
+                e = error_code(static_cast<int>(v), x509_category());
+                resumed_ = false;
+            }
+        }
         handshaken_ = !e;
+        if (resumed_ && st.cache)
+            st.cache->note_resumed();
         return e;
     }
 
@@ -707,6 +881,7 @@ private:
     std::unique_ptr<tls_state> tls_{};
     std::unique_ptr<detail::tls_setup> prepared_{}; // checked at connect, used at the handshake
     bool handshaken_ = false;
+    bool resumed_ = false;
 };
 
 } // namespace transport
