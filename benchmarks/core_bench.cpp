@@ -6,7 +6,9 @@
 //                                (how a pipelining client parses a burst of replies)
 //   parser_cursor/{ehlo,mix}     reply_parser::cursor over the same buffer, next() per reply
 //   memchr_lines/{ehlo,mix}      counting the lines of that buffer with memchr
-//   encoder/{lf,crlf}            data_encoder::encode + finish over a 10 MiB body
+//   encoder/{lf,crlf}            data_encoder::encode + finish over a 10 MiB body, on the
+//                                loop the encoder picks for this CPU (counter "loop": 1 SSE2, 2 AVX2)
+//   encoder_{sse2,avx2}/{lf,crlf} the same on each loop the CPU has, in the same run
 //   memcpy/{lf,crlf}             copying that body (the ceiling)
 //   poco_mail_stream/{lf,crlf}   Poco::Net::MailOutputStream over that body
 //   transaction/plan_{plain,dsn}  planning one small message's MAIL and RCPTs (two
@@ -251,11 +253,15 @@ std::size_t encode_all(smtp::data_encoder& encoder, std::string_view in, std::ve
     return r.produced + t;
 }
 
-void bm_encoder(benchmark::State& state, body_fn body)
+/// The encoder on one loop (detail::encoder_isa), or on the one it picks by itself.
+using encoder_isa = smtp::detail::encoder_isa;
+
+void bm_encoder(benchmark::State& state, body_fn body, encoder_isa isa)
 {
     const std::string& in = body();
     std::vector<char> out(smtp::data_encoder::max_encoded_size(in.size()) + smtp::data_encoder::max_trailer_size);
     smtp::data_encoder encoder;
+    smtp::detail::data_encoder_access::set_isa(encoder, isa);
     std::size_t produced = encode_all(encoder, in, out); // warm-up: touches every output page
     if (produced == 0) {
         state.SkipWithError("encode error");
@@ -269,6 +275,7 @@ void bm_encoder(benchmark::State& state, body_fn body)
     }
     state.SetBytesProcessed(static_cast<std::int64_t>(in.size()) * state.iterations());
     state.counters["out_bytes"] = double(produced);
+    state.counters["loop"] = double(static_cast<int>(isa));
 }
 
 /// The ceiling: copying the same bytes.
@@ -448,9 +455,20 @@ void register_benchmarks()
         benchmark::RegisterBenchmark((std::string("memchr_lines/") + c.name).c_str(), bm_memchr_lines, c.corpus)
             ->UseRealTime();
     for (const auto& b : bodies)
-        benchmark::RegisterBenchmark((std::string("encoder/") + b.name).c_str(), bm_encoder, b.body)
+        benchmark::RegisterBenchmark((std::string("encoder/") + b.name).c_str(), bm_encoder, b.body,
+                                     smtp::detail::best_encoder_isa())
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
+    const struct {
+        const char* name;
+        encoder_isa isa;
+    } loops[] = {{"encoder_sse2/", encoder_isa::sse2}, {"encoder_avx2/", encoder_isa::avx2}};
+    for (const auto& l : loops)
+        if (smtp::detail::cpu_has(l.isa))
+            for (const auto& b : bodies)
+                benchmark::RegisterBenchmark((std::string(l.name) + b.name).c_str(), bm_encoder, b.body, l.isa)
+                    ->UseRealTime()
+                    ->Unit(benchmark::kMillisecond);
     for (const auto& b : bodies)
         benchmark::RegisterBenchmark((std::string("memcpy/") + b.name).c_str(), bm_memcpy, b.body)
             ->UseRealTime()

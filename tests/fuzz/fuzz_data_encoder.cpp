@@ -22,6 +22,8 @@
 // is longer (both limits at once: an error that applies, and the first).
 // The span API, with exact-size output buffers (AddressSanitizer sees a
 // store past them), gives the same bytes and never writes more than it says.
+// Every loop of the encoder the CPU runs (the sixteen-byte loop alone, the
+// block loop on SSE2 and on AVX2) gives the same bytes and errors.
 // line_end_normalizer gives the normalised message over the same pieces;
 // scan_message's size is its length, its longest line, bare CR and LF
 // offsets and 8-bit facts those of the message; message_scanner over the
@@ -143,11 +145,13 @@ struct encoded {
     smtp::error_code ec; // the first error (encode or finish)
 };
 
-/// The std::string API over the pieces.
-encoded encode_pieces(std::string_view in, const std::vector<std::size_t>& cuts, const smtp::data_encoder_options& o)
+/// The std::string API over the pieces, on the widest loop the CPU has or on `isa`.
+encoded encode_pieces(std::string_view in, const std::vector<std::size_t>& cuts, const smtp::data_encoder_options& o,
+                      smtp::detail::encoder_isa isa = smtp::detail::best_encoder_isa())
 {
     encoded r;
     smtp::data_encoder e(o);
+    smtp::detail::data_encoder_access::set_isa(e, isa);
     std::size_t from = 0;
     for (std::size_t cut : cuts) {
         const std::string before = r.out;
@@ -254,6 +258,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     {
         const encoded spans = encode_spans(in, cuts, normalize, room);
         FUZZ_CHECK(!spans.ec && spans.out == plain.out, ctx + " room " + std::to_string(room));
+    }
+
+    // Every loop the CPU runs (none, the block loop on SSE2, on AVX2) gives
+    // the same bytes, and in reject mode the same error.
+    for (const auto isa : {smtp::detail::encoder_isa::none, smtp::detail::encoder_isa::sse2,
+                           smtp::detail::encoder_isa::avx2}) {
+        if (!smtp::detail::cpu_has(isa))
+            continue;
+        const std::string c = ctx + " on loop " + std::to_string(static_cast<int>(isa));
+        const encoded other = encode_pieces(in, cuts, normalize, isa);
+        FUZZ_CHECK(!other.ec && other.out == plain.out, c);
+        smtp::data_encoder_options reject;
+        reject.max_line = 0;
+        reject.bare_line_endings = smtp::line_endings::reject;
+        const encoded r = encode_pieces(in, cuts, reject, isa);
+        const encoded widest = encode_pieces(in, cuts, reject);
+        FUZZ_CHECK(r.ec == widest.ec && (r.ec || r.out == widest.out), c + " reject");
     }
 
     // Normalise with a line limit.
