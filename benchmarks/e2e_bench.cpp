@@ -8,13 +8,22 @@
 //       (connect_options.transactions.pipelining = false), one sendmail per
 //       message; pipelined: one send_all() over all N; each: PIPELINING,
 //       one sendmail() per message.
+//   e2e_bench lib     --port P --rcpt R --count N --message FILE --mode window --window W
+//       one send_all() over all N with transactions.window = W: against a
+//       server with CHUNKING and PIPELINING (benchmarks/chunk_sink.cpp,
+//       Postfix) up to W whole BDAT transactions in flight; the JSON adds
+//       "window" and "server_offers_chunking" (without CHUNKING it is DATA,
+//       as lib-pipelined)
 //   e2e_bench raw     --port P --rcpt R --count N --message FILE --mode lockstep|pipelined
 //       the floor for this server: the same commands and bytes written by hand
 //       on a blocking socket, replies only counted (no parsing, no checks);
 //       lockstep: one command, one reply; pipelined: what lib-pipelined writes
 //       (the end of one message's data with the next MAIL, RCPTs and DATA)
 //   e2e_bench echo-server --port 0      a one-line TCP echo (prints READY PORT)
-//   e2e_bench rtt     --port P --count N  ping-pong of one line against it
+//   e2e_bench rtt     --port P --count N [--warmup 1000]  ping-pong of one line against it
+//   e2e_bench setup   --port P --ca FILE --count N
+//       N connections, each timed phase by phase: connect and greeting, EHLO,
+//       STARTTLS and the TLS handshake, EHLO, AUTH PLAIN (smtp_tls_sink); QUIT untimed
 //   e2e_bench pool    --port P --sessions K --count N --rcpt R --message FILE
 //       N messages through smtp::pool with max_sessions K (pool defaults otherwise)
 //   e2e_bench idle    --port P --sessions K --mode async|sync
@@ -109,23 +118,29 @@ int run_lib(const e2e::flags& f)
     const std::string message = e2e::read_file(f.str("message"));
     const auto to = recipients(f.num("rcpt"));
     smtp::connect_options o = plain_options(f);
+    const bool window = mode == "window";
     if (mode == "lockstep")
         o.transactions.pipelining = false;
+    else if (window)
+        o.transactions.window = static_cast<std::size_t>(f.num("window"));
     else if (mode != "pipelined" && mode != "each")
         die("unknown --mode " + mode);
+    if (window && f.num("window") < 1)
+        die("--window W: W >= 1");
 
     auto s = std::move(smtp::connect<P>(o)).ehlo();
     const bool offered = s.has_extn("PIPELINING");
+    const bool chunking = s.has_extn("CHUNKING");
     check(s.sendmail(from, to, message), "warm-up");
 
     std::vector<smtp::outgoing_message> batch;
-    if (mode == "pipelined")
+    if (mode == "pipelined" || window)
         batch.assign(static_cast<std::size_t>(n), smtp::outgoing_message{from, to, message});
 
     long long queued = 0;
     const double c0 = e2e::cpu_now();
     const double t0 = e2e::now();
-    if (mode == "pipelined") {
+    if (mode == "pipelined" || window) {
         for (const auto& r : s.send_all(batch))
             queued += r.queued();
     } else {
@@ -139,16 +154,17 @@ int run_lib(const e2e::flags& f)
     std::move(s).quit();
     if (queued != n)
         die("only " + std::to_string(queued) + " of " + std::to_string(n) + " queued");
-    e2e::json_line()
-        .add("client", "lib-" + mode)
+    e2e::json_line line;
+    line.add("client", window ? "lib-window" + std::to_string(f.num("window")) : "lib-" + mode)
         .add("messages", n)
         .add("recipients", f.num("rcpt"))
         .add("seconds", t1 - t0)
         .add("messages_per_second", static_cast<double>(n) / (t1 - t0))
         .add("cpu_seconds", c1 - c0)
-        .add("server_offers_pipelining", static_cast<long long>(offered))
-        .add("maxrss_kib", static_cast<long long>(e2e::peak_rss_kib()))
-        .print();
+        .add("server_offers_pipelining", static_cast<long long>(offered));
+    if (window)
+        line.add("window", f.num("window")).add("server_offers_chunking", static_cast<long long>(chunking));
+    line.add("maxrss_kib", static_cast<long long>(e2e::peak_rss_kib())).print();
     return 0;
 }
 
@@ -339,7 +355,7 @@ int run_rtt(const e2e::flags& f)
             got += static_cast<std::size_t>(r);
         }
     };
-    for (int i = 0; i < 1000; ++i)
+    for (long long i = 0, w = f.num("warmup", 1000); i < w; ++i)
         once();
     // Batches of n/20: the median batch mean is the figure, robust to a slow spell.
     const long long per = std::max<long long>(1, n / 20);
@@ -486,6 +502,48 @@ int run_idle(const e2e::flags& f)
         .add("sizeof_connect_options", static_cast<long long>(sizeof(smtp::connect_options)))
         .add("sizeof_steady_timer", static_cast<long long>(sizeof(boost::asio::steady_timer)))
         .add("sizeof_diagnostics", static_cast<long long>(sizeof(smtp::diagnostics)))
+        .print();
+    return 0;
+}
+
+// --- connection set-up ---------------------------------------------------------------
+
+int run_setup(const e2e::flags& f)
+{
+    using P = smtp::policies<smtp::tls::starttls>; // certificate verified
+    const long long n = f.num("count");
+    smtp::connect_options o = plain_options(f);
+    o.tls.ca_file = f.str("ca");
+    std::vector<double> connect, ehlo, starttls, ehlo2, auth, total;
+    for (long long i = 0; i < n; ++i) {
+        const double t0 = e2e::now();
+        auto c = smtp::connect<P>(o); // TCP connect and the greeting
+        const double t1 = e2e::now();
+        auto g = std::move(c).ehlo();
+        const double t2 = e2e::now();
+        auto t = std::move(g).starttls(); // STARTTLS, its 220, the handshake
+        const double t3 = e2e::now();
+        auto e = std::move(t).ehlo();
+        const double t4 = e2e::now();
+        auto a = std::move(e).login("user", "password"); // AUTH PLAIN: the server's only mechanism
+        const double t5 = e2e::now();
+        std::move(a).quit();
+        connect.push_back(t1 - t0);
+        ehlo.push_back(t2 - t1);
+        starttls.push_back(t3 - t2);
+        ehlo2.push_back(t4 - t3);
+        auth.push_back(t5 - t4);
+        total.push_back(t5 - t0);
+    }
+    e2e::json_line()
+        .add("client", "lib-setup")
+        .add("connections", n)
+        .add("connect_greeting_seconds", connect)
+        .add("ehlo_seconds", ehlo)
+        .add("starttls_handshake_seconds", starttls)
+        .add("ehlo_tls_seconds", ehlo2)
+        .add("auth_seconds", auth)
+        .add("seconds", total)
         .print();
     return 0;
 }
@@ -826,7 +884,7 @@ int run_tls_idle(const e2e::flags& f)
 int main(int argc, char** argv)
 {
     if (argc < 2) {
-        std::cerr << "usage: e2e_bench lib|raw|echo-server|rtt|pool|idle|tls-lib|tls-src|tls-raw --flag value...\n";
+        std::cerr << "usage: e2e_bench lib|raw|echo-server|rtt|setup|pool|idle|tls-lib|tls-src|tls-raw --flag value...\n";
         return 2;
     }
     try {
@@ -842,6 +900,8 @@ int main(int argc, char** argv)
             return run_rtt(f);
         if (cmd == "pool")
             return run_pool(f);
+        if (cmd == "setup")
+            return run_setup(f);
         if (cmd == "idle")
             return run_idle(f);
         if (cmd == "tls-lib")

@@ -3,13 +3,17 @@
 
     /usr/bin/python3 benchmarks/run_e2e.py --build build/e2e --out build/bench
         [--rounds 5] [--messages 2000] [--recipients 1,10,50] [--cpu 0]
-        [--compile-runs 5] [--parts throughput,tls,pool,compile] [--quick]
-        [--png docs/e2e.png]
+        [--compile-runs 5] [--parts throughput,tls,pool,compile,rtt] [--quick]
+        [--update-docs]
 
 `./run bench e2e` builds build/e2e (smtp_e2e_bench, smtp_e2e_peers,
-smtp_tls_sink) and runs this. It writes OUT/e2e.json, OUT/e2e.png (and the
---png copy), prints a table with each target's PASS/FAIL, and exits 0
-whatever the figures (a report, not a test); 1 when something could not run.
+smtp_tls_sink, smtp_latency_proxy) and runs this. It writes OUT/e2e.json,
+OUT/e2e.png and OUT/e2e-rtt.png and nothing outside OUT and BUILD (the
+checkout stays clean), prints a table with each target's PASS/FAIL, and exits
+0 whatever the figures (a report, not a test); 1 when something could not
+run. --update-docs alone copies OUT's plots (e2e.png, e2e-rtt.png) into docs/:
+the explicit step that updates the documentation's figures from a run
+(`./run bench e2e --update-docs`).
 
 1. Throughput (part "throughput"). Postfix's smtp-sink on a free loopback
    port, started here; it and every client pinned to the same CPU
@@ -70,6 +74,11 @@ whatever the figures (a report, not a test); 1 when something could not run.
    (wait4's rusage of the compiler driver, cc1plus included) and peak memory
    (its ru_maxrss); <smtp/src.hpp> once. The same again with
    $COMPILE_SECOND_CXX (clang++), reported without targets.
+5. Across a round-trip time (part "rtt", benchmarks/e2e_rtt.py): every client
+   above through a latency-injecting proxy (benchmarks/latency_proxy.cpp) at
+   10 ms RTT, R = 1 and 10; messages per second at 0, 1, 5, 10 and 50 ms
+   (OUT/e2e-rtt.png); connection set-up with STARTTLS and AUTH PLAIN in RTTs;
+   smtp::pool with 1 to 64 sessions at 10 ms; the proxy's own cost.
 """
 
 import argparse
@@ -89,6 +98,7 @@ import tempfile
 import time
 
 import e2e_cpu
+import e2e_rtt
 import e2e_tls_resume
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -156,8 +166,9 @@ TARGETS = {
     "compile_user_header_only_peak_mib": None,
 }
 TARGETS.update(e2e_cpu.TARGETS)
+TARGETS.update(e2e_rtt.TARGETS)
 TARGETS.update(e2e_tls_resume.TARGETS)
-
+PLOTS = ("e2e.png", "e2e-rtt.png")  # OUT's plots; --update-docs copies them into docs/
 
 class BenchError(Exception):
     pass
@@ -907,6 +918,7 @@ def print_report(doc):
             p("  %-17s %6.2f s wall (once)          %6.2f s CPU         %5.0f MiB peak" % (
                 "src.hpp", so["wall_seconds"], so["cpu_seconds"], so["peak_mib"]))
             p("  CPU-time ratios: " + ", ".join("%s %.2f" % kv for kv in col["cpu_ratios"].items()))
+    e2e_rtt.print_rtt(doc, p)
     p("\nRatios: value = median over rounds of each round's ratio; pooled = ratio of the medians.")
     p("  %-34s %10s %10s %20s %10s %6s" % ("ratio", "value", "pooled", "rounds min..max", "target", "result"))
     missed = []
@@ -967,6 +979,32 @@ def plot(doc, paths):
     return written
 
 
+def checkout_status():
+    """`git status --porcelain` of the checkout (ignored files, build/ among
+    them, not listed); None outside a git checkout."""
+    try:
+        p = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=all"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return p.stdout.splitlines() if p.returncode == 0 else None
+
+
+def update_docs(out):
+    """Copies OUT's plots into docs/, the one step that writes to the checkout."""
+    copied = 0
+    for name in PLOTS:
+        src = os.path.join(out, name)
+        if os.path.exists(src):
+            shutil.copyfile(src, os.path.join(ROOT, "docs", name))
+            print("copied %s -> docs/%s" % (os.path.relpath(src, ROOT), name))
+            copied += 1
+    if not copied:
+        print("run_e2e: no plot in %s: run ./run bench e2e first" % os.path.relpath(out, ROOT), file=sys.stderr)
+        return 1
+    return 0
+
+
 def machine():
     info = {"nproc": os.cpu_count(), "kernel": platform.release()}
     try:
@@ -1012,12 +1050,14 @@ def main():
     ap.add_argument("--recipients", default="1,10,50")
     ap.add_argument("--cpu", default="0", help="CPU for every server and client (taskset -c); 'none': unpinned")
     ap.add_argument("--compile-runs", type=int, default=5)
-    ap.add_argument("--parts", default="throughput,tls,pool,compile")
-    ap.add_argument("--png", default=os.path.join(ROOT, "docs", "e2e.png"),
-                    help="a copy of the plot (besides OUT/e2e.png); '' for none")
+    ap.add_argument("--parts", default="throughput,tls,pool,compile,rtt")
+    ap.add_argument("--update-docs", action="store_true",
+                    help="measure nothing: copy OUT's plots (%s) into docs/" % ", ".join(PLOTS))
     ap.add_argument("--profile", action="store_true", help="also count system calls per message (strace)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 1 round, few messages")
     a = ap.parse_args()
+    if a.update_docs:
+        return update_docs(os.path.abspath(a.out))
     a.recipients = [int(x) for x in a.recipients.split(",")]
     a.rtt_count = 20000
     a.poco_nagle_messages = 20
@@ -1038,10 +1078,11 @@ def main():
     os.makedirs(work, exist_ok=True)
 
     # The compile part compiles its own files: no binary needed.
-    for b in ("smtp_e2e_bench", "smtp_e2e_peers", "smtp_tls_sink") if parts - {"compile"} else ():
+    for b in (("smtp_e2e_bench", "smtp_e2e_peers", "smtp_tls_sink") if parts - {"compile"} else ()) + \
+            (("smtp_latency_proxy",) if "rtt" in parts else ()):
         if not os.access(os.path.join(a.build, "benchmarks", b), os.X_OK):
             sys.exit("run_e2e: %s/benchmarks/%s is missing: build it first (./run bench e2e)" % (a.build, b))
-    if ({"throughput", "pool"} & parts) and not os.access(SMTP_SINK, os.X_OK):
+    if ({"throughput", "pool", "rtt"} & parts) and not os.access(SMTP_SINK, os.X_OK):
         sys.exit("run_e2e: %s is missing: install postfix (./run deps)" % SMTP_SINK)
     if a.cpu != "none" and shutil.which("taskset"):
         pin = ["taskset", "-c", a.cpu]
@@ -1052,11 +1093,13 @@ def main():
            "method": ("every server and client pinned to CPU %s with taskset; one process per measurement; "
                       "ratios computed within each round, the value is their median over the rounds" % a.cpu)}
     started = time.monotonic()
+    checkout_before = checkout_status()
     ok = True
     for part, fn in (("throughput", lambda: part_throughput(a, pin, work)),
                      ("tls", lambda: part_tls(a, pin, work)),
                      ("pool", lambda: part_pool(a, pin, work)),
-                     ("compile", lambda: part_compile(a))):
+                     ("compile", lambda: part_compile(a)),
+                     ("rtt", lambda: e2e_rtt.part_rtt(sys.modules[__name__], a, pin, work))):
         if part not in parts:
             continue
         t0 = time.monotonic()
@@ -1071,7 +1114,7 @@ def main():
 
     # The flat figures the issue asks for, beside the structured sections.
     ratios = {}
-    for part in ("throughput", "tls", "pool", "compile"):
+    for part in ("throughput", "tls", "pool", "compile", "rtt"):
         ratios.update(doc.get(part, {}).get("ratios", {}))
     doc["ratios"] = ratios
     for name, e in ratios.items():
@@ -1083,9 +1126,15 @@ def main():
                                       for c in tp["clients"]}
         doc["cpu_us_per_message"] = tp["cpu_us_per_message"]
     doc["targets_missed"] = [n for n, e in ratios.items() if e["result"] == "FAIL"]
+    # A run writes under build/ only: say so if the checkout changed meanwhile
+    # (a file of ours, or someone editing the tree during the run).
+    changed = sorted(set(checkout_status() or []) - set(checkout_before or []))
+    doc["checkout_changed_during_run"] = changed
+    if changed:
+        log("the checkout changed during the run (a run should write under build/ only): %s" % ", ".join(changed))
 
-    pngs = [os.path.join(out, "e2e.png")] + ([a.png] if a.png else [])
-    doc["plots"] = [os.path.relpath(p, ROOT) for p in plot(doc, pngs)]
+    doc["plots"] = [os.path.relpath(p, ROOT) for p in plot(doc, [os.path.join(out, PLOTS[0])]) +
+                    e2e_rtt.plot_rtt(doc, [os.path.join(out, PLOTS[1])])]
     with open(os.path.join(out, "e2e.json"), "w") as f:
         json.dump(doc, f, indent=2, sort_keys=False)
         f.write("\n")

@@ -1,7 +1,8 @@
 // The transaction engine and the pool against real servers started by
 // tests/servers/with_servers.py (see tests/CMakeLists.txt): a private Postfix
 // MTA that delivers into maildirs (PIPELINING, CHUNKING, SIZE, 8BITMIME,
-// SMTPUTF8, DSN: what it stored is read back), Postfix's smtp-sink for a
+// SMTPUTF8, DSN: what it stored is read back; a window of BDAT
+// transactions), Postfix's smtp-sink for a
 // pipelined stream of messages and the pool, and aiosmtpd's LMTP server.
 #define BOOST_TEST_MODULE live_transactions
 #include "live_servers.hpp"
@@ -13,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -202,6 +204,67 @@ BOOST_AUTO_TEST_CASE(smtp_sink_stream_one_round_trip_per_message)
     BOOST_TEST(joined == 49u);
     BOOST_TEST(w.sent.size() <= 52u);
     BOOST_TEST(std::move(g).quit().clean());
+}
+
+BOOST_AUTO_TEST_CASE(postfix_bdat_window_of_eight)
+{
+    // 50 messages to Postfix's smtpd (CHUNKING and PIPELINING) with a window
+    // of eight: eight whole transactions in the first write, never more in
+    // one, and each message delivered once. Message 3 (in the first write,
+    // so the next one always follows it) goes only to a recipient Postfix
+    // refuses (relay access denied): it alone is refused, and the MAIL
+    // pipelined behind its BDAT LAST is accepted without an RSET between
+    // (Postfix ended that transaction at BDAT LAST).
+    wire_log w;
+    auto o = server("MTA");
+    o.transactions.window = 8;
+    auto g = std::move(smtp::connect<clear_logged>(o, w.logger())).ehlo();
+    BOOST_TEST(g.server_capabilities().has<smtp::ext::chunking>());
+    const std::size_t n = 50;
+    std::vector<smtp::outgoing_message> batch;
+    const std::size_t refused = 3;
+    for (std::size_t i = 0; i < n; ++i)
+        batch.push_back({"win@example.test",
+                         {{i == refused ? "someone@elsewhere.example" : "winnie@example.test"}},
+                         "Subject: window " + std::to_string(i) + "\r\n\r\nbody " + std::to_string(i) + "\r\n", {}});
+    const auto rs = g.send_all(batch);
+    BOOST_REQUIRE(rs.size() == n);
+    for (std::size_t i = 0; i < n; ++i)
+        if (i != refused)
+            BOOST_TEST(rs[i].queued(), i << ": " << rs[i].error.message());
+    BOOST_TEST((rs[refused].outcome == smtp::transaction_outcome::refused));
+    BOOST_TEST(rs[refused].error == errc::all_recipients_refused);
+    BOOST_TEST(!w.any("RSET"));
+    BOOST_TEST(std::move(g).quit().clean());
+
+    auto lasts = [](const std::string& s) {
+        std::size_t k = 0;
+        for (auto at = s.find(" LAST\r\n"); at != std::string::npos; at = s.find(" LAST\r\n", at + 1))
+            ++k;
+        return k;
+    };
+    std::size_t first = 0, most = 0, total = 0;
+    for (const auto& s : w.sent) {
+        const std::size_t k = lasts(s);
+        if (first == 0)
+            first = k;
+        most = std::max(most, k);
+        total += k;
+    }
+    BOOST_TEST(first == 8u);
+    BOOST_TEST(most == 8u);
+    BOOST_TEST(total == n);
+
+    const auto got = maildir("winnie", n - 1);
+    BOOST_TEST(got.size() == n - 1);
+    std::set<std::string> subjects;
+    for (const auto& m : got) {
+        const auto at = m.find("Subject: window ");
+        BOOST_REQUIRE(at != std::string::npos);
+        subjects.insert(m.substr(at, m.find('\n', at) - at));
+    }
+    BOOST_TEST(subjects.size() == n - 1); // each once
+    BOOST_TEST(!subjects.count("Subject: window " + std::to_string(refused) + "\r"));
 }
 
 BOOST_AUTO_TEST_CASE(lmtp_per_recipient_replies)

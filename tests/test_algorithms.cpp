@@ -730,6 +730,249 @@ BOOST_AUTO_TEST_CASE(transactions_reply_classes)
                errc::unsolicited_reply);
 }
 
+// --- A window of BDAT transactions ------------------------------------------------------------
+
+namespace {
+
+/// CHUNKING and PIPELINING, no SIZE (so the commands stay short).
+void greeted_with_chunking(state& st)
+{
+    error_code ec;
+    smtp::reply_parser p;
+    smtp::reply_view r;
+    p.put("250-server.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n", r, ec);
+    st.caps = smtp::capabilities::from_ehlo(r, ec);
+    st.esmtp = true;
+}
+
+std::string window_rcpt(std::size_t i) { return "r" + std::to_string(i) + "@example.com"; }
+/// Message i whole: MAIL, its RCPT, and its data in one BDAT LAST (body is 22 octets).
+std::string window_tx(std::size_t i)
+{
+    return "MAIL FROM:<a@example.com>\r\nRCPT TO:<" + window_rcpt(i) + ">\r\nBDAT 22 LAST\r\n" + body;
+}
+std::string window_ok(std::size_t i) { return "250 mail ok\r\n250 rcpt ok\r\n250 queued " + std::to_string(i) + "\r\n"; }
+template <class F>
+std::string each(std::size_t from, std::size_t to, F f)
+{
+    std::string out;
+    for (std::size_t i = from; i < to; ++i)
+        out += f(i);
+    return out;
+}
+
+/// n messages, one recipient each, over a session with CHUNKING and PIPELINING.
+struct window_run {
+    std::unique_ptr<state> st = make_state();
+    std::vector<std::vector<smtp::recipient>> to;
+    std::vector<smtp::transaction> ts;
+
+    window_run(std::size_t n, std::size_t window, std::size_t chunk_size = 1024 * 1024)
+    {
+        greeted_with_chunking(*st);
+        st->options.transactions.window = window;
+        st->options.transactions.chunk_size = chunk_size;
+        to.resize(n);
+        ts.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            to[i].push_back({window_rcpt(i)});
+            ts.emplace_back("a@example.com", to[i], body, smtp::send_options{}, st->caps, smtp::session_facts{},
+                            st->options.transactions);
+        }
+    }
+    outcome play(const std::vector<io_step>& script, std::size_t fail_at = static_cast<std::size_t>(-1))
+    {
+        sansio::transactions algo{std::span<smtp::transaction>(ts)};
+        return ::play(algo, *st, script, fail_at);
+    }
+    smtp::transaction_outcome outcome_of(std::size_t i) const { return ts[i].result().outcome; }
+};
+
+std::size_t reads(const std::vector<io_step>& script)
+{
+    return static_cast<std::size_t>(
+        std::count_if(script.begin(), script.end(), [](const io_step& s) { return s.action == next_action::read; }));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(transactions_window_one_write_one_read)
+{
+    // Eight messages, a window of eight: every transaction whole in one
+    // write, every reply in one read, each matched to its command. One
+    // round trip for the eight, where DATA takes one each.
+    {
+        window_run w(8, 8);
+        const std::vector<io_step> script{write(each(0, 8, window_tx)), read(each(0, 8, window_ok))};
+        const outcome o = w.play(script);
+        BOOST_TEST(o.script_ok);
+        BOOST_TEST(o.finished);
+        BOOST_TEST(reads(script) == 1u); // the read waits the algorithm asked for
+        BOOST_TEST(!w.st->ec);
+        for (std::size_t i = 0; i < 8; ++i) {
+            BOOST_TEST((w.outcome_of(i) == smtp::transaction_outcome::queued));
+            BOOST_TEST(w.ts[i].result().final_reply.raw() == "250 queued " + std::to_string(i) + "\r\n");
+        }
+    }
+    // Ten messages, a window of eight: the first eight, then, once their
+    // replies are in, the last two. Replies arriving one message at a time
+    // slide the window: each read's replies are taken before the refill.
+    {
+        window_run w(10, 8);
+        const outcome o = w.play({write(each(0, 8, window_tx)), read(each(0, 8, window_ok)), write(each(8, 10, window_tx)),
+                                  read(each(8, 10, window_ok))});
+        BOOST_TEST(o.script_ok);
+        BOOST_TEST(o.finished);
+        for (std::size_t i = 0; i < 10; ++i)
+            BOOST_TEST((w.outcome_of(i) == smtp::transaction_outcome::queued));
+    }
+    {
+        window_run w(10, 8);
+        const outcome o =
+            w.play({write(each(0, 8, window_tx)), read(window_ok(0)), write(window_tx(8)), read(window_ok(1) + window_ok(2)),
+                    write(window_tx(9)), read(each(3, 10, window_ok))});
+        BOOST_TEST(o.script_ok);
+        BOOST_TEST(o.finished);
+        for (std::size_t i = 0; i < 10; ++i)
+            BOOST_TEST((w.outcome_of(i) == smtp::transaction_outcome::queued));
+    }
+    // A window of one: a message at a time, a round trip each.
+    {
+        window_run w(3, 1);
+        const outcome o = w.play({write(window_tx(0)), read(window_ok(0)), write(window_tx(1)), read(window_ok(1)),
+                                  write(window_tx(2)), read(window_ok(2))});
+        BOOST_TEST(o.script_ok);
+        BOOST_TEST(o.finished);
+        for (std::size_t i = 0; i < 3; ++i)
+            BOOST_TEST((w.outcome_of(i) == smtp::transaction_outcome::queued));
+    }
+    // Messages larger than a chunk: the window counts transactions, each
+    // with all its chunks, and every chunk's reply is matched.
+    {
+        window_run w(2, 8, 10);
+        auto chunked = [](std::size_t i) {
+            return "MAIL FROM:<a@example.com>\r\nRCPT TO:<" + window_rcpt(i) + ">\r\nBDAT 10\r\n" + body.substr(0, 10) +
+                   "BDAT 10\r\n" + body.substr(10, 10) + "BDAT 2 LAST\r\n" + body.substr(20);
+        };
+        auto replies = [](std::size_t i) {
+            return "250 mail ok\r\n250 rcpt ok\r\n250 chunk\r\n250 chunk\r\n250 queued " + std::to_string(i) + "\r\n";
+        };
+        const outcome o = w.play({write(each(0, 2, chunked)), read(each(0, 2, replies))});
+        BOOST_TEST(o.script_ok);
+        BOOST_TEST(o.finished);
+        for (std::size_t i = 0; i < 2; ++i)
+            BOOST_TEST(w.ts[i].result().final_reply.raw() == "250 queued " + std::to_string(i) + "\r\n");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(transactions_window_refusals_mid_window)
+{
+    // One message of eight refused, at each place in the window, by each
+    // of its replies: only it is refused, the others are queued, and no
+    // RSET goes out behind the next message's commands (it would reset
+    // that transaction: the server ended the refused one at BDAT LAST).
+    // The last message has nothing behind it: an RSET leaves the session
+    // clean, as it does for a single message (unless its MAIL was refused).
+    struct refusal {
+        std::string replies;
+        smtp::error_code ec;
+    };
+    const refusal cases[] = {
+        {"250 ok\r\n250 ok\r\n554 5.6.0 chunk refused\r\n", errc::permanent_failure},
+        {"250 ok\r\n250 ok\r\n452 4.3.1 full\r\n", errc::transient_failure},
+        {"550 5.7.1 sender refused\r\n503 5.5.1 MAIL first\r\n503 5.5.1 MAIL first\r\n", errc::permanent_failure},
+        {"451 4.7.1 later\r\n503 5.5.1 MAIL first\r\n503 5.5.1 MAIL first\r\n", errc::transient_failure},
+        {"250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n", errc::all_recipients_refused},
+        {"250 ok\r\n450 4.2.1 later\r\n554 5.5.1 no valid recipients\r\n", errc::all_recipients_refused},
+    };
+    for (const auto& c : cases)
+        for (std::size_t k = 0; k < 8; ++k) {
+            BOOST_TEST_CONTEXT("message " << k << " answered " << c.replies)
+            {
+                window_run w(8, 8);
+                std::vector<io_step> script{write(each(0, 8, window_tx)),
+                                            read(each(0, k, window_ok) + c.replies + each(k + 1, 8, window_ok))};
+                if (k == 7 && c.replies.starts_with("250")) // after a refused MAIL no transaction is open
+                    script.insert(script.end(), {write("RSET\r\n"), read("250 ok\r\n")});
+                const outcome o = w.play(script);
+                BOOST_TEST(o.script_ok);
+                BOOST_TEST(o.finished);
+                BOOST_TEST(o.steps == script.size());
+                for (std::size_t i = 0; i < 8; ++i) {
+                    if (i == k) {
+                        BOOST_TEST((w.outcome_of(i) == smtp::transaction_outcome::refused));
+                        BOOST_TEST(w.ts[i].error() == c.ec);
+                    } else {
+                        BOOST_TEST((w.outcome_of(i) == smtp::transaction_outcome::queued), "message " << i);
+                        BOOST_TEST(w.ts[i].result().final_reply.raw() == "250 queued " + std::to_string(i) + "\r\n");
+                    }
+                }
+            }
+        }
+}
+
+BOOST_AUTO_TEST_CASE(transactions_window_421_mid_window)
+{
+    // A 421 to any command of message k: the ones before it are queued (their
+    // replies came first); k and every one behind it are not sent: the
+    // server answered in order and closed before reaching them, though
+    // their commands and data were written.
+    const std::string r421 = "421 4.3.2 shutting down\r\n";
+    const std::string before[] = {"", "250 ok\r\n", "250 ok\r\n250 ok\r\n"};
+    for (std::size_t k = 0; k < 8; ++k)
+        for (const auto& b : before) {
+            BOOST_TEST_CONTEXT("421 to message " << k << " after [" << b << "]")
+            {
+                window_run w(8, 8);
+                const std::vector<io_step> script{write(each(0, 8, window_tx)), read(each(0, k, window_ok) + b + r421)};
+                const outcome o = w.play(script);
+                BOOST_TEST(o.script_ok);
+                BOOST_TEST(o.finished);
+                BOOST_TEST(o.steps == script.size());
+                BOOST_TEST(w.st->broken);
+                for (std::size_t i = 0; i < 8; ++i)
+                    BOOST_TEST((w.outcome_of(i) == (i < k ? smtp::transaction_outcome::queued
+                                                          : smtp::transaction_outcome::not_sent)),
+                               "message " << i << ": " << w.outcome_of(i));
+                BOOST_TEST(w.ts[k].result().mail_reply.code().value() == (b.empty() ? 421 : 250));
+            }
+        }
+}
+
+BOOST_AUTO_TEST_CASE(transactions_window_drop_at_every_point)
+{
+    // The window written, then every reply in a read of its own; the
+    // connection fails at each step in turn. The write failing: the last
+    // end of data in it cannot have arrived (not sent), the ones before it
+    // may have (unknown). A read failing while message i's replies are
+    // awaited: those before i are queued, i and the rest unknown (their
+    // data went out, their verdict did not come back).
+    std::vector<io_step> script{write(each(0, 8, window_tx))};
+    for (std::size_t i = 0; i < 8; ++i)
+        for (const char* r : {"250 mail ok\r\n", "250 rcpt ok\r\n", "250 queued\r\n"})
+            script.push_back(read(r));
+    BOOST_TEST(window_run(8, 8).play(script).script_ok);
+    for (std::size_t j = 0; j < script.size(); ++j) {
+        BOOST_TEST_CONTEXT("failure at step " << j)
+        {
+            window_run w(8, 8);
+            const outcome o = w.play(script, j);
+            BOOST_TEST(o.finished);
+            BOOST_TEST(o.steps == j + 1);
+            for (std::size_t i = 0; i < 8; ++i) {
+                smtp::transaction_outcome want;
+                if (j == 0)
+                    want = i == 7 ? smtp::transaction_outcome::not_sent : smtp::transaction_outcome::unknown;
+                else
+                    want = i < (j - 1) / 3 ? smtp::transaction_outcome::queued : smtp::transaction_outcome::unknown;
+                BOOST_TEST((w.outcome_of(i) == want), "message " << i << ": " << w.outcome_of(i));
+                if (want == smtp::transaction_outcome::unknown)
+                    BOOST_TEST(w.ts[i].error() == errc::outcome_unknown);
+            }
+        }
+    }
+}
+
 // --- The pool's open sequence --------------------------------------------------------------
 
 namespace {

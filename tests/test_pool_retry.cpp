@@ -1,6 +1,8 @@
 // The pool's retries and throttling against an SMTP server in memory
 // (sim_server.hpp), which stores what it takes and drops connections at
 // every point around the data:
+// - a BDAT window of eight with each fault at each message: the store
+//   against the outcomes, each outcome exact;
 // - duplicates: 3600 messages through faults at every point (DATA
 //   pipelined, DATA in lockstep, BDAT in small chunks): the store holds each
 //   message and recipient at most once, every recipient the result says has
@@ -201,6 +203,64 @@ BOOST_FIXTURE_TEST_CASE(no_duplicates_bdat_in_small_chunks, fixture)
     auto o = scripted_server::opts();
     o.transactions.chunk_size = 32; // several chunks a message: drops mid-BDAT
     run_duplicates(*this, 1000, o, 3, true);
+}
+
+BOOST_AUTO_TEST_CASE(bdat_window_of_eight_at_every_fault)
+{
+    // Eight messages in one window (BDAT, three chunks each, all written
+    // before any reply is read), with each fault of the server at each of
+    // the eight in turn, no retries: the store against the outcomes
+    // (check_store: nothing lost, nothing queued that was not stored,
+    // nothing stored twice), and each message's outcome exactly what the
+    // replies that came say.
+    using O = transaction_outcome;
+    for (std::size_t fk = 1; fk < static_cast<std::size_t>(sim::fault::count); ++fk) {
+        const auto f = static_cast<sim::fault>(fk);
+        if (f == sim::fault::drop_at_data || f == sim::fault::drop_mid_data) // DATA only
+            continue;
+        for (std::size_t k = 0; k < 8; ++k) {
+            BOOST_TEST_CONTEXT("fault " << fk << " at message " << k)
+            {
+                fixture fx;
+                fx.srv->chunking = true;
+                fx.srv->plan = [f, k](std::size_t n) { return n == k ? f : sim::fault::none; };
+                auto o = scripted_server::opts();
+                o.transactions.chunk_size = 48;
+                o.transactions.window = 8;
+                auto po = quick(1, 1);
+                po.max_batch = 8;
+                auto p = fx.make(po, o);
+                for (std::size_t i = 0; i < 8; ++i)
+                    fx.send(p, i);
+                fx.close(p);
+                check_store(fx, 8);
+                BOOST_TEST(fx.srv->mails <= 8u); // one connection's window: nothing sent twice
+                for (std::size_t i = 0; i < 8; ++i) {
+                    O want = O::queued;
+                    switch (f) {
+                    case sim::fault::drop_at_mail:
+                    case sim::fault::drop_at_rcpt:
+                    case sim::fault::drop_before_store:
+                    case sim::fault::drop_after_store: // a FIN before k's verdict: the rest was written, unanswered
+                        want = i < k ? O::queued : O::unknown;
+                        break;
+                    case sim::fault::reply_then_close: want = i <= k ? O::queued : O::unknown; break;
+                    case sim::fault::reply_lost: // a reset: every reply not yet read is lost; before
+                        // the window's last octet it fails the write too, so its last end of data never arrived
+                        want = i == 7 && k < 7 ? O::not_sent : O::unknown;
+                        break;
+                    case sim::fault::mid_bdat: // a reset that also fails the window's write
+                        want = i == 7 ? O::not_sent : O::unknown;
+                        break;
+                    case sim::fault::refuse_mail_421: want = i < k ? O::queued : O::not_sent; break;
+                    case sim::fault::refuse_final_451: want = i == k ? O::refused : O::queued; break;
+                    default: break; // rcpt_450: one of two recipients refused, the message queued
+                    }
+                    BOOST_TEST((fx.results[i].outcome == want), "message " << i << ": " << fx.results[i].outcome);
+                }
+            }
+        }
+    }
 }
 
 BOOST_FIXTURE_TEST_CASE(transient_refusals_are_retried_and_counted, fixture)

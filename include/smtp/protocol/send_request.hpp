@@ -143,6 +143,12 @@ struct transaction_settings {
     bool chunking = true;                    ///< use CHUNKING (BDAT) when offered
     std::size_t chunk_size = 1024 * 1024;    ///< BDAT: message octets per chunk
     std::size_t write_size = 64 * 1024;      ///< DATA: message octets encoded per write
+    /// BDAT with PIPELINING (several messages, send_all and the pool): the
+    /// most transactions on the wire at once, each whole (MAIL, RCPTs, BDAT
+    /// chunks) before its replies come (RFC 2920, RFC 3030: BDAT needs no
+    /// go-ahead). 1: one message at a time, about a round trip each, as with
+    /// DATA; 0 counts as 1. DATA is not windowed (its 354 must come back).
+    std::size_t window = 8;
     data_encoder_options data{};             ///< bare CR/LF handling, longest line
 };
 

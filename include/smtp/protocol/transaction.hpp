@@ -36,7 +36,9 @@
 ///   and RCPT parameters. A user's extension is planned the same way.
 /// - Every recipient refused: no message data is sent (after a 354 to a
 ///   pipelined DATA, a lone "." ends it, RFC 2920 3.1) and the transaction is
-///   reset; the session is clean for the next one.
+///   reset; the session is clean for the next one. (With pipelined BDAT the
+///   first chunk went with the commands; once the next transaction followed
+///   its BDAT LAST there is no RSET: see on_followed().)
 /// - LMTP (RFC 2033): one reply per accepted recipient after the data.
 ///
 /// What a caller asks (send_request.hpp), what happened
@@ -270,6 +272,11 @@ public:
     /// The whole message has been written (its end of data too): another
     /// transaction's commands may follow it in the same write (RFC 2920 3.1).
     bool data_complete() const noexcept { return data_complete_; }
+    /// Another transaction's commands went out behind this one's end of
+    /// data (a pipelined stream, a BDAT window). A refusal that comes after
+    /// it is then left without RSET: the server ended this transaction at
+    /// the end of data, and an RSET would land in the next one.
+    void on_followed() noexcept { followed_ = true; }
     /// The server sent 421: it is closing the connection.
     bool server_closing() const noexcept { return closing_; }
     /// A streamed message turned out unsendable midway (error() says why):
@@ -746,9 +753,12 @@ private:
     }
 
     /// Leaves the session clean: a lone dot after a 354 no recipient can
-    /// use (RFC 2920 3.1), RSET otherwise.
+    /// use (RFC 2920 3.1), RSET otherwise; nothing when the end of data went
+    /// out and the next transaction followed it (see on_followed()).
     void clean_up()
     {
+        if (followed_ && data_complete_)
+            return finish();
         cleaning_ = true;
         stage_ = data_go_ && !data_complete_ ? stage::send_abort : stage::send_rset;
     }
@@ -788,7 +798,7 @@ private:
     stage stage_ = stage::done;
     bool bdat_ = false, pipelining_ = false;
     bool mail_ok_ = false, data_go_ = false, data_complete_ = false, final_seen_ = false;
-    bool bdat_failed_ = false, cleaning_ = false, closing_ = false, wrote_data_ = false;
+    bool bdat_failed_ = false, cleaning_ = false, closing_ = false, wrote_data_ = false, followed_ = false;
     std::size_t next_rcpt_ = 0, accepted_ = 0, lmtp_next_ = 0, lmtp_seen_ = 0;
     std::size_t offset_ = 0;
     std::uint64_t data_written_ = 0;

@@ -4,10 +4,16 @@
 /// transaction.hpp) that says what to write and takes the replies. Replies go
 /// to the oldest unfinished transaction. With PIPELINING, once a message's
 /// data is complete the next message's commands join the same write (RFC
-/// 2920 3.1): a stream of messages costs about one round trip each. When the
-/// connection fails, every transaction still open settles its outcome (not
-/// sent, or unknown after its final dot). st.ec: a single transaction's
-/// error; for several, only what broke the session.
+/// 2920 3.1): with DATA, whose 354 must come back first, a stream of messages
+/// costs about one round trip each. With BDAT nothing waits for a go-ahead,
+/// so up to transaction_settings::window whole transactions are on the wire
+/// at once (a window: about W messages a round trip). Replies already read
+/// are taken before anything more is written, so a window is refilled in
+/// one write, not one per message. When the connection fails, every
+/// transaction still open settles its outcome (not sent, or unknown after
+/// its end of data); after a 421 the ones behind its owner are not sent (the
+/// server closed before reaching them). st.ec: a single transaction's error;
+/// for several, only what broke the session.
 ///
 /// Its per-message path allocates nothing of its own and calls nothing
 /// virtual: the write buffer and the read buffer are the state's, reused.
@@ -76,11 +82,19 @@ public:
                     continue;
                 }
                 tail_ = std::max(tail_, head_);
-                if (st.has_unread() && will_write()) { // replies nobody asked for: the stream cannot be trusted
-                    fail_open(errc::unsolicited_reply);
-                    st.fail(errc::unsolicited_reply);
-                    step_ = step::finish;
-                    continue;
+                if (st.has_unread()) {
+                    if (ts_[head_].next() == transaction::want::read) {
+                        // Replies already here (a window's): take them before
+                        // writing more, so that a refill is one write.
+                        start_reply(st);
+                        continue;
+                    }
+                    if (will_write(st.options.transactions.window)) { // replies nobody asked for: the stream cannot be trusted
+                        fail_open(errc::unsolicited_reply);
+                        st.fail(errc::unsolicited_reply);
+                        step_ = step::finish;
+                        continue;
+                    }
                 }
                 first_incomplete_ = head_;
                 while (first_incomplete_ < ts_.size() && ts_[first_incomplete_].data_complete())
@@ -104,10 +118,7 @@ public:
                     step_ = step::written;
                     return next_action::write;
                 }
-                st.start_phase(phase_for(ts_[head_].awaited()), awaited_name(ts_[head_].awaited()));
-                st.data_phase_reply = ts_[head_].awaited() == transaction::awaiting::data ||
-                                      ts_[head_].awaited() == transaction::awaiting::end_of_data;
-                step_ = step::reply;
+                start_reply(st);
                 io_ec = {};
                 [[fallthrough]];
             case step::reply:
@@ -123,7 +134,9 @@ public:
                 }
                 ts_[head_].on_reply(st.current);
                 if (ts_[head_].server_closing()) { // 421: the server is going away
-                    fail_open(errc::connection_closed);
+                    // It answered in order: what follows the command it
+                    // answered was never taken (not sent, even if written).
+                    fail_open(errc::connection_closed, head_ + 1);
                     st.broken = true;
                     st.ec = errc::connection_closed;
                     step_ = step::finish;
@@ -168,11 +181,21 @@ public:
 private:
     enum class step { round, reply, written, closed, finish, done };
 
+    template <class State>
+    void start_reply(State& st)
+    {
+        const auto a = ts_[head_].awaited();
+        st.start_phase(phase_for(a), awaited_name(a));
+        st.data_phase_reply = a == transaction::awaiting::data || a == transaction::awaiting::end_of_data;
+        step_ = step::reply;
+    }
+
     /// Appends what the transactions have to send now, up to about one write's worth.
     template <class State>
     void fill(State& st)
     {
         const std::size_t limit = st.options.transactions.write_size + 4096;
+        const std::size_t window = std::max<std::size_t>(1, st.options.transactions.window);
         end_owner_ = npos;
         while (tail_ < ts_.size() && st.wbuf.size() < limit) {
             transaction& t = ts_[tail_];
@@ -192,22 +215,28 @@ private:
             }
             // Waiting for replies: the next message may follow once this
             // one's data is all out, when the server pipelines.
+            // With BDAT, at most `window` transactions are on the wire.
             const bool follow = w == transaction::want::done ||
-                                (t.data_complete() && t.pipelined() && tail_ + 1 < ts_.size());
+                                (t.data_complete() && t.pipelined() && tail_ + 1 < ts_.size() &&
+                                 (!t.uses_bdat() || tail_ + 1 - head_ < window));
             if (!follow || tail_ + 1 >= ts_.size())
                 break;
+            if (w != transaction::want::done)
+                t.on_followed();
             ++tail_;
         }
     }
 
     /// Would fill() write something now? (The same walk, without writing.)
-    bool will_write() const noexcept
+    bool will_write(std::size_t window) const noexcept
     {
+        window = std::max<std::size_t>(1, window);
         for (std::size_t i = tail_; i < ts_.size(); ++i) {
             const auto w = ts_[i].next();
             if (w == transaction::want::write)
                 return true;
-            if (!(w == transaction::want::done || (ts_[i].data_complete() && ts_[i].pipelined())))
+            if (!(w == transaction::want::done || (ts_[i].data_complete() && ts_[i].pipelined() &&
+                                                   (!ts_[i].uses_bdat() || i + 1 - head_ < window))))
                 return false;
         }
         return false;
