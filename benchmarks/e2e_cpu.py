@@ -261,3 +261,49 @@ def report_lines(tp, labels):
     for c, why in tp.get("peers_missing", {}).items():
         lines.append("  (%s not run: %s)" % (c, why))
     return lines
+
+
+# --- the plot ------------------------------------------------------------------
+
+def plot_cpu(doc, paths, labels):
+    """OUT/e2e-cpu.png: each client's CPU time per message (its timed part),
+    one bar per R, the floors drawn hatched; log scale. Returns the paths
+    written (none without the figures or without matplotlib)."""
+    tp = doc.get("throughput") or {}
+    cpu = tp.get("cpu_us_per_message")
+    if not cpu:
+        return []
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    Rs = tp["recipients"]
+    # The library first, then the floors, then the peers, each in the table's order.
+    clients = sorted(cpu, key=lambda c: (0 if c.startswith("lib-") else 1 if c.startswith("raw-") else 2))
+    fig, ax = plt.subplots(figsize=(10.5, 5.6), dpi=100)
+    width = 0.8 / max(1, len(Rs))
+    for i, R in enumerate(Rs):
+        xs = [k + (i - (len(Rs) - 1) / 2) * width for k in range(len(clients))]
+        ys = [cpu[c][str(R)] for c in clients]
+        bars = ax.bar(xs, ys, width, label="R = %d" % R, color="C%d" % i)
+        for b, c in zip(bars, clients):
+            if c.startswith("raw-"):
+                b.set_hatch("//")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(clients)))
+    ax.set_xticklabels([labels.get(c, c) for c in clients], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("client CPU time per message (us, log scale)")
+    ax.set_title("CPU per message, %d x 1 KiB to smtp-sink on loopback, one connection; medians of %d rounds (%s)"
+                 % (tp["messages"], tp["rounds"], doc["date"][:10]), fontsize=10)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written = []
+    for path in paths:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path)
+        written.append(path)
+    plt.close(fig)
+    return written

@@ -8,10 +8,10 @@
 
 `./run bench e2e` builds build/e2e (smtp_e2e_bench, smtp_e2e_peers,
 smtp_tls_sink, smtp_latency_proxy) and runs this. It writes OUT/e2e.json,
-OUT/e2e.png and OUT/e2e-rtt.png and nothing outside OUT and BUILD (the
+OUT/e2e.png, OUT/e2e-rtt.png and OUT/e2e-cpu.png and nothing outside OUT and BUILD (the
 checkout stays clean), prints a table with each target's PASS/FAIL, and exits
 0 whatever the figures (a report, not a test); 1 when something could not
-run. --update-docs alone copies OUT's plots (e2e.png, e2e-rtt.png) into docs/:
+run. --update-docs alone copies OUT's plots (e2e.png, e2e-rtt.png, e2e-cpu.png) into docs/:
 the explicit step that updates the documentation's figures from a run
 (`./run bench e2e --update-docs`).
 
@@ -168,7 +168,7 @@ TARGETS = {
 TARGETS.update(e2e_cpu.TARGETS)
 TARGETS.update(e2e_rtt.TARGETS)
 TARGETS.update(e2e_tls_resume.TARGETS)
-PLOTS = ("e2e.png", "e2e-rtt.png")  # OUT's plots; --update-docs copies them into docs/
+PLOTS = ("e2e.png", "e2e-rtt.png", "e2e-cpu.png")  # OUT's plots; --update-docs copies them into docs/
 
 class BenchError(Exception):
     pass
@@ -1134,7 +1134,8 @@ def main():
         log("the checkout changed during the run (a run should write under build/ only): %s" % ", ".join(changed))
 
     doc["plots"] = [os.path.relpath(p, ROOT) for p in plot(doc, [os.path.join(out, PLOTS[0])]) +
-                    e2e_rtt.plot_rtt(doc, [os.path.join(out, PLOTS[1])])]
+                    e2e_rtt.plot_rtt(doc, [os.path.join(out, PLOTS[1])]) +
+                    e2e_cpu.plot_cpu(doc, [os.path.join(out, PLOTS[2])], CLIENT_LABELS)]
     with open(os.path.join(out, "e2e.json"), "w") as f:
         json.dump(doc, f, indent=2, sort_keys=False)
         f.write("\n")
