@@ -25,6 +25,8 @@ import socket
 import subprocess
 import threading
 
+import e2e_plot
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -273,11 +275,8 @@ def plot_cpu(doc, paths, labels):
     cpu = tp.get("cpu_us_per_message")
     if not cpu:
         return []
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = e2e_plot.pyplot()
+    if plt is None:
         return []
     Rs = tp["recipients"]
     # The library first, then the floors, then the peers, each in the table's order.
@@ -300,10 +299,4 @@ def plot_cpu(doc, paths, labels):
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    written = []
-    for path in paths:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        fig.savefig(path)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return e2e_plot.save(plt, fig, paths)

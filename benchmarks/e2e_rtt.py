@@ -46,6 +46,8 @@ import re
 import shutil
 import subprocess
 
+import e2e_plot
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -551,11 +553,8 @@ def plot_rtt(doc, paths):
     r = doc.get("rtt")
     if not r:
         return []
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = e2e_plot.pyplot()
+    if plt is None:
         return []
     ms = list(r["sweep"])
     xs = [r["sweep"][m]["rtt_seconds"] * 1e3 for m in ms]
@@ -586,10 +585,4 @@ def plot_rtt(doc, paths):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    written = []
-    for path in paths:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        fig.savefig(path)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return e2e_plot.save(plt, fig, paths)

@@ -98,6 +98,7 @@ import tempfile
 import time
 
 import e2e_cpu
+import e2e_plot
 import e2e_rtt
 import e2e_tls_resume
 
@@ -936,11 +937,8 @@ def plot(doc, paths):
     tp = doc.get("throughput")
     if not tp:
         return []
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = e2e_plot.pyplot()
+    if plt is None:
         log("no matplotlib (python3-matplotlib): no plot")
         return []
     Rs = tp["recipients"]
@@ -970,13 +968,7 @@ def plot(doc, paths):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    written = []
-    for path in paths:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        fig.savefig(path)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return e2e_plot.save(plt, fig, paths)
 
 
 def checkout_status():
