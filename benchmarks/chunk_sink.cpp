@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "loopback_listener.hpp"
+
 namespace {
 
 class connection {
@@ -203,21 +205,10 @@ int main(int argc, char** argv)
         }
     }
     ::signal(SIGPIPE, SIG_IGN);
-    const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int one = 1;
-    ::setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 16) != 0) {
-        std::perror("chunk_sink: bind/listen");
+    const int lfd = bench::listen_loopback_ready(port, "chunk_sink: bind/listen");
+    if (lfd < 0)
         return 1;
-    }
-    socklen_t len = sizeof a;
-    ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
-    std::printf("READY %d\n", ntohs(a.sin_port));
-    std::fflush(stdout);
+    const int one = 1;
     for (;;) {
         const int fd = ::accept(lfd, nullptr, nullptr);
         if (fd < 0) {
