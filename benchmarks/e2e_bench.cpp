@@ -433,6 +433,43 @@ int run_pool(const e2e::flags& f)
 
 // --- idle sessions -----------------------------------------------------------------
 
+/// The heap in use and the RSS with one session open and with k: the first
+/// session is opened alone (it also sets up what every later one shares),
+/// then k - 1 more; what each further session costs is the difference over
+/// k - 1.
+struct open_growth {
+    long long k;
+    std::size_t heap1, heapk;
+    long rss1, rssk;
+
+    double heap_per_session() const { return static_cast<double>(heapk - heap1) / static_cast<double>(k - 1); }
+    double rss_per_session() const { return static_cast<double>(rssk - rss1) * 1024.0 / static_cast<double>(k - 1); }
+
+    e2e::json_line& add_to(e2e::json_line& j) const
+    {
+        return j.add("heap_1_bytes", static_cast<long long>(heap1))
+            .add("heap_k_bytes", static_cast<long long>(heapk))
+            .add("rss_1_kib", static_cast<long long>(rss1))
+            .add("rss_k_kib", static_cast<long long>(rssk))
+            .add("heap_bytes_per_session", heap_per_session())
+            .add("rss_bytes_per_session", rss_per_session());
+    }
+};
+
+template <class Open>
+open_growth measure_open_growth(Open&& open_one, long long k)
+{
+    open_growth g{k, 0, 0, 0, 0};
+    open_one();
+    g.heap1 = e2e::heap_in_use();
+    g.rss1 = e2e::rss_kib();
+    for (long long i = 1; i < k; ++i)
+        open_one();
+    g.heapk = e2e::heap_in_use();
+    g.rssk = e2e::rss_kib();
+    return g;
+}
+
 int run_idle(const e2e::flags& f)
 {
     using P = smtp::policies<smtp::tls::none>;
@@ -464,18 +501,10 @@ int run_idle(const e2e::flags& f)
     if (mode != "sync" && mode != "async")
         die("unknown --mode " + mode);
 
-    // Warm-up: the first session also sets up what every later one shares
-    // (the io_context's reactor, the resolver's thread, malloc's arena).
-    open_one();
-    const std::size_t heap1 = e2e::heap_in_use();
-    const long rss1 = e2e::rss_kib();
-    for (long long i = 1; i < k; ++i)
-        open_one();
-    const std::size_t heapk = e2e::heap_in_use();
-    const long rssk = e2e::rss_kib();
+    // The first session also sets up what every later one shares (the
+    // io_context's reactor, the resolver's thread, malloc's arena).
+    const open_growth g = measure_open_growth(open_one, k);
     const long threads = e2e::thread_count();
-    const double per_heap = static_cast<double>(heapk - heap1) / static_cast<double>(k - 1);
-    const double per_rss = static_cast<double>(rssk - rss1) * 1024.0 / static_cast<double>(k - 1);
     for (auto& s : open) {
         if (mode == "sync") {
             std::move(s).quit();
@@ -485,16 +514,10 @@ int run_idle(const e2e::flags& f)
             io.run();
         }
     }
-    e2e::json_line()
-        .add("client", "idle-" + mode)
-        .add("sessions", k)
-        .add("heap_1_bytes", static_cast<long long>(heap1))
-        .add("heap_k_bytes", static_cast<long long>(heapk))
-        .add("rss_1_kib", static_cast<long long>(rss1))
-        .add("rss_k_kib", static_cast<long long>(rssk))
+    e2e::json_line j;
+    j.add("client", "idle-" + mode).add("sessions", k);
+    g.add_to(j)
         .add("threads_with_k_sessions", static_cast<long long>(threads))
-        .add("heap_bytes_per_session", per_heap)
-        .add("rss_bytes_per_session", per_rss)
         .add("sizeof_connection", static_cast<long long>(sizeof(smtp::detail::connection_for<P>)))
         .add("sizeof_transport", static_cast<long long>(sizeof(typename P::transport)))
         .add("sizeof_capabilities", static_cast<long long>(sizeof(smtp::capabilities)))
@@ -848,15 +871,9 @@ int run_tls_idle(const e2e::flags& f)
         io.restart();
         io.run();
     };
-    // Warm-up: the first session also sets up what every later one shares
-    // (the reactor, OpenSSL's tables, malloc's arena, the cache's first entry).
-    open_one();
-    const std::size_t heap1 = e2e::heap_in_use();
-    const long rss1 = e2e::rss_kib();
-    for (long long i = 1; i < k; ++i)
-        open_one();
-    const std::size_t heapk = e2e::heap_in_use();
-    const long rssk = e2e::rss_kib();
+    // The first session also sets up what every later one shares (the
+    // reactor, OpenSSL's tables, malloc's arena, the cache's first entry).
+    const open_growth g = measure_open_growth(open_one, k);
     long long resumed = 0;
     for (auto& s : open)
         resumed += s.transport().session_resumed() ? 1 : 0;
@@ -865,17 +882,9 @@ int run_tls_idle(const e2e::flags& f)
         io.restart();
         io.run();
     }
-    e2e::json_line()
-        .add("client", "tls-idle")
-        .add("sessions", k)
-        .add("resumed", resumed)
-        .add("heap_1_bytes", static_cast<long long>(heap1))
-        .add("heap_k_bytes", static_cast<long long>(heapk))
-        .add("rss_1_kib", static_cast<long long>(rss1))
-        .add("rss_k_kib", static_cast<long long>(rssk))
-        .add("heap_bytes_per_session", static_cast<double>(heapk - heap1) / static_cast<double>(k - 1))
-        .add("rss_bytes_per_session", static_cast<double>(rssk - rss1) * 1024.0 / static_cast<double>(k - 1))
-        .print();
+    e2e::json_line j;
+    j.add("client", "tls-idle").add("sessions", k).add("resumed", resumed);
+    g.add_to(j).print();
     return 0;
 }
 
