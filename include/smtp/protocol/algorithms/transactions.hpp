@@ -216,15 +216,22 @@ private:
             // Waiting for replies: the next message may follow once this
             // one's data is all out, when the server pipelines.
             // With BDAT, at most `window` transactions are on the wire.
-            const bool follow = w == transaction::want::done ||
-                                (t.data_complete() && t.pipelined() && tail_ + 1 < ts_.size() &&
-                                 (!t.uses_bdat() || tail_ + 1 - head_ < window));
-            if (!follow || tail_ + 1 >= ts_.size())
+            if (!may_follow(tail_, window) || tail_ + 1 >= ts_.size())
                 break;
             if (w != transaction::want::done)
                 t.on_followed();
             ++tail_;
         }
+    }
+
+    /// May the transaction after ts_[i] go out now? When ts_[i] is done, or
+    /// its data is all out and the server pipelines; with BDAT, while fewer
+    /// than `window` (at least 1) transactions from the head are on the wire.
+    bool may_follow(std::size_t i, std::size_t window) const noexcept
+    {
+        const transaction& t = ts_[i];
+        return t.next() == transaction::want::done ||
+               (t.data_complete() && t.pipelined() && (!t.uses_bdat() || i + 1 - head_ < window));
     }
 
     /// Would fill() write something now? (The same walk, without writing.)
@@ -235,8 +242,7 @@ private:
             const auto w = ts_[i].next();
             if (w == transaction::want::write)
                 return true;
-            if (!(w == transaction::want::done || (ts_[i].data_complete() && ts_[i].pipelined() &&
-                                                   (!ts_[i].uses_bdat() || i + 1 - head_ < window))))
+            if (!may_follow(i, window))
                 return false;
         }
         return false;
