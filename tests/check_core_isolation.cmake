@@ -12,7 +12,7 @@ execute_process(
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "could not list the includes of ${SOURCE}: ${err}")
 endif()
-foreach(forbidden "boost/asio" "openssl/" "sys/socket.h" "netinet/" "boost/beast")
+foreach(forbidden "boost/asio" "openssl/" "sys/socket.h" "netinet/" "boost/beast" "unbound.h")
   string(FIND "${deps}" "${forbidden}" at)
   if(NOT at EQUAL -1)
     message(FATAL_ERROR "the ${WHAT} includes ${forbidden}")

@@ -12,6 +12,7 @@
 #include <smtp/protocol/bdat_framer.hpp>
 #include <smtp/protocol/capabilities.hpp>
 #include <smtp/protocol/commands.hpp>
+#include <smtp/protocol/dane.hpp>
 #include <smtp/protocol/data_encoder.hpp>
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/dkim.hpp>
