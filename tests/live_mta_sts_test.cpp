@@ -3,6 +3,7 @@
 // ports with the test PKI's mtasts.pem, SAN mta-sts.example.test; CMake says
 // which server answers what): a valid policy, by Content-Length, chunked and
 // by the close, sync and async, with the request the server recorded; a
+// close-delimited body cut without the TLS close_notify refused; a
 // redirect not followed; a 404; the wrong media type; a body over the limit;
 // a certificate for another name, and one the system's store does not trust;
 // a server that does not answer in time; discovery over the cache (fetched,
@@ -109,6 +110,16 @@ BOOST_AUTO_TEST_CASE(chunked_and_close_delimited_bodies_async)
     }
     io.run();
     BOOST_TEST(done == 2);
+}
+
+BOOST_AUTO_TEST_CASE(close_delimited_body_cut_without_close_notify_fails)
+{
+    // The same policy as CLOSE sends, but the connection ends without the
+    // TLS close_notify: it may have been cut short (a line such as
+    // "mode: enforce" dropped), so it is no policy at all.
+    const smtp::error_code ec = fetch_error("CUT");
+    BOOST_TEST(ec.failed());
+    BOOST_TEST(ec != errc::policy_mode_missing);
 }
 
 BOOST_AUTO_TEST_CASE(redirect_not_followed)

@@ -145,12 +145,12 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
             return finish(ec);
         response_reader::state s = reader.put(std::string_view(buf.data(), n));
         if (s == response_reader::state::need_more && ec) {
-            // The end of the connection (with or without a TLS close_notify:
-            // a body delimited by the close is checked for its length only).
-            if (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated)
-                s = reader.finish();
-            else
+            // The end of a body delimited by the close is the server's TLS
+            // close_notify (eof); a connection cut without one may be a
+            // policy cut short by someone in the middle, and fails.
+            if (ec != boost::asio::error::eof)
                 return finish(ec);
+            s = reader.finish();
         }
         if (s == response_reader::state::need_more)
             return read();

@@ -5,13 +5,15 @@ every request with one configured response, and records what it was asked.
     https_server.py --cert PEM [--key KEY] [--host H] [--port P]
                     [--status N] [--content-type T] [--header 'K: V']...
                     [--body TEXT | --size N] [--framing length|close|chunked]
-                    [--delay SECONDS] [--record DIR]
+                    [--delay SECONDS] [--no-close-notify] [--record DIR]
 
 It prints READY <port> once listening. --body is decoded like a Python
 string literal's escapes (\\r, \\n); --size N sends N bytes of 'x' instead.
 --framing says how the body ends: Content-Length (default), the end of the
 connection, or chunked transfer coding (in pieces of 7 bytes). --delay waits
-that long after the request before answering (a slow server). With --record,
+that long after the request before answering (a slow server).
+--no-close-notify ends the connection after the response without a TLS
+close_notify (as a man in the middle who cuts it would). With --record,
 each request is appended to DIR/requests.jsonl as {"sni": name or null,
 "head": the request line and headers}.
 """
@@ -39,6 +41,7 @@ def parse_args():
     p.add_argument("--size", type=int)
     p.add_argument("--framing", choices=["length", "close", "chunked"], default="length")
     p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--no-close-notify", action="store_true")
     p.add_argument("--record")
     return p.parse_args()
 
@@ -91,6 +94,9 @@ class Handler(socketserver.BaseRequestHandler):
             if ARGS.delay:
                 time.sleep(ARGS.delay)
             conn.sendall(response())
+            if ARGS.no_close_notify:  # the connection cut, as by someone in the middle
+                raw.shutdown(socket.SHUT_RDWR)
+                return
             try:
                 conn.unwrap()  # close_notify: the end of a close-delimited body
             except (ssl.SSLError, OSError):
