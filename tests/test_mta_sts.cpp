@@ -178,6 +178,7 @@ BOOST_AUTO_TEST_CASE(mx_matching)
     BOOST_TEST(!sts::mx_matches("*.example.com", "a.b.example.com"));       // nor two
     BOOST_TEST(!sts::mx_matches("*.example.com", ".example.com"));
     BOOST_TEST(!sts::mx_matches("*.example.com", "mx1.badexample.com"));
+    BOOST_TEST(!sts::mx_matches("*.example.com", "*.example.com")); // a host name is no pattern
     BOOST_TEST(!sts::mx_matches("", "example.com"));
     const auto p = policy_of(good_policy);
     BOOST_TEST(p.matches("Mail.Example.Com"));

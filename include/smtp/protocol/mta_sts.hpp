@@ -309,7 +309,7 @@ inline bool mx_matches(std::string_view pattern, std::string_view host)
     if (h.size() <= suffix.size() || !h.ends_with(suffix))
         return false;
     const std::string_view label = std::string_view(h).substr(0, h.size() - suffix.size());
-    return label.find('.') == std::string_view::npos;
+    return label.find_first_of(".*") == std::string_view::npos; // one label, and not a wildcard itself
 }
 
 /// An MTA-STS policy (RFC 8461 3.2).
