@@ -97,6 +97,22 @@ BOOST_AUTO_TEST_CASE(valid_policy_fetched_and_parsed)
     check_good_policy(sts::fetch_policy(domain, at("GOOD")));
 }
 
+BOOST_AUTO_TEST_CASE(resolver_hook_asked_for_the_policy_host)
+{
+    auto o = at("GOOD");
+    o.address.clear();
+    std::vector<std::string> asked;
+    o.resolve = [&](const std::string& host, std::uint16_t port, smtp::error_code&) {
+        asked.push_back(host + ":" + std::to_string(port));
+        return std::vector<smtp::transport::tcp::endpoint>{
+            smtp::transport::tcp::endpoint(boost::asio::ip::make_address(env("SMTP_TEST_HOST")), port)};
+    };
+    smtp::error_code ec;
+    check_good_policy(sts::fetch_policy("Example.Test", o, ec));
+    BOOST_TEST(!ec, ec.message());
+    BOOST_TEST(asked == std::vector<std::string>{"mta-sts.example.test:" + env("SMTP_TEST_GOOD_PORT")});
+}
+
 BOOST_AUTO_TEST_CASE(chunked_and_close_delimited_bodies_async)
 {
     boost::asio::io_context io;
