@@ -76,6 +76,20 @@ smtp::error_code fetch_error(const std::string& name, std::chrono::milliseconds 
     return ec;
 }
 
+/// The failure's words (diagnostics::detail_text()) of a fetch from NAME.
+std::string detail_of(const std::string& name)
+{
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    (void)sts::fetch_policy(domain, at(name), ec, diag);
+    return diag.detail_text();
+}
+
+std::string url_of(const std::string& name)
+{
+    return "https://mta-sts.example.test:" + env("SMTP_TEST_" + name + "_PORT") + "/.well-known/mta-sts.txt";
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(valid_policy_fetched_and_parsed)
@@ -142,19 +156,41 @@ BOOST_AUTO_TEST_CASE(redirect_not_followed)
 {
     BOOST_TEST(fetch_error("REDIRECT") == errc::http_redirect);
     BOOST_TEST(requests("REDIRECT").size() == 1u); // one request: the Location was not visited
+    BOOST_TEST(detail_of("REDIRECT") == url_of("REDIRECT") +
+                                            ": HTTP 301 to https://mta-sts.example.test/elsewhere.txt, not followed");
 }
 
-BOOST_AUTO_TEST_CASE(not_found) { BOOST_TEST(fetch_error("NOTFOUND") == errc::http_status); }
+BOOST_AUTO_TEST_CASE(not_found)
+{
+    BOOST_TEST(fetch_error("NOTFOUND") == errc::http_status);
+    BOOST_TEST(detail_of("NOTFOUND") == url_of("NOTFOUND") + ": HTTP 404");
+}
 
-BOOST_AUTO_TEST_CASE(wrong_content_type) { BOOST_TEST(fetch_error("HTML") == errc::http_content_type); }
+BOOST_AUTO_TEST_CASE(wrong_content_type)
+{
+    BOOST_TEST(fetch_error("HTML") == errc::http_content_type);
+    BOOST_TEST(detail_of("HTML") == url_of("HTML") + ": Content-Type 'text/html'");
+}
 
-BOOST_AUTO_TEST_CASE(oversized_body) { BOOST_TEST(fetch_error("BIG") == errc::http_body_too_large); }
+BOOST_AUTO_TEST_CASE(oversized_body)
+{
+    BOOST_TEST(fetch_error("BIG") == errc::http_body_too_large);
+    BOOST_TEST(detail_of("BIG") == url_of("BIG") + ": the body is longer than 65536 bytes");
+}
 
 BOOST_AUTO_TEST_CASE(certificate_for_another_name_refused)
 {
     const smtp::error_code ec = fetch_error("WRONGNAME");
     BOOST_TEST(ec == smtp::error_code(X509_V_ERR_HOSTNAME_MISMATCH, smtp::x509_category()), ec.message());
     BOOST_TEST(requests("WRONGNAME").empty()); // refused in the handshake: no request went out
+    BOOST_TEST(contains(detail_of("WRONGNAME"), ": the certificate of mta-sts.example.test: "));
+    // The throwing form says the same.
+    try {
+        (void)sts::fetch_policy(domain, at("WRONGNAME"));
+        BOOST_ERROR("no exception");
+    } catch (const smtp::system_error& e) {
+        BOOST_TEST(contains(e.what(), url_of("WRONGNAME")), e.what());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(untrusted_issuer_refused_by_default)
@@ -170,7 +206,13 @@ BOOST_AUTO_TEST_CASE(untrusted_issuer_refused_by_default)
 BOOST_AUTO_TEST_CASE(slow_server_times_out)
 {
     const auto start = std::chrono::steady_clock::now();
-    BOOST_TEST(fetch_error("SLOW", std::chrono::milliseconds(300)) == errc::fetch_timeout);
+    auto o = at("SLOW");
+    o.timeout = std::chrono::milliseconds(300);
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    (void)sts::fetch_policy(domain, o, ec, diag);
+    BOOST_TEST(ec == errc::fetch_timeout);
+    BOOST_TEST(diag.detail_text() == url_of("SLOW") + ": no complete answer within 300 ms");
     BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(5))); // the server waits 30 s
 }
 
@@ -210,6 +252,7 @@ BOOST_AUTO_TEST_CASE(discovery_over_the_cache)
     d = sts::discover(cache, domain, txt2, {}, at("NOTFOUND"));
     BOOST_TEST((d.from == sts::discovery::source::cache_kept));
     BOOST_TEST(d.fetch_error == errc::http_status);
+    BOOST_TEST(d.fetch_detail == url_of("NOTFOUND") + ": HTTP 404");
     BOOST_TEST_REQUIRE(d.in_force() != nullptr);
     BOOST_TEST(cache.find(domain)->id == "one");
 

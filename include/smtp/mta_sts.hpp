@@ -21,6 +21,7 @@
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
 #include <smtp/options.hpp>
+#include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/mta_sts.hpp>
 #include <smtp/transport/tcp.hpp>
 #include <smtp/transport/tls_layer.hpp>
@@ -90,15 +91,47 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
     std::string request;
     std::array<char, 4096> buf{};
     bool timed_out = false, done = false;
+    diagnostics* diag;
+    std::chrono::milliseconds timeout{};
+    std::size_t max_body;
 
     fetch_op(Handler h, executor_type ex, connect_options o, transport::tcp::resolve_function resolve,
-             std::size_t max_body)
+             std::size_t max, diagnostics* d)
         : handler(std::move(h)), work(boost::asio::get_associated_executor(handler, ex)), options(std::move(o)),
-          layer(transport::tcp(ex, std::move(resolve))), timer(ex), reader(max_body)
+          layer(transport::tcp(ex, std::move(resolve))), timer(ex), reader(max), diag(d), max_body(max)
     {}
 
-    void start(std::chrono::milliseconds timeout)
+    /// What happened, in words, for diagnostics::detail_text().
+    std::string describe(error_code ec) const
     {
+        std::string url = "https://" + options.host;
+        if (options.port != 443)
+            url += ":" + std::to_string(options.port);
+        url += "/.well-known/mta-sts.txt";
+        const std::string status = "HTTP " + std::to_string(reader.status());
+        if (ec == errc::http_redirect)
+            return url + ": " + status + " to " + (reader.location().empty() ? "(no Location)" : reader.location()) +
+                   ", not followed";
+        if (ec == errc::http_status)
+            return url + ": " + status;
+        if (ec == errc::http_content_type)
+            return url + ": Content-Type " +
+                   (reader.content_type().empty() ? "missing" : "'" + reader.content_type() + "'");
+        if (ec == errc::http_body_too_large)
+            return url + ": the body is longer than " + std::to_string(max_body) + " bytes";
+        if (ec == errc::fetch_timeout)
+            return url + ": no complete answer within " + std::to_string(timeout.count()) + " ms";
+        if (ec.category() == error_category() && ec.value() >= static_cast<int>(errc::policy_syntax) &&
+            ec.value() <= static_cast<int>(errc::policy_mx_invalid))
+            return "the policy at " + url + ": " + ec.message();
+        if (ec.category() == x509_category())
+            return url + ": the certificate of " + options.host + ": " + ec.message();
+        return url + ": " + ec.message();
+    }
+
+    void start(std::chrono::milliseconds t)
+    {
+        timeout = t;
         request = policy_request(options.host, options.port);
         timer.expires_after(timeout);
         timer.async_wait([self = this->shared_from_this()](error_code ec) {
@@ -170,6 +203,11 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
             ec = make_error_code(errc::fetch_timeout);
         timer.cancel();
         layer.close();
+        if (diag) {
+            diag->clear();
+            if (ec)
+                diag->set_detail_text(describe(ec));
+        }
         auto ex = work.get_executor();
         work.reset();
         boost::asio::dispatch(ex, [h = std::move(handler), ec, p = std::move(p)]() mutable { std::move(h)(ec, std::move(p)); });
@@ -201,6 +239,31 @@ inline connect_options fetch_connect_options(std::string_view domain, const fetc
     return c;
 }
 
+template <class CompletionToken>
+auto initiate_fetch(boost::asio::any_io_executor ex, std::string_view domain, const fetch_options& o, diagnostics* d,
+                    CompletionToken&& token)
+{
+    return boost::asio::async_initiate<CompletionToken, void(error_code, policy)>(
+        [ex, d](auto handler, std::string dom, fetch_options opts) {
+            error_code ec;
+            transport::tcp::resolve_function resolve;
+            connect_options c = fetch_connect_options(dom, opts, resolve, ec);
+            if (d)
+                d->clear();
+            if (ec) {
+                if (d)
+                    d->set_detail_text("MTA-STS policy domain '" + dom + "': " + ec.message());
+                auto hex = boost::asio::get_associated_executor(handler, ex);
+                boost::asio::post(hex, [h = std::move(handler), ec]() mutable { std::move(h)(ec, policy{}); });
+                return;
+            }
+            using op = fetch_op<decltype(handler)>;
+            auto self = std::make_shared<op>(std::move(handler), ex, std::move(c), std::move(resolve), opts.max_body, d);
+            self->start(opts.timeout);
+        },
+        token, std::string(domain), o);
+}
+
 } // namespace detail
 
 /// Fetches and parses the policy of `domain` (RFC 8461 3.3). Completion:
@@ -208,34 +271,32 @@ inline connect_options fetch_connect_options(std::string_view domain, const fetc
 /// HTTP checks, the policy's syntax, errc::domain_invalid before any I/O,
 /// errc::fetch_timeout), an x509_category() code for a certificate that
 /// fails (wrong name, unknown issuer, expired), or the network's.
+/// diag, which must outlive the operation, gets what happened in words
+/// (diagnostics::detail_text(): the URL and the status, the Location of a
+/// redirect, the media type, the certificate's failure, ...).
+template <class CompletionToken>
+auto async_fetch_policy(boost::asio::any_io_executor ex, std::string_view domain, const fetch_options& o,
+                        diagnostics& diag, CompletionToken&& token)
+{
+    return detail::initiate_fetch(std::move(ex), domain, o, &diag, std::forward<CompletionToken>(token));
+}
+
+/// The same without diagnostics.
 template <class CompletionToken>
 auto async_fetch_policy(boost::asio::any_io_executor ex, std::string_view domain, const fetch_options& o,
                         CompletionToken&& token)
 {
-    return boost::asio::async_initiate<CompletionToken, void(error_code, policy)>(
-        [ex](auto handler, std::string dom, fetch_options opts) {
-            error_code ec;
-            transport::tcp::resolve_function resolve;
-            connect_options c = detail::fetch_connect_options(dom, opts, resolve, ec);
-            if (ec) {
-                auto hex = boost::asio::get_associated_executor(handler, ex);
-                boost::asio::post(hex, [h = std::move(handler), ec]() mutable { std::move(h)(ec, policy{}); });
-                return;
-            }
-            using op = detail::fetch_op<decltype(handler)>;
-            auto self = std::make_shared<op>(std::move(handler), ex, std::move(c), std::move(resolve), opts.max_body);
-            self->start(opts.timeout);
-        },
-        token, std::string(domain), o);
+    return detail::initiate_fetch(std::move(ex), domain, o, nullptr, std::forward<CompletionToken>(token));
 }
 
-/// The blocking fetch, on an io_context of its own.
-inline policy fetch_policy(std::string_view domain, const fetch_options& o, error_code& ec)
+/// The blocking fetch, on an io_context of its own; diag gets what happened
+/// in words.
+inline policy fetch_policy(std::string_view domain, const fetch_options& o, error_code& ec, diagnostics& diag)
 {
     boost::asio::io_context ctx;
     policy out;
     ec = {};
-    async_fetch_policy(ctx.get_executor(), domain, o, [&](error_code e, policy p) {
+    async_fetch_policy(ctx.get_executor(), domain, o, diag, [&](error_code e, policy p) {
         ec = e;
         out = std::move(p);
     });
@@ -243,13 +304,21 @@ inline policy fetch_policy(std::string_view domain, const fetch_options& o, erro
     return out;
 }
 
-/// The blocking fetch; throws smtp::system_error.
+inline policy fetch_policy(std::string_view domain, const fetch_options& o, error_code& ec)
+{
+    diagnostics diag;
+    return fetch_policy(domain, o, ec, diag);
+}
+
+/// The blocking fetch; throws smtp::system_error, whose message says what
+/// happened (the URL, the status, the certificate's failure).
 inline policy fetch_policy(std::string_view domain, const fetch_options& o = {})
 {
     error_code ec;
-    policy p = fetch_policy(domain, o, ec);
+    diagnostics diag;
+    policy p = fetch_policy(domain, o, ec, diag);
     if (ec)
-        throw system_error(ec, "MTA-STS policy fetch for " + std::string(domain));
+        throw system_error(ec, "MTA-STS policy fetch for " + std::string(domain) + ": " + diag.detail_text());
     return p;
 }
 
@@ -265,6 +334,7 @@ struct discovery {
     std::optional<mta_sts::policy> policy{}; ///< the policy in force, if any
     error_code txt_error{};                  ///< why the TXT records gave no id, if they did not
     error_code fetch_error{};                ///< why the fetch failed, if it did
+    std::string fetch_detail{};              ///< the fetch's failure in words (diagnostics::detail_text())
 
     /// The policy in force, for decide(): nullptr when none.
     const mta_sts::policy* in_force() const noexcept { return policy ? &*policy : nullptr; }
@@ -301,13 +371,16 @@ auto async_discover(boost::asio::any_io_executor ex, policy_cache& cache, std::s
                 boost::asio::post(hex, [h = std::move(handler), d = std::move(d)]() mutable { std::move(h)(std::move(d)); });
                 return;
             }
-            async_fetch_policy(ex, dom, opts,
-                               boost::asio::bind_executor(hex, [h = std::move(handler), &cache, dom, id = step.id](
+            auto diag = std::make_shared<diagnostics>(); // the handler keeps it until the fetch completes
+            diagnostics& diag_ref = *diag;
+            async_fetch_policy(ex, dom, opts, diag_ref,
+                               boost::asio::bind_executor(hex, [h = std::move(handler), &cache, dom, id = step.id, diag](
                                                                    error_code ec, policy p) mutable {
                                    discovery d;
                                    if (ec) {
                                        d = detail::from_cache(cache, dom, discovery::source::cache_kept, {});
                                        d.fetch_error = ec;
+                                       d.fetch_detail = diag->detail_text();
                                    } else {
                                        d.from = discovery::source::fetched;
                                        d.policy = cache.fetched(dom, std::move(id), std::move(p)).policy;

@@ -486,6 +486,8 @@ public:
     int status() const noexcept { return status_; }
     /// The Location header of a redirect, for a message.
     const std::string& location() const noexcept { return location_; }
+    /// The Content-Type header's value, for a message.
+    const std::string& content_type() const noexcept { return content_type_; }
     /// The body, once done.
     const std::string& body() const noexcept { return body_; }
 
@@ -545,6 +547,7 @@ private:
             return fail(errc::http_response_invalid);
         const std::string_view value = detail::trim_wsp(line.substr(colon + 1));
         if (detail::iequals(name, "content-type")) {
+            content_type_ = std::string(value.substr(0, 200));
             const std::string_view type = detail::trim_wsp(value.substr(0, value.find(';')));
             text_plain_ = detail::iequals(type, "text/plain");
         } else if (detail::iequals(name, "content-length")) {
@@ -595,6 +598,7 @@ private:
                         text_plain_ = chunked_ = false;
                         length_.reset();
                         location_.clear();
+                        content_type_.clear();
                         continue;
                     }
                     if (head_done() == state::failed)
@@ -693,6 +697,7 @@ private:
     std::size_t pos_ = 0;
     std::string body_{};
     std::string location_{};
+    std::string content_type_{};
     phase phase_ = phase::head;
     state state_ = state::need_more;
     error_code ec_{};
