@@ -36,6 +36,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <array>
 #include <chrono>
@@ -258,7 +259,10 @@ auto initiate_fetch(boost::asio::any_io_executor ex, std::string_view domain, co
                 return;
             }
             using op = fetch_op<decltype(handler)>;
-            auto self = std::make_shared<op>(std::move(handler), ex, std::move(c), std::move(resolve), opts.max_body, d);
+            // A strand of its own: the timer's handler and the connection's
+            // never run at once, even on an io_context run by several threads.
+            auto self = std::make_shared<op>(std::move(handler), boost::asio::make_strand(ex), std::move(c),
+                                             std::move(resolve), opts.max_body, d);
             self->start(opts.timeout);
         },
         token, std::string(domain), o);
