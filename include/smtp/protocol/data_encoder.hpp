@@ -369,20 +369,14 @@ private:
                     }
                     continue;
                 }
-                if (*e == '\r') {
-                    if (reject) {
-                        ec = errc::data_bare_cr;
-                        return;
-                    }
-                } else if (*e == '\n') {
-                    if (reject) {
-                        ec = errc::data_bare_lf;
-                        return;
-                    }
-                } else {
+                const char ch = *e;
+                if (ch != '\n' && ch != '\r')
                     continue; // another control byte: text
-                }
                 // A bare CR or LF: it becomes CRLF, and the rest moves by one.
+                if (reject) {
+                    ec = ch == '\n' ? errc::data_bare_lf : errc::data_bare_cr;
+                    return;
+                }
                 if (at(e) - line_start > max_line) {
                     ec = errc::data_line_too_long;
                     return;
