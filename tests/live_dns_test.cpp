@@ -324,6 +324,16 @@ BOOST_AUTO_TEST_CASE(bad_names_and_options_are_refused_before_any_query)
     BOOST_TEST((ec == dns::errc::resolver_error));
     BOOST_TEST(why.find("/nonexistent/anchor.ds") != std::string::npos);
 
+    // The defaults validate from the root's anchor (dns-root-data's
+    // /usr/share/dns/root.key): no anchor given, and no error.
+    dns::resolver_options defaults;
+    defaults.resolv_conf = ""; // the machine's upstreams are not the test's business
+    dns::resolver with_root(f.io.get_executor(), defaults, ec, why);
+    BOOST_TEST(!ec, ec.message() << ": " << why);
+    defaults.root_anchor_file = "/nonexistent/root.key";
+    dns::resolver without_root(f.io.get_executor(), defaults, ec, why);
+    BOOST_TEST((ec == dns::errc::no_trust_anchor));
+
     o = bed(env("SMTP_TEST_DNS_ANCHOR"));
     o.stubs = {{"test.", {"not an address"}}};
     BOOST_CHECK_THROW(dns::resolver(f.io.get_executor(), o), boost::system::system_error);

@@ -371,10 +371,7 @@ private:
                 c.remove_suffix(1);
             if (q.ends_with('.'))
                 q.remove_suffix(1);
-            bool same = c.size() == q.size();
-            for (std::size_t i = 0; same && i < c.size(); ++i)
-                same = (c[i] | 0x20) == (q[i] | 0x20);
-            if (!same)
+            if (!smtp::detail::iequals(c, q))
                 a.canonical_name = std::string(c);
         }
         if (r->bogus) {

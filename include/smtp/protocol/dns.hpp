@@ -9,6 +9,7 @@
 #define SMTP_PROTOCOL_DNS_HPP
 
 #include <smtp/protocol/dane.hpp>
+#include <smtp/protocol/detail/validate.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/system/error_code.hpp>

@@ -102,22 +102,6 @@ struct plan {
 
 namespace detail {
 
-inline bool ieq(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-        if (x >= 'A' && x <= 'Z')
-            x = static_cast<unsigned char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = static_cast<unsigned char>(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
 /// An exchange written as an address: an address literal, a dotted quad,
 /// or anything with ':' (no host name has one).
 inline bool looks_like_address(std::string_view s) noexcept
@@ -170,7 +154,8 @@ boost::system::error_code select(std::string_view domain, std::span<const dns::m
             p.ignored.push_back(r.exchange);
             continue;
         }
-        auto same = std::find_if(hosts.begin(), hosts.end(), [&](const host& h) { return detail::ieq(h.name, r.exchange); });
+        auto same = std::find_if(hosts.begin(), hosts.end(),
+                                 [&](const host& h) { return smtp::detail::iequals(h.name, r.exchange); });
         if (same != hosts.end()) {
             same->preference = std::min(same->preference, r.preference);
             continue;
@@ -232,7 +217,7 @@ boost::system::error_code group_by_domain(std::span<const String> addresses, std
         }
         const auto domain = a.substr(at + 1);
         auto g = std::find_if(groups.begin(), groups.end(),
-                              [&](const domain_group& x) { return detail::ieq(x.domain, domain); });
+                              [&](const domain_group& x) { return smtp::detail::iequals(x.domain, domain); });
         if (g == groups.end()) {
             groups.push_back(domain_group{std::string(domain), {}});
             g = groups.end() - 1;
