@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <set>
 #include <string>
@@ -226,6 +227,29 @@ BOOST_AUTO_TEST_CASE(a_wrong_trust_anchor_makes_everything_bogus)
     BOOST_TEST((a.error == dns::errc::bogus));
     BOOST_TEST(!a.why_bogus.empty());
     BOOST_TEST(a.records.empty());
+}
+
+BOOST_AUTO_TEST_CASE(anchor_as_text_and_a_forwarder)
+{
+    // The anchor given as text rather than a file, and the bed asked as a
+    // forwarder (every query to it) rather than as the stub for test.
+    std::ifstream in(env("SMTP_TEST_DNS_ANCHOR"));
+    std::string anchor;
+    std::getline(in, anchor);
+    BOOST_TEST_REQUIRE(anchor.find("\tDS\t") != std::string::npos, anchor); // ldns-keygen's .ds file
+    auto o = bed(env("SMTP_TEST_DNS_ANCHOR"));
+    o.trust_anchor_files.clear();
+    o.trust_anchors = {anchor};
+    o.stubs.clear();
+    o.forwarders = {"127.0.0.1@" + env("SMTP_TEST_DNS_PORT")};
+    boost::asio::io_context io;
+    dns::resolver r(io.get_executor(), o);
+    const auto a = r.mx("multi.test");
+    BOOST_TEST_REQUIRE(!a.error, a.error.message() << " " << a.why_bogus);
+    BOOST_TEST(a.secure());
+    BOOST_TEST(a.records.size() == 4u);
+    BOOST_TEST((r.mx("expired.test").error == dns::errc::bogus));
+    BOOST_TEST((r.mx("insecure.test").dnssec == dns::security::insecure));
 }
 
 BOOST_AUTO_TEST_CASE(async_lookups_share_the_context)
