@@ -8,6 +8,7 @@
 #define BOOST_TEST_MODULE live_dns_test
 #include <boost/test/unit_test.hpp>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <openssl/evp.h>
@@ -25,6 +26,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace dns = smtp::dns;
@@ -291,6 +293,25 @@ BOOST_AUTO_TEST_CASE(async_lookups_share_the_context)
     BOOST_TEST((bad.dnssec == dns::security::bogus));
     // and a sync lookup after them, on the same context (now from its cache)
     BOOST_TEST(f.r.mx("multi.test").records.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_on_another_executor_keeps_it_busy)
+{
+    // The resolver runs on one io_context (in a thread), the handler is bound
+    // to another: that one's run() returns only after the handler ran.
+    fixture f;
+    boost::asio::io_context other;
+    bool ran_on_other = false;
+    f.r.async_mx("multi.test", boost::asio::bind_executor(other, [&](boost::system::error_code ec,
+                                                                      dns::answer<dns::mx_record> a) {
+                     BOOST_TEST(!ec);
+                     BOOST_TEST(a.records.size() == 4u);
+                     ran_on_other = other.get_executor().running_in_this_thread();
+                 }));
+    std::thread resolver_thread([&] { f.io.run_for(20s); });
+    other.run_for(20s);
+    resolver_thread.join();
+    BOOST_TEST(ran_on_other);
 }
 
 BOOST_AUTO_TEST_CASE(a_server_that_never_answers_times_out)

@@ -23,6 +23,7 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -453,13 +454,19 @@ private:
 
     template <class T, class Handler>
     struct async_op final : op_base {
+        using handler_executor = boost::asio::associated_executor_t<Handler, executor_type>;
+
         std::weak_ptr<impl> owner;
         answer<T> a;
         Handler handler;
         boost::asio::steady_timer timer;
+        // The handler's executor has work until the handler is posted to it
+        // (the resolver's own has the pipe's wait and the timer).
+        boost::asio::executor_work_guard<handler_executor> work;
 
         async_op(std::shared_ptr<impl> im, std::string name, Handler&& h)
-            : owner(im), handler(std::move(h)), timer(im->ex)
+            : owner(im), handler(std::move(h)), timer(im->ex),
+              work(boost::asio::get_associated_executor(handler, im->ex))
         {
             a.name = std::move(name);
         }
@@ -484,6 +491,7 @@ private:
             // this object dies when the map lets go: move out first
             Handler h = std::move(handler);
             answer<T> out = std::move(a);
+            auto guard = std::move(work);
             if (im)
                 im->release(id);
             deliver(std::move(h), std::move(out), ex);
@@ -527,6 +535,7 @@ private:
                     auto op = std::move(it->second);
                     im->release(id);
                     auto* o = static_cast<async_op<T, H>*>(op.get());
+                    auto guard = std::move(o->work);
                     o->a.error = errc::timeout;
                     async_op<T, H>::deliver(std::move(o->handler), std::move(o->a), im->ex);
                 });
