@@ -53,7 +53,7 @@ namespace dns {
 /// `zone` go to them, not to the forwarders or the root.
 struct stub_zone {
     std::string zone;                   ///< "example.test."
-    std::vector<std::string> addresses; ///< "192.0.2.53" or "192.0.2.53@5353" (address@port)
+    std::vector<std::string> addresses; ///< `192.0.2.53` or `192.0.2.53@5353` (`address@port`)
 };
 
 /// Where the resolver asks and what it trusts. The defaults: the name
@@ -61,7 +61,7 @@ struct stub_zone {
 /// Debian's dns-root-data (/usr/share/dns/root.key), a 10 s timeout.
 struct resolver_options {
     /// Recursive upstreams to forward every query to, "address" or
-    /// "address@port". Empty: those of `resolv_conf`.
+    /// `address@port`. Empty: those of `resolv_conf`.
     std::vector<std::string> forwarders;
     /// The file whose `nameserver` lines are the upstreams when `forwarders`
     /// is empty. "": none, so the resolver recurses itself from the root (or

@@ -125,8 +125,9 @@ struct answer {
 // hands them over expanded; RFC 3597 forbids compression in new types).
 
 /// A domain name in wire form that fills `in` exactly, to presentation
-/// form: no final dot, the root as ".", '.' and '\' inside a label and bytes
-/// outside 0x21..0x7E escaped (\. \\ \DDD, RFC 1035 5.1).
+/// form: no final dot, the root as "."; as RFC 1035 5.1 escapes them, a
+/// backslash before a dot or backslash inside a label, a backslash and three
+/// decimal digits for a byte outside 0x21..0x7E.
 inline bool parse_name(std::span<const std::uint8_t> in, std::size_t& pos, std::string& out)
 {
     std::string text;

@@ -197,10 +197,10 @@ struct domain_group {
     std::vector<std::size_t> recipients; ///< indices into the list given, in its order
 };
 
-/// Groups `addresses` (local-part@domain) by domain, compared ASCII
+/// Groups `addresses` (`local-part@domain`) by domain, compared ASCII
 /// case-insensitively (RFC 5321 2.4: domains are case-insensitive; local
 /// parts are not, and are not compared). Groups come in the order of their
-/// first address. The domain is what follows the last '@'. An address
+/// first address. The domain is what follows the last `@`. An address
 /// without one (or with nothing after it) is errc::no_domain, `bad` its
 /// index, `out` unchanged.
 template <class String>
