@@ -142,6 +142,9 @@ def cert_data(certs, name, selector, mtype):
 
 
 def zone_of(owner, zones):
+    if not owner.endswith("."):
+        sys.stderr.write("dns_server: owner %r is not absolute: end it with a dot\n" % owner)
+        raise SystemExit(2)
     owner = owner.lower()
     best = None
     for z in zones:
