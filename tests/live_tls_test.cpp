@@ -32,6 +32,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -721,4 +722,37 @@ BOOST_AUTO_TEST_CASE(a_secure_rrset_of_unusable_records_means_encrypted_not_auth
     a = starttls_and_send("PLAIN", o);
     BOOST_TEST((a.ec == smtp::errc::starttls_not_offered), a.ec.message());
     BOOST_TEST(!saw_mail(a));
+}
+
+BOOST_AUTO_TEST_CASE(a_pool_under_dane_requires_starttls_whatever_its_policy)
+{
+    // tls::opportunistic would send in clear to a server without STARTTLS;
+    // under DANE the pool's sessions require it.
+    using opportunistic = smtp::policies<smtp::tls::opportunistic>;
+    const auto ee = tlsa_of(pem("server"), 3, 1, 1);
+    const auto send_one = [&](const std::string& name) {
+        boost::asio::io_context io;
+        smtp::pool_options po;
+        po.max_sessions = 1;
+        smtp::pool<opportunistic> pool(io.get_executor(), under_dane(name, {ee}), po);
+        std::optional<smtp::transaction_result> got;
+        pool.async_send({"a@example.com", {{"b@example.com"}}, message, {}},
+                        [&](smtp::error_code, smtp::transaction_result r) { got = std::move(r); });
+        pool.async_close([](smtp::error_code, smtp::pool_stats) {});
+        io.run();
+        BOOST_REQUIRE(got.has_value());
+        return *got;
+    };
+    auto before = lines("PLAIN", "events.txt").size();
+    BOOST_TEST(!send_one("PLAIN").queued());
+    auto seen = since("PLAIN", "events.txt", before);
+    BOOST_TEST(std::none_of(seen.begin(), seen.end(), [](const std::string& l) { return l.starts_with("MAIL"); }));
+    before = lines("TLS", "events.txt").size();
+    BOOST_TEST(send_one("TLS").queued());
+    seen = since("TLS", "events.txt", before);
+    BOOST_TEST((std::find(seen.begin(), seen.end(), "STARTTLS tls=0") != seen.end()));
+    // tls::none cannot do TLS at all: the pool refuses to be made.
+    boost::asio::io_context io;
+    BOOST_CHECK_THROW(smtp::pool<smtp::policies<smtp::tls::none>>(io.get_executor(), under_dane("PLAIN", {ee})),
+                      std::invalid_argument);
 }
