@@ -29,7 +29,7 @@ SMTP_NAMESPACE_BEGIN
 namespace dane {
 
 /// One TLSA record (RFC 6698 2.1): what the resolver returns for
-/// _25._tcp.<mx host> and what tls_options' DANE settings take.
+/// _25._tcp under the MX host name, and what tls_options::dane takes.
 struct tlsa_record {
     std::uint8_t usage = 0;         ///< 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE
     std::uint8_t selector = 0;      ///< 0 whole certificate, 1 SubjectPublicKeyInfo
@@ -174,7 +174,7 @@ inline problem settings_problem(const tls_settings& s) noexcept
     return problem::none;
 }
 
-/// The DNSSEC outcome of the TLSA lookup at _25._tcp.<host> (RFC 7672 2.2).
+/// The DNSSEC outcome of the TLSA lookup at _25._tcp under the host name (RFC 7672 2.2).
 enum class lookup : std::uint8_t {
     secure,   ///< a validated TLSA RRset
     insecure, ///< an RRset from an unsigned zone (or a resolver that does not validate): not used
