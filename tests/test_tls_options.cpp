@@ -137,6 +137,12 @@ BOOST_AUTO_TEST_CASE(bad_options_fail_before_connecting)
         t.dane.names = {"mx.example.test", "mx.example.test\r\nQUIT"};
         cases.push_back({"a DANE name that is not a host name", t, smtp::tls_errc::dane_bad_name});
     }
+    {
+        smtp::tls_options t; // no names, and the host is an address: nothing to check DANE-TA against
+        t.dane.mode = smtp::dane::mode::authenticate;
+        t.dane.records = {ee};
+        cases.push_back({"DANE with no name and an address as the host", t, smtp::tls_errc::dane_bad_name});
+    }
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT(c.what)
         {

@@ -628,6 +628,14 @@ inline void set_tls_peer_name(SSL* handle, const connect_options& o, bool verify
         ec = boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::unspecified_system_error);
 }
 
+/// Whether `host` is a host name DANE can check (not an address).
+inline bool is_host_name(const std::string& host)
+{
+    error_code addr_ec; // set when it is not an address
+    (void)boost::asio::ip::make_address(host, addr_ec);
+    return addr_ec && dane::valid_name(host);
+}
+
 /// DANE on one connection, instead of set_tls_peer_name. authenticate: the
 /// TLSA base domain (the first name, else the host) as the reference
 /// identifier and the SNI name (RFC 7672 8.1), the other names beside it
@@ -637,9 +645,7 @@ inline void set_dane(SSL* handle, const connect_options& o, error_code& ec)
 {
     const auto& d = o.tls.dane;
     const std::string& base = d.names.empty() ? o.host : d.names.front();
-    error_code addr_ec;
-    (void)boost::asio::ip::make_address(base, addr_ec);
-    const bool is_name = addr_ec && dane::valid_name(base);
+    const bool is_name = is_host_name(base);
     auto failed = [&] {
         ERR_clear_error();
         ec = boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::unspecified_system_error);
@@ -737,6 +743,8 @@ public:
             if (ec)
                 return complete_later(std::forward<Handler>(handler), ec);
         }
+        if (o.tls.dane.mode == dane::mode::authenticate && o.tls.dane.names.empty() && !detail::is_host_name(o.host))
+            return complete_later(std::forward<Handler>(handler), make_error_code(tls_errc::dane_bad_name));
         plain_->stream().async_connect(o, std::forward<Handler>(handler));
     }
 
