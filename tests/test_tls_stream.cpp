@@ -3,19 +3,25 @@
 // produce on demand. The client's next layer is in memory and the test
 // says how it behaves: a record split across 1-byte reads, writes taken a
 // few octets at a time, an error or the end of the stream mid-record, a
-// corrupted record, a KeyUpdate while a write is in flight.
+// corrupted record, a KeyUpdate while a write is in flight. And the TLS
+// layer's close over TCP, which sends a close_notify.
 #include <smtp/transport/detail/tls_stream.hpp>
 
 #define BOOST_TEST_MODULE tls_stream
 #include <boost/test/unit_test.hpp>
 
+#include <smtp/transport/tcp.hpp>
+#include <smtp/transport/tls_layer.hpp>
+
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -485,4 +491,51 @@ BOOST_FIXTURE_TEST_CASE(an_empty_read_or_write_completes_at_once_with_nothing, f
     BOOST_TEST(read_done);
     BOOST_TEST(write_done);
     BOOST_TEST(s.next_layer().writes == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_tls_layer_over_tcp_closes_with_a_close_notify, fixture)
+{
+    // transport::tls_layer<transport::tcp> against the same server over a
+    // loopback socket: after the handshake, close() sends a close_notify,
+    // which the server reads as the TLS end (SSL_ERROR_ZERO_RETURN), not
+    // as a cut connection.
+    server_end server(id);
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket peer(io);
+    std::array<char, 4096> buf{};
+    bool peer_eof = false;
+    std::function<void()> serve = [&] {
+        peer.async_read_some(asio::buffer(buf), [&](error_code e, std::size_t n) {
+            if (e) {
+                peer_eof = e == asio::error::eof;
+                return;
+            }
+            server.feed(buf.data(), n);
+            const std::string out = server.take_output();
+            asio::write(peer, asio::buffer(out));
+            serve();
+        });
+    };
+    acceptor.async_accept(peer, [&](error_code e) {
+        BOOST_REQUIRE(!e);
+        serve();
+    });
+
+    smtp::connect_options o;
+    o.host = "127.0.0.1";
+    o.port = acceptor.local_endpoint().port();
+    o.tls.resume_sessions = false;
+    smtp::transport::tls_layer<smtp::transport::tcp> layer(io.get_executor());
+    error_code hs = asio::error::would_block;
+    layer.async_connect(o, [&](error_code e) {
+        BOOST_REQUIRE_MESSAGE(!e, e.message());
+        layer.async_handshake(o, false, [&](error_code h) {
+            hs = h;
+            layer.close();
+        });
+    });
+    io.run();
+    BOOST_TEST(!hs, hs.message());
+    BOOST_TEST(peer_eof);
+    BOOST_TEST(server.last_error == SSL_ERROR_ZERO_RETURN);
 }

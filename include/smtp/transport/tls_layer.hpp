@@ -44,6 +44,7 @@
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
 #include <smtp/cancellation.hpp>
+#include <smtp/detail/blocking_io.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol/base64.hpp>
 #include <smtp/protocol/error.hpp>
@@ -719,7 +720,17 @@ public:
     }
 
     void cancel() { next_layer().cancel(); }
-    void close() { next_layer().close(); }
+    /// Closes the connection. Over TLS on a stream that names its socket
+    /// (transport::tcp), a close_notify alert goes first (RFC 8446 6.1)
+    /// when the TLS stream is whole and nothing is in flight: sent without
+    /// waiting, and left out if the socket cannot take it at once. Other
+    /// streams, and a connection after an error, close without it.
+    void close()
+    {
+        if (tls_ && handshaken_)
+            send_close_notify();
+        next_layer().close();
+    }
 
     /// The stream's socket while the connection is in clear (before
     /// STARTTLS), for the synchronous driver's direct reads and writes; -1
@@ -797,6 +808,20 @@ private:
             return boost_asio_handler_cont_helpers::is_continuation(r->h);
         }
     };
+
+    void send_close_notify()
+    {
+#if SMTP_HAS_BLOCKING_IO
+        if constexpr (requires(Stream& s) { { s.sync_descriptor() } -> std::same_as<int>; }) {
+            const int fd = next_layer().sync_descriptor();
+            if (fd < 0)
+                return;
+            const auto alert = tls_->stream.take_close_notify();
+            if (!alert.empty())
+                detail::send_without_waiting(fd, alert.data(), alert.size());
+        }
+#endif
+    }
 
     template <class Handler>
     void complete_later(Handler&& handler, error_code ec)

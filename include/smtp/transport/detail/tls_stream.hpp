@@ -28,11 +28,14 @@
 // close_notify as asio::error::eof.
 //
 // One read and one write may run at once (full duplex), as with
-// ssl::stream. A TLS 1.2/1.3 client writes without reading
-// (SSL_OP_NO_RENEGOTIATION: a server's HelloRequest is declined), but a read
-// may have to write (a TLS 1.3 KeyUpdate answered, the renegotiation
-// refused): if the other operation is sending at that moment, it sends
-// these bytes too, after its own, before it completes.
+// ssl::stream, and one of them sends at a time. A TLS 1.2/1.3 client
+// writes without reading (SSL_OP_NO_RENEGOTIATION: a server's HelloRequest
+// is declined), but a read may have to write (that refusal, an alert): if
+// the write is sending at that moment, it sends these bytes too, after its
+// own, and the read goes on; if the read is sending when a write has
+// records to send, the write waits for it (parked_), so that records go
+// out whole and in order, and a write completes only once its records are
+// with the next layer.
 #ifndef SMTP_TRANSPORT_DETAIL_TLS_STREAM_HPP
 #define SMTP_TRANSPORT_DETAIL_TLS_STREAM_HPP
 
