@@ -13,6 +13,10 @@
 #include <smtp/transport/tcp.hpp>
 #include <smtp/transport/tls_layer.hpp>
 
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#endif
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -460,6 +464,27 @@ BOOST_FIXTURE_TEST_CASE(a_write_waits_while_a_read_sends_an_alert, fixture)
     BOOST_TEST(server.received.empty()); // the alert came first
     BOOST_TEST(s.next_layer().writes - before > 7u + 6u); // the alert's record and the write's, one octet each
 }
+
+#if SMTP_HAS_CANCELLATION
+BOOST_FIXTURE_TEST_CASE(a_cancellation_between_two_steps_stops_the_next, fixture)
+{
+    // This next layer does not take the slot itself (a socket would): the
+    // request comes while the handshake waits on it, and is seen when that
+    // step completes, before the next one starts.
+    server_end server(id);
+    stream s(mem_next{io, server}, client_ctx);
+    s.next_layer().max_read = 1;
+    asio::cancellation_signal signal;
+    error_code ec = asio::error::would_block;
+    s.async_handshake(asio::bind_cancellation_slot(signal.slot(), [&](error_code e) { ec = e; }));
+    io.run_one(); // the ClientHello's write; the server's flight comes back
+    signal.emit(asio::cancellation_type::terminal);
+    io.restart();
+    io.run();
+    BOOST_TEST(ec == asio::error::operation_aborted, ec.message());
+    BOOST_TEST(!SSL_is_init_finished(s.native_handle()));
+}
+#endif
 
 BOOST_FIXTURE_TEST_CASE(tls_1_2_works_too, fixture)
 {

@@ -41,6 +41,7 @@
 
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
+#include <smtp/cancellation.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/version.hpp>
 
@@ -54,6 +55,7 @@
 #include <boost/system/system_error.hpp>
 #if SMTP_HAS_CANCELLATION
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #endif
 
 #include <openssl/bio.h>
@@ -196,7 +198,7 @@ public:
     template <class Handler>
     void async_handshake(Handler&& h)
     {
-        start(op_kind::handshake, {}, {}, adapt_handshake<std::decay_t<Handler>>{std::forward<Handler>(h)});
+        start<false>(op_kind::handshake, {}, {}, std::forward<Handler>(h));
     }
     /// Handler: void(error_code, std::size_t).
     template <class Buffers, class Handler>
@@ -241,13 +243,6 @@ private:
                 return one;
         return Buffer{};
     }
-
-    /// A handshake handler as the common operation calls it.
-    template <class Handler>
-    struct adapt_handshake {
-        Handler h;
-        void operator()(error_code ec, std::size_t) { std::move(h)(ec); }
-    };
 
     /// One call into OpenSSL for `kind`, and what it needs next. `ec` and
     /// `n` are the operation's result when it is done (after the output is
@@ -303,7 +298,7 @@ private:
     /// An operation in progress: the caller's handler, with its executor,
     /// allocator and cancellation slot passed on to every step it takes on
     /// the next layer (so a cancellation reaches the step that waits).
-    template <class Handler>
+    template <class Handler, bool Sized>
     struct op {
         tls_stream* self;
         op_kind kind;
@@ -314,7 +309,13 @@ private:
         std::size_t n = 0;
         enum class stage { calling, reading, sending, parked } at = stage::calling;
         bool retry = false;       ///< after sending, call OpenSSL again
-        bool went_async = false;  ///< a step has run on the next layer
+        /// A step on the next layer has completed: the handler may be
+        /// called directly, and later steps are continuations. Not before
+        /// (as with Asio's own operations): the first step's completion
+        /// must not be queued behind whatever else is ready, or a
+        /// cancellation emitted meanwhile would find the slot holding a
+        /// step already done (test_cancellation's TLS handshake case).
+        bool went_async = false;
 
         using executor_type = boost::asio::associated_executor_t<Handler, typename tls_stream::executor_type>;
         executor_type get_executor() const noexcept
@@ -324,11 +325,16 @@ private:
         using allocator_type = boost::asio::associated_allocator_t<Handler>;
         allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h); }
 #if SMTP_HAS_CANCELLATION
-        using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
-        cancellation_slot_type get_cancellation_slot() const noexcept
-        {
-            return boost::asio::get_associated_cancellation_slot(h);
-        }
+        /// The caller's cancellation (terminal requests), as Asio's own
+        /// composed operations have it: each step on the next layer gets
+        /// this state's slot, and a request that came between two steps is
+        /// seen before the next one starts.
+        boost::asio::cancellation_state cancel_state{};
+        using cancellation_slot_type = boost::asio::cancellation_slot;
+        cancellation_slot_type get_cancellation_slot() const noexcept { return cancel_state.slot(); }
+        bool cancelled() const noexcept { return cancel_state.cancelled() != boost::asio::cancellation_type::none; }
+#else
+        bool cancelled() const noexcept { return false; }
 #endif
         friend bool asio_handler_is_continuation(op* o)
         {
@@ -339,6 +345,8 @@ private:
         void operator()(error_code e = {}, std::size_t bytes = 0)
         {
             tls_stream& s = *self;
+            if (at != stage::calling)
+                went_async = true; // a step on the next layer has completed
             switch (at) {
             case stage::calling: break;
             case stage::reading:
@@ -348,6 +356,8 @@ private:
                     return finish(s.network_error(e), 0);
                 }
                 s.wire_.in_end = bytes; // OpenSSL takes it at the next call
+                if (cancelled()) // between two steps: the next one does not start
+                    return finish(boost::asio::error::operation_aborted, 0);
                 break;
             case stage::sending:
                 if (e) {
@@ -361,6 +371,8 @@ private:
                 s.end_sending({});
                 if (!retry)
                     return finish(ec, n);
+                if (cancelled())
+                    return finish(boost::asio::error::operation_aborted, 0);
                 break;
             case stage::parked: // the read that was sending is done: this write's records went with it
                 if (e)
@@ -413,7 +425,6 @@ private:
             s.wire_.in_pos = s.wire_.in_end = 0;
             s.reading_ = true;
             at = stage::reading;
-            went_async = true;
             s.next_.async_read_some(boost::asio::mutable_buffer(s.wire_.in.get(), tls_wire::input_size),
                                     std::move(*this));
         }
@@ -426,20 +437,28 @@ private:
                 s.wire_.sent = 0;
             }
             at = stage::sending;
-            went_async = true;
             s.next_.async_write_some(
                 boost::asio::const_buffer(s.wire_.sending.data() + s.wire_.sent, s.wire_.sending.size() - s.wire_.sent),
                 std::move(*this));
         }
 
+        /// void(error_code, std::size_t), or void(error_code) for the handshake.
+        static void call_handler(Handler&& handler, error_code e, std::size_t bytes)
+        {
+            if constexpr (Sized)
+                std::move(handler)(e, bytes);
+            else
+                std::move(handler)(e);
+        }
+
         void finish(error_code e, std::size_t bytes)
         {
             if (went_async)
-                return std::move(h)(e, bytes);
+                return call_handler(std::move(h), e, bytes);
             // Done without waiting (the plaintext was already here, or an
             // empty buffer): the handler runs later, never inside the call.
             auto ex = boost::asio::get_associated_executor(h, self->next_.get_executor());
-            boost::asio::post(ex, [h = std::move(h), e, bytes]() mutable { std::move(h)(e, bytes); });
+            boost::asio::post(ex, [h = std::move(h), e, bytes]() mutable { call_handler(std::move(h), e, bytes); });
         }
     };
 
@@ -474,10 +493,14 @@ private:
             p->resume(e ? network_error(e) : error_code{});
     }
 
-    template <class Handler>
+    template <bool Sized = true, class Handler>
     void start(op_kind kind, boost::asio::mutable_buffer in, boost::asio::const_buffer out, Handler&& h)
     {
-        op<std::decay_t<Handler>> o{this, kind, in, out, std::forward<Handler>(h)};
+        op<std::decay_t<Handler>, Sized> o{this, kind, in, out, std::forward<Handler>(h)};
+#if SMTP_HAS_CANCELLATION
+        if (auto slot = boost::asio::get_associated_cancellation_slot(o.h); slot.is_connected())
+            o.cancel_state = boost::asio::cancellation_state(slot);
+#endif
         if ((kind == op_kind::read && in.size() == 0) || (kind == op_kind::write && out.size() == 0))
             return o.finish({}, 0); // nothing asked: nothing done, as with any stream
         o();
