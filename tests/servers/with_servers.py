@@ -5,7 +5,9 @@
                     [--server NAME[:ARGS]]... [--sink NAME[:ARGS]]...
                     [--postfix NAME[:ARGS]]... [--banner NAME[:ARGS]]...
                     [--http NAME]... [--socks NAME[:ARGS]]...
-                    [--httpproxy NAME[:ARGS]]... -- TEST-COMMAND [ARG...]
+                    [--httpproxy NAME[:ARGS]]... [--https NAME[:ARGS]]...
+                    [--dns NAME[:ARGS]]...
+                    -- TEST-COMMAND [ARG...]
 
   --server NAME:ARGS  start tests/servers/smtp_server.py ARGS (aiosmtpd, run with
                       /usr/bin/python3) on a free port. ARGS is split like a shell
@@ -37,16 +39,28 @@
                       configuration of its own: --user U --password P (it asks
                       for Basic credentials, 407 without), --connect-port N
                       (repeatable: CONNECT only to these ports, 403 to others).
+  --https NAME:ARGS   start tests/servers/https_server.py ARGS, an HTTPS server
+                      that answers every request with one configured response
+                      (an MTA-STS policy host): by default with mtasts.pem (SAN
+                      mta-sts.example.test); "--cert NAME" as for --server. It
+                      records each request into SMTP_TEST_<NAME>_RECORD.
+  --dns NAME:ARGS     start tests/servers/dns_server.py ARGS: knotd serving the
+                      DNSSEC-signed zone tree under test. (with an unsigned and
+                      an expired child) on a free port, UDP and TCP; ARGS adds
+                      records (--record "OWNER TYPE RDATA", --tlsa "OWNER U S M
+                      CERTNAME"). The trust anchor is in SMTP_TEST_<NAME>_ANCHOR.
   --certs DIR         make (or reuse) the test PKI in DIR instead of a temp dir.
   --keep              keep the temporary directory (records, logs); print its path.
   --timeout SECONDS   kill the test command after SECONDS (exit status 124).
 
 The test command gets these environment variables (NAME upper-cased):
   SMTP_TEST_HOST=127.0.0.1   SMTP_TEST_CERTS=<dir with the make_certs.sh PKI>
-  SMTP_TEST_<NAME>_PORT=<port>    SMTP_TEST_<NAME>_RECORD=<dir> (smtp_server.py only)
+  SMTP_TEST_<NAME>_PORT=<port>    SMTP_TEST_<NAME>_RECORD=<dir> (--server, --https)
   SMTP_TEST_<NAME>_SOCKET=<path>  (smtp_server.py with --unix; its PORT is 0)
   SMTP_TEST_<NAME>_MAILDIR=<dir>  SMTP_TEST_<NAME>_DOMAIN=<domain> (--postfix only):
                       mail to <local>@<domain> lands in <dir>/<local>/new/
+  SMTP_TEST_<NAME>_ANCHOR=<file>  SMTP_TEST_<NAME>_WRONG_ANCHOR=<file> (--dns only):
+                      the DS record of test.'s key, and of a key that signs nothing
 
 Exit status: the test command's (128+N if a signal N ended it); 2 when a server
 does not start within 10 s, when --postfix has no root (not root, no sudo -n),
@@ -84,6 +98,8 @@ SMTP_SINK = "/usr/sbin/smtp-sink"
 POSTCONF = "/usr/sbin/postconf"
 POSTFIX_PY = os.path.join(HERE, "postfix_server.py")
 BANNER_PY = os.path.join(HERE, "banner_server.py")
+HTTPS_PY = os.path.join(HERE, "https_server.py")
+DNS_PY = os.path.join(HERE, "dns_server.py")
 POSTFIX_DOMAIN = "example.test"
 MICROSOCKS = "/usr/bin/microsocks"
 TINYPROXY = "/usr/bin/tinyproxy"
@@ -202,7 +218,8 @@ class Server:
         self.socket = None
         self.maildir = None
         self.domain = None
-        self.reports_ready = kind in ("server", "postfix", "banner")
+        self.anchor = None
+        self.reports_ready = kind in ("server", "postfix", "banner", "https", "dns")
         self.buf = b""
         self.attempts = 0
         self.started_at = None
@@ -260,6 +277,13 @@ class Server:
         self.record = os.path.abspath(record)
         return [SYSTEM_PYTHON, SERVER_PY, "--host", HOST, "--port", "0"] + out
 
+    def dns_argv(self):
+        args = [a.replace("{certs}", self.certs) for a in self.args]
+        d = os.path.join(self.tmp, "dns-%s" % self.name)
+        self.anchor = os.path.join(d, "anchor.ds")
+        return [SYSTEM_PYTHON, DNS_PY, "--host", HOST, "--port", "0", "--dir", d,
+                "--certs", self.certs] + args
+
     def sink_argv(self):
         self.port = free_port()
         return [SMTP_SINK] + self.args + ["%s:%d" % (HOST, self.port), "16"]
@@ -273,6 +297,26 @@ class Server:
         os.makedirs(root, exist_ok=True)
         return [SYSTEM_PYTHON, "-m", "http.server", "--bind", HOST, "--directory", root,
                 str(self.port)]
+
+    def https_argv(self):
+        args = [a.replace("{certs}", self.certs) for a in self.args]
+        cert = os.path.join(self.certs, "mtasts.pem")
+        out = []
+        i = 0
+        while i < len(args):
+            opt, eq, val = args[i].partition("=")
+            if opt == "--cert":
+                if not eq and i + 1 < len(args):
+                    val = args[i + 1]
+                    i += 1
+                cert = val if "/" in val or val.endswith(".pem") else os.path.join(self.certs, val + ".pem")
+            else:
+                out.append(args[i])
+            i += 1
+        self.record = os.path.join(self.tmp, "record-%s" % self.name)
+        os.mkdir(self.record)
+        return [SYSTEM_PYTHON, HTTPS_PY, "--host", HOST, "--port", "0", "--cert", cert,
+                "--record", self.record] + out
 
     def socks_argv(self):
         self.port = free_port()
@@ -325,7 +369,8 @@ class Server:
         argv = {"server": self.server_argv, "sink": self.sink_argv,
                 "postfix": self.postfix_argv, "banner": self.banner_argv,
                 "http": self.http_argv, "socks": self.socks_argv,
-                "httpproxy": self.httpproxy_argv}[self.kind]()
+                "httpproxy": self.httpproxy_argv, "https": self.https_argv,
+                "dns": self.dns_argv}[self.kind]()
         self.argv = argv
         kw = {}
         if self.kind == "sink" and os.geteuid() == 0:
@@ -611,6 +656,8 @@ def parse_args(argv):
     p.add_argument("--http", action="append", default=[])
     p.add_argument("--socks", action="append", default=[])
     p.add_argument("--httpproxy", action="append", default=[])
+    p.add_argument("--https", action="append", default=[])
+    p.add_argument("--dns", action="append", default=[])
     p.add_argument("--certs")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--timeout", type=float)
@@ -621,7 +668,8 @@ def parse_args(argv):
     # Keep the order of the command line: servers and sinks interleaved.
     specs, it = [], iter(own)
     for a in it:
-        for kind in ("server", "sink", "postfix", "banner", "http", "socks", "httpproxy"):
+        for kind in ("server", "sink", "postfix", "banner", "http", "socks", "httpproxy", "https",
+                     "dns"):
             if a == "--" + kind:
                 specs.append(parse_spec(next(it), kind, seen))
             elif a.startswith("--%s=" % kind):
@@ -672,6 +720,10 @@ def main(argv):
             if s.maildir:
                 env["SMTP_TEST_%s_MAILDIR" % s.env_name] = s.maildir
                 env["SMTP_TEST_%s_DOMAIN" % s.env_name] = s.domain
+            if s.anchor:
+                env["SMTP_TEST_%s_ANCHOR" % s.env_name] = s.anchor
+                env["SMTP_TEST_%s_WRONG_ANCHOR" % s.env_name] = os.path.join(
+                    os.path.dirname(s.anchor), "wrong-anchor.ds")
         rc = run_test(cmd, env, servers, args.timeout)
         for s in servers:
             if s.proc.poll() is not None:

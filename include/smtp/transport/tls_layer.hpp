@@ -650,6 +650,11 @@ public:
     {
         return next_layer().connect_failure_detail();
     }
+    decltype(auto) connect_target() const
+        requires requires(const Stream& s) { s.connect_target(); }
+    {
+        return next_layer().connect_target();
+    }
 
     /// The SHA-256 of the server certificate's public key (SPKI) as the pin
     /// check saw it in the last handshake, as base64 (what to put in
