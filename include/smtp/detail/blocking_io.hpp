@@ -120,6 +120,14 @@ inline blocking_result blocking_write(int fd, boost::asio::const_buffer b,
     }
     return {{}, done, false};
 }
+
+/// Sends what the socket takes at once, without waiting, and says nothing
+/// of the result (a TLS close_notify before the close).
+inline void send_without_waiting(int fd, const void* p, std::size_t n) noexcept
+{
+    while (::send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+}
 #endif
 
 } // namespace detail

@@ -28,12 +28,12 @@
 // written (smtp::tls_errc); the pins again in the handshake, at the server's
 // certificate, so that a mismatch ends the handshake before any command.
 //
-// Boost.Asio's ssl::stream asks its next layer for a few members a plain
-// stream transport does not have (lowest_layer_type, lowest_layer()) and
-// calls it with buffer sequences: detail::tls_next_layer adapts any stream
-// transport, and while the handshake runs it keeps the first bytes the
-// server sent (handshake_bytes()): a plain greeting or an SSH banner, where
-// OpenSSL only says "wrong version number".
+// The TLS itself is detail::tls_stream (transport/detail/tls_stream.hpp):
+// OpenSSL over the library's own BIO, which holds ciphertext only while it
+// is in flight (an idle session holds none; Asio's ssl::stream held 68 KiB).
+// Under it, detail::tls_next_layer keeps, while the handshake runs, the
+// first bytes the server sent (handshake_bytes()): a plain greeting or an
+// SSH banner, where OpenSSL only says "wrong version number".
 /// \file smtp/transport/tls_layer.hpp
 /// transport::tls_layer<Stream>: TLS (STARTTLS and implicit) over any stream
 /// transport; the session runs over it when its transport policy is a
@@ -44,12 +44,14 @@
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
 #include <smtp/cancellation.hpp>
+#include <smtp/detail/blocking_io.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol/base64.hpp>
 #include <smtp/protocol/dane.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/tls_session_cache.hpp>
 #include <smtp/transport/concepts.hpp>
+#include <smtp/transport/detail/tls_stream.hpp>
 #include <smtp/version.hpp>
 
 #include <boost/asio/associated_allocator.hpp>
@@ -60,7 +62,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #if SMTP_HAS_CANCELLATION
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -201,15 +202,13 @@ Buffer first_buffer(const Buffers& b)
     return Buffer{};
 }
 
-/// A stream transport as Asio's ssl::stream wants its next layer: the
-/// lowest_layer members, reads and writes of buffer sequences. While it
-/// records, it keeps the first bytes it reads: what the server sent instead
-/// of a ServerHello, when that was not TLS.
+/// A stream transport as the TLS stream's next layer: reads and writes of
+/// buffer sequences. While it records, it keeps the first bytes it reads:
+/// what the server sent instead of a ServerHello, when that was not TLS.
 template <class Stream>
 class tls_next_layer {
 public:
     using executor_type = typename Stream::executor_type;
-    using lowest_layer_type = tls_next_layer;
     static constexpr std::size_t kept = 64;
 
     template <class... A>
@@ -217,8 +216,6 @@ public:
     {}
 
     executor_type get_executor() { return s_.get_executor(); }
-    lowest_layer_type& lowest_layer() noexcept { return *this; }
-    const lowest_layer_type& lowest_layer() const noexcept { return *this; }
     Stream& stream() noexcept { return s_; }
     const Stream& stream() const noexcept { return s_; }
 
@@ -481,8 +478,7 @@ inline std::unique_ptr<tls_setup> prepare_tls(const tls_options& t, error_code& 
     return st;
 }
 
-/// Where a connection's tls_check hangs on its SSL (Asio keeps its own
-/// verify callback in the SSL's app data, and deletes it).
+/// Where a connection's tls_check hangs on its SSL.
 inline int tls_setup_index()
 {
     static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -837,12 +833,21 @@ public:
         if (ec)
             return complete_later(std::forward<Handler>(handler), ec);
         tls_->stream.next_layer().record(true);
-        tls_->stream.async_handshake(boost::asio::ssl::stream_base::client,
-                                     handshake_handler<std::decay_t<Handler>>{{std::forward<Handler>(handler)}, this});
+        tls_->stream.async_handshake(handshake_handler<std::decay_t<Handler>>{{std::forward<Handler>(handler)}, this});
     }
 
     void cancel() { next_layer().cancel(); }
-    void close() { next_layer().close(); }
+    /// Closes the connection. Over TLS on a stream that names its socket
+    /// (transport::tcp), a close_notify alert goes first (RFC 8446 6.1)
+    /// when the TLS stream is whole and nothing is in flight: sent without
+    /// waiting, and left out if the socket cannot take it at once. Other
+    /// streams, and a connection after an error, close without it.
+    void close()
+    {
+        if (tls_ && handshaken_)
+            send_close_notify();
+        next_layer().close();
+    }
 
     /// The stream's socket while the connection is in clear (before
     /// STARTTLS), for the synchronous driver's direct reads and writes; -1
@@ -860,9 +865,9 @@ private:
 
     struct tls_state {
         std::unique_ptr<detail::tls_check> check; // holds the context, which outlives the stream
-        boost::asio::ssl::stream<next> stream;
+        detail::tls_stream<next> stream;
         tls_state(std::unique_ptr<detail::tls_check> c, next&& n)
-            : check(std::move(c)), stream(std::move(n), check->setup->ctx)
+            : check(std::move(c)), stream(std::move(n), check->setup->ctx.native_handle())
         {
             SSL_set_ex_data(stream.native_handle(), detail::tls_setup_index(), check.get()); // for the pin check
         }
@@ -895,8 +900,8 @@ private:
     /// to the heap when no record is left half read (SSL_free_buffers does
     /// nothing otherwise), so that a session waiting between commands, or
     /// idle in a pool, does not hold it; the next read takes it again.
-    /// SSL_MODE_RELEASE_BUFFERS (which Asio sets) leaves it held here, the
-    /// read ending on a whole record. Measured: 16.8 KB less per open
+    /// SSL_MODE_RELEASE_BUFFERS (which tls_stream sets) leaves it held here,
+    /// the read ending on a whole record. Measured: 16.8 KB less per open
     /// session (docs/performance.md).
     template <class Handler>
     struct releasing : smtp::detail::passes_on_associations<Handler> {
@@ -920,6 +925,20 @@ private:
             return boost_asio_handler_cont_helpers::is_continuation(r->h);
         }
     };
+
+    void send_close_notify()
+    {
+#if SMTP_HAS_BLOCKING_IO
+        if constexpr (requires(Stream& s) { { s.sync_descriptor() } -> std::same_as<int>; }) {
+            const int fd = next_layer().sync_descriptor();
+            if (fd < 0)
+                return;
+            const auto alert = tls_->stream.take_close_notify();
+            if (!alert.empty())
+                detail::send_without_waiting(fd, alert.data(), alert.size());
+        }
+#endif
+    }
 
     template <class Handler>
     void complete_later(Handler&& handler, error_code ec)
