@@ -44,7 +44,8 @@ int main(int argc, char** argv)
     //! [use]
     try {
         auto server = smtp::connect<P>(options).ehlo();
-        if (const auto offered = server.server_capabilities().extn_params("MT-PRIORITY"))
+        // The session's record knows mt_priority through the policy.
+        if (const auto offered = server.server_capabilities().get<mt_priority>())
             std::cout << "the server offers MT-PRIORITY, policy '" << *offered << "'\n";
         else
             std::cout << "the server does not offer MT-PRIORITY\n";

@@ -604,6 +604,62 @@ BOOST_AUTO_TEST_CASE(message_bdat)
                errc::permanent_failure);
 }
 
+BOOST_AUTO_TEST_CASE(lmtp_step_by_step_reads_a_reply_per_accepted_recipient)
+{
+    // RFC 2033 4.2: after the end of data, one reply for each RCPT that was
+    // accepted, in order. All are read (in one read or several), the first
+    // refusal is the error, and the next command reads its own reply.
+    using namespace smtp;
+    for (const bool one_read : {true, false}) {
+        BOOST_TEST_CONTEXT("replies in " << (one_read ? "one read" : "two reads"))
+        {
+            auto st = make_state(true);
+            auto mail = sansio::command<cmd::mail_from>(cmd::mail_from{"a@x.org", {}}, sansio::phase::mail);
+            BOOST_TEST(play(mail, *st, {write("MAIL FROM:<a@x.org>\r\n"), read("250 ok\r\n")}).finished);
+            for (const char* r : {"250 ok\r\n", "550 no such user\r\n", "250 ok\r\n"}) {
+                auto rcpt = sansio::command<cmd::rcpt_to>(cmd::rcpt_to{"b@x.org", {}}, sansio::phase::rcpt);
+                play(rcpt, *st, {write("RCPT TO:<b@x.org>\r\n"), read(r)});
+                st->ec = {};
+            }
+            BOOST_TEST(st->rcpts_accepted == 2u);
+            auto m = sansio::message("x\r\n.\r\n", sansio::message::framing::data);
+            std::vector<io_step> script{write("DATA\r\n"), read("354 go\r\n"), write("x\r\n.\r\n")};
+            if (one_read) {
+                script.push_back(read("250 2.0.0 b delivered\r\n452 4.2.2 b over quota\r\n"));
+            } else {
+                script.push_back(read("250 2.0.0 b delivered\r\n"));
+                script.push_back(read("452 4.2.2 b over quota\r\n"));
+            }
+            const outcome o = play(m, *st, script);
+            BOOST_TEST(o.finished);
+            BOOST_TEST(o.steps == script.size());
+            BOOST_TEST(st->ec == errc::transient_failure);
+            BOOST_REQUIRE(st->diag.server_reply().has_value());
+            BOOST_TEST(st->diag.server_reply()->code().value() == 452u);
+            BOOST_TEST(!st->has_unread());
+            BOOST_TEST(st->rcpts_accepted == 0u);
+            st->ec = {};
+            auto noop = sansio::command<cmd::noop>{};
+            BOOST_TEST(play(noop, *st, {write("NOOP\r\n"), read("250 noop\r\n")}).finished);
+            BOOST_TEST(!st->ec);
+            BOOST_TEST(st->current.code().value() == 250u);
+        }
+    }
+    // The second reply lost: the outcome is unknown (one recipient's fate is).
+    auto st = make_state(true);
+    st->rcpts_accepted = 2;
+    auto m = sansio::message("x\r\n.\r\n", sansio::message::framing::data);
+    play(m, *st, {write("DATA\r\n"), read("354 go\r\n"), write("x\r\n.\r\n"), read("250 ok\r\n"), read("")}, 4);
+    BOOST_TEST(st->ec == errc::outcome_unknown);
+    // Under SMTP one reply ends it, whatever the count.
+    auto smtp_st = make_state(false);
+    smtp_st->rcpts_accepted = 3;
+    auto n = sansio::message("x\r\n.\r\n", sansio::message::framing::data);
+    const outcome o = play(n, *smtp_st, {write("DATA\r\n"), read("354 go\r\n"), write("x\r\n.\r\n"), read("250 ok\r\n")});
+    BOOST_TEST(o.finished);
+    BOOST_TEST(!smtp_st->ec);
+}
+
 // --- QUIT ------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(quit_then_close)

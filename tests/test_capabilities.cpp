@@ -552,6 +552,32 @@ BOOST_AUTO_TEST_CASE(single_line_reply)
     BOOST_TEST(greeting.server_name() == "mx.example.org");
 }
 
+BOOST_AUTO_TEST_CASE(a_record_over_other_types_reads_the_same_lines)
+{
+    // The built-ins' record, then one over xclient made from it: the user's
+    // type parses from its keyword's line; every line, the AUTH= merge and
+    // the server's name carry over.
+    const auto caps = parse_caps("250-mx.example greets you\r\n250-XCLIENT NAME ADDR\r\n250-AUTH PLAIN\r\n"
+                                 "250-AUTH=LOGIN\r\n250-SIZE 2048\r\n250 X-UNKNOWN a  b\r\n");
+    const auto x = caps_x::from(caps);
+    BOOST_REQUIRE(x.has<xclient>());
+    BOOST_TEST(x.get<xclient>()->size() == 2u);
+    BOOST_TEST(!x.has<xforward>());
+    BOOST_TEST(*x.get<ext::size>() == 2048u);
+    BOOST_TEST(x.get<ext::auth>()->contains("LOGIN"));
+    BOOST_TEST(x.get<ext::auth>()->contains("PLAIN"));
+    BOOST_TEST(x.server_name() == "mx.example");
+    BOOST_REQUIRE(x.keywords().size() == caps.keywords().size());
+    for (std::size_t i = 0; i < x.keywords().size(); ++i) {
+        BOOST_TEST(x.keywords()[i].keyword == caps.keywords()[i].keyword);
+        BOOST_TEST(x.keywords()[i].params == caps.keywords()[i].params);
+    }
+    // And back: nothing lost either way.
+    const auto back = smtp::capabilities::from(x);
+    BOOST_TEST(back.extn_params("XCLIENT").value_or("") == "NAME ADDR");
+    BOOST_TEST(smtp::capabilities::from(smtp::capabilities{}).keywords().empty());
+}
+
 BOOST_AUTO_TEST_CASE(unknown_keywords_in_order)
 {
     const auto caps = parse_caps("250-x.test\r\n250-XFOO a b\r\n250-x-bar\r\n250-ZZZ 1\r\n250-PIPELINING\r\n250 AAA\r\n"s);

@@ -312,6 +312,34 @@ BOOST_AUTO_TEST_CASE(session_sends_the_priority_the_server_offers)
     BOOST_TEST(s->done(), s->log());
 }
 
+BOOST_AUTO_TEST_CASE(a_session_with_the_extension_reads_its_offer_by_type)
+{
+    // The policy lists mt_priority: the record the session gives knows it.
+    auto s = scripted_server::greeted(offers_priority);
+    auto g = std::move(smtp::connect<with_priority>(scripted_server::opts(), s)).ehlo();
+    static_assert(std::same_as<std::remove_cvref_t<decltype(g.server_capabilities())>, caps_with_priority>);
+    const auto& caps = g.server_capabilities();
+    BOOST_REQUIRE(caps.get<mt_priority>().has_value());
+    BOOST_TEST(*caps.get<mt_priority>() == "MIXER");
+    BOOST_TEST(*caps.get<smtp::ext::size>() == 1000u); // the built-ins too
+    BOOST_TEST(caps.server_name() == "mx.example");
+    BOOST_TEST(caps.keywords().size() == 3u);
+
+    // Not offered: the type's slot is empty.
+    auto t = scripted_server::greeted(offers_no_priority);
+    auto h = std::move(smtp::connect<with_priority>(scripted_server::opts(), t)).ehlo();
+    BOOST_TEST(!h.server_capabilities().has<mt_priority>());
+    BOOST_TEST(h.server_capabilities().has<smtp::ext::pipelining>());
+
+    // Without the policy the session gives its own record, by reference
+    // (test_capabilities shows get<E>() on a record that does not list E
+    // does not compile); the keyword's line is still there.
+    auto u = scripted_server::greeted(offers_priority);
+    auto k = std::move(smtp::connect<scripted<>>(scripted_server::opts(), u)).ehlo();
+    static_assert(std::same_as<decltype(k.server_capabilities()), const smtp::capabilities&>);
+    BOOST_TEST(k.server_capabilities().extn_params("MT-PRIORITY").value_or("") == "MIXER");
+}
+
 BOOST_AUTO_TEST_CASE(session_refuses_a_required_priority_before_a_byte)
 {
     auto s = scripted_server::greeted(offers_no_priority);

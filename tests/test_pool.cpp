@@ -238,6 +238,44 @@ BOOST_FIXTURE_TEST_CASE(several_messages_share_round_trips, fixture)
     BOOST_TEST(s->done(), s->log());
 }
 
+BOOST_FIXTURE_TEST_CASE(a_destroyed_pool_completes_every_message_it_took, fixture)
+{
+    // One session: r0's data goes out and the server never answers it; r1
+    // waits for a session. Destroying the pool (an I/O object: what it took
+    // ends with operation_aborted, as Asio's do) completes each handler
+    // once: r0 unknown (its data went: never to be sent again), r1 not sent.
+    smtp::pool_options po;
+    po.max_sessions = 1;
+    po.max_batch = 1;
+    auto s = session_script();
+    s->expect(group("r0@x.org")).respond("250 ok\r\n250 ok\r\n354 go\r\n").expect("m-r0@x.org\r\n.\r\n").stall();
+    scripts.push_back(s);
+    std::vector<int> calls(2, 0);
+    std::vector<smtp::transaction_result> got(2);
+    {
+        auto p = make(po);
+        for (std::size_t i = 0; i < 2; ++i)
+            p.async_send(msg("r" + std::to_string(i) + "@x.org"),
+                         [&, i](smtp::error_code ec, smtp::transaction_result r) {
+                             BOOST_TEST(ec == r.error);
+                             ++calls[i];
+                             got[i] = std::move(r);
+                         });
+        io.poll(); // up to the server's silence after r0's data
+        BOOST_REQUIRE(s->done());
+        BOOST_REQUIRE(p.queued() == 1u);
+        BOOST_TEST(calls[0] + calls[1] == 0);
+    }
+    io.restart();
+    io.run();
+    BOOST_TEST(calls[0] == 1);
+    BOOST_TEST(calls[1] == 1);
+    BOOST_TEST((got[0].outcome == transaction_outcome::unknown));
+    BOOST_TEST(got[0].error == errc::outcome_unknown, got[0].error.message());
+    BOOST_TEST((got[1].outcome == transaction_outcome::not_sent));
+    BOOST_TEST(got[1].error == boost::asio::error::operation_aborted, got[1].error.message());
+}
+
 BOOST_FIXTURE_TEST_CASE(auth_in_clear_is_refused_by_the_session_rules, fixture)
 {
     // tls::none and credentials, without auth::allow_plaintext: the rules

@@ -389,6 +389,39 @@ BOOST_FIXTURE_TEST_CASE(a_fixed_rate_is_kept, fixture)
     BOOST_TEST(srv->mails == 40u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_destroyed_pool_ends_a_message_waiting_for_its_retry, fixture)
+{
+    // Refused with 451 4.7.1, it waits ten seconds for its retry; the pool
+    // is destroyed meanwhile: the handler runs once, at once, with the first
+    // attempt's result marked operation_aborted.
+    srv->plan = [](std::size_t) { return sim::fault::refuse_final_451; };
+    auto po = quick(1, 3);
+    po.retry.initial_backoff = 10s;
+    po.retry.jitter = 0;
+    smtp::transaction_result result;
+    int calls = 0;
+    {
+        auto p = make(po);
+        p.async_send(message(0), [&](smtp::error_code ec, smtp::transaction_result r) {
+            BOOST_TEST(ec == r.error);
+            ++calls;
+            result = std::move(r);
+        });
+        while (p.stats().retried == 0)
+            BOOST_REQUIRE(io.run_one() > 0);
+        BOOST_REQUIRE(p.queued() == 1u); // waiting for its time
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    io.run(); // the retry's timer is gone: returns without the ten seconds
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+    BOOST_TEST(calls == 1);
+    BOOST_TEST(result.error == boost::asio::error::operation_aborted);
+    BOOST_TEST((result.outcome == transaction_outcome::refused));
+    BOOST_TEST(result.final_reply.code().value() == 451u);
+    BOOST_TEST(result.attempts == 1u);
+    BOOST_TEST(srv->mails == 1u);
+}
+
 #if SMTP_HAS_CANCELLATION
 BOOST_FIXTURE_TEST_CASE(a_message_waiting_for_its_retry_can_be_cancelled, fixture)
 {

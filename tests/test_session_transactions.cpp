@@ -361,6 +361,36 @@ BOOST_AUTO_TEST_CASE(lmtp_is_a_policy_of_the_same_client)
     BOOST_TEST(std::move(g).quit().clean());
     BOOST_TEST(s->done(), s->log());
 
+    // Step by step: data() reads one reply per accepted RCPT (RFC 2033
+    // 4.2), so that NOOP after it reads its own; the refusal is the error.
+    auto s3 = std::make_shared<smtp::transport::script>();
+    s3->respond("220 lmtp\r\n")
+        .expect("LHLO client.example\r\n")
+        .respond("250 lmtp.example\r\n")
+        .expect("MAIL FROM:<a@x.org>\r\n").respond("250 ok\r\n")
+        .expect("RCPT TO:<b@x.org>\r\n").respond("250 ok\r\n")
+        .expect("RCPT TO:<c@x.org>\r\n").respond("550 5.1.1 no c\r\n")
+        .expect("RCPT TO:<d@x.org>\r\n").respond("250 ok\r\n")
+        .expect("DATA\r\n").respond("354 go\r\n")
+        .expect("hi\r\n.\r\n")
+        .respond("250 2.0.0 b delivered\r\n452 4.2.2 d over quota\r\n")
+        .expect("NOOP\r\n").respond("250 2.0.0 noop\r\n")
+        .expect("QUIT\r\n").respond("221 bye\r\n");
+    auto g3 = std::move(smtp::connect<scripted<smtp::dialect::lmtp>>(opts(), s3)).ehlo();
+    auto r1 = std::move(std::move(g3).mail_from("a@x.org")).rcpt_to("b@x.org");
+    smtp::error_code ec3;
+    smtp::diagnostics diag3;
+    auto refused = std::move(r1).rcpt_to("c@x.org", {}, ec3, diag3);
+    BOOST_TEST(ec3 == errc::permanent_failure);
+    auto r3 = std::move(std::move(refused).recover()).rcpt_to("d@x.org");
+    auto after = std::move(r3).data("hi\r\n", ec3, diag3);
+    BOOST_TEST(ec3 == errc::transient_failure);
+    BOOST_REQUIRE(diag3.server_reply().has_value());
+    BOOST_TEST(diag3.server_reply()->code().value() == 452u);
+    BOOST_TEST(after.noop().code().value() == 250u); // its own reply, not the 452
+    BOOST_TEST(std::move(after).quit().clean());
+    BOOST_TEST(s3->done(), s3->log());
+
     // No HELO fallback under LMTP: a refused LHLO is the error.
     auto s2 = std::make_shared<smtp::transport::script>();
     s2->respond("220 lmtp\r\n").expect("LHLO client.example\r\n").respond("500 what\r\n");

@@ -167,13 +167,17 @@ public:
     {}
     pool(pool&&) noexcept = default;
     pool& operator=(pool&&) noexcept = default;
-    /// Sessions still open are closed without QUIT (call async_close first for a clean end).
+    /// Like any Asio I/O object's, the pool's destructor ends what it took:
+    /// every message still waiting (for a session, or for its retry's time)
+    /// completes with asio::error::operation_aborted (outcome not_sent, or
+    /// its earlier attempts' result), and each session is closed without
+    /// QUIT, so a transaction in flight completes with what its replies
+    /// said (unknown when its data went and no reply came). Each handler
+    /// runs once, from its executor. Call async_close first for a clean end.
     ~pool()
     {
-        if (st_) {
-            st_->shut = true;
-            st_->timer.cancel();
-        }
+        if (st_)
+            shut_down(st_);
     }
 
     /// Queues a message (the pool owns it). Completion: void(error_code,
@@ -368,17 +372,48 @@ private:
             st->delayed.erase(d);
         }
         boost::asio::post(st->ex, [st, j = std::move(*found)]() mutable {
-            transaction_result r;
-            if (j.so_far) { // its attempts' result, marked cancelled unless some recipient has it
-                r = std::move(*j.so_far);
-                if (!r.queued())
-                    r.error = boost::asio::error::operation_aborted;
-            } else {
-                r = detail::not_sent(j.m.to, boost::asio::error::operation_aborted);
-            }
-            j.done(std::move(r));
+            abort(std::move(j));
             pump(st); // a closing pool may be idle now
         });
+    }
+
+    /// Ends a message that waits (and will never be sent again): its
+    /// attempts' result, marked operation_aborted unless some recipient has
+    /// it, or not_sent with operation_aborted when it had none.
+    static void abort(job j)
+    {
+        transaction_result r;
+        if (j.so_far) {
+            r = std::move(*j.so_far);
+            if (!r.queued())
+                r.error = boost::asio::error::operation_aborted;
+        } else {
+            r = detail::not_sent(j.m.to, boost::asio::error::operation_aborted);
+        }
+        j.done(std::move(r));
+    }
+
+    /// The destructor's work: nothing more starts; what waits is aborted;
+    /// the sessions' transports are cancelled and closed, so that their
+    /// operations in flight complete (send() then settles its messages
+    /// with no retry, settle() seeing `shut`).
+    static void shut_down(const std::shared_ptr<state>& st)
+    {
+        st->shut = true;
+        st->timer.cancel();
+        std::vector<job> waiting;
+        for (auto& j : st->queue)
+            waiting.push_back(std::move(j));
+        st->queue.clear();
+        for (auto& d : st->delayed)
+            waiting.push_back(std::move(d.second));
+        st->delayed.clear();
+        for (auto& j : waiting)
+            abort(std::move(j)); // each handler is posted to its executor
+        for (auto& s : st->slots) {
+            s.c->transport.cancel();
+            s.c->transport.close();
+        }
     }
 
     /// A throttle signal: fewer sessions, and a pause.
@@ -616,8 +651,11 @@ private:
             return send(st, it, std::move(rs));
         // Idle too long: is the server still there?
         detail::async_run(c, sansio::command<cmd::noop>{}, [st, it, rs](error_code ec) mutable {
-            if (st->shut)
+            if (st->shut) { // destroyed meanwhile: nothing of them was sent
+                for (auto& j : rs->jobs)
+                    abort(std::move(j));
                 return;
+            }
             if (ec) {
                 ++st->stats.sessions_dropped;
                 st->slots.erase(it);
@@ -649,8 +687,6 @@ private:
         auto& ts = rs->ts;
         detail::async_run(c, sansio::transactions(std::span<transaction>(ts)),
                           [st, it, rs](error_code ec) {
-                              if (st->shut)
-                                  return;
                               const bool dead = it->c->st.broken;
                               it->sent += rs->jobs.size();
                               it->last_used = clock::now();
@@ -661,6 +697,8 @@ private:
                                       r.error = ec;
                                   settle(st, std::move(rs->jobs[i]), std::move(r), again);
                               }
+                              if (st->shut) // destroyed: settle() retried none; the session goes with the pool
+                                  return;
                               requeue(*st, again);
                               if (dead) {
                                   ++st->stats.sessions_dropped;

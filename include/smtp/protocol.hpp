@@ -24,6 +24,7 @@
 #include <smtp/protocol/message_check.hpp>
 #include <smtp/protocol/message_scanner.hpp>
 #include <smtp/protocol/message_source.hpp>
+#include <smtp/protocol/mta_sts.hpp>
 #include <smtp/protocol/reply.hpp>
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/protocol/retry_policy.hpp>

@@ -394,8 +394,19 @@ public:
     // A moved-from session (a transition consumed it) has no connection: these
     // say nothing is there, and every command fails with errc::moved_from_session.
 
-    /// The capability record from the last EHLO (empty after HELO, and after STARTTLS).
-    const capabilities& server_capabilities() const noexcept { return c_ ? detail::state_of(*c_).caps : detail::no_capabilities(); }
+    /// The capability record from the last EHLO (empty after HELO, and after
+    /// STARTTLS). With an extensions policy, smtp::extensions<my_ext>, it is
+    /// a capabilities_with<my_ext> made on each call, so that get<my_ext>()
+    /// gives the parsed offer; without one, the session's own record.
+    decltype(auto) server_capabilities() const
+        noexcept(std::is_same_v<capabilities_for_t<typename P::extensions>, capabilities>)
+    {
+        const capabilities& caps = c_ ? detail::state_of(*c_).caps : detail::no_capabilities();
+        if constexpr (std::is_same_v<capabilities_for_t<typename P::extensions>, capabilities>)
+            return caps;
+        else
+            return capabilities_for_t<typename P::extensions>::from(caps);
+    }
     /// smtplib's has_extn.
     bool has_extn(std::string_view keyword) const noexcept { return c_ && detail::state_of(*c_).caps.has_extn(keyword); }
     /// True when EHLO (not HELO) was accepted.

@@ -12,6 +12,7 @@
 #   client_enc.pem client_enc.key the same kind (CN "smtp test client enc"), its key
 #                                 encrypted with the passphrase "client-pass"
 #   otherclient.pem otherclient.key  client certificate signed by otherca
+#   mtasts.pem mtasts.key         CA-signed; SAN DNS:mta-sts.example.test (an MTA-STS policy host)
 #
 # Idempotent: a complete PKI already in DIR (marked by DIR/.complete) is kept as
 # it is; anything else is regenerated. Concurrent runs on one DIR are serialised
@@ -26,7 +27,8 @@ fi
 dir=$1
 files=(ca.pem ca.key server.pem server.key wronghost.pem wronghost.key expired.pem expired.key
        selfsigned.pem selfsigned.key otherca.pem otherca.key unknownroot.pem unknownroot.key
-       client.pem client.key client_enc.pem client_enc.key otherclient.pem otherclient.key)
+       client.pem client.key client_enc.pem client_enc.key otherclient.pem otherclient.key
+       mtasts.pem mtasts.key)
 
 mkdir -p "$dir"
 umask 077
@@ -75,6 +77,14 @@ subjectAltName = DNS:wrong.example
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
 
+[mtasts]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:mta-sts.example.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+
 [client]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -108,6 +118,7 @@ root ca "smtp test root CA"
 root otherca "smtp other test root CA"
 leaf server ca localhost localhost
 leaf wronghost ca wrong.example wronghost
+leaf mtasts ca mta-sts.example.test mtasts
 leaf unknownroot otherca localhost localhost
 leaf client ca "smtp test client" client
 leaf client_enc ca "smtp test client enc" client

@@ -42,6 +42,7 @@ SERVERS = [
     ("banner", "silent:"),
     ("banner", "closer:--close"),
     ("http", "web"),
+    ("https", "policy:--body 'version: STSv1\\r\\n' --header 'X-Test: 1'"),
     ("postfix", "mta:"),
 ] + [("server", "%s_%s:--tls %s --cert %s" % (c, m, m, c))
      for c in BAD_CERTS for m in ("starttls", "implicit")]
@@ -563,10 +564,28 @@ def test_not_smtp_servers():
     with socket.create_connection(("127.0.0.1", port("web")), timeout=10) as c:
         c.sendall(b"GET / HTTP/1.0\r\n\r\n")
         check(c.recv(100).startswith(b"HTTP/1.0 200 "), "--http: GET / answered")
+    # --https: its configured answer over TLS, the certificate valid for
+    # mta-sts.example.test under the test CA, the request and SNI recorded.
+    ctx = ssl.create_default_context(cafile=os.path.join(os.environ["SMTP_TEST_CERTS"], "ca.pem"))
+    with socket.create_connection(("127.0.0.1", port("policy")), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="mta-sts.example.test") as c:
+            c.sendall(b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.test\r\n\r\n")
+            data = b""
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    eq(data, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Test: 1\r\nContent-Length: 16\r\n"
+       b"Connection: close\r\n\r\nversion: STSv1\r\n", "--https: the configured answer")
+    with open(os.path.join(os.environ["SMTP_TEST_POLICY_RECORD"], "requests.jsonl")) as f:
+        rec = json.loads(f.readline())
+    eq(rec["sni"], "mta-sts.example.test", "--https: SNI recorded")
+    check(rec["head"].startswith("GET /.well-known/mta-sts.txt HTTP/1.1\r\n"), "--https: request recorded")
 
 
 TESTS_EXTRA = [("old TLS server speaks TLS 1.1 only", test_old_tls_server),
-               ("not-SMTP servers: banner, silence, close, HTTP", test_not_smtp_servers)]
+               ("not-SMTP servers: banner, silence, close, HTTP, HTTPS", test_not_smtp_servers)]
 POSTFIX_TESTS = (test_postfix_ehlo, test_postfix_delivery_and_dsn, test_postfix_chunking,
                  test_runner_postfix_cleanup)
 

@@ -5,7 +5,8 @@
                     [--server NAME[:ARGS]]... [--sink NAME[:ARGS]]...
                     [--postfix NAME[:ARGS]]... [--banner NAME[:ARGS]]...
                     [--http NAME]... [--socks NAME[:ARGS]]...
-                    [--httpproxy NAME[:ARGS]]... -- TEST-COMMAND [ARG...]
+                    [--httpproxy NAME[:ARGS]]... [--https NAME[:ARGS]]...
+                    -- TEST-COMMAND [ARG...]
 
   --server NAME:ARGS  start tests/servers/smtp_server.py ARGS (aiosmtpd, run with
                       /usr/bin/python3) on a free port. ARGS is split like a shell
@@ -37,13 +38,18 @@
                       configuration of its own: --user U --password P (it asks
                       for Basic credentials, 407 without), --connect-port N
                       (repeatable: CONNECT only to these ports, 403 to others).
+  --https NAME:ARGS   start tests/servers/https_server.py ARGS, an HTTPS server
+                      that answers every request with one configured response
+                      (an MTA-STS policy host): by default with mtasts.pem (SAN
+                      mta-sts.example.test); "--cert NAME" as for --server. It
+                      records each request into SMTP_TEST_<NAME>_RECORD.
   --certs DIR         make (or reuse) the test PKI in DIR instead of a temp dir.
   --keep              keep the temporary directory (records, logs); print its path.
   --timeout SECONDS   kill the test command after SECONDS (exit status 124).
 
 The test command gets these environment variables (NAME upper-cased):
   SMTP_TEST_HOST=127.0.0.1   SMTP_TEST_CERTS=<dir with the make_certs.sh PKI>
-  SMTP_TEST_<NAME>_PORT=<port>    SMTP_TEST_<NAME>_RECORD=<dir> (smtp_server.py only)
+  SMTP_TEST_<NAME>_PORT=<port>    SMTP_TEST_<NAME>_RECORD=<dir> (--server, --https)
   SMTP_TEST_<NAME>_SOCKET=<path>  (smtp_server.py with --unix; its PORT is 0)
   SMTP_TEST_<NAME>_MAILDIR=<dir>  SMTP_TEST_<NAME>_DOMAIN=<domain> (--postfix only):
                       mail to <local>@<domain> lands in <dir>/<local>/new/
@@ -84,6 +90,7 @@ SMTP_SINK = "/usr/sbin/smtp-sink"
 POSTCONF = "/usr/sbin/postconf"
 POSTFIX_PY = os.path.join(HERE, "postfix_server.py")
 BANNER_PY = os.path.join(HERE, "banner_server.py")
+HTTPS_PY = os.path.join(HERE, "https_server.py")
 POSTFIX_DOMAIN = "example.test"
 MICROSOCKS = "/usr/bin/microsocks"
 TINYPROXY = "/usr/bin/tinyproxy"
@@ -202,7 +209,7 @@ class Server:
         self.socket = None
         self.maildir = None
         self.domain = None
-        self.reports_ready = kind in ("server", "postfix", "banner")
+        self.reports_ready = kind in ("server", "postfix", "banner", "https")
         self.buf = b""
         self.attempts = 0
         self.started_at = None
@@ -274,6 +281,26 @@ class Server:
         return [SYSTEM_PYTHON, "-m", "http.server", "--bind", HOST, "--directory", root,
                 str(self.port)]
 
+    def https_argv(self):
+        args = [a.replace("{certs}", self.certs) for a in self.args]
+        cert = os.path.join(self.certs, "mtasts.pem")
+        out = []
+        i = 0
+        while i < len(args):
+            opt, eq, val = args[i].partition("=")
+            if opt == "--cert":
+                if not eq and i + 1 < len(args):
+                    val = args[i + 1]
+                    i += 1
+                cert = val if "/" in val or val.endswith(".pem") else os.path.join(self.certs, val + ".pem")
+            else:
+                out.append(args[i])
+            i += 1
+        self.record = os.path.join(self.tmp, "record-%s" % self.name)
+        os.mkdir(self.record)
+        return [SYSTEM_PYTHON, HTTPS_PY, "--host", HOST, "--port", "0", "--cert", cert,
+                "--record", self.record] + out
+
     def socks_argv(self):
         self.port = free_port()
         return [MICROSOCKS, "-i", HOST, "-p", str(self.port)] + self.args
@@ -325,7 +352,7 @@ class Server:
         argv = {"server": self.server_argv, "sink": self.sink_argv,
                 "postfix": self.postfix_argv, "banner": self.banner_argv,
                 "http": self.http_argv, "socks": self.socks_argv,
-                "httpproxy": self.httpproxy_argv}[self.kind]()
+                "httpproxy": self.httpproxy_argv, "https": self.https_argv}[self.kind]()
         self.argv = argv
         kw = {}
         if self.kind == "sink" and os.geteuid() == 0:
@@ -611,6 +638,7 @@ def parse_args(argv):
     p.add_argument("--http", action="append", default=[])
     p.add_argument("--socks", action="append", default=[])
     p.add_argument("--httpproxy", action="append", default=[])
+    p.add_argument("--https", action="append", default=[])
     p.add_argument("--certs")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--timeout", type=float)
@@ -621,7 +649,7 @@ def parse_args(argv):
     # Keep the order of the command line: servers and sinks interleaved.
     specs, it = [], iter(own)
     for a in it:
-        for kind in ("server", "sink", "postfix", "banner", "http", "socks", "httpproxy"):
+        for kind in ("server", "sink", "postfix", "banner", "http", "socks", "httpproxy", "https"):
             if a == "--" + kind:
                 specs.append(parse_spec(next(it), kind, seen))
             elif a.startswith("--%s=" % kind):

@@ -88,6 +88,26 @@ public:
         return caps;
     }
 
+    /// The same server's offer in a record over other extension types: each
+    /// keyword line read again, so that other's lines parse into this
+    /// record's types (a user's extension among them).
+    template <class... Other>
+    static basic_capabilities from(const basic_capabilities<Other...>& other)
+    {
+        basic_capabilities caps;
+        caps.server_name_ = std::string(other.server_name());
+        std::string line;
+        for (const auto& k : other.keywords()) {
+            line.assign(k.keyword);
+            if (!k.params.empty()) {
+                line.push_back(' ');
+                line.append(k.params);
+            }
+            caps.add_line(line);
+        }
+        return caps;
+    }
+
     /// Throwing form.
     static basic_capabilities from_ehlo(const reply_view& r)
     {

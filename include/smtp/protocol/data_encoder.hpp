@@ -30,6 +30,7 @@
 #include <smtp/version.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -287,6 +288,15 @@ private:
     /// The block loop reads up to this far ahead (a CRLF across a block's
     /// end, then the next 64 bytes).
     static constexpr std::ptrdiff_t block_reach = 64 + 2 + 64;
+    /// "\r\n" read as a 16-bit word.
+    static constexpr std::uint16_t crlf_word =
+        std::endian::native == std::endian::little ? std::uint16_t(0x0A0D) : std::uint16_t(0x0D0A);
+    static std::uint16_t load16(const char* p) noexcept
+    {
+        std::uint16_t w;
+        std::memcpy(&w, p, 2);
+        return w;
+    }
 
     /// The block loop's part of run()'s state, in and out.
     struct block_cursor {
@@ -302,105 +312,104 @@ private:
     static void run_blocks(block_cursor& c, const char* const end, const bool reject, const std::size_t max_line,
                            error_code& ec) noexcept
     {
-        // Locals, as in run(): the stores through `o` may alias `c`. On an
-        // error `c` is left as it was (the caller fails, and keeps nothing).
+        // Locals, as in run(): the stores through the output may alias `c`.
+        // On an error `c` is left as it was (the caller fails, and keeps
+        // nothing).
         const char* p = c.p;
-        char* o = c.o;
-        std::size_t line_length = c.line_length;
-        bool at_line_start = c.at_line_start;
+        // Addresses as integers: the output's distance from the input, and
+        // where the current line started (maybe in an earlier chunk, before
+        // `p`'s array), which pointers may not say.
+        const auto at = [](const char* q) { return reinterpret_cast<std::uintptr_t>(q); };
+        // The output of input byte q is at out(q): the shift grows by one at
+        // each stuffing dot and each bare line end.
+        std::uintptr_t shift = at(c.o) - at(c.p);
+        const auto out = [&shift, &at](const char* q) { return reinterpret_cast<char*>(at(q) + shift); };
+        // A line end at e is too far when at(e) - line_start > max_line.
+        std::uintptr_t line_start = at(p) - c.line_length;
         // Whole 64-byte blocks while at least block_reach bytes remain: one
         // mask finds every CR and LF in the block (among the few other bytes
         // <= 0x0D, which are passed over); the block is stored as it is.
-        // A CRLF leaves the shift between input and output as it was, so
-        // what is stored is right already (but for an LF past the block's
-        // end): nothing more is stored. A bare LF or CR, or a stuffing
-        // dot, shifts the rest of the block: it is stored again, shifted.
-        // No loop exit per line: on ~70-byte lines a block holds about one.
+        // A CRLF leaves the shift as it was, so what is stored is right
+        // already (but for an LF past the block's end, stored with it). A
+        // bare LF or CR, or a stuffing dot, shifts the rest of the block: it
+        // is stored again, shifted. No loop exit per line, and no work per
+        // block but the copy, the mask and the step to the next block: the
+        // line's length is looked at where it ends, and at the loop's end.
         // Only the first block can start a line unlooked at: in the loop, the
         // byte after a line end is looked at with the line end.
-        if (at_line_start) {
-            if (*p == '.')
-                *o++ = '.';
-            at_line_start = false;
+        if (c.at_line_start && *p == '.') {
+            *out(p) = '.';
+            ++shift;
         }
         const char* const last = end - block_reach;
         while (p <= last) {
-            std::uint64_t m = Ops::copy64_low_control_mask(o, p);
-            const char* seg = p; // input not yet accounted for
-            char* seg_out = o;   // where it was stored
+            std::uint64_t m = Ops::copy64_low_control_mask(out(p), p);
+            const char* resume = p; // after the block's last line end (past the block after a CRLF across its end)
             while (m) {
                 const char* const e = p + detail::lowest_bit_nonzero(m);
                 m &= m - 1;
-                const char* next;
                 // The CRLF case and the bare case below repeat a few lines on
                 // purpose: merged, g++ 12 emits 10-15% more instructions per
                 // byte (callgrind, 10 MiB bodies).
-                if (*e == '\r' && e[1] == '\n') {
-                    // CRLF: the output is right already, line end included
-                    // (but an LF past the block's end: stored below).
+                if (load16(e) == crlf_word) {
+                    // CRLF: the output is right already (but an LF past the
+                    // block's end: stored below).
                     m &= m - 1; // the LF's bit, or nothing when it is past the block
-                    line_length += static_cast<std::size_t>(e - seg);
-                    if (line_length > max_line) {
+                    if (at(e) - line_start > max_line) {
                         ec = errc::data_line_too_long;
                         return;
                     }
-                    char* w = seg_out + (e - seg) + 2;
-                    line_length = 0;
-                    next = e + 2;
+                    const char* const next = e + 2;
+                    line_start = at(next);
+                    resume = next;
                     if (*next == '.') {
-                        *w++ = '.';
-                        Ops::copy64(w, next);
+                        *out(next) = '.';
+                        ++shift;
+                        Ops::copy64(out(next), next);
                     }
-                    seg = next;
-                    seg_out = w;
                     continue;
                 }
-                if (*e == '\r') {
-                    if (reject) {
-                        ec = errc::data_bare_cr;
-                        return;
-                    }
-                } else if (*e == '\n') {
-                    if (reject) {
-                        ec = errc::data_bare_lf;
-                        return;
-                    }
-                } else {
+                const char ch = *e;
+                if (ch != '\n' && ch != '\r')
                     continue; // another control byte: text
-                }
                 // A bare CR or LF: it becomes CRLF, and the rest moves by one.
-                next = e + 1;
-                line_length += static_cast<std::size_t>(e - seg);
-                if (line_length > max_line) {
+                if (reject) {
+                    ec = ch == '\n' ? errc::data_bare_lf : errc::data_bare_cr;
+                    return;
+                }
+                if (at(e) - line_start > max_line) {
                     ec = errc::data_line_too_long;
                     return;
                 }
-                char* w = seg_out + (e - seg);
+                char* const w = out(e);
                 std::memcpy(w, "\r\n", 2);
-                w += 2;
-                line_length = 0;
-                *w = '.'; // kept when the next line starts with a dot: no branch
-                w += *next == '.';
-                Ops::copy64(w, next);
-                seg = next;
-                seg_out = w;
+                const char* const next = e + 1;
+                line_start = at(next);
+                resume = next;
+                w[2] = '.'; // kept when the next line starts with a dot: no branch
+                shift += 1 + (*next == '.');
+                Ops::copy64(out(next), next);
             }
-            const char* const block_end = p + 64;
-            if (seg > block_end) { // a CRLF across the block's end
-                seg_out[-1 - (*seg == '.')] = '\n'; // its LF (before the stuffing dot, if any)
-                p = seg;
-                o = seg_out;
-            } else {
-                line_length += static_cast<std::size_t>(block_end - seg);
-                o = seg_out + (block_end - seg);
-                p = block_end;
-                if (line_length > max_line) {
-                    ec = errc::data_line_too_long;
-                    return;
-                }
-            }
+            // A branch, not a conditional move: the next block's loads must
+            // not wait for this block's line ends (a CRLF across the block's
+            // end is 1 block in 64 or so).
+            if (__builtin_expect(resume > p + 64, 0)) {
+                // The LF of a CRLF across the block's end, before the
+                // stuffing dot, if any. (Not stored with every CRLF: a store
+                // there, just before the next line's first byte is read,
+                // can stall that load when the output's address is the
+                // input's modulo 4096.)
+                out(p + 64)[-(*resume == '.')] = '\n';
+                p = resume;
+            } else
+                p += 64;
         }
-        c = {p, o, line_length, at_line_start};
+        const std::size_t line_length = at(p) - line_start;
+        if (line_length > max_line) {
+            ec = errc::data_line_too_long;
+            return;
+        }
+        c = {p, out(p), line_length, false};
     }
 
 #if SMTP_HAVE_SSE2

@@ -130,16 +130,30 @@ public:
             if (code_ok && crlf == crlf_word && i + 2 <= fast_limit_) {
                 const unsigned first = 100 * (x & 0xFFu) + 10 * ((x >> 8) & 0xFFu) + ((x >> 16) & 0xFFu);
                 const std::size_t next = i + 2;
-                const std::uint32_t sep = x >> 24;
+                const std::uint32_t sep = x & 0xFF000000u; // 0 or sep_dash (compared in place)
                 if (sep == 0) {
                     out = reply_view(reply_code(first), std::string_view(b, next), 1);
                     ec = {};
                     return next;
                 }
-                // The first line of several (when more than one may come): the
-                // general loop goes on after it, from the state it would have
-                // reached itself. next <= fast_limit_ <= max_reply.
+                // The first line of several (when more than one may come):
+                // the batch loop takes the reply whole when nothing in it is
+                // uncommon, with put()'s answer (see cursor), as it takes
+                // the lines of many replies: one mask a block, and no loop
+                // exit per line. (An EHLO reply, ten lines, in half the time
+                // of the general loop.) Otherwise the general loop goes on
+                // after the first line, from the state it would have reached
+                // itself. next <= fast_limit_ <= max_reply.
                 if (sep == sep_dash && limits_.max_lines > 1) {
+                    batch_state s;
+                    if (batch_start(b, size, 0, s) &&
+                        batch_run(b, size, s, [&out](const reply_view& r) noexcept {
+                            out = r;
+                            return true; // this reply only
+                        })) {
+                        ec = {};
+                        return s.rs;
+                    }
                     line_start_ = scan_ = next;
                     lines_ = 1;
                     code_ = first;

@@ -12,6 +12,7 @@
 #include <smtp/protocol/commands.hpp>
 #include <smtp/version.hpp>
 
+#include <type_traits>
 #include <utility>
 
 SMTP_NAMESPACE_BEGIN
@@ -51,6 +52,7 @@ public:
                 return next;
             if (st.ec)
                 return finish();
+            count_recipients(st);
             if (const errc e = outcome_error(classify<C>(st.current.code())); e != errc{})
                 st.fail_with_reply(e);
             return finish();
@@ -61,6 +63,15 @@ public:
 
 private:
     enum class step { start, write, read, done };
+    /// MAIL and RSET start the count of accepted RCPTs; a 2yz to RCPT adds one.
+    template <class State>
+    void count_recipients(State& st) const noexcept
+    {
+        if constexpr (std::is_same_v<C, cmd::mail_from> || std::is_same_v<C, cmd::rset>)
+            st.rcpts_accepted = 0;
+        else if constexpr (std::is_same_v<C, cmd::rcpt_to>)
+            st.rcpts_accepted += st.current.code().value() / 100 == 2;
+    }
     next_action finish() noexcept
     {
         step_ = step::done;

@@ -2,9 +2,10 @@
 ///
 /// The message of a transaction opened step by step (session::data() and
 /// bdat()): DATA, its 354 and the dot-stuffed bytes, or BDAT n LAST and the
-/// bytes as they are (RFC 3030); then the reply to the end of data. When the
-/// data went out and no reply came, the outcome is unknown: the message may
-/// have been queued (errc::outcome_unknown).
+/// bytes as they are (RFC 3030); then the reply to the end of data (under
+/// LMTP, one per RCPT accepted: session_state::rcpts_accepted). When the
+/// data went out and a reply did not come, the outcome is unknown: the
+/// message may have been queued (errc::outcome_unknown).
 #ifndef SMTP_PROTOCOL_ALGORITHMS_MESSAGE_HPP
 #define SMTP_PROTOCOL_ALGORITHMS_MESSAGE_HPP
 
@@ -15,6 +16,8 @@
 #include <smtp/protocol/data_encoder.hpp>
 #include <smtp/version.hpp>
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,16 +80,30 @@ public:
             io_ec = {};
             [[fallthrough]];
         case step::reply:
-            if (!sub_done(read_, st, io_ec, next))
-                return next;
-            if (st.ec) {
-                st.diag.set_field("end of data");
-                st.ec = errc::outcome_unknown;
-                return finish(st);
+            // One reply; under LMTP one per accepted RCPT, in their order
+            // (RFC 2033 4.2): each is read, so that the next command reads
+            // its own; the first refusal among them is the error.
+            for (;;) {
+                if (!sub_done(read_, st, io_ec, next))
+                    return next;
+                if (st.ec) {
+                    st.diag.set_field("end of data");
+                    st.ec = errc::outcome_unknown;
+                    return finish(st);
+                }
+                final_reply_ = true;
+                if (const errc e = outcome_error(classify<cmd::end_of_data>(st.current.code()));
+                    e != errc{} && !refused_)
+                    refused_.emplace(e, reply(st.current));
+                if (!st.lmtp || ++replies_ >= st.rcpts_accepted)
+                    break;
+                read_ = read_reply{};
+                io_ec = {};
             }
-            final_reply_ = true;
-            if (const errc e = outcome_error(classify<cmd::end_of_data>(st.current.code())); e != errc{})
-                st.fail_with_reply(e);
+            if (refused_) {
+                st.ec = refused_->first;
+                st.diag.set_reply(std::move(refused_->second));
+            }
             return finish(st);
         case step::done: break;
         }
@@ -108,6 +125,7 @@ private:
     next_action finish(State& st) noexcept
     {
         st.data_phase_reply = false;
+        st.rcpts_accepted = 0; // the transaction is over
         step_ = step::done;
         return next_action::done;
     }
@@ -115,6 +133,8 @@ private:
     std::string payload_;
     framing framing_;
     bool final_reply_ = false;
+    std::size_t replies_ = 0;                        ///< replies to the end of data so far
+    std::optional<std::pair<errc, reply>> refused_{}; ///< the first refusal among them
     step step_ = step::start;
     command<cmd::data> data_{};
     read_reply read_{};

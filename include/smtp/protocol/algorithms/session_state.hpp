@@ -72,6 +72,9 @@ struct session_state {
     capabilities caps{};
     bool esmtp = false;          ///< EHLO (not HELO) was accepted
     bool lmtp = false;           ///< the dialect is LMTP (LHLO, replies per recipient)
+    /// Step by step: the RCPTs accepted since MAIL (under LMTP, the end of
+    /// data gets one reply for each: RFC 2033 4.2).
+    std::size_t rcpts_accepted = 0;
     bool encrypted = false;      ///< the driver keeps this equal to the transport's encrypted()
     bool server_closing = false; ///< a 421 came: the server is closing the connection
     bool broken = false;         ///< the stream cannot be trusted: every further operation fails
