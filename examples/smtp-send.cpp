@@ -1053,7 +1053,13 @@ int send(const config& cfg, const std::string& secret, const std::string& proxy_
             (e.code() == smtp::errc::permanent_failure || e.code() == smtp::errc::transient_failure ||
              e.code() == smtp::errc::auth_refused))
             throw failure(doing + ": the server replied " + reply_text(*with_diag->get_diagnostics().server_reply()));
-        std::string line = doing + ": " + printable(e.what());
+        // A failed connect's words already name what was tried ("connect to
+        // the Unix socket PATH: ...", "connect to HOST port N: ADDRESS: ..."):
+        // said once; through a proxy, the line names the proxy first.
+        const std::string what = printable(e.what());
+        std::string line = cfg.proxy == config::proxy_kind::none && what.rfind("connect to ", 0) == 0
+                               ? what
+                               : doing + ": " + what;
         if (e.code() == smtp::errc::timeout || e.code() == smtp::errc::no_greeting)
             line += cfg.timeout ? " (--timeout " + printable(cfg.timeout_text) + " s)"
                                 : " (RFC 5321's limit for that phase, 1 to 10 minutes; --timeout sets one for all)";

@@ -5,7 +5,10 @@
 // match and that do not (then nothing is sent after the handshake, as the
 // server's events.txt shows); the SSL_CTX hook; TLS session resumption
 // (a reconnect resumes, a pool's too; another host name, other checks or
-// the option off do not), as the server records it too.
+// the option off do not), as the server records it too. DANE (RFC 7672,
+// tls_options::dane): DANE-EE and DANE-TA records that match, that do not,
+// DANE-TA's names, DANE-EE's indifference to names and dates, a server
+// without STARTTLS, a secure RRset of unusable records.
 #define BOOST_TEST_MODULE live_tls
 #include "live_servers.hpp"
 
@@ -15,13 +18,21 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <boost/asio/io_context.hpp>
+
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -472,4 +483,276 @@ BOOST_AUTO_TEST_CASE(the_context_hook)
     BOOST_TEST(!smtp::connect<implicit>(o, ec, diag).has_value());
     BOOST_TEST(ec == smtp::errc::invalid_parameter_value);
     BOOST_TEST(lines("IMP", "sni.txt").size() == handshakes);
+}
+
+// --- DANE (RFC 7672): tls_options::dane ---------------------------------------
+// The TLSA records are computed here from the test PKI (SHA-256/512 of the
+// DER certificate or SubjectPublicKeyInfo). The client connects to the
+// address, as a delivery to an MX host's address does, and names the host in
+// tls_options::dane.names; no CA file is given: under DANE the records, not
+// a trust store, authenticate the server.
+namespace {
+
+namespace dane = smtp::dane;
+
+/// A TLSA record for the certificate in `pem`.
+dane::tlsa_record tlsa_of(const std::string& pem, std::uint8_t usage, std::uint8_t selector, std::uint8_t mtype)
+{
+    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(pem.c_str(), "r"), &std::fclose);
+    BOOST_REQUIRE(f);
+    std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr), &X509_free);
+    BOOST_REQUIRE(cert);
+    unsigned char* der = nullptr;
+    const int len = selector == 0 ? i2d_X509(cert.get(), &der) : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
+    BOOST_REQUIRE(len > 0);
+    dane::tlsa_record r{usage, selector, mtype, {}};
+    if (mtype == 0) {
+        r.data.assign(der, der + len);
+    } else {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        BOOST_REQUIRE(EVP_Digest(der, static_cast<std::size_t>(len), md, &n, mtype == 1 ? EVP_sha256() : EVP_sha512(),
+                                 nullptr) == 1);
+        r.data.assign(md, md + n);
+    }
+    OPENSSL_free(der);
+    return r;
+}
+
+std::string pem(const std::string& name) { return certs() + "/" + name + ".pem"; }
+
+/// A server by its address, authenticated by DANE: `records`, `names`.
+smtp::connect_options under_dane(const std::string& name, std::vector<dane::tlsa_record> records,
+                                 std::vector<std::string> names = {"localhost"})
+{
+    auto o = server(name, "127.0.0.1");
+    o.tls.ca_file.clear(); // not the test CA: the records are the trust
+    o.tls.dane.mode = dane::mode::authenticate;
+    o.tls.dane.records = std::move(records);
+    o.tls.dane.names = std::move(names);
+    return o;
+}
+
+/// STARTTLS under `o`, then a message; the error of the first step that
+/// failed (STARTTLS, the handshake) and what the server read meanwhile.
+struct attempt {
+    smtp::error_code ec;
+    std::optional<dane::match> matched;
+    std::vector<std::string> seen; // the server's events.txt lines
+};
+template <class P = smtp::policies<>>
+attempt starttls_and_send(const std::string& name, const smtp::connect_options& o)
+{
+    attempt a;
+    const auto before = lines(name, "events.txt").size();
+    smtp::diagnostics diag;
+    auto g = std::move(smtp::connect<P>(o)).ehlo();
+    auto t = std::move(g).starttls(a.ec, diag);
+    if (t) {
+        auto s = std::move(t).value();
+        a.matched = s.transport().dane_match();
+        auto e = std::move(s).ehlo();
+        BOOST_TEST(e.encrypted());
+        e.sendmail("author@example.com", {"a@example.com"}, message);
+        std::move(e).quit();
+    }
+    a.seen = since(name, "events.txt", before);
+    return a;
+}
+
+bool saw_mail(const attempt& a)
+{
+    return std::any_of(a.seen.begin(), a.seen.end(), [](const std::string& l) { return l.starts_with("MAIL"); });
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(dane_ee_matching_the_server_key_delivers_and_says_which_record)
+{
+    // 3 1 1 of server.pem's key: delivered, over TLS, and reported.
+    const auto ee = tlsa_of(pem("server"), 3, 1, 1);
+    auto a = starttls_and_send("TLS", under_dane("TLS", {ee}));
+    BOOST_TEST(!a.ec, a.ec.message());
+    BOOST_TEST(saw_mail(a));
+    BOOST_TEST(contains(records("TLS").back(), "\"tls\": true"));
+    BOOST_REQUIRE(a.matched.has_value());
+    BOOST_TEST((a.matched->record == ee));
+    BOOST_TEST(a.matched->depth == 0);
+    // Among records that do not match (another key, an unusable PKIX-EE of
+    // this very key), the one that does: 3 0 2, the certificate's SHA-512.
+    const auto full = tlsa_of(pem("server"), 3, 0, 2);
+    a = starttls_and_send("TLS", under_dane("TLS", {tlsa_of(pem("selfsigned"), 3, 1, 1),
+                                                    tlsa_of(pem("server"), 1, 1, 1), full}));
+    BOOST_TEST(!a.ec, a.ec.message());
+    BOOST_REQUIRE(a.matched.has_value());
+    BOOST_TEST((a.matched->record == full));
+    // Implicit TLS too; no session is kept or resumed under DANE.
+    auto imp = under_dane("IMP", {ee});
+    for (int i = 0; i < 2; ++i) {
+        auto c = smtp::connect<implicit>(imp);
+        BOOST_TEST(c.transport().dane_match().has_value());
+        BOOST_TEST(!c.transport().session_resumed());
+        std::move(std::move(c).ehlo()).quit();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(dane_ee_of_another_key_fails_before_any_command_after_starttls)
+{
+    auto a = starttls_and_send("TLS", under_dane("TLS", {tlsa_of(pem("selfsigned"), 3, 1, 1)}));
+    BOOST_TEST((a.ec == smtp::tls_errc::dane_mismatch), a.ec.message());
+    BOOST_TEST(contains(a.ec.message(), "DANE"));
+    BOOST_TEST((a.seen == std::vector<std::string>{"EHLO tls=0", "STARTTLS tls=0"}));
+    BOOST_TEST(!saw_mail(a));
+    // Implicit TLS: no command at all.
+    const auto before = lines("IMP", "events.txt").size();
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    BOOST_TEST(!smtp::connect<implicit>(under_dane("IMP", {tlsa_of(pem("selfsigned"), 3, 1, 1)}), ec, diag));
+    BOOST_TEST((ec == smtp::tls_errc::dane_mismatch), ec.message());
+    BOOST_TEST(since("IMP", "events.txt", before).empty());
+}
+
+BOOST_AUTO_TEST_CASE(dane_ta_checks_the_chain_to_the_anchor_and_the_names)
+{
+    // The server sends its chain with the test CA (serverchain.pem): 2 0 1
+    // and 2 1 1 of the CA, with the name its certificate carries.
+    for (std::uint8_t selector : {0, 1}) {
+        const auto ta = tlsa_of(pem("ca"), 2, selector, 1);
+        auto a = starttls_and_send("CHAIN", under_dane("CHAIN", {ta}));
+        BOOST_TEST(!a.ec, a.ec.message());
+        BOOST_TEST(saw_mail(a));
+        BOOST_REQUIRE(a.matched.has_value());
+        BOOST_TEST((a.matched->record == ta));
+        BOOST_TEST(a.matched->depth == 1);
+    }
+    const auto ta = tlsa_of(pem("ca"), 2, 1, 1);
+    // A name the certificate does not carry: a typed error, no MAIL.
+    auto a = starttls_and_send("CHAIN", under_dane("CHAIN", {ta}, {"mx.example.test"}));
+    BOOST_TEST((a.ec == smtp::tls_errc::dane_name_mismatch), a.ec.message());
+    BOOST_TEST((a.seen == std::vector<std::string>{"EHLO tls=0", "STARTTLS tls=0"}));
+    // The same MX name with the next-hop domain beside it (RFC 7672 3.2.2),
+    // here the one the certificate carries: accepted.
+    a = starttls_and_send("CHAIN", under_dane("CHAIN", {ta}, dane::reference_names("mx.example.test", true, "LOCALHOST")));
+    BOOST_TEST(!a.ec, a.ec.message());
+    BOOST_TEST(saw_mail(a));
+    // ...but not when the MX RRset was insecure: only the MX name counts.
+    a = starttls_and_send("CHAIN", under_dane("CHAIN", {ta}, dane::reference_names("mx.example.test", false, "localhost")));
+    BOOST_TEST((a.ec == smtp::tls_errc::dane_name_mismatch), a.ec.message());
+    // A trust anchor that is not in the chain (another CA): no match.
+    a = starttls_and_send("CHAIN", under_dane("CHAIN", {tlsa_of(pem("otherca"), 2, 1, 1)}));
+    BOOST_TEST((a.ec == smtp::tls_errc::dane_mismatch), a.ec.message());
+    BOOST_TEST(!saw_mail(a));
+}
+
+BOOST_AUTO_TEST_CASE(dane_ee_checks_neither_the_name_nor_the_dates)
+{
+    // The control: without DANE, the certificate for wrong.example fails the
+    // host check even with the CA that signed it.
+    {
+        auto o = server("WRONG");
+        smtp::error_code ec;
+        smtp::diagnostics diag;
+        BOOST_TEST(!std::move(smtp::connect(o)).ehlo().starttls(ec, diag).has_value());
+        BOOST_TEST((ec == smtp::error_code(X509_V_ERR_HOSTNAME_MISMATCH, smtp::x509_category())), ec.message());
+    }
+    // RFC 7672 3.1.1: DANE-EE(3) binds the key to the host; its name and
+    // its validity dates do not matter.
+    auto a = starttls_and_send("WRONG", under_dane("WRONG", {tlsa_of(pem("wronghost"), 3, 1, 1)}));
+    BOOST_TEST(!a.ec, a.ec.message());
+    BOOST_TEST(saw_mail(a));
+    a = starttls_and_send("EXPIRED", under_dane("EXPIRED", {tlsa_of(pem("expired"), 3, 1, 1)}));
+    BOOST_TEST(!a.ec, a.ec.message());
+    BOOST_TEST(saw_mail(a));
+    BOOST_REQUIRE(a.matched.has_value());
+    BOOST_TEST(a.matched->record.usage == dane::usage::dane_ee);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_without_starttls_is_refused_under_dane)
+{
+    const auto ee = tlsa_of(pem("server"), 3, 1, 1);
+    // tls::starttls (the default): STARTTLS not offered, nothing after EHLO.
+    auto a = starttls_and_send("PLAIN", under_dane("PLAIN", {ee}));
+    BOOST_TEST((a.ec == smtp::errc::starttls_not_offered), a.ec.message());
+    BOOST_TEST((a.seen == std::vector<std::string>{"EHLO tls=0"}));
+    // A policy that allows clear text is refused before connecting, sync and
+    // async: DANE makes TLS mandatory.
+    using clear_allowed = smtp::policies<smtp::tls::opportunistic>;
+    const auto before = lines("PLAIN", "events.txt").size();
+    const auto sessions = records("PLAIN").size();
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    BOOST_TEST(!smtp::connect<clear_allowed>(under_dane("PLAIN", {ee}), ec, diag).has_value());
+    BOOST_TEST((ec == smtp::errc::dane_in_clear), ec.message());
+    boost::asio::io_context io;
+    std::optional<smtp::error_code> async_ec;
+    smtp::async_connect<smtp::policies<smtp::tls::none>>(io.get_executor(), under_dane("PLAIN", {ee}),
+                                                          [&](smtp::error_code e, auto s) {
+                                                              async_ec = e;
+                                                              BOOST_TEST(!s.has_value());
+                                                          });
+    io.run();
+    BOOST_REQUIRE(async_ec.has_value());
+    BOOST_TEST((*async_ec == smtp::errc::dane_in_clear), async_ec->message());
+    BOOST_TEST(lines("PLAIN", "events.txt").size() == before);
+    BOOST_TEST(records("PLAIN").size() == sessions);
+}
+
+BOOST_AUTO_TEST_CASE(a_secure_rrset_of_unusable_records_means_encrypted_not_authenticated)
+{
+    // RFC 7672 2.2: PKIX-TA/PKIX-EE and a digest of the wrong length are
+    // unusable; a secure RRset of only such records still makes TLS
+    // mandatory, without authentication.
+    auto short_digest = tlsa_of(pem("server"), 3, 1, 1);
+    short_digest.data.pop_back();
+    const auto d = dane::decide(dane::lookup::secure,
+                                {tlsa_of(pem("ca"), 0, 0, 1), tlsa_of(pem("wronghost"), 1, 1, 1), short_digest},
+                                {"localhost"});
+    BOOST_REQUIRE(d.use_host);
+    BOOST_TEST((d.tls.mode == dane::mode::encrypt_only));
+    // A certificate for another name, no CA file: delivered over TLS.
+    auto o = server("WRONG", "127.0.0.1");
+    o.tls.ca_file.clear();
+    o.tls.dane = d.tls;
+    auto a = starttls_and_send("WRONG", o);
+    BOOST_TEST(!a.ec, a.ec.message());
+    BOOST_TEST(saw_mail(a));
+    BOOST_TEST(!a.matched.has_value()); // encrypted, not authenticated by DANE
+    // But never in clear: a server without STARTTLS is refused.
+    o.port = server("PLAIN").port;
+    a = starttls_and_send("PLAIN", o);
+    BOOST_TEST((a.ec == smtp::errc::starttls_not_offered), a.ec.message());
+    BOOST_TEST(!saw_mail(a));
+}
+
+BOOST_AUTO_TEST_CASE(a_pool_under_dane_requires_starttls_whatever_its_policy)
+{
+    // tls::opportunistic would send in clear to a server without STARTTLS;
+    // under DANE the pool's sessions require it.
+    using opportunistic = smtp::policies<smtp::tls::opportunistic>;
+    const auto ee = tlsa_of(pem("server"), 3, 1, 1);
+    const auto send_one = [&](const std::string& name) {
+        boost::asio::io_context io;
+        smtp::pool_options po;
+        po.max_sessions = 1;
+        smtp::pool<opportunistic> pool(io.get_executor(), under_dane(name, {ee}), po);
+        std::optional<smtp::transaction_result> got;
+        pool.async_send({"a@example.com", {{"b@example.com"}}, message, {}},
+                        [&](smtp::error_code, smtp::transaction_result r) { got = std::move(r); });
+        pool.async_close([](smtp::error_code, smtp::pool_stats) {});
+        io.run();
+        BOOST_REQUIRE(got.has_value());
+        return *got;
+    };
+    auto before = lines("PLAIN", "events.txt").size();
+    BOOST_TEST(!send_one("PLAIN").queued());
+    auto seen = since("PLAIN", "events.txt", before);
+    BOOST_TEST(std::none_of(seen.begin(), seen.end(), [](const std::string& l) { return l.starts_with("MAIL"); }));
+    before = lines("TLS", "events.txt").size();
+    BOOST_TEST(send_one("TLS").queued());
+    seen = since("TLS", "events.txt", before);
+    BOOST_TEST((std::find(seen.begin(), seen.end(), "STARTTLS tls=0") != seen.end()));
+    // tls::none cannot do TLS at all: the pool refuses to be made.
+    boost::asio::io_context io;
+    BOOST_CHECK_THROW(smtp::pool<smtp::policies<smtp::tls::none>>(io.get_executor(), under_dane("PLAIN", {ee})),
+                      std::invalid_argument);
 }

@@ -122,6 +122,10 @@ BOOST_AUTO_TEST_CASE(a_path_nobody_listens_on)
     BOOST_TEST(!smtp::connect<lmtp>(options(), ec, diag, path).has_value());
     BOOST_TEST(ec.failed());
     BOOST_TEST(contains(diag.describe(ec), path), diag.describe(ec)); // the path, named
+    // As what it is, once: not as a host and port the transport never used.
+    BOOST_TEST(contains(diag.describe(ec), "connect to the Unix socket " + path + ": "), diag.describe(ec));
+    BOOST_TEST(!contains(diag.describe(ec), " port "), diag.describe(ec));
+    BOOST_TEST(diag.describe(ec).find(path) == diag.describe(ec).rfind(path), diag.describe(ec));
     // A path too long for a socket address: refused before any system call.
     BOOST_TEST(!smtp::connect<lmtp>(options(), ec, diag, std::string(200, 'x')).has_value());
     BOOST_TEST(ec == boost::asio::error::name_too_long, ec.message());

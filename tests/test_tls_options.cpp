@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <cctype>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,6 +117,32 @@ BOOST_AUTO_TEST_CASE(bad_options_fail_before_connecting)
         t.ciphersuites = "TLS_NO_SUCH_SUITE";
         cases.push_back({"ciphersuites OpenSSL refuses", t, smtp::tls_errc::bad_ciphersuites});
     }
+    // DANE (tls_options::dane), checked with the rest.
+    const smtp::dane::tlsa_record ee{3, 1, 1, std::vector<std::uint8_t>(32, 1)};
+    {
+        smtp::tls_options t;
+        t.dane.records = {ee};
+        cases.push_back({"TLSA records with DANE off", t, smtp::tls_errc::dane_records_unused});
+    }
+    {
+        smtp::tls_options t;
+        t.dane.mode = smtp::dane::mode::authenticate;
+        t.dane.records = {{1, 1, 1, std::vector<std::uint8_t>(32, 1)}, {3, 1, 1, std::vector<std::uint8_t>(31, 1)}};
+        cases.push_back({"DANE authentication without a usable record", t, smtp::tls_errc::dane_no_usable_record});
+    }
+    {
+        smtp::tls_options t;
+        t.dane.mode = smtp::dane::mode::authenticate;
+        t.dane.records = {ee};
+        t.dane.names = {"mx.example.test", "mx.example.test\r\nQUIT"};
+        cases.push_back({"a DANE name that is not a host name", t, smtp::tls_errc::dane_bad_name});
+    }
+    {
+        smtp::tls_options t; // no names, and the host is an address: nothing to check DANE-TA against
+        t.dane.mode = smtp::dane::mode::authenticate;
+        t.dane.records = {ee};
+        cases.push_back({"DANE with no name and an address as the host", t, smtp::tls_errc::dane_bad_name});
+    }
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT(c.what)
         {
@@ -141,4 +168,13 @@ BOOST_AUTO_TEST_CASE(good_options_go_on_to_connect)
     const smtp::error_code ec = connect_with(t, &tried);
     BOOST_TEST(tried);
     BOOST_TEST((ec.category() != smtp::tls_error_category()), ec.message());
+    // And with DANE settings that are fine.
+    t = {};
+    t.dane.mode = smtp::dane::mode::authenticate;
+    t.dane.records = {{3, 1, 1, std::vector<std::uint8_t>(32, 1)}, {0, 0, 1, std::vector<std::uint8_t>(32, 1)}};
+    t.dane.names = {"mx.example.test", "example.test"};
+    tried = false;
+    const smtp::error_code dane_ec = connect_with(t, &tried);
+    BOOST_TEST(tried);
+    BOOST_TEST((dane_ec.category() != smtp::tls_error_category()), dane_ec.message());
 }

@@ -104,7 +104,8 @@ check(any(b"Subject: over a unix socket\r\n" in r["data"] for r in records("loca
 nowhere = os.path.join(os.path.dirname(local), "nobody-listens.sock")
 rc, out, err = run([SMTP_SEND, "--unix", nowhere, "--lmtp", "--tls", "none"], stdin=MESSAGE % "nowhere")
 one_line_failure("--unix to nothing", rc, out, err)
-check("the Unix socket " + nowhere in err, "--unix: the line names the socket", err)
+check("connect to the Unix socket " + nowhere + ": " in err, "--unix: the line names the socket", err)
+check(err.count(nowhere) == 1 and " port " not in err, "--unix: named once, and no host and port", err)
 for extra, says in [(["--proxy", "socks5://127.0.0.1:1"], "--unix or --proxy, not both"),
                     (["--port", "25"], "--port goes with a host, not with --unix")]:
     rc, out, err = run([SMTP_SEND, "--unix", local] + extra, stdin=MESSAGE % "usage")

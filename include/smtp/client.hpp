@@ -62,6 +62,13 @@ connection_ptr<connection_for<P>> make_sync(const connect_options& o, A&&... a)
         return make_sync_with_args<P>(o, std::forward<A>(a)...);
     }
 }
+/// DANE (connect_options::tls.dane) makes TLS mandatory: under a TLS policy
+/// that allows clear text, nothing is opened (errc::dane_in_clear).
+template <class P>
+bool dane_refused(const connect_options& o) noexcept
+{
+    return P::tls::clear_text_allowed && o.tls.dane.mode != dane::mode::off;
+}
 } // namespace detail
 
 /// Connects, does the TLS handshake for implicit TLS, reads the greeting.
@@ -70,6 +77,11 @@ connection_ptr<connection_for<P>> make_sync(const connect_options& o, A&&... a)
 template <class P = policies<>, class... A>
 std::optional<connected_session<P>> connect(const connect_options& o, error_code& ec, diagnostics& diag, A&&... a)
 {
+    if (detail::dane_refused<P>(o)) {
+        ec = errc::dane_in_clear;
+        diag = {};
+        return std::nullopt;
+    }
     auto c = detail::make_sync<P>(o, std::forward<A>(a)...);
     ec = detail::run(*c, sansio::greeting(P::tls::implicit_tls));
     diag = detail::state_of(*c).diag;

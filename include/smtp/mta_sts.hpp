@@ -7,10 +7,10 @@
 ///   mta_sts::discovery d = mta_sts::discover(cache, "example.com", txt, {}, options); // cache + TXT + fetch
 ///   auto hosts = mta_sts::decide(d.in_force(), mx_hosts);                         // per MX host
 /// ```
-/// The fetch is GET https://mta-sts.<domain>/.well-known/mta-sts.txt over the
+/// The fetch is GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt over the
 /// library's own TLS layer (transport::tls_layer over transport::tcp), so the
 /// certificate is checked as an SMTP connection's is: the chain against the
-/// system store or fetch_options::tls.ca_file, the name mta-sts.<domain>
+/// system store or fetch_options::tls.ca_file, the name mta-sts.DOMAIN
 /// against subjectAltName, SNI that name. The response is read by
 /// mta_sts::response_reader (smtp/protocol/mta_sts.hpp): 200 only, no
 /// redirect followed, text/plain, at most max_body bytes, all within
@@ -56,15 +56,15 @@ namespace mta_sts {
 struct fetch_options {
     /// TLS settings of the fetch: ca_file (empty: the system's trust store),
     /// a client certificate, pins, ... as for an SMTP connection. The
-    /// certificate is always verified for mta-sts.<domain>.
+    /// certificate is always verified for mta-sts.DOMAIN.
     tls_options tls{};
     /// The HTTPS port of the policy host.
     std::uint16_t port = 443;
-    /// Connect to this IP address instead of resolving mta-sts.<domain>
+    /// Connect to this IP address instead of resolving mta-sts.DOMAIN
     /// (tests; a policy host known by address). SNI and the certificate check
-    /// still use the name mta-sts.<domain>. Empty: resolve the name.
+    /// still use the name mta-sts.DOMAIN. Empty: resolve the name.
     std::string address{};
-    /// A resolver of one's own for mta-sts.<domain> (used when address is
+    /// A resolver of one's own for mta-sts.DOMAIN (used when address is
     /// empty); empty: the system's (getaddrinfo).
     transport::tcp::resolve_function resolve{};
     /// The whole fetch, from the name lookup to the last byte of the body.
@@ -358,7 +358,7 @@ inline discovery from_cache(const policy_cache& cache, std::string_view domain, 
 } // namespace detail
 
 /// Discovery for `domain` (RFC 8461 3.3, 5.1): the TXT strings found at
-/// `_mta-sts.<domain>` (lookup_error: the lookup failed), the cache, and a
+/// `_mta-sts.DOMAIN` (lookup_error: the lookup failed), the cache, and a
 /// fetch when the cache has no unexpired policy under the record's id.
 /// Completion: void(discovery). The cache must outlive the operation.
 template <class CompletionToken>

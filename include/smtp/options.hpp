@@ -7,6 +7,7 @@
 #ifndef SMTP_OPTIONS_HPP
 #define SMTP_OPTIONS_HPP
 
+#include <smtp/protocol/dane.hpp>
 #include <smtp/protocol/reply_parser.hpp>
 #include <smtp/protocol/transaction.hpp>
 #include <smtp/secret.hpp>
@@ -84,6 +85,14 @@ struct tls_options {
     /// unless context_hook is set (what a hook changes is not in the key:
     /// then only a cache named here is used).
     std::shared_ptr<tls_session_cache> session_cache{};
+    /// DANE (RFC 7672): the TLSA records of the server and the names a
+    /// DANE-TA certificate must carry (smtp/protocol/dane.hpp; what
+    /// dane::decide() gives for a host). mode::authenticate replaces the
+    /// chain to the trust store and the host name check by the records;
+    /// mode::encrypt_only makes TLS mandatory without checking the
+    /// certificate; both refuse a TLS policy that allows clear text
+    /// (errc::dane_in_clear), and sessions are not resumed.
+    dane::tls_settings dane{};
 };
 
 /// Per-phase time limits, RFC 5321 4.5.3.2's by default. Each limit covers

@@ -296,6 +296,11 @@ private:
         state(executor_type e, connect_options o, pool_options p, transport_factory f)
             : ex(e), options(std::move(o)), po(std::move(p)), make(std::move(f))
         {
+            // DANE makes TLS mandatory: tls::opportunistic then requires
+            // STARTTLS (open()); tls::none cannot.
+            if (options.tls.dane.mode != dane::mode::off && !P::tls::offers_starttls && !P::tls::implicit_tls)
+                throw std::invalid_argument("smtp::pool: DANE (tls_options::dane) makes TLS mandatory, and the "
+                                            "TLS policy is tls::none");
             if (po.max_sessions == 0)
                 po.max_sessions = 1;
             if (po.max_batch == 0)
@@ -556,7 +561,8 @@ private:
         // rules' answer (smtp/protocol/session_rules.hpp), as for a session.
         sansio::open_settings settings;
         settings.implicit_tls = P::tls::implicit_tls;
-        settings.starttls_required = !P::tls::clear_text_allowed && !P::tls::implicit_tls;
+        settings.starttls_required =
+            (!P::tls::clear_text_allowed || st->options.tls.dane.mode != dane::mode::off) && !P::tls::implicit_tls;
         settings.policy = detail::policy_facts_of<P>();
         using auth_op = typename detail::auth_algorithm_for<typename P::auth>::type;
         std::optional<sasl::credentials> creds;

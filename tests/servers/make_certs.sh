@@ -13,6 +13,8 @@
 #                                 encrypted with the passphrase "client-pass"
 #   otherclient.pem otherclient.key  client certificate signed by otherca
 #   mtasts.pem mtasts.key         CA-signed; SAN DNS:mta-sts.example.test (an MTA-STS policy host)
+#   serverchain.pem serverchain.key  server.pem with ca.pem after it (the chain a
+#                                 DANE-TA(2) record's trust anchor must be in), server.key
 #
 # Idempotent: a complete PKI already in DIR (marked by DIR/.complete) is kept as
 # it is; anything else is regenerated. Concurrent runs on one DIR are serialised
@@ -28,7 +30,7 @@ dir=$1
 files=(ca.pem ca.key server.pem server.key wronghost.pem wronghost.key expired.pem expired.key
        selfsigned.pem selfsigned.key otherca.pem otherca.key unknownroot.pem unknownroot.key
        client.pem client.key client_enc.pem client_enc.key otherclient.pem otherclient.key
-       mtasts.pem mtasts.key)
+       mtasts.pem mtasts.key serverchain.pem serverchain.key)
 
 mkdir -p "$dir"
 umask 077
@@ -157,6 +159,9 @@ ossl ca -batch -notext -config "$work/ca.cnf" -cert "$work/ca.pem" -keyfile "$wo
   -startdate 20000101000000Z -enddate 20000102000000Z \
   -extfile "$work/ext.cnf" -extensions localhost \
   -in "$work/expired.csr" -out "$work/expired.pem"
+
+cat "$work/server.pem" "$work/ca.pem" >"$work/serverchain.pem"
+cp "$work/server.key" "$work/serverchain.key"
 
 chmod 644 "$work"/*.pem
 chmod 600 "$work"/*.key

@@ -6,6 +6,7 @@
                     [--postfix NAME[:ARGS]]... [--banner NAME[:ARGS]]...
                     [--http NAME]... [--socks NAME[:ARGS]]...
                     [--httpproxy NAME[:ARGS]]... [--https NAME[:ARGS]]...
+                    [--dns NAME[:ARGS]]...
                     -- TEST-COMMAND [ARG...]
 
   --server NAME:ARGS  start tests/servers/smtp_server.py ARGS (aiosmtpd, run with
@@ -43,6 +44,11 @@
                       (an MTA-STS policy host): by default with mtasts.pem (SAN
                       mta-sts.example.test); "--cert NAME" as for --server. It
                       records each request into SMTP_TEST_<NAME>_RECORD.
+  --dns NAME:ARGS     start tests/servers/dns_server.py ARGS: knotd serving the
+                      DNSSEC-signed zone tree under test. (with an unsigned and
+                      an expired child) on a free port, UDP and TCP; ARGS adds
+                      records (--record "OWNER TYPE RDATA", --tlsa "OWNER U S M
+                      CERTNAME"). The trust anchor is in SMTP_TEST_<NAME>_ANCHOR.
   --certs DIR         make (or reuse) the test PKI in DIR instead of a temp dir.
   --keep              keep the temporary directory (records, logs); print its path.
   --timeout SECONDS   kill the test command after SECONDS (exit status 124).
@@ -53,6 +59,8 @@ The test command gets these environment variables (NAME upper-cased):
   SMTP_TEST_<NAME>_SOCKET=<path>  (smtp_server.py with --unix; its PORT is 0)
   SMTP_TEST_<NAME>_MAILDIR=<dir>  SMTP_TEST_<NAME>_DOMAIN=<domain> (--postfix only):
                       mail to <local>@<domain> lands in <dir>/<local>/new/
+  SMTP_TEST_<NAME>_ANCHOR=<file>  SMTP_TEST_<NAME>_WRONG_ANCHOR=<file> (--dns only):
+                      the DS record of test.'s key, and of a key that signs nothing
 
 Exit status: the test command's (128+N if a signal N ended it); 2 when a server
 does not start within 10 s, when --postfix has no root (not root, no sudo -n),
@@ -91,6 +99,7 @@ POSTCONF = "/usr/sbin/postconf"
 POSTFIX_PY = os.path.join(HERE, "postfix_server.py")
 BANNER_PY = os.path.join(HERE, "banner_server.py")
 HTTPS_PY = os.path.join(HERE, "https_server.py")
+DNS_PY = os.path.join(HERE, "dns_server.py")
 POSTFIX_DOMAIN = "example.test"
 MICROSOCKS = "/usr/bin/microsocks"
 TINYPROXY = "/usr/bin/tinyproxy"
@@ -209,7 +218,8 @@ class Server:
         self.socket = None
         self.maildir = None
         self.domain = None
-        self.reports_ready = kind in ("server", "postfix", "banner", "https")
+        self.anchor = None
+        self.reports_ready = kind in ("server", "postfix", "banner", "https", "dns")
         self.buf = b""
         self.attempts = 0
         self.started_at = None
@@ -266,6 +276,13 @@ class Server:
             out += ["--record", record]
         self.record = os.path.abspath(record)
         return [SYSTEM_PYTHON, SERVER_PY, "--host", HOST, "--port", "0"] + out
+
+    def dns_argv(self):
+        args = [a.replace("{certs}", self.certs) for a in self.args]
+        d = os.path.join(self.tmp, "dns-%s" % self.name)
+        self.anchor = os.path.join(d, "anchor.ds")
+        return [SYSTEM_PYTHON, DNS_PY, "--host", HOST, "--port", "0", "--dir", d,
+                "--certs", self.certs] + args
 
     def sink_argv(self):
         self.port = free_port()
@@ -352,7 +369,8 @@ class Server:
         argv = {"server": self.server_argv, "sink": self.sink_argv,
                 "postfix": self.postfix_argv, "banner": self.banner_argv,
                 "http": self.http_argv, "socks": self.socks_argv,
-                "httpproxy": self.httpproxy_argv, "https": self.https_argv}[self.kind]()
+                "httpproxy": self.httpproxy_argv, "https": self.https_argv,
+                "dns": self.dns_argv}[self.kind]()
         self.argv = argv
         kw = {}
         if self.kind == "sink" and os.geteuid() == 0:
@@ -639,6 +657,7 @@ def parse_args(argv):
     p.add_argument("--socks", action="append", default=[])
     p.add_argument("--httpproxy", action="append", default=[])
     p.add_argument("--https", action="append", default=[])
+    p.add_argument("--dns", action="append", default=[])
     p.add_argument("--certs")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--timeout", type=float)
@@ -649,7 +668,8 @@ def parse_args(argv):
     # Keep the order of the command line: servers and sinks interleaved.
     specs, it = [], iter(own)
     for a in it:
-        for kind in ("server", "sink", "postfix", "banner", "http", "socks", "httpproxy", "https"):
+        for kind in ("server", "sink", "postfix", "banner", "http", "socks", "httpproxy", "https",
+                     "dns"):
             if a == "--" + kind:
                 specs.append(parse_spec(next(it), kind, seen))
             elif a.startswith("--%s=" % kind):
@@ -700,6 +720,10 @@ def main(argv):
             if s.maildir:
                 env["SMTP_TEST_%s_MAILDIR" % s.env_name] = s.maildir
                 env["SMTP_TEST_%s_DOMAIN" % s.env_name] = s.domain
+            if s.anchor:
+                env["SMTP_TEST_%s_ANCHOR" % s.env_name] = s.anchor
+                env["SMTP_TEST_%s_WRONG_ANCHOR" % s.env_name] = os.path.join(
+                    os.path.dirname(s.anchor), "wrong-anchor.ds")
         rc = run_test(cmd, env, servers, args.timeout)
         for s in servers:
             if s.proc.poll() is not None:

@@ -11,8 +11,10 @@
 #include <smtp/detail/connection_ops.hpp>
 #include <smtp/version.hpp>
 
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <memory>
 #include <optional>
@@ -72,8 +74,17 @@ auto async_connect_impl(Executor ex, const connect_options& o, diagnostics* diag
 {
     using result = std::optional<connected_session<P>>;
     auto c = detail::make_connection<P>(ex, o, nullptr, std::forward<A>(a)...);
+    const bool refused = detail::dane_refused<P>(o);
     return detail::initiate<void(error_code, result), Token>(
-        [diag](auto handler, auto conn) {
+        [diag, refused](auto handler, auto conn) {
+            if (refused) { // nothing opened: the completion on the handler's executor, as for any failure
+                auto ex = boost::asio::get_associated_executor(handler, conn->transport.get_executor());
+                if (diag)
+                    *diag = {};
+                return boost::asio::post(ex, [h = std::move(handler)]() mutable {
+                    std::move(h)(make_error_code(errc::dane_in_clear), result{});
+                });
+            }
             auto& ref = *conn;
             detail::async_run_for(ref, sansio::greeting(P::tls::implicit_tls), std::move(handler),
                                   [conn = std::move(conn), diag](auto&& h, error_code ec) mutable {

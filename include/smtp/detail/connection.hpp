@@ -63,13 +63,20 @@ public:
     state_type st;
     bool verify_peer;
 
-    /// "connect to HOST port N: " and each address tried with its error (when
+    /// "connect to HOST port N: " (or to the transport's connect_target(),
+    /// "the Unix socket PATH") and each address tried with its error (when
     /// the transport reports them), or the error alone.
     void describe_connect_failure(const error_code& e)
     {
         const connect_options& o = st.options;
         const auto limit = phase_limit(o.timeouts, phase::connect);
-        std::string text = "connect to " + o.host + " port " + std::to_string(o.port) + ": ";
+        std::string target;
+        if constexpr (requires(const Transport& t) { std::string(t.connect_target()); })
+            target = transport.connect_target();
+        const bool named = !target.empty(); // then its one attempt needs no address
+        if (!named)
+            target = o.host + " port " + std::to_string(o.port);
+        std::string text = "connect to " + target + ": ";
         // A proxy says what it did: its name, and its refusal or why it could not be reached.
         if constexpr (requires(const Transport& t) { std::string_view(t.connect_failure_detail()); }) {
             const std::string_view proxy = transport.connect_failure_detail();
@@ -84,11 +91,14 @@ public:
         bool any = false, reported = false;
         if constexpr (requires(const Transport& t) { t.connect_attempts(); }) {
             reported = true;
-            for (const auto& a : transport.connect_attempts()) {
+            const auto& attempts = transport.connect_attempts();
+            for (const auto& a : attempts) {
                 if (any)
                     text += "; ";
-                text += a.address;
-                text += ": ";
+                if (!named || attempts.size() > 1) {
+                    text += a.address;
+                    text += ": ";
+                }
                 if (e == errc::timeout && a.error == boost::asio::error::operation_aborted)
                     text += "no answer within " + format_duration(limit);
                 else

@@ -130,6 +130,9 @@ enum class errc {
     // --- DKIM signing (smtp/protocol/dkim.hpp, smtp/dkim.hpp) -------------------------
     dkim_invalid_message,           ///< the message cannot be signed: no From header, or a header line without a colon
     dkim_signing_failed,            ///< the message signer failed (its exception's text: diagnostics' text)
+
+    // --- DANE (connect_options::tls.dane) ----------------------------------------------
+    dane_in_clear,                  ///< DANE makes TLS mandatory and the TLS policy allows clear text
 };
 
 namespace detail {
@@ -226,6 +229,9 @@ public:
         case errc::dkim_invalid_message:
             return "the message cannot be DKIM-signed: it has no From header, or a header line without a colon";
         case errc::dkim_signing_failed: return "the message could not be DKIM-signed";
+        case errc::dane_in_clear:
+            return "DANE (connect_options::tls.dane) makes TLS mandatory and the TLS policy allows clear text: use "
+                   "tls::starttls or tls::implicit";
         }
         return "unknown smtp error";
     }

@@ -260,7 +260,7 @@ inline std::optional<record> parse_record(std::string_view txt, error_code& ec)
     return record{std::move(*id)};
 }
 
-/// The policy record among all the TXT records at `_mta-sts.<domain>` (RFC
+/// The policy record among all the TXT records at `_mta-sts.DOMAIN` (RFC
 /// 8461 3.1): those that do not begin with "v=STSv1;" are discarded; none
 /// left (errc::no_record), more than one (errc::several_records) or a
 /// malformed one mean the domain has no available policy.
@@ -747,7 +747,7 @@ public:
     explicit policy_cache(clock_function now) : now_(std::move(now)) {}
 
     /// The first step for a domain: txt_records are the TXT strings found
-    /// at `_mta-sts.<domain>` (each record's strings joined); lookup_error is
+    /// at `_mta-sts.DOMAIN` (each record's strings joined); lookup_error is
     /// the lookup's failure, if it failed (then txt_records are not read).
     discovery_step begin(std::string_view domain, std::span<const std::string> txt_records,
                          error_code lookup_error = {}) const

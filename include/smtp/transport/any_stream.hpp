@@ -123,6 +123,20 @@ public:
             v_);
     }
 
+    /// What the stream connects to in words, when not o.host and o.port
+    /// (unix_socket: "the Unix socket PATH"), or empty.
+    std::string connect_target() const
+    {
+        return std::visit(
+            [](const auto& s) -> std::string {
+                if constexpr (requires { std::string(s.connect_target()); })
+                    return std::string(s.connect_target());
+                else
+                    return {};
+            },
+            v_);
+    }
+
     /// A proxy's words for the last failed connect, or empty.
     const std::string& connect_failure_detail() const noexcept
     {

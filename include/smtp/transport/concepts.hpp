@@ -69,7 +69,9 @@ struct connect_attempt {
 ///    (a deadline passed); `close()`: the connection goes, no error;
 ///  - moved into the session.
 /// Optional, for errors that say what happened: `connect_attempts()` (see
-/// transport::tcp) and `connect_failure_detail()` (a string: a proxy's refusal).
+/// transport::tcp), `connect_failure_detail()` (a string: a proxy's refusal)
+/// and `connect_target()` (a string: what it connects to, when that is not
+/// o.host and o.port, as "the Unix socket /run/lmtp").
 template <class T>
 concept stream_transport =
     std::move_constructible<T> &&
@@ -92,8 +94,9 @@ concept stream_transport =
 ///    client, checking the certificate against o.host when verify is true,
 ///    void(error_code);
 ///  - `encrypted() const`: whether TLS is on.
-/// Optional: `connect_attempts()`, `connect_failure_detail()`, and
-/// `handshake_bytes()` (what the server sent instead of TLS).
+/// Optional: `connect_attempts()`, `connect_failure_detail()`,
+/// `connect_target()`, and `handshake_bytes()` (what the server sent
+/// instead of TLS).
 template <class T>
 concept session_transport =
     std::move_constructible<T> &&

@@ -46,6 +46,7 @@
 #include <smtp/cancellation.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol/base64.hpp>
+#include <smtp/protocol/dane.hpp>
 #include <smtp/protocol/error.hpp>
 #include <smtp/tls_session_cache.hpp>
 #include <smtp/transport/concepts.hpp>
@@ -101,6 +102,11 @@ enum class tls_errc {
     pin_mismatch,           ///< the server's public key matches none of tls_options::pin_sha256
     bad_cipher_list,        ///< OpenSSL accepts none of tls_options::ciphers
     bad_ciphersuites,       ///< OpenSSL accepts none of tls_options::ciphersuites
+    dane_records_unused,    ///< tls_options::dane has TLSA records but its mode is dane::mode::off
+    dane_no_usable_record,  ///< dane::mode::authenticate without a TLSA record usable for SMTP (RFC 7672 3.1)
+    dane_bad_name,          ///< a name in tls_options::dane.names (or, without one, the host) is not a host name
+    dane_mismatch,          ///< the server's certificate chain matches none of the usable TLSA records
+    dane_name_mismatch,     ///< a DANE-TA record matched but the certificate names none of tls_options::dane.names
 };
 
 namespace detail {
@@ -129,6 +135,18 @@ public:
         case tls_errc::bad_cipher_list: return "OpenSSL accepts none of the TLS 1.2 ciphers in tls_options::ciphers";
         case tls_errc::bad_ciphersuites:
             return "OpenSSL accepts none of the TLS 1.3 ciphersuites in tls_options::ciphersuites";
+        case tls_errc::dane_records_unused:
+            return "tls_options::dane has TLSA records but its mode is off: they would not be used";
+        case tls_errc::dane_no_usable_record:
+            return "DANE authentication (tls_options::dane) without a TLSA record usable for SMTP: DANE-TA(2) or "
+                   "DANE-EE(3), a known selector and matching type, data of the right length (RFC 7672 3.1)";
+        case tls_errc::dane_bad_name:
+            return "DANE: a name in tls_options::dane.names (or the host, when there is none) is not a host name";
+        case tls_errc::dane_mismatch:
+            return "DANE: the server's certificate matches none of the TLSA records (tls_options::dane)";
+        case tls_errc::dane_name_mismatch:
+            return "DANE: a DANE-TA record matched the server's chain but its certificate names none of the "
+                   "reference identifiers (tls_options::dane.names)";
         }
         return "unknown TLS option error";
     }
@@ -312,8 +330,9 @@ inline bool spki_sha256(X509* cert, spki_digest& out)
 struct tls_setup {
     boost::asio::ssl::context ctx{boost::asio::ssl::context::tls_client};
     std::vector<spki_digest> pins{};
-    bool verify = true;        ///< the chain and the host are checked (tls::verify_peer)
+    bool verify = true;        ///< the chain and the host are checked (tls::verify_peer), or DANE authenticates
     bool default_paths = true; ///< no ca_file: the system's store, loaded at the handshake
+    dane::mode dane = dane::mode::off; ///< tls_options::dane's mode
 };
 
 /// What one connection's handshake checks and keeps: the pin check's view of
@@ -372,7 +391,20 @@ inline int give_passphrase(char* buf, int size, int, void* user)
 inline bool tls_options_set(const tls_options& t)
 {
     return !t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty() || !t.pin_sha256.empty() ||
-           !t.ciphers.empty() || !t.ciphersuites.empty() || t.min_version != tls_version::v1_2;
+           !t.ciphers.empty() || !t.ciphersuites.empty() || t.min_version != tls_version::v1_2 ||
+           t.dane.mode != dane::mode::off || !t.dane.records.empty();
+}
+
+/// tls_options::dane's own problems as tls_errc (dane::settings_problem()).
+inline error_code dane_settings_error(const dane::tls_settings& d)
+{
+    switch (dane::settings_problem(d)) {
+    case dane::problem::none: return {};
+    case dane::problem::records_without_mode: return make_error_code(tls_errc::dane_records_unused);
+    case dane::problem::no_usable_record: return make_error_code(tls_errc::dane_no_usable_record);
+    case dane::problem::bad_name: return make_error_code(tls_errc::dane_bad_name);
+    }
+    return make_error_code(tls_errc::dane_bad_name);
 }
 
 /// The client context from tls_options, every option checked: TLS 1.2 (or
@@ -388,7 +420,12 @@ inline std::unique_ptr<tls_setup> prepare_tls(const tls_options& t, error_code& 
         ec = make_error_code(e);
         return std::unique_ptr<tls_setup>{};
     };
+    if (const error_code dane_ec = dane_settings_error(t.dane)) {
+        ec = dane_ec;
+        return nullptr;
+    }
     auto st = std::make_unique<tls_setup>();
+    st->dane = t.dane.mode;
     for (const auto& pin : t.pin_sha256) {
         spki_digest d{};
         if (!parse_pin(pin, d))
@@ -434,6 +471,13 @@ inline std::unique_ptr<tls_setup> prepare_tls(const tls_options& t, error_code& 
         return fail(tls_errc::bad_cipher_list);
     if (!t.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, t.ciphersuites.c_str()) != 1)
         return fail(tls_errc::bad_ciphersuites);
+    // DANE: the context's digests for the records (SHA2-256, SHA2-512); the
+    // records themselves go on each connection (start_tls).
+    if (st->dane == dane::mode::authenticate && SSL_CTX_dane_enable(ctx) <= 0) {
+        ERR_clear_error();
+        ec = boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::unspecified_system_error);
+        return nullptr;
+    }
     return st;
 }
 
@@ -483,7 +527,9 @@ inline int keep_new_session(SSL* ssl, SSL_SESSION* session)
 /// The cache a connection uses: the one named, else (no hook) the process's.
 inline std::shared_ptr<tls_session_cache> session_cache_for(const tls_options& t)
 {
-    if (!t.resume_sessions)
+    // Not under DANE: the cache's key does not hold the TLSA records, and a
+    // resumed session brings no certificate to match against them.
+    if (!t.resume_sessions || t.dane.mode != dane::mode::off)
         return nullptr;
     if (t.session_cache)
         return t.session_cache;
@@ -539,6 +585,11 @@ inline bool context_kept(const tls_options& t)
 inline void finish_tls_setup(tls_setup& st, const tls_options& t, bool verify, bool resume, error_code& ec)
 {
     SSL_CTX* ctx = st.ctx.native_handle();
+    // DANE decides instead of the verify policy: authenticate checks the
+    // records (no trust store: DANE-TA/EE replace PKIX), encrypt_only
+    // checks nothing (RFC 7672 2.2).
+    const bool pkix = verify && st.dane == dane::mode::off;
+    verify = pkix || st.dane == dane::mode::authenticate;
     st.verify = verify;
     if (resume) {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -549,7 +600,7 @@ inline void finish_tls_setup(tls_setup& st, const tls_options& t, bool verify, b
     }
     const bool check = verify || !st.pins.empty();
     SSL_CTX_set_verify(ctx, check ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, st.pins.empty() ? nullptr : verify_with_pins);
-    if (verify && st.default_paths && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+    if (pkix && st.default_paths && SSL_CTX_set_default_verify_paths(ctx) != 1) {
         ERR_clear_error();
         ec = boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::unspecified_system_error);
         return;
@@ -575,6 +626,57 @@ inline void set_tls_peer_name(SSL* handle, const connect_options& o, bool verify
     }
     if (addr_ec && SSL_set_tlsext_host_name(handle, o.host.c_str()) != 1) // SNI: names, never addresses
         ec = boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::unspecified_system_error);
+}
+
+/// Whether `host` is a host name DANE can check (not an address).
+inline bool is_host_name(const std::string& host)
+{
+    error_code addr_ec; // set when it is not an address
+    (void)boost::asio::ip::make_address(host, addr_ec);
+    return addr_ec && dane::valid_name(host);
+}
+
+/// DANE on one connection, instead of set_tls_peer_name. authenticate: the
+/// TLSA base domain (the first name, else the host) as the reference
+/// identifier and the SNI name (RFC 7672 8.1), the other names beside it
+/// (3.2.2), no name check for DANE-EE (3.1.1), the usable records (those
+/// OpenSSL cannot parse are unusable too, 2.2). encrypt_only: SNI only.
+inline void set_dane(SSL* handle, const connect_options& o, error_code& ec)
+{
+    const auto& d = o.tls.dane;
+    const std::string& base = d.names.empty() ? o.host : d.names.front();
+    const bool is_name = is_host_name(base);
+    auto failed = [&] {
+        ERR_clear_error();
+        ec = boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::unspecified_system_error);
+    };
+    if (d.mode == dane::mode::encrypt_only) {
+        if (is_name && SSL_set_tlsext_host_name(handle, base.c_str()) != 1)
+            failed();
+        return;
+    }
+    if (!is_name) { // the base domain is where the records were found: a name
+        ec = make_error_code(tls_errc::dane_bad_name);
+        return;
+    }
+    if (SSL_dane_enable(handle, base.c_str()) <= 0)
+        return failed();
+    (void)SSL_dane_set_flags(handle, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+    SSL_set_hostflags(handle, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    for (std::size_t i = 1; i < d.names.size(); ++i)
+        if (SSL_add1_host(handle, d.names[i].c_str()) != 1)
+            return failed();
+    int added = 0;
+    for (const auto& r : d.records) {
+        if (!dane::usable(r))
+            continue;
+        if (SSL_dane_tlsa_add(handle, r.usage, r.selector, r.matching_type, r.data.data(), r.data.size()) > 0)
+            ++added;
+        else
+            ERR_clear_error();
+    }
+    if (added == 0)
+        ec = make_error_code(tls_errc::dane_no_usable_record);
 }
 } // namespace detail
 
@@ -633,6 +735,7 @@ public:
             tls_.reset();
             handshaken_ = resumed_ = false;
         }
+        dane_match_.reset();
         prepared_.reset();
         if (detail::tls_options_set(o.tls) && !detail::context_kept(o.tls)) {
             error_code ec;
@@ -640,6 +743,8 @@ public:
             if (ec)
                 return complete_later(std::forward<Handler>(handler), ec);
         }
+        if (o.tls.dane.mode == dane::mode::authenticate && o.tls.dane.names.empty() && !detail::is_host_name(o.host))
+            return complete_later(std::forward<Handler>(handler), make_error_code(tls_errc::dane_bad_name));
         plain_->stream().async_connect(o, std::forward<Handler>(handler));
     }
 
@@ -653,6 +758,11 @@ public:
         requires requires(const Stream& s) { s.connect_failure_detail(); }
     {
         return next_layer().connect_failure_detail();
+    }
+    decltype(auto) connect_target() const
+        requires requires(const Stream& s) { s.connect_target(); }
+    {
+        return next_layer().connect_target();
     }
 
     /// The SHA-256 of the server certificate's public key (SPKI) as the pin
@@ -671,6 +781,13 @@ public:
     /// certificate came in it; the chain, the name and the pins were checked
     /// when the session was made, under the same settings.
     bool session_resumed() const noexcept { return encrypted() && resumed_; }
+
+    /// The TLSA record (tls_options::dane) that authenticated the server in
+    /// this connection's handshake, and at which depth of its chain (0: its
+    /// own certificate, DANE-EE); empty when DANE did not authenticate it
+    /// (no DANE, or dane::mode::encrypt_only). What "protected by DANE"
+    /// rests on.
+    const std::optional<dane::match>& dane_match() const noexcept { return dane_match_; }
 
     /// The first bytes (at most 64) the server sent during the last TLS
     /// handshake: when it failed on bytes that were not TLS, what they were.
@@ -847,7 +964,10 @@ private:
         tls_ = std::make_unique<tls_state>(std::move(check), std::move(*plain_));
         plain_.reset();
         SSL* handle = tls_->stream.native_handle();
-        detail::set_tls_peer_name(handle, o, verify, ec);
+        if (o.tls.dane.mode != dane::mode::off)
+            detail::set_dane(handle, o, ec);
+        else
+            detail::set_tls_peer_name(handle, o, verify, ec);
         if (ec || !tls_->check->cache)
             return;
         if (SSL_SESSION* session = tls_->check->cache->take(tls_->check->cache_key)) {
@@ -867,12 +987,32 @@ private:
         detail::tls_check& st = *tls_->check;
         if (!e && !st.setup->pins.empty() && !st.pin_seen && !st.pin_matches(SSL_get0_peer_certificate(tls_->stream.native_handle())))
             st.pin_failed = true;
+        SSL* handle = tls_->stream.native_handle();
+        const bool dane_auth = st.setup->dane == dane::mode::authenticate;
         if (st.pin_failed) {
             e = make_error_code(tls_errc::pin_mismatch);
         } else if (e && st.setup->verify) {
-            const long v = SSL_get_verify_result(tls_->stream.native_handle());
-            if (v != X509_V_OK)
+            const long v = SSL_get_verify_result(handle);
+            if (dane_auth && v == X509_V_ERR_DANE_NO_MATCH)
+                e = make_error_code(tls_errc::dane_mismatch);
+            else if (dane_auth && v == X509_V_ERR_HOSTNAME_MISMATCH)
+                e = make_error_code(tls_errc::dane_name_mismatch);
+            else if (v != X509_V_OK)
                 e = error_code(static_cast<int>(v), x509_category());
+        }
+        if (!e && dane_auth) { // which record authenticated the server (OpenSSL checked that one did)
+            const unsigned char* data = nullptr;
+            std::size_t len = 0;
+            std::uint8_t u = 0, sel = 0, mt = 0;
+            const int depth = SSL_get0_dane_tlsa(handle, &u, &sel, &mt, &data, &len);
+            if (depth < 0 || SSL_get_verify_result(handle) != X509_V_OK) {
+                e = make_error_code(tls_errc::dane_mismatch);
+            } else {
+                dane::match m;
+                m.record = {u, sel, mt, std::vector<std::uint8_t>(data, data + len)};
+                m.depth = depth;
+                dane_match_ = std::move(m);
+            }
         }
         resumed_ = !e && SSL_session_reused(tls_->stream.native_handle()) == 1;
         if (resumed_ && st.setup->verify) { // the first handshake's result, carried by the session: still a check
@@ -891,6 +1031,7 @@ private:
     std::optional<next> plain_; // the stream while in clear (in tls_ once TLS starts)
     std::unique_ptr<tls_state> tls_{};
     std::unique_ptr<detail::tls_setup> prepared_{}; // checked at connect, used at the handshake
+    std::optional<dane::match> dane_match_{}; // the TLSA record that authenticated the last handshake
     bool handshaken_ = false;
     bool resumed_ = false;
 };

@@ -56,6 +56,8 @@ public:
 
     /// The path the last connect tried, with its error (one entry).
     const std::vector<connect_attempt>& connect_attempts() const noexcept { return attempts_; }
+    /// What a connect error names: "the Unix socket PATH" (not o.host and o.port).
+    std::string connect_target() const { return "the Unix socket " + path_; }
 
     /// Handler: void(error_code, std::size_t).
     template <class Handler>

@@ -1,0 +1,241 @@
+// MX selection (protocol/mx.hpp) and DNS RDATA parsing (protocol/dns.hpp):
+// no Asio, no libunbound (ctest mx_selection_has_no_io_headers).
+#include <smtp/protocol/mx.hpp>
+#include <smtp/protocol/dns.hpp>
+
+#define BOOST_TEST_MODULE test_mx
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace dns = smtp::dns;
+namespace mx = smtp::mx;
+
+namespace {
+
+std::vector<std::string> names(const mx::plan& p)
+{
+    std::vector<std::string> out;
+    for (const auto& h : p.hosts)
+        out.push_back(h.name);
+    return out;
+}
+
+mx::plan must_select(std::span<const dns::mx_record> rs, unsigned seed, bool secure = true)
+{
+    std::mt19937 rng(seed);
+    mx::plan p;
+    const auto ec = mx::select("example.test", rs, secure, rng, p);
+    BOOST_TEST_REQUIRE(!ec, ec.message());
+    return p;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(by_preference_and_random_among_equals)
+{
+    const std::vector<dns::mx_record> rs{{20, "c.example.test"}, {10, "a.example.test"}, {30, "d.example.test"},
+                                         {10, "b.example.test"}};
+    std::set<std::vector<std::string>> orders;
+    for (unsigned seed = 0; seed < 64; ++seed) {
+        const auto p = must_select(rs, seed);
+        const auto n = names(p);
+        BOOST_TEST_REQUIRE(n.size() == 4u);
+        BOOST_TEST((n[0] == "a.example.test" || n[0] == "b.example.test"));
+        BOOST_TEST((n[1] == "a.example.test" || n[1] == "b.example.test"));
+        BOOST_TEST(n[0] != n[1]);
+        BOOST_TEST(n[2] == "c.example.test");
+        BOOST_TEST(n[3] == "d.example.test");
+        BOOST_TEST(p.hosts[0].preference == 10);
+        BOOST_TEST(!p.hosts[0].implicit);
+        orders.insert(n);
+    }
+    BOOST_TEST(orders.size() == 2u); // both orders of the equal pair occur
+}
+
+BOOST_AUTO_TEST_CASE(the_random_source_decides_and_is_injectable)
+{
+    // Two generators in the same state give the same order: the order is
+    // the generator's alone (a constant generator would do, but can make a
+    // uniform distribution's rejection loop endless).
+    const std::vector<dns::mx_record> rs{{10, "a.test"}, {10, "b.test"}, {10, "c.test"}, {10, "d.test"}};
+    for (unsigned seed = 0; seed < 8; ++seed) {
+        std::minstd_rand g1(seed), g2(seed);
+        mx::plan p1, p2;
+        BOOST_TEST(!mx::select("d.test", rs, false, g1, p1));
+        BOOST_TEST(!mx::select("d.test", rs, false, g2, p2));
+        BOOST_TEST(names(p1) == names(p2));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(no_mx_is_the_implicit_mx)
+{
+    std::mt19937 rng(1);
+    mx::plan p;
+    BOOST_TEST(!mx::select("Implicit.Test", std::span<const dns::mx_record>{}, true, rng, p));
+    BOOST_TEST_REQUIRE(p.hosts.size() == 1u);
+    BOOST_TEST(p.hosts[0].name == "Implicit.Test");
+    BOOST_TEST(p.hosts[0].implicit);
+    BOOST_TEST(p.secure);
+
+    // from a resolver's NODATA answer: the same, with its security
+    dns::answer<dns::mx_record> a;
+    a.error = dns::errc::no_data;
+    a.dnssec = dns::security::insecure;
+    mx::plan q;
+    BOOST_TEST(!mx::select("implicit.test", a, rng, q));
+    BOOST_TEST(q.hosts.at(0).implicit);
+    BOOST_TEST(!q.secure);
+}
+
+BOOST_AUTO_TEST_CASE(null_mx_is_a_permanent_refusal)
+{
+    std::mt19937 rng(1);
+    const std::vector<dns::mx_record> rs{{0, "."}};
+    mx::plan p;
+    p.domain = "unchanged";
+    const auto ec = mx::select("nullmx.test", rs, true, rng, p);
+    BOOST_TEST((ec == mx::errc::null_mx));
+    BOOST_TEST(ec.category().name() == std::string("smtp.mx"));
+    BOOST_TEST(p.domain == "unchanged");
+}
+
+BOOST_AUTO_TEST_CASE(root_and_addresses_among_others_are_left_out)
+{
+    const std::vector<dns::mx_record> rs{{0, "."}, {5, "192.0.2.1"}, {6, "[192.0.2.2]"}, {7, "2001:db8::1"},
+                                         {10, "mx.example.test"}, {10, "MX.example.test"}, {20, "1.2.3.example.test"}};
+    const auto p = must_select(rs, 3);
+    BOOST_TEST((names(p) == std::vector<std::string>{"mx.example.test", "1.2.3.example.test"}));
+    BOOST_TEST((p.ignored == std::vector<std::string>{".", "192.0.2.1", "[192.0.2.2]", "2001:db8::1"}));
+
+    std::mt19937 rng(1);
+    const std::vector<dns::mx_record> only_bad{{10, "192.0.2.1"}, {20, "."}};
+    mx::plan q;
+    BOOST_TEST((mx::select("x.test", only_bad, true, rng, q) == mx::errc::no_usable_exchange));
+    // a "." of another preference than 0 is not the null MX, and names no host
+    const std::vector<dns::mx_record> dot10{{10, "."}};
+    BOOST_TEST((mx::select("x.test", dot10, true, rng, q) == mx::errc::no_usable_exchange));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_exchange_kept_once_at_its_lowest_preference)
+{
+    const std::vector<dns::mx_record> rs{{30, "a.test"}, {20, "b.test"}, {10, "A.test"}};
+    const auto p = must_select(rs, 0);
+    BOOST_TEST((names(p) == std::vector<std::string>{"a.test", "b.test"}));
+    BOOST_TEST(p.hosts[0].preference == 10);
+}
+
+BOOST_AUTO_TEST_CASE(dns_errors_pass_through_selection)
+{
+    std::mt19937 rng(1);
+    for (auto e : {dns::errc::nxdomain, dns::errc::server_failure, dns::errc::bogus, dns::errc::timeout}) {
+        dns::answer<dns::mx_record> a;
+        a.error = e;
+        mx::plan p;
+        BOOST_TEST((mx::select("x.test", a, rng, p) == e));
+        BOOST_TEST(p.hosts.empty());
+    }
+    dns::answer<dns::mx_record> a;
+    a.records = {{10, "mx.x.test"}};
+    a.dnssec = dns::security::secure;
+    mx::plan p;
+    BOOST_TEST(!mx::select("x.test", a, rng, p));
+    BOOST_TEST(p.secure);
+    BOOST_TEST(names(p) == std::vector<std::string>{"mx.x.test"});
+}
+
+BOOST_AUTO_TEST_CASE(recipients_grouped_by_domain_case_insensitively)
+{
+    const std::vector<std::string> rcpts{"a@Example.TEST", "b@other.test", "C@example.test", "\"x@y\"@other.TEST"};
+    std::vector<mx::domain_group> groups;
+    std::size_t bad = 99;
+    BOOST_TEST(!mx::group_by_domain(std::span<const std::string>(rcpts), groups, bad));
+    BOOST_TEST_REQUIRE(groups.size() == 2u);
+    BOOST_TEST(groups[0].domain == "Example.TEST");
+    BOOST_TEST((groups[0].recipients == std::vector<std::size_t>{0, 2}));
+    BOOST_TEST(groups[1].domain == "other.test");
+    BOOST_TEST((groups[1].recipients == std::vector<std::size_t>{1, 3}));
+
+    const std::vector<std::string_view> broken{"a@x.test", "nodomain", "c@x.test"};
+    groups.clear();
+    BOOST_TEST((mx::group_by_domain(std::span<const std::string_view>(broken), groups, bad) == mx::errc::no_domain));
+    BOOST_TEST(bad == 1u);
+    BOOST_TEST(groups.empty());
+    const std::vector<std::string_view> empty_domain{"a@"};
+    BOOST_TEST((mx::group_by_domain(std::span<const std::string_view>(empty_domain), groups, bad) == mx::errc::no_domain));
+}
+
+BOOST_AUTO_TEST_CASE(rdata_mx_and_names)
+{
+    const std::vector<std::uint8_t> wire{0, 10, 2, 'm', 'x', 4, 't', 'e', 's', 't', 0};
+    dns::mx_record r;
+    BOOST_TEST(dns::parse_mx(wire, r));
+    BOOST_TEST(r.preference == 10);
+    BOOST_TEST(r.exchange == "mx.test");
+
+    const std::vector<std::uint8_t> null_mx{0, 0, 0};
+    BOOST_TEST(dns::parse_mx(null_mx, r));
+    BOOST_TEST(r.exchange == ".");
+    BOOST_TEST(r.preference == 0);
+
+    // escapes: a dot and a control byte inside a label
+    const std::vector<std::uint8_t> odd{0, 1, 3, 'a', '.', 1, 0};
+    BOOST_TEST(dns::parse_mx(odd, r));
+    BOOST_TEST(r.exchange == "a\\.\\001");
+
+    r = {7, "kept"};
+    const std::vector<std::uint8_t> compressed{0, 10, 0xC0, 12};
+    BOOST_TEST(!dns::parse_mx(compressed, r));
+    const std::vector<std::uint8_t> trailing{0, 10, 0, 1};
+    BOOST_TEST(!dns::parse_mx(trailing, r));
+    const std::vector<std::uint8_t> truncated{0, 10, 5, 'a'};
+    BOOST_TEST(!dns::parse_mx(truncated, r));
+    BOOST_TEST(r.exchange == "kept");
+}
+
+BOOST_AUTO_TEST_CASE(rdata_tlsa_txt_addresses)
+{
+    const std::vector<std::uint8_t> tlsa{3, 1, 1, 0xAB, 0xCD};
+    smtp::dane::tlsa_record t;
+    BOOST_TEST(dns::parse_tlsa(tlsa, t));
+    BOOST_TEST((t == smtp::dane::tlsa_record{3, 1, 1, {0xAB, 0xCD}}));
+    const std::vector<std::uint8_t> short_tlsa{3, 1, 1};
+    BOOST_TEST(!dns::parse_tlsa(short_tlsa, t));
+
+    const std::vector<std::uint8_t> txt{3, 'a', 'b', 'c', 0, 2, 'd', 'e'};
+    std::string s;
+    BOOST_TEST(dns::parse_txt(txt, s));
+    BOOST_TEST(s == "abcde");
+    const std::vector<std::uint8_t> bad_txt{5, 'a'};
+    BOOST_TEST(!dns::parse_txt(bad_txt, s));
+
+    std::array<std::uint8_t, 4> a4{};
+    const std::vector<std::uint8_t> four{127, 0, 0, 2};
+    BOOST_TEST(dns::parse_address(four, a4));
+    BOOST_TEST(a4[3] == 2);
+    std::array<std::uint8_t, 16> a6{};
+    BOOST_TEST(!dns::parse_address(four, a6));
+}
+
+BOOST_AUTO_TEST_CASE(query_names_checked)
+{
+    BOOST_TEST(dns::valid_query_name("mx.example.test"));
+    BOOST_TEST(dns::valid_query_name("mx.example.test."));
+    BOOST_TEST(dns::valid_query_name("_25._tcp.mx.test"));
+    BOOST_TEST(!dns::valid_query_name(""));
+    BOOST_TEST(!dns::valid_query_name("."));
+    BOOST_TEST(!dns::valid_query_name("a..b"));
+    BOOST_TEST(!dns::valid_query_name("a b.test"));
+    BOOST_TEST(!dns::valid_query_name("a\nb.test"));
+    BOOST_TEST(!dns::valid_query_name(std::string(64, 'a') + ".test"));
+    BOOST_TEST(dns::valid_query_name(std::string(63, 'a') + ".test"));
+    std::string long_name;
+    for (int i = 0; i < 64; ++i)
+        long_name += "abc.";
+    BOOST_TEST(!dns::valid_query_name(long_name + "x"));
+    BOOST_TEST((make_error_code(dns::errc::bogus).category().name() == std::string("smtp.dns")));
+}
