@@ -3,8 +3,8 @@
 
     /usr/bin/python3 benchmarks/run_e2e.py --build build/e2e --out build/bench
         [--rounds 5] [--messages 2000] [--recipients 1,10,50] [--cpu 0]
-        [--compile-runs 5] [--parts throughput,tls,pool,compile,rtt] [--quick]
-        [--update-docs]
+        [--compile-runs 3] [--parts throughput,tls,pool,compile,rtt] [--quick]
+        [--full] [--update-docs]
 
 `./run bench e2e` builds build/e2e (smtp_e2e_bench, smtp_e2e_peers,
 smtp_tls_sink, smtp_latency_proxy) and runs this. It writes OUT/e2e.json,
@@ -18,7 +18,9 @@ the explicit step that updates the documentation's figures from a run
 1. Throughput (part "throughput"). Postfix's smtp-sink on a free loopback
    port, started here; it and every client pinned to the same CPU
    (taskset -c CPU). For each number of recipients R, MESSAGES messages of
-   1 KiB over one connection, after one untimed warm-up message, by:
+   1 KiB over one connection, after one untimed warm-up message (the
+   clients that take R+3 round trips a message fewer at R > 1, the slowest
+   peers at most 500: e2e_cpu.messages_for), by:
      lib-pipelined  smtp: session.send_all() over all of them (PIPELINING:
                     the end of one message's data travels with the next
                     one's MAIL, RCPTs and DATA: one round trip a message)
@@ -72,8 +74,9 @@ the explicit step that updates the documentation's figures from a run
    -DSMTP_SEPARATE_COMPILATION), each compiled COMPILE_RUNS times with
    $CXX_E2E (g++) -std=c++20 -O2, interleaved: median wall and CPU time
    (wait4's rusage of the compiler driver, cc1plus included) and peak memory
-   (its ru_maxrss); <smtp/src.hpp> once. The same again with
-   $COMPILE_SECOND_CXX (clang++), reported without targets.
+   (its ru_maxrss); <smtp/src.hpp> once. With --full (5 runs) or with
+   $COMPILE_SECOND_CXX set, the same again with that compiler (clang++
+   under --full), reported without targets: it doubled the part's time.
 5. Across a round-trip time (part "rtt", benchmarks/e2e_rtt.py): every client
    above through a latency-injecting proxy (benchmarks/latency_proxy.cpp) at
    10 ms RTT, R = 1 and 10; messages per second at 0, 1, 5, 10 and 50 ms
@@ -405,8 +408,8 @@ def part_throughput(a, pin, work):
                     if not sink.alive():
                         raise BenchError("smtp-sink died: %s" % sink.stderr())
                     s0 = sink.cpu_seconds()
-                    r = run_json(client_argv(c, a.build, sink.port, R, a.messages, msg), pin,
-                                 "%s R=%d" % (c, R))
+                    n = e2e_cpu.messages_for(c, R, a.messages)
+                    r = run_json(client_argv(c, a.build, sink.port, R, n, msg), pin, "%s R=%d" % (c, R))
                     r["sink_cpu_seconds"] = sink.cpu_seconds() - s0
                     r["round"] = rnd
                     runs[c][R].append(r)
@@ -440,6 +443,7 @@ def part_throughput(a, pin, work):
                 "sink_cpu_us_per_message": med([x["sink_cpu_seconds"] * 1e6 / (n + 1) for x in rs]),
                 "wall_us_per_message": med([x["seconds"] * 1e6 / n for x in rs]),
                 "client_maxrss_kib": med([x["maxrss_kib"] for x in rs]),
+                "messages": n,
             }
     res["poco_without_nodelay_r1"] = {"messages": poco_nagle["messages"],
                                       "messages_per_second": poco_nagle["messages_per_second"]}
@@ -794,8 +798,8 @@ def part_compile(a):
         "compile_user_header_only_peak_mib": ratio_entry("compile_user_header_only_peak_mib",
                                                          peak["user_header_only"], med(peak["user_header_only"])),
     }
-    # A second compiler column (clang++ by default; COMPILE_SECOND_CXX='' for none): reported, no targets.
-    second = os.environ.get("COMPILE_SECOND_CXX", "clang++" if cxx != "clang++" else "g++")
+    # A second compiler column (clang++ with --full, or COMPILE_SECOND_CXX): reported, no targets.
+    second = os.environ.get("COMPILE_SECOND_CXX", ("clang++" if cxx != "clang++" else "g++") if a.full else "")
     if second and shutil.which(second):
         r2, w2, c2, p2 = compile_column(a, second)
         res["second"] = r2
@@ -830,7 +834,10 @@ def print_report(doc):
     tp = doc.get("throughput")
     if tp:
         p("\nThroughput: %d messages of 1 KiB over one connection to smtp-sink, client and sink on CPU %s; "
-          "medians of %d rounds." % (tp["messages"], doc["cpu"], tp["rounds"]))
+          "medians of %d rounds (fewer messages, the same per-message figures: lockstep clients at R > 1, "
+          "%s; aiosmtplib and Nodemailer at most %d)." % (tp["messages"], doc["cpu"], tp["rounds"],
+                                                          "as many round trips as at R = 1, at least %d"
+                                                          % e2e_cpu.LOCKSTEP_MIN, e2e_cpu.MESSAGES_CAP["aiosmtplib"]))
         p("RTT (one-line TCP ping-pong, same pinning): %.1f us (rounds %s)" % (
             tp["rtt"]["seconds"] * 1e6, ", ".join("%.1f" % (x * 1e6) for x in tp["rtt"]["rounds"])))
         p("  (per message, us: wall time; the client's CPU time in its timed part; smtp-sink's CPU time)")
@@ -1041,12 +1048,14 @@ def main():
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--recipients", default="1,10,50")
     ap.add_argument("--cpu", default="0", help="CPU for every server and client (taskset -c); 'none': unpinned")
-    ap.add_argument("--compile-runs", type=int, default=5)
+    ap.add_argument("--compile-runs", type=int, default=3)
     ap.add_argument("--parts", default="throughput,tls,pool,compile,rtt")
     ap.add_argument("--update-docs", action="store_true",
                     help="measure nothing: copy OUT's plots (%s) into docs/" % ", ".join(PLOTS))
     ap.add_argument("--profile", action="store_true", help="also count system calls per message (strace)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 1 round, few messages")
+    ap.add_argument("--full", action="store_true",
+                    help="the compile part as before: 5 runs, and a second compiler's column (clang++)")
     a = ap.parse_args()
     if a.update_docs:
         return update_docs(os.path.abspath(a.out))
@@ -1058,6 +1067,8 @@ def main():
     a.mem_runs = 3
     a.pool_messages = 20000
     a.pool_rounds = min(a.rounds, 3)
+    if a.full:
+        a.compile_runs = max(a.compile_runs, 5)
     if a.quick:
         a.rounds, a.messages, a.rtt_count, a.poco_nagle_messages = 1, 200, 2000, 3
         a.tls_messages, a.mem_runs, a.pool_messages, a.pool_rounds = 1, 1, 2000, 1

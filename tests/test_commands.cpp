@@ -569,6 +569,11 @@ BOOST_AUTO_TEST_CASE(mailbox_fast_path_agrees_with_the_full_checks)
     BOOST_TEST(!mailbox_is_plain(local65 + "@example.com"));
     BOOST_TEST(!mailbox_is_plain("a@" + label64 + ".com"));
     BOOST_TEST(mailbox_is_plain(local65.substr(1) + "@" + label64.substr(1) + ".com"));
+    // The last label too, and a second '@' wherever it is.
+    BOOST_TEST(!mailbox_is_plain("a@example." + label64));
+    BOOST_TEST(mailbox_is_plain("a@example." + label64.substr(1)));
+    BOOST_TEST(!mailbox_is_plain("a@b.c@d.e"));
+    BOOST_TEST(!mailbox_is_plain("a.b@@c.d"));
 }
 
 BOOST_AUTO_TEST_CASE(esmtp_parameters)

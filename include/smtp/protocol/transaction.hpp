@@ -193,6 +193,7 @@ public:
     /// (write_size octets, or one BDAT chunk): next() may say write again.
     void write(std::string& out)
     {
+        using namespace std::string_view_literals; // appended with their length, not a strlen
         wrote_data_ = false;
         switch (stage_) {
         case stage::send_group: write_group(out); break;
@@ -201,18 +202,18 @@ public:
             stage_ = stage::wait;
             break;
         case stage::send_data_cmd:
-            out.append("DATA\r\n");
+            out.append("DATA\r\n"sv);
             expect(kind::data);
             stage_ = stage::wait;
             break;
         case stage::send_data: write_data(out); break;
         case stage::send_rset:
-            out.append("RSET\r\n");
+            out.append("RSET\r\n"sv);
             expect(kind::rset);
             stage_ = stage::wait;
             break;
         case stage::send_abort:
-            out.append(".\r\n");
+            out.append(".\r\n"sv);
             expect(kind::abort_dot);
             data_go_ = false;
             stage_ = stage::wait;
@@ -354,11 +355,12 @@ private:
     template <class Caps, class... Extra>
     void plan(std::string_view from, std::span<const recipient> to, const Caps& caps, const session_facts& f)
     {
+        using namespace std::string_view_literals; // appended with their length, not a strlen
         const send_options& o = options_;
         stage_ = stage::done;
         r_.recipients.reserve(to.size());
-        for (const auto& t : to)
-            r_.recipients.push_back({t.address});
+        for (const auto& t : to) // copied in place (a temporary's string moved costs as much again)
+            r_.recipients.emplace_back().address = t.address;
         if (to.empty())
             return refuse_locally(errc::empty_argument, "RCPT TO address");
 
@@ -431,7 +433,7 @@ private:
         // its parameters.
         if (const errc e = detail::check_mailbox(from, utf8, true, false); e != errc{})
             return refuse_locally(e, "MAIL FROM address");
-        lines_.append("MAIL FROM:<").append(from).push_back('>');
+        lines_.append("MAIL FROM:<"sv).append(from).push_back('>');
         m.start_line();
         detail::for_each_extension<Caps, Extra...>([&]<class E>() {
             if constexpr (requires(const typename E::value_type& v) { E::mail(m, v); }) {
@@ -456,7 +458,7 @@ private:
         for (const auto& t : to) {
             if (const errc e = detail::check_mailbox(t.address, utf8, false, true); e != errc{})
                 return refuse_locally(e, "RCPT TO address");
-            lines_.append("RCPT TO:<").append(t.address).push_back('>');
+            lines_.append("RCPT TO:<"sv).append(t.address).push_back('>');
             rc.next(t);
             rc.start_line();
             detail::for_each_extension<Caps, Extra...>([&]<class E>() {
@@ -495,11 +497,12 @@ private:
     /// parameters may add (RFC 5321 4.5.3.1.1).
     bool end_line(const parameter_writer& w, std::size_t max)
     {
+        using namespace std::string_view_literals; // appended with their length, not a strlen
         if (w.error() != errc{}) {
             refuse_locally(w.error(), w.field());
             return false;
         }
-        lines_.append("\r\n");
+        lines_.append("\r\n"sv);
         const std::size_t start = ends_.empty() ? 0 : ends_.back();
         if (lines_.size() - start > max + w.allowance()) {
             refuse_locally(errc::command_line_too_long, "command line");
@@ -578,6 +581,7 @@ private:
 
     void write_group(std::string& out)
     {
+        using namespace std::string_view_literals;
         out.append(lines_, 0, ends_[0]);
         expect(kind::mail);
         if (!pipelining_) {
@@ -591,7 +595,7 @@ private:
         if (bdat_) {
             write_data(out); // the first chunk travels with the commands
         } else {
-            out.append("DATA\r\n");
+            out.append("DATA\r\n"sv);
             expect(kind::data);
             stage_ = stage::wait;
         }

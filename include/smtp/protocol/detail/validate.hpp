@@ -162,25 +162,28 @@ inline constexpr auto mailbox_octet_table = [] {
 /// error) takes the full checks, which say precisely what is wrong.
 constexpr bool mailbox_is_plain(std::string_view a) noexcept
 {
-    const std::size_t at = a.rfind('@');
-    if (at == std::string_view::npos || at == 0 || at > 64 || at + 1 == a.size() || a.size() + 2 > 256)
+    if (a.size() + 2 > 256)
         return false;
+    // One pass. '@' is in neither class of the table, so the first '@' ends
+    // the local part, and a second one fails the domain's octets.
     unsigned ok = 1;
-    for (std::size_t i = 0; i < at; ++i)
-        ok &= mailbox_octet_table[static_cast<unsigned char>(a[i])];
-    std::size_t label = 0;
+    std::size_t at = 0;
+    while (at < a.size() && a[at] != '@')
+        ok &= mailbox_octet_table[static_cast<unsigned char>(a[at++])];
+    if (at == a.size() || at == 0 || at > 64 || at + 1 == a.size())
+        return false;
+    // Each label 1 to 63 octets: checked where it ends (a dot, the end).
+    std::size_t label = at + 1; // where the current label starts
     for (std::size_t i = at + 1; i < a.size(); ++i) {
         const auto c = static_cast<unsigned char>(a[i]);
         if (c == '.') {
-            ok &= label != 0;
-            label = 0;
+            ok &= i - label - 1 < 63; // (an empty label wraps around: refused)
+            label = i + 1;
         } else {
             ok &= (mailbox_octet_table[c] >> 1) & 1u;
-            ++label;
         }
-        ok &= label <= 63;
     }
-    return ok && label != 0;
+    return ok && a.size() - label - 1 < 63;
 }
 
 /// check_mailbox without its fast path: every check, in order.
