@@ -406,15 +406,13 @@ private:
     {
         st->shut = true;
         st->timer.cancel();
-        std::vector<job> waiting;
+        // abort() posts each handler to its executor: nothing runs in here.
         for (auto& j : st->queue)
-            waiting.push_back(std::move(j));
+            abort(std::move(j));
         st->queue.clear();
         for (auto& d : st->delayed)
-            waiting.push_back(std::move(d.second));
+            abort(std::move(d.second));
         st->delayed.clear();
-        for (auto& j : waiting)
-            abort(std::move(j)); // each handler is posted to its executor
         for (auto& s : st->slots) {
             s.c->transport.cancel();
             s.c->transport.close();
