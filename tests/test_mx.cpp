@@ -1,6 +1,8 @@
-// MX selection (protocol/mx.hpp) and DNS RDATA parsing (protocol/dns.hpp):
-// no Asio, no libunbound (ctest mx_selection_has_no_io_headers).
+// MX selection (protocol/mx.hpp), DNS RDATA parsing (protocol/dns.hpp) and
+// the delivery rules over them (protocol/delivery.hpp): no Asio, no
+// libunbound (ctest mx_selection_has_no_io_headers).
 #include <smtp/protocol/mx.hpp>
+#include <smtp/protocol/delivery.hpp>
 #include <smtp/protocol/dns.hpp>
 
 #define BOOST_TEST_MODULE test_mx
@@ -238,4 +240,166 @@ BOOST_AUTO_TEST_CASE(query_names_checked)
         long_name += "abc.";
     BOOST_TEST(!dns::valid_query_name(long_name + "x"));
     BOOST_TEST((make_error_code(dns::errc::bogus).category().name() == std::string("smtp.dns")));
+}
+
+// --- The delivery rules (protocol/delivery.hpp) ------------------------------
+namespace {
+
+namespace delivery = smtp::delivery;
+namespace dane = smtp::dane;
+namespace sts = smtp::mta_sts;
+
+dane::tlsa_record ee_record() { return {3, 1, 1, std::vector<std::uint8_t>(32, 0xab)}; }
+
+sts::policy policy_of(sts::mode m)
+{
+    sts::policy p;
+    p.mode = m;
+    p.max_age = 86400;
+    p.mx = {"mx1.example.test"};
+    return p;
+}
+
+smtp::reply rep(std::string raw)
+{
+    const unsigned code = static_cast<unsigned>(std::stoi(raw.substr(0, 3)));
+    raw += "\r\n";
+    return smtp::reply(smtp::reply_view(smtp::reply_code(code), raw, 1));
+}
+
+smtp::transaction_result txn(smtp::transaction_outcome o, std::string mail, std::vector<std::string> rcpts,
+                             std::string data = {}, std::string final_reply = {})
+{
+    smtp::transaction_result r;
+    r.outcome = o;
+    if (!mail.empty())
+        r.mail_reply = rep(mail);
+    for (auto& x : rcpts) {
+        smtp::recipient_result rr;
+        rr.address = "r@example.test";
+        if (!x.empty())
+            rr.rcpt_reply = rep(x);
+        r.recipients.push_back(std::move(rr));
+    }
+    if (!data.empty())
+        r.data_reply = rep(data);
+    if (!final_reply.empty())
+        r.final_reply = rep(final_reply);
+    return r;
+}
+
+std::vector<delivery::outcome> outcomes(const smtp::transaction_result& r)
+{
+    std::vector<delivery::outcome> out;
+    for (const auto& v : delivery::settle(r))
+        out.push_back(v.what);
+    return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(dane_decides_before_mta_sts)
+{
+    const auto enforce = policy_of(sts::mode::enforce);
+    // A secure TLSA RRset with a usable record: DANE, whatever the policy
+    // says of the host (RFC 8461 2), even a host it does not list.
+    const auto d = dane::decide(dane::lookup::secure, {ee_record()}, {"mx9.example.test"});
+    auto r = delivery::rules_for(d, {}, sts::decide(&enforce, "mx9.example.test"), delivery::baseline::opportunistic_tls);
+    BOOST_TEST(r.use_host);
+    BOOST_TEST((r.tls == delivery::tls_requirement::required));
+    BOOST_TEST((r.check == delivery::certificate_check::dane));
+    BOOST_TEST((r.dane.mode == dane::mode::authenticate));
+    BOOST_TEST((r.sts_mode == sts::mode::none));
+    BOOST_TEST((delivery::achieved(r, true, true) == delivery::protection::dane_authenticated));
+    BOOST_TEST((delivery::achieved(r, false, false) == delivery::protection::none));
+    // A secure RRset of unusable records: TLS required, nothing checked.
+    const auto u = dane::decide(dane::lookup::secure, {{0, 0, 1, std::vector<std::uint8_t>(32, 1)}}, {"mx1.example.test"});
+    r = delivery::rules_for(u, {}, sts::decide(&enforce, "mx1.example.test"), delivery::baseline::opportunistic_tls);
+    BOOST_TEST((r.tls == delivery::tls_requirement::required));
+    BOOST_TEST((r.check == delivery::certificate_check::none));
+    BOOST_TEST((r.dane.mode == dane::mode::encrypt_only));
+    BOOST_TEST((delivery::achieved(r, true, false) == delivery::protection::dane_encrypted));
+    // A failed TLSA lookup: the host is not used, with the lookup's error.
+    const auto f = dane::decide(dane::lookup::failed, {}, {});
+    r = delivery::rules_for(f, smtp::dns::errc::bogus, sts::decide(nullptr, "mx1.example.test"),
+                            delivery::baseline::opportunistic_tls);
+    BOOST_TEST(!r.use_host);
+    BOOST_TEST((r.skip == smtp::dns::errc::bogus));
+}
+
+BOOST_AUTO_TEST_CASE(mta_sts_and_the_baseline_without_dane)
+{
+    const auto off = dane::decide(dane::lookup::absent, {}, {});
+    const auto enforce = policy_of(sts::mode::enforce);
+    const auto testing = policy_of(sts::mode::testing);
+    // enforce, a listed host: TLS required, PKIX for the name.
+    auto r = delivery::rules_for(off, {}, sts::decide(&enforce, "MX1.example.test."), delivery::baseline::opportunistic_tls);
+    BOOST_TEST(r.use_host);
+    BOOST_TEST((r.tls == delivery::tls_requirement::required));
+    BOOST_TEST((r.check == delivery::certificate_check::pkix));
+    BOOST_TEST(!r.report_only);
+    BOOST_TEST((delivery::achieved(r, true, true) == delivery::protection::mta_sts_enforced));
+    // enforce, a host it does not list: skipped, no connection.
+    r = delivery::rules_for(off, {}, sts::decide(&enforce, "rogue.example.test"), delivery::baseline::opportunistic_tls);
+    BOOST_TEST(!r.use_host);
+    BOOST_TEST((r.skip == sts::errc::mx_not_in_policy));
+    // testing: opportunistic, PKIX checked and reported; an unlisted host is
+    // tried, with the failure to report.
+    r = delivery::rules_for(off, {}, sts::decide(&testing, "rogue.example.test"), delivery::baseline::require_tls);
+    BOOST_TEST(r.use_host);
+    BOOST_TEST((r.tls == delivery::tls_requirement::opportunistic));
+    BOOST_TEST(r.report_only);
+    BOOST_TEST((r.sts_report == sts::errc::mx_not_in_policy));
+    BOOST_TEST((delivery::achieved(r, true, true) == delivery::protection::mta_sts_testing));
+    BOOST_TEST((delivery::achieved(r, true, false) == delivery::protection::tls_unverified));
+    BOOST_TEST((delivery::achieved(r, false, false) == delivery::protection::none));
+    // Neither (an insecure TLSA answer counts as none): the baseline.
+    const auto insecure = dane::decide(dane::lookup::insecure, {ee_record()}, {});
+    r = delivery::rules_for(insecure, {}, sts::decide(nullptr, "mx1.example.test"), delivery::baseline::opportunistic_tls);
+    BOOST_TEST((r.tls == delivery::tls_requirement::opportunistic));
+    BOOST_TEST((r.check == delivery::certificate_check::none));
+    BOOST_TEST((r.dane.mode == dane::mode::off));
+    BOOST_TEST((delivery::achieved(r, true, true) == delivery::protection::tls_unverified));
+    r = delivery::rules_for(insecure, {}, sts::decide(nullptr, "mx1.example.test"), delivery::baseline::require_tls);
+    BOOST_TEST((r.tls == delivery::tls_requirement::required));
+    BOOST_TEST(delivery::to_string(delivery::protection::dane_authenticated) == "dane_authenticated");
+}
+
+BOOST_AUTO_TEST_CASE(a_domain_without_hosts)
+{
+    BOOST_TEST((delivery::no_host(mx::errc::null_mx) == delivery::outcome::refused));
+    BOOST_TEST((delivery::no_host(mx::errc::no_usable_exchange) == delivery::outcome::refused));
+    BOOST_TEST((delivery::no_host(dns::errc::nxdomain) == delivery::outcome::refused));
+    BOOST_TEST((delivery::no_host(dns::errc::bogus) == delivery::outcome::deferred));
+    BOOST_TEST((delivery::no_host(dns::errc::server_failure) == delivery::outcome::deferred));
+    BOOST_TEST((delivery::no_host(dns::errc::timeout) == delivery::outcome::deferred));
+}
+
+BOOST_AUTO_TEST_CASE(what_moves_on_and_what_is_final)
+{
+    using o = delivery::outcome;
+    using t = smtp::transaction_outcome;
+    // Queued: accepted recipients delivered, a 5yz RCPT refused, a 4yz RCPT
+    // on to the next host.
+    auto r = txn(t::queued, "250 ok", {"250 ok", "550 5.1.1 no", "450 4.2.1 later"}, "354 go", "250 queued");
+    BOOST_TEST((outcomes(r) == std::vector<o>{o::delivered, o::refused, o::pending}));
+    BOOST_TEST(delivery::settle(r)[0].server_reply.code().value() == 250u);
+    BOOST_TEST(delivery::settle(r)[1].server_reply.status()->to_string() == "5.1.1");
+    // MAIL: 4yz or no reply moves on, 5yz is final for everyone.
+    BOOST_TEST((outcomes(txn(t::refused, "451 busy", {"", ""})) == std::vector<o>{o::pending, o::pending}));
+    BOOST_TEST((outcomes(txn(t::not_sent, "", {""})) == std::vector<o>{o::pending}));
+    BOOST_TEST((outcomes(txn(t::refused, "550 no", {"", ""})) == std::vector<o>{o::refused, o::refused}));
+    // The data: a 5yz to DATA or to the final dot is final, a 4yz moves on,
+    // and a 5yz RCPT stays refused beside them.
+    BOOST_TEST((outcomes(txn(t::refused, "250 ok", {"250 ok", "550 no"}, "554 no data")) ==
+                std::vector<o>{o::refused, o::refused}));
+    BOOST_TEST((outcomes(txn(t::refused, "250 ok", {"250 ok"}, "354 go", "552 too big")) == std::vector<o>{o::refused}));
+    BOOST_TEST((outcomes(txn(t::refused, "250 ok", {"250 ok"}, "354 go", "451 later")) == std::vector<o>{o::pending}));
+    // The connection lost during the data, before the final dot: not sent, on.
+    BOOST_TEST((outcomes(txn(t::not_sent, "250 ok", {"250 ok", "450 later"}, "354 go")) ==
+                std::vector<o>{o::pending, o::pending}));
+    // Lost after the final dot: unknown for the accepted recipients, never
+    // tried again; the one refused with 4yz was never accepted and may go on.
+    BOOST_TEST((outcomes(txn(t::unknown, "250 ok", {"250 ok", "450 later", "550 no"}, "354 go")) ==
+                std::vector<o>{o::unknown, o::pending, o::refused}));
 }

@@ -13,6 +13,8 @@
 #                                 encrypted with the passphrase "client-pass"
 #   otherclient.pem otherclient.key  client certificate signed by otherca
 #   mtasts.pem mtasts.key         CA-signed; SAN DNS:mta-sts.example.test (an MTA-STS policy host)
+#   mxhosts.pem mxhosts.key       CA-signed; SAN the MX hosts and MTA-STS policy hosts of the
+#                                 delivery test bed (mx1.sts.test, mta-sts.sts.test, ...)
 #   serverchain.pem serverchain.key  server.pem with ca.pem after it (the chain a
 #                                 DANE-TA(2) record's trust anchor must be in), server.key
 #
@@ -30,7 +32,7 @@ dir=$1
 files=(ca.pem ca.key server.pem server.key wronghost.pem wronghost.key expired.pem expired.key
        selfsigned.pem selfsigned.key otherca.pem otherca.key unknownroot.pem unknownroot.key
        client.pem client.key client_enc.pem client_enc.key otherclient.pem otherclient.key
-       mtasts.pem mtasts.key serverchain.pem serverchain.key)
+       mtasts.pem mtasts.key mxhosts.pem mxhosts.key serverchain.pem serverchain.key)
 
 mkdir -p "$dir"
 umask 077
@@ -87,6 +89,14 @@ subjectAltName = DNS:mta-sts.example.test
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
 
+[mxhosts]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:mx1.sts.test, DNS:mta-sts.sts.test, DNS:mta-sts.stsbad.test, DNS:mta-sts.ststest.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+
 [client]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -121,6 +131,7 @@ root otherca "smtp other test root CA"
 leaf server ca localhost localhost
 leaf wronghost ca wrong.example wronghost
 leaf mtasts ca mta-sts.example.test mtasts
+leaf mxhosts ca mx1.sts.test mxhosts
 leaf unknownroot otherca localhost localhost
 leaf client ca "smtp test client" client
 leaf client_enc ca "smtp test client enc" client

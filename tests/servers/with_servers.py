@@ -11,7 +11,11 @@
 
   --server NAME:ARGS  start tests/servers/smtp_server.py ARGS (aiosmtpd, run with
                       /usr/bin/python3) on a free port. ARGS is split like a shell
-                      line. "{certs}" in ARGS becomes the certificate directory.
+                      line. "{certs}" in ARGS becomes the certificate directory;
+                      "{mxport}" one port, the same for the whole run (in
+                      SMTP_TEST_MXPORT): servers given "--host 127.0.0.N --port
+                      {mxport}" are MX hosts on distinct loopback addresses and
+                      one port, as a delivery to port 25 sees them.
                       With --tls starttls|implicit and no --cert, the server uses
                       server.pem/server.key; "--cert NAME" (a bare name such as
                       wronghost) means {certs}/NAME.pem with {certs}/NAME.key;
@@ -699,7 +703,9 @@ def main(argv):
         if made.returncode != 0:
             log("make_certs.sh %s failed:\n%s" % (certs, made.stdout.decode("utf-8", "replace")))
             return 2
-        servers = [Server(kind, name, sargs, tmp, certs, args.keep)
+        mxport = free_port()
+        servers = [Server(kind, name, [a.replace("{mxport}", str(mxport)) for a in sargs], tmp, certs,
+                          args.keep)
                    for kind, name, sargs in specs]
         try:
             if any(s.kind == "postfix" for s in servers):
@@ -711,6 +717,7 @@ def main(argv):
         env = dict(os.environ)
         env["SMTP_TEST_HOST"] = HOST
         env["SMTP_TEST_CERTS"] = certs
+        env["SMTP_TEST_MXPORT"] = str(mxport)
         for s in servers:
             env["SMTP_TEST_%s_PORT" % s.env_name] = str(s.port)
             if s.record:
