@@ -10,6 +10,28 @@
 //             [--unix PATH | --proxy socks5://[USER@]HOST[:PORT] | --proxy http://[USER@]HOST[:PORT]]
 //             [--dkim-key PEM --dkim-domain DOMAIN --dkim-selector SELECTOR [--dkim-headers LIST]]
 //             [--debug] < message
+//   smtp-send --mx [--from ADDR] [--to ADDR]... [--cafile PEM] [--timeout SECONDS]
+//             [--mx-require-tls] [--dns-stub ZONE=ADDR@PORT]... [--trust-anchor FILE]
+//             [--mx-port N] [--mta-sts-address ADDR] [--mta-sts-port N] [--mta-sts-cafile PEM] < message
+//
+//   --mx        deliver straight to each recipient domain's MX hosts
+//               (smtp::deliver, smtp/deliver.hpp): no --host. Each host is
+//               protected by DANE (secure TLSA records) or MTA-STS (the
+//               domain's policy) when the domain publishes them; otherwise
+//               STARTTLS is used when offered, unverified (--mx-require-tls:
+//               required). One line per recipient on stdout: the outcome,
+//               the MX host and address that took it, what protected it
+//               (dane_authenticated with the TLSA record, mta_sts_enforced,
+//               ..., none), the reply; for one not delivered, each host
+//               tried and why it failed. Built only with smtp::dns.
+//               For test beds (not needed on the Internet): --dns-stub asks
+//               ZONE of the DNS server at ADDR@PORT (repeatable; no other
+//               upstream), --trust-anchor the DNSSEC anchor (DS or DNSKEY
+//               records) instead of the root's, --mx-port connects to the MX
+//               hosts on N instead of 25, --mta-sts-address/--mta-sts-port
+//               fetch MTA-STS policies from there (the name checked stays
+//               mta-sts.DOMAIN), --mta-sts-cafile trusts that CA for them
+//               (--cafile: for the MX hosts under MTA-STS)
 //
 //   --tls       starttls (default, port 587): STARTTLS is required, nothing
 //               goes out in clear; implicit (port 465): TLS from the first
@@ -88,8 +110,14 @@
 // usage error, a failure before the server took the message, every
 // recipient refused (under LMTP, possibly after the data), or the connection
 // lost before the final reply (then it may have been delivered), with one
-// line on stderr saying why, starting "smtp-send: ".
+// line on stderr saying why, starting "smtp-send: ". With --mx: 0 every
+// recipient delivered; 1 some delivered, some not (refused, deferred, or
+// unknown: the connection lost after the data); 2 none delivered, or a
+// usage error.
 #include <smtp/client.hpp>
+#ifdef SMTP_SEND_MX
+#include <smtp/deliver.hpp>
+#endif
 #include <smtp/dkim.hpp>
 #include <smtp/transport/any_stream.hpp>
 
@@ -418,6 +446,12 @@ struct config {
     std::uint16_t proxy_port = 0;
     std::string dkim_key, dkim_domain, dkim_selector; ///< --dkim-*: all three or none
     std::vector<std::string> dkim_headers;             ///< --dkim-headers; empty: the default list
+    bool mx = false;                                   ///< --mx: direct delivery
+    bool mx_require_tls = false;                       ///< --mx-require-tls
+    std::vector<std::pair<std::string, std::string>> dns_stubs; ///< --dns-stub ZONE=ADDR@PORT
+    std::string trust_anchor;                          ///< --trust-anchor
+    std::optional<std::uint16_t> mx_port, mta_sts_port; ///< --mx-port, --mta-sts-port
+    std::string mta_sts_address, mta_sts_cafile;       ///< --mta-sts-address, --mta-sts-cafile
 };
 
 constexpr std::string_view usage =
@@ -430,6 +464,8 @@ constexpr std::string_view usage =
     "                 [--unix PATH | --proxy socks5://[USER@]HOST[:PORT] | --proxy http://...]\n"
     "                 [--dkim-key PEM --dkim-domain DOMAIN --dkim-selector SELECTOR [--dkim-headers LIST]]\n"
     "                 [--debug] < message\n"
+    "       smtp-send --mx [--from ADDR] [--to ADDR]... [--cafile PEM] [--timeout SECONDS]\n"
+    "                 [--mx-require-tls] [test-bed options] < message\n"
     "\n"
     "Sends the RFC 5322 message on stdin (without its Bcc field), checked before\n"
     "connecting (lines of at most 998 octets). Options take their value as the\n"
@@ -472,8 +508,21 @@ constexpr std::string_view usage =
     "  --dkim-headers LIST the headers to sign, comma separated (default: the usual ones)\n"
     "  --debug             the transcript on stderr (AUTH secrets masked)\n"
     "\n"
+    "  --mx                deliver to each recipient domain's MX hosts (no --host), with DANE\n"
+    "                      or MTA-STS when the domain publishes them, else STARTTLS when\n"
+    "                      offered; one line per recipient: outcome, MX, protection\n"
+    "  --mx-require-tls    ...and STARTTLS required even for domains without either\n"
+    "  For test beds only (the Internet needs none of them):\n"
+    "  --dns-stub Z=A@P    ask the DNS server at A port P for zone Z (repeatable), nothing else\n"
+    "  --trust-anchor FILE the DNSSEC trust anchor (DS/DNSKEY records) instead of the root's\n"
+    "  --mx-port N         the MX hosts' port instead of 25\n"
+    "  --mta-sts-address A fetch MTA-STS policies from address A (name checked: mta-sts.DOMAIN)\n"
+    "  --mta-sts-port N    ...on port N instead of 443\n"
+    "  --mta-sts-cafile PEM  trust these CAs for the policy hosts\n"
+    "\n"
     "Exit status: 0 every recipient accepted; 1 some refused (listed on stderr);\n"
-    "2 nothing sent, or a usage error (one \"smtp-send: \" line says why).\n";
+    "2 nothing sent, or a usage error (one \"smtp-send: \" line says why).\n"
+    "With --mx: 0 all delivered; 1 some delivered, some not; 2 none delivered.\n";
 
 std::uint16_t parse_port(std::string_view text)
 {
@@ -643,7 +692,8 @@ config parse_command_line(int argc, char** argv)
         }
         // The flags, which take no value.
         const std::pair<std::string_view, bool config::*> flags[] = {
-            {"--debug", &config::debug}, {"--lmtp", &config::lmtp}, {"--requiretls", &config::requiretls}};
+            {"--debug", &config::debug}, {"--lmtp", &config::lmtp}, {"--requiretls", &config::requiretls},
+            {"--mx", &config::mx}, {"--mx-require-tls", &config::mx_require_tls}};
         const std::pair<std::string_view, bool config::*> negated[] = {{"--no-pipelining", &config::pipelining},
                                                                       {"--no-chunking", &config::chunking}};
         auto is = [name](const auto& f) { return f.first == name; };
@@ -664,7 +714,9 @@ config parse_command_line(int argc, char** argv)
                                           "--user",       "--password-env",      "--oauth-token-env",
                                           "--auth",       "--from",    "--to",    "--dsn-notify",
                                           "--dsn-ret",    "--envid",   "--timeout", "--proxy",  "--unix",
-                                          "--dkim-key",   "--dkim-domain", "--dkim-selector", "--dkim-headers"};
+                                          "--dkim-key",   "--dkim-domain", "--dkim-selector", "--dkim-headers",
+                                          "--dns-stub",   "--trust-anchor", "--mx-port", "--mta-sts-address",
+                                          "--mta-sts-port", "--mta-sts-cafile"};
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw failure("unknown argument " + printable(arg) + " (see --help)");
         if (!inline_value) {
@@ -720,6 +772,21 @@ config parse_command_line(int argc, char** argv)
             c.unix_path = value;
         } else if (name == "--proxy")
             parse_proxy(value, c);
+        else if (name == "--dns-stub") {
+            const auto eq = value.find('=');
+            if (eq == std::string_view::npos || eq == 0 || eq + 1 == value.size())
+                throw failure("--dns-stub: ZONE=ADDRESS@PORT, not \"" + printable(value) + "\"");
+            c.dns_stubs.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+        } else if (name == "--trust-anchor")
+            c.trust_anchor = value;
+        else if (name == "--mx-port")
+            c.mx_port = parse_port(value);
+        else if (name == "--mta-sts-address")
+            c.mta_sts_address = value;
+        else if (name == "--mta-sts-port")
+            c.mta_sts_port = parse_port(value);
+        else if (name == "--mta-sts-cafile")
+            c.mta_sts_cafile = value;
         else if (name == "--dkim-key")
             c.dkim_key = value;
         else if (name == "--dkim-domain")
@@ -747,6 +814,29 @@ config parse_command_line(int argc, char** argv)
         throw failure("--unix or --proxy, not both");
     if (!c.unix_path.empty() && c.port)
         throw failure("--port goes with a host, not with --unix");
+    const bool bed = !c.dns_stubs.empty() || !c.trust_anchor.empty() || c.mx_port || c.mta_sts_port ||
+                     !c.mta_sts_address.empty() || !c.mta_sts_cafile.empty() || c.mx_require_tls;
+    if (bed && !c.mx)
+        throw failure("--dns-stub, --trust-anchor, --mx-port, --mta-sts-* and --mx-require-tls go with --mx");
+    if (c.mx) {
+        // Direct delivery picks the hosts, the ports and the TLS itself.
+        const std::pair<bool, const char*> conflicts[] = {
+            {!c.host.empty(), "--host"}, {c.port.has_value(), "--port (--mx-port for a test bed)"},
+            {!c.unix_path.empty(), "--unix"}, {c.proxy != config::proxy_kind::none, "--proxy"},
+            {c.tls != "starttls", "--tls"}, {!c.user.empty(), "--user"},
+            {!c.password_env.empty() || !c.oauth_token_env.empty(), "a password or token"},
+            {c.lmtp, "--lmtp"}, {!c.cert.empty(), "--cert"}, {!c.pins.empty(), "--pin-sha256"},
+            {c.notify != smtp::dsn::notify::unset || c.ret != smtp::dsn::ret::unset || !c.envid.empty(),
+             "the DSN options"},
+            {c.requiretls, "--requiretls"}, {!c.pipelining || !c.chunking, "--no-pipelining/--no-chunking"}};
+        for (const auto& [given, what] : conflicts)
+            if (given)
+                throw failure(std::string("--mx delivers to the recipients' MX hosts: not with ") + what);
+#ifndef SMTP_SEND_MX
+        throw failure("--mx: this smtp-send was built without smtp::dns (libunbound)");
+#endif
+        return c;
+    }
     if (!c.unix_path.empty() && c.host.empty())
         c.host = "localhost"; // only the name a certificate must carry
     if (c.host.empty())
@@ -1148,6 +1238,81 @@ envelope make_envelope(const config& cfg, std::string message)
     return env;
 }
 
+#ifdef SMTP_SEND_MX
+/// --mx: smtp::deliver, one line per recipient on stdout.
+int deliver_mx(const config& cfg, const envelope& env)
+{
+    smtp::dns::resolver_options ro;
+    if (!cfg.dns_stubs.empty()) {
+        ro.resolv_conf = ""; // the stubs only
+        for (const auto& [zone, server] : cfg.dns_stubs) {
+            ro.stubs.push_back({zone, {server}});
+            ro.nodefault_zones.push_back(zone); // test., say: unbound answers those itself otherwise
+        }
+    }
+    if (!cfg.trust_anchor.empty()) {
+        ro.trust_anchor_files = {cfg.trust_anchor};
+        ro.root_anchor_file = "";
+    }
+    boost::asio::io_context io;
+    smtp::error_code ec;
+    std::string why;
+    smtp::dns::resolver resolver(io.get_executor(), ro, ec, why);
+    if (ec)
+        throw failure("the DNS resolver: " + ec.message() + (why.empty() ? "" : ": " + why));
+    smtp::deliver_options o;
+    o.port = cfg.mx_port.value_or(25);
+    o.tls.ca_file = cfg.cafile;
+    if (cfg.mx_require_tls)
+        o.baseline = smtp::delivery::baseline::require_tls;
+    if (cfg.timeout) {
+        o.timeouts.connect = o.timeouts.greeting = o.timeouts.command = o.timeouts.mail = o.timeouts.rcpt =
+            o.timeouts.data_init = o.timeouts.data_block = o.timeouts.data_term = *cfg.timeout;
+        o.mta_sts.timeout = *cfg.timeout;
+    }
+    o.mta_sts.address = cfg.mta_sts_address;
+    if (cfg.mta_sts_port)
+        o.mta_sts.port = *cfg.mta_sts_port;
+    o.mta_sts.tls.ca_file = cfg.mta_sts_cafile;
+    smtp::diagnostics diag;
+    const auto report = smtp::deliver(resolver, env.from, env.to, env.data, o, ec, diag);
+    if (ec)
+        throw failure(diag.describe(ec));
+    for (const auto& r : report.recipients) {
+        std::string line = printable(r.address) + ": " + std::string(to_string(r.outcome));
+        if (!r.mx_host.empty())
+            line += " mx=" + r.mx_host + " [" + r.mx_address + "]";
+        if (r.outcome == smtp::delivery::outcome::delivered || !r.mx_host.empty()) {
+            line += " protection=" + std::string(to_string(r.protection));
+            if (r.dane_match) {
+                const auto& t = r.dane_match->record;
+                line += " tlsa=" + std::to_string(t.usage) + "." + std::to_string(t.selector) + "." +
+                        std::to_string(t.matching_type) + "@depth" + std::to_string(r.dane_match->depth);
+            }
+            if (r.mta_sts_mode != smtp::mta_sts::mode::none)
+                line += std::string(" mta-sts=") + (r.mta_sts_mode == smtp::mta_sts::mode::enforce ? "enforce" : "testing");
+            if (r.mta_sts_report)
+                line += " mta-sts-failure=\"" + printable(r.mta_sts_report.message()) + "\"";
+        }
+        if (r.server_reply)
+            line += " reply=\"" + printable(reply_text(*r.server_reply)) + "\"";
+        if (r.outcome != smtp::delivery::outcome::delivered) {
+            line += " error=\"" + printable(r.error.message()) + "\"";
+            const auto at = r.address.rfind('@');
+            for (const auto& d : report.domains)
+                if (at != std::string::npos && iequals(d.domain, std::string_view(r.address).substr(at + 1)))
+                    for (const auto& a : d.attempts)
+                        if (a.error)
+                            line += " tried=" + a.host + (a.address.empty() ? "" : "[" + a.address + "]") + ":\"" +
+                                    printable(a.detail) + "\"";
+        }
+        std::cout << line << '\n';
+    }
+    const std::size_t delivered = report.count(smtp::delivery::outcome::delivered);
+    return delivered == report.recipients.size() ? 0 : delivered > 0 ? 1 : 2;
+}
+#endif
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -1198,6 +1363,10 @@ int main(int argc, char** argv)
             env.data.insert(0, field);
         }
         env.size = check_before_connecting(cfg, env);
+#ifdef SMTP_SEND_MX
+        if (cfg.mx)
+            return deliver_mx(cfg, env);
+#endif
         auto with_tls = [&]<class Dialect>(Dialect) {
             if (cfg.tls == "implicit")
                 return send<smtp::tls::implicit, Dialect>(cfg, secret, proxy_password, env);
