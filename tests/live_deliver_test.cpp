@@ -8,6 +8,7 @@
 //   PLAIN   127.0.0.4  no STARTTLS (a stripped one, as a man in the middle leaves it)
 //   STS     127.0.0.5  STARTTLS, mxhosts.pem: valid for mx1.sts.test under the test CA
 //   WRONG   127.0.0.6  STARTTLS, wronghost.pem: a valid chain for another name
+//   DROP    127.0.0.7  STARTTLS; takes the message and cuts the connection before its reply
 //
 // Each case checks what the report says and what each server stored: a
 // downgrade never delivers anywhere.
@@ -77,7 +78,7 @@ struct fixture {
 struct stores {
     std::size_t good = live::records("GOOD").size(), forged = live::records("FORGED").size(),
                 plain = live::records("PLAIN").size(), sts = live::records("STS").size(),
-                wrong = live::records("WRONG").size();
+                wrong = live::records("WRONG").size(), drop = live::records("DROP").size();
     friend bool operator==(const stores&, const stores&) = default;
 };
 
@@ -256,6 +257,20 @@ BOOST_FIXTURE_TEST_CASE(a_5xx_rcpt_at_the_first_host_is_final, fixture)
     const auto got = since("GOOD", before.good);
     BOOST_REQUIRE_EQUAL(got.size(), 1u);
     BOOST_TEST(!live::contains(got[0], "bad@refuse.test"));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_connection_lost_after_the_data_is_unknown_and_never_resent, fixture)
+{
+    const stores before;
+    const auto r = send({"one@lost.test", "two@lost.test"}, options());
+    for (const auto& x : r.recipients) {
+        BOOST_TEST((x.outcome == delivery::outcome::unknown), attempts_of(r.domains[0]));
+        BOOST_TEST((x.error == smtp::errc::outcome_unknown), x.error.message());
+        BOOST_TEST(x.mx_host == "mx1.lost.test");
+    }
+    BOOST_TEST(r.domains[0].attempts.size() == 1u, attempts_of(r.domains[0])); // mx2 never tried
+    BOOST_TEST(live::records("DROP").size() == before.drop + 1); // the first host has it
+    BOOST_TEST(live::records("GOOD").size() == before.good);     // and no second copy went out
 }
 
 BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_before_any_lookup, fixture)

@@ -13,7 +13,7 @@ status 0 on SIGTERM or SIGINT. Normally started by with_servers.py.
                    [--auth none|LIST] [--user U] [--password P] [--oauth-token T]
                    [--auth-allow-plaintext]
                    [--lmtp] [--lmtp-data-refuse ADDR]...
-                   [--record DIR] [--refuse ADDR]... [--vrfy USER=RESULT]...
+                   [--record DIR] [--refuse ADDR]... [--vrfy USER=RESULT]... [--drop-after-data]
                    [--size N] [--smtputf8] [--dsn] [--mt-priority POLICY] [--debugging]
 
 --record DIR writes every accepted message as DIR/<n>.json (n = 1, 2, ...),
@@ -100,6 +100,8 @@ def parse_args(argv):
     p.add_argument("--lmtp-data-refuse", action="append", default=[], metavar="ADDR",
                    help="LMTP: accept ADDR at RCPT, then fail it after DATA (550 5.2.1)")
     p.add_argument("--record", metavar="DIR", help="write each accepted message as DIR/<n>.json")
+    p.add_argument("--drop-after-data", action="store_true",
+                   help="record each message, then cut the connection instead of replying to the final dot")
     p.add_argument("--refuse", action="append", default=[], metavar="ADDR",
                    help="RCPT TO:<ADDR> gets 550 5.1.1 (repeatable)")
     p.add_argument("--vrfy", action="append", default=[], metavar="USER=RESULT",
@@ -202,6 +204,11 @@ class Handler:
                     lmtp_replies.append("250 2.1.5 <%s> delivered" % rcpt)
         if self.args.record:
             self.record(session, envelope, lmtp_replies)
+        if self.args.drop_after_data:
+            # The message is taken, and the reply never comes: the client
+            # cannot know (RFC 5321 6.1's duplicate risk).
+            server.transport.abort()
+            return "250 OK (never sent)"
         if self.debugging is not None:
             await self.debugging.handle_DATA(server, session, envelope)
             sys.stdout.flush()
