@@ -1260,6 +1260,7 @@ int deliver_mx(const config& cfg, const envelope& env)
     smtp::dns::resolver resolver(io.get_executor(), ro, ec, why);
     if (ec)
         throw failure("the DNS resolver: " + ec.message() + (why.empty() ? "" : ": " + why));
+    //! [deliver]
     smtp::deliver_options o;
     o.port = cfg.mx_port.value_or(25);
     o.tls.ca_file = cfg.cafile;
@@ -1278,6 +1279,7 @@ int deliver_mx(const config& cfg, const envelope& env)
     const auto report = smtp::deliver(resolver, env.from, env.to, env.data, o, ec, diag);
     if (ec)
         throw failure(diag.describe(ec));
+    //! [deliver]
     for (const auto& r : report.recipients) {
         std::string line = printable(r.address) + ": " + std::string(to_string(r.outcome));
         if (!r.mx_host.empty())
