@@ -19,6 +19,7 @@
 
 #include "live_servers.hpp"
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <algorithm>
@@ -240,6 +241,20 @@ BOOST_FIXTURE_TEST_CASE(two_domains_each_to_its_own_mx_one_an_implicit_mx, fixtu
     BOOST_TEST(r.all_delivered());
     BOOST_TEST(live::records("GOOD").size() == before.good + 1);
     BOOST_TEST(live::records("WRONG").size() == before.wrong + 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_mx_that_does_not_answer_is_passed_over, fixture)
+{
+    // mx1.down.test is 127.0.0.9, where nothing listens.
+    const stores before;
+    const auto r = send({"rcpt@down.test"}, options());
+    BOOST_TEST((r.recipients[0].outcome == delivery::outcome::delivered), attempts_of(r.domains[0]));
+    BOOST_TEST(r.recipients[0].mx_host == "mx2.down.test");
+    BOOST_REQUIRE_EQUAL(r.domains[0].attempts.size(), 2u);
+    BOOST_TEST(r.domains[0].attempts[0].address == "127.0.0.9");
+    BOOST_TEST((r.domains[0].attempts[0].error == boost::asio::error::connection_refused),
+               r.domains[0].attempts[0].detail);
+    BOOST_TEST(live::records("GOOD").size() == before.good + 1);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_5xx_rcpt_at_the_first_host_is_final, fixture)
