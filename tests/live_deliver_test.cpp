@@ -9,6 +9,7 @@
 //   STS     127.0.0.5  STARTTLS, mxhosts.pem: valid for mx1.sts.test under the test CA
 //   WRONG   127.0.0.6  STARTTLS, wronghost.pem: a valid chain for another name
 //   DROP    127.0.0.7  STARTTLS; takes the message and cuts the connection before its reply
+//   PF      127.0.0.8  Postfix (postfix_server.py --starttls, server.pem), delivering pf.test into maildirs
 //
 // Each case checks what the report says and what each server stored: a
 // downgrade never delivers anywhere.
@@ -24,7 +25,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace dns = smtp::dns;
@@ -69,9 +72,10 @@ struct fixture {
         return o;
     }
 
-    smtp::delivery_report send(std::vector<std::string> to, const smtp::deliver_options& o)
+    smtp::delivery_report send(std::vector<std::string> to, const smtp::deliver_options& o,
+                               const std::string& from = "sender@example.org")
     {
-        return smtp::deliver(resolver, "sender@example.org", to, message, o);
+        return smtp::deliver(resolver, from, to, message, o);
     }
 };
 
@@ -126,6 +130,28 @@ BOOST_FIXTURE_TEST_CASE(dane_ee_matching_delivers_and_names_the_record, fixture)
     BOOST_REQUIRE_EQUAL(got.size(), 1u);
     BOOST_TEST(live::contains(got[0], "rcpt@dane.test"));
     BOOST_TEST(live::contains(got[0], "\"tls\": true"));
+}
+
+BOOST_FIXTURE_TEST_CASE(postfix_as_the_mx_under_dane, fixture)
+{
+    // (The test Postfix takes senders of its own domain only.)
+    const auto r = send({"rcpt@pf.test"}, options(), "sender@pf.test");
+    const auto& x = r.recipients[0];
+    BOOST_TEST((x.outcome == delivery::outcome::delivered), attempts_of(r.domains[0]) << x.error.message());
+    BOOST_TEST(x.mx_host == "mx.pf.test");
+    BOOST_TEST(x.mx_address == "127.0.0.8");
+    BOOST_TEST((x.protection == delivery::protection::dane_authenticated));
+    BOOST_REQUIRE(x.server_reply.has_value());
+    BOOST_TEST(x.server_reply->status().has_value()); // Postfix's 250 2.0.0 Ok: queued as ...
+    // Postfix delivers it into the maildir of "rcpt" (asynchronously: wait a little).
+    const auto dir = std::filesystem::path(env("SMTP_TEST_PF_MAILDIR")) / "rcpt" / "new";
+    bool there = false;
+    for (int i = 0; i < 100 && !there; ++i) {
+        there = std::filesystem::exists(dir) && !std::filesystem::is_empty(dir);
+        if (!there)
+            std::this_thread::sleep_for(50ms);
+    }
+    BOOST_TEST(there, dir);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_forged_first_mx_is_passed_over_for_the_matching_second, fixture)

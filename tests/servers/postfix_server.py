@@ -14,7 +14,7 @@ and under it:
               virtual(8) into maildir/<local>/new/, owned by --owner
               (default nobody); <local> is case-folded, as Postfix looks it up
 then runs master(8) in the foreground with "-c DIR/etc". The only listener is
-smtpd(8) on 127.0.0.1:PORT (0 = a free port, another one if some program takes
+smtpd(8) on 127.0.0.1:PORT (--host: another loopback address; 0 = a free port, another one if some program takes
 it before master binds it). Other domains are refused at RCPT (554 5.7.1 Relay
 access denied); nothing ever leaves the host (all other transports are
 error:). Postfix's log goes to this program's stderr.
@@ -88,6 +88,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", required=True, help="the instance directory (created)")
     p.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    p.add_argument("--host", default=HOST,
+                   help="the loopback address to listen on (an MX host of a delivery test bed: 127.0.0.N)")
     p.add_argument("--domain", default="example.test", help="the domain delivered locally")
     p.add_argument("--owner", help="UID:GID owning the maildirs (default: nobody)")
     p.add_argument("--certs", help="the make_certs.sh directory (for --starttls)")
@@ -201,7 +203,9 @@ class Instance:
             "mydomain": domain,
             "myorigin": domain,
             "mydestination": "",
-            "inet_interfaces": HOST,
+            # An interface Postfix finds (127.0.0.N with --host is no
+            # interface of its own); master.cf binds HOST:PORT itself.
+            "inet_interfaces": "127.0.0.1",
             "inet_protocols": "ipv4",
             "mynetworks": "127.0.0.0/8",
             "relay_domains": "",
@@ -549,7 +553,9 @@ def check_stdin(sel, timeout):
 
 
 def main(argv):
+    global HOST
     args = parse_args(argv)
+    HOST = args.host
     os.umask(0o022)
     if os.geteuid() != 0:
         log("Postfix's master(8) must run as root (with_servers.py uses sudo -n when not root)")
