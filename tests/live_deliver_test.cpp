@@ -240,16 +240,22 @@ BOOST_FIXTURE_TEST_CASE(an_insecure_zone_gets_opportunistic_tls_reported_unprote
     BOOST_TEST(live::contains(got[0], "\"tls\": true"));
 }
 
-BOOST_FIXTURE_TEST_CASE(null_mx_and_bogus_domains_make_no_connection, fixture)
+BOOST_FIXTURE_TEST_CASE(null_mx_no_address_and_bogus_domains_make_no_connection, fixture)
 {
     const stores before;
-    const auto r = send({"a@nullmx.test", "b@expired.test"}, options());
+    const auto r = send({"a@nullmx.test", "b@expired.test", "c@txt.test"}, options());
     BOOST_TEST((r.recipients[0].outcome == delivery::outcome::refused));
     BOOST_TEST((r.recipients[0].error == smtp::mx::errc::null_mx));
     BOOST_TEST((r.recipients[1].outcome == delivery::outcome::deferred));
     BOOST_TEST((r.recipients[1].error == dns::errc::bogus), r.recipients[1].error.message());
-    for (const auto& d : r.domains)
-        BOOST_TEST(d.attempts.empty());
+    // No MX and no address (txt.test has TXT records only): refused.
+    BOOST_TEST((r.recipients[2].outcome == delivery::outcome::refused));
+    BOOST_TEST((r.recipients[2].error == dns::errc::no_data), r.recipients[2].error.message());
+    BOOST_REQUIRE_EQUAL(r.domains.size(), 3u);
+    BOOST_TEST(r.domains[0].attempts.empty());
+    BOOST_TEST(r.domains[1].attempts.empty());
+    BOOST_REQUIRE_EQUAL(r.domains[2].attempts.size(), 1u);
+    BOOST_TEST(r.domains[2].attempts[0].address.empty()); // no connection
     BOOST_TEST((stores{} == before));
 }
 

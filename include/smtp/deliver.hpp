@@ -302,8 +302,15 @@ private:
             addresses.emplace_back(x);
         if (!a.canonical_name.empty())
             canonical = a.canonical_name;
-        if (addresses.empty())
-            return skip(a.error ? a.error : make_error_code(dns::errc::no_data), "no address for " + h.name);
+        if (addresses.empty()) {
+            const error_code none = a.error ? a.error : make_error_code(dns::errc::no_data);
+            skip(none, "no address for " + h.name);
+            // No MX and no address either: the domain cannot receive mail
+            // (RFC 5321 5.1); an MX host without an address is only skipped.
+            if (h.implicit)
+                finish_all(delivery::outcome::refused, none, {});
+            return;
+        }
         // DANE (RFC 7672 2.2): TLSA only under a secure MX answer and
         // secure addresses; at the CNAME-expanded name first (2.2.2).
         dane::host_decision tlsa;
