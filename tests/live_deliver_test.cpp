@@ -289,6 +289,22 @@ BOOST_FIXTURE_TEST_CASE(an_mx_that_does_not_answer_is_passed_over, fixture)
     BOOST_TEST(live::records("GOOD").size() == before.good + 1);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_4xx_greeting_moves_on_to_the_next_mx, fixture)
+{
+    // mx1.busy.test greets with 421 and closes (banner_server.py).
+    const stores before;
+    const auto r = send({"rcpt@busy.test"}, options());
+    BOOST_TEST((r.recipients[0].outcome == delivery::outcome::delivered), attempts_of(r.domains[0]));
+    BOOST_TEST(r.recipients[0].mx_host == "mx2.busy.test");
+    BOOST_REQUIRE_GE(r.domains[0].attempts.size(), 2u);
+    const auto& first = r.domains[0].attempts[0];
+    BOOST_TEST(first.host == "mx1.busy.test");
+    BOOST_TEST(!!first.error);
+    BOOST_REQUIRE(first.server_reply.has_value());
+    BOOST_TEST(first.server_reply->code().value() == 421u, first.detail);
+    BOOST_TEST(live::records("GOOD").size() == before.good + 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_5xx_rcpt_at_the_first_host_is_final, fixture)
 {
     const stores before;
