@@ -7,7 +7,8 @@
 /// ```
 ///   smtp::dns::resolver dns(io.get_executor(), resolver_options);
 ///   smtp::deliver_options o;                       // port 25, opportunistic STARTTLS as the baseline
-///   smtp::delivery_report r = smtp::deliver(dns, "me@example.org", {"you@example.com"}, message, o);
+///   const std::vector<std::string> to{"you@example.com", "them@example.net"};
+///   smtp::delivery_report r = smtp::deliver(dns, "me@example.org", to, message, o);
 ///   for (const auto& x : r.recipients)             // outcome, the MX that took it, what protected it
 ///       std::cout << x.address << ' ' << to_string(x.outcome) << ' ' << x.mx_host << ' '
 ///                 << to_string(x.protection) << '\n';

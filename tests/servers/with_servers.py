@@ -59,6 +59,7 @@
 
 The test command gets these environment variables (NAME upper-cased):
   SMTP_TEST_HOST=127.0.0.1   SMTP_TEST_CERTS=<dir with the make_certs.sh PKI>
+  SMTP_TEST_MXPORT=<port>    the port "{mxport}" stood for in ARGS
   SMTP_TEST_<NAME>_PORT=<port>    SMTP_TEST_<NAME>_RECORD=<dir> (--server, --https)
   SMTP_TEST_<NAME>_SOCKET=<path>  (smtp_server.py with --unix; its PORT is 0)
   SMTP_TEST_<NAME>_MAILDIR=<dir>  SMTP_TEST_<NAME>_DOMAIN=<domain> (--postfix only):
