@@ -130,6 +130,15 @@ BOOST_FIXTURE_TEST_CASE(dane_ee_matching_delivers_and_names_the_record, fixture)
     BOOST_REQUIRE_EQUAL(got.size(), 1u);
     BOOST_TEST(live::contains(got[0], "rcpt@dane.test"));
     BOOST_TEST(live::contains(got[0], "\"tls\": true"));
+    // The same from an smtp::message (written out once for every domain).
+    smtp::message m;
+    m.from({"Sender", "sender@example.org"}).to({"", "rcpt@dane.test"}).subject("built").text("Hello.\n");
+    const std::vector<std::string> to{"rcpt@dane.test"};
+    const auto b = smtp::deliver(resolver, "sender@example.org", to, m, options());
+    BOOST_TEST((b.recipients[0].outcome == delivery::outcome::delivered));
+    const auto more = since("GOOD", before.good);
+    BOOST_REQUIRE_EQUAL(more.size(), 2u);
+    BOOST_TEST(live::contains(live::recorded_data(more[1]), "Subject: built"));
 }
 
 BOOST_FIXTURE_TEST_CASE(postfix_as_the_mx_under_dane, fixture)
