@@ -382,4 +382,29 @@ BOOST_AUTO_TEST_CASE(bad_names_and_options_are_refused_before_any_query)
     o = bed(env("SMTP_TEST_DNS_ANCHOR"));
     o.stubs = {{"test.", {"not an address"}}};
     BOOST_CHECK_THROW(dns::resolver(f.io.get_executor(), o), boost::system::system_error);
+
+    // libunbound reads a trust anchor's text, and most options' values, only
+    // when it starts, at the first query: the constructor starts it, so that a
+    // malformed one is refused here, with libunbound's words, not at the
+    // first lookup as an "initialization failure".
+    o = bed(env("SMTP_TEST_DNS_ANCHOR"));
+    o.trust_anchors = {"test. DS not a record"};
+    dns::resolver malformed(f.io.get_executor(), o, ec, why);
+    BOOST_TEST((ec == dns::errc::resolver_error));
+    BOOST_TEST(why.find("trust anchor") != std::string::npos, why);
+    BOOST_TEST(why.find("not a record") != std::string::npos, why);
+    // A resolver that did not open answers every lookup with that error.
+    BOOST_TEST((malformed.mx("multi.test").error == dns::errc::resolver_error));
+    BOOST_TEST(malformed.txt("txt.test").why_bogus.find("did not open") != std::string::npos);
+    boost::system::error_code late;
+    malformed.async_tlsa("mx1.multi.test", 25, [&](boost::system::error_code e, dns::answer<smtp::dane::tlsa_record>) { late = e; });
+    f.io.restart();
+    f.io.run_for(1s);
+    BOOST_TEST((late == dns::errc::resolver_error));
+
+    o = bed(env("SMTP_TEST_DNS_ANCHOR"));
+    o.unbound_options = {{"val-bogus-ttl:", "forever"}};
+    dns::resolver bad_option(f.io.get_executor(), o, ec, why);
+    BOOST_TEST((ec == dns::errc::resolver_error));
+    BOOST_TEST(why.find("val-bogus-ttl") != std::string::npos, why);
 }

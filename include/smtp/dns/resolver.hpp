@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -125,7 +126,7 @@ public:
             impl_->shutdown();
     }
 
-    executor_type get_executor() const { return impl_->ex; }
+    executor_type get_executor() const { return ex_; }
 
     // --- synchronous lookups ---------------------------------------------------------
     answer<mx_record> mx(std::string_view name) { return lookup<mx_record>(name, 15); }
@@ -234,7 +235,9 @@ private:
         }
     };
 
-    std::shared_ptr<impl> impl_;
+    executor_type ex_;
+    std::shared_ptr<impl> impl_; // none when the options were refused: every lookup is then resolver_error
+    static constexpr const char* not_open = "the resolver did not open: its options were refused";
 
     static std::string tlsa_name(std::string_view host, unsigned port)
     {
@@ -249,6 +252,7 @@ private:
     void open(executor_type ex, const resolver_options& o, boost::system::error_code& ec, std::string& why)
     {
         ec = {};
+        ex_ = ex;
         auto im = std::make_shared<impl>(ex);
         im->timeout = o.timeout;
         im->ctx = ub_ctx_create();
@@ -315,6 +319,8 @@ private:
         for (const auto& [opt, val] : o.unbound_options)
             if (!check(ub_ctx_set_option(im->ctx, opt.c_str(), val.c_str()), "option " + opt + " " + val))
                 return;
+        if (!start(im->ctx, ec, why))
+            return;
         // The descriptor gets a duplicate: closing it must not close unbound's pipe.
         const int fd = ::dup(ub_fd(im->ctx));
         if (fd < 0)
@@ -323,6 +329,51 @@ private:
         if (ec)
             return;
         impl_ = std::move(im);
+    }
+
+    /// libunbound reads the trust anchors' text (and applies the settings)
+    /// only when it starts, at its first query: one query that a local zone
+    /// of its own answers (no server is asked) starts it here, so that a malformed
+    /// anchor is refused by the constructor, with libunbound's words (what
+    /// it logs while starting, caught in a temporary file), and not at the
+    /// first lookup as an "initialization failure".
+    static bool start(ub_ctx* ctx, boost::system::error_code& ec, std::string& why)
+    {
+        static constexpr const char* name = "resolver-start.smtp.invalid.";
+        if (int rc = ub_ctx_set_option(ctx, "local-zone:", (std::string(name) + " static").c_str()); rc != 0) {
+            ec = errc::resolver_error;
+            why = std::string("libunbound: local-zone: ") + ub_strerror(rc);
+            return false;
+        }
+        std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(std::tmpfile(), std::fclose);
+        if (log)
+            ub_ctx_debugout(ctx, log.get());
+        ub_result* r = nullptr;
+        const int rc = ub_resolve(ctx, name, 1, 1, &r);
+        if (r)
+            ub_resolve_free(r);
+        ub_ctx_debugout(ctx, stderr); // libunbound's own default
+        if (rc == 0)
+            return true;
+        ec = errc::resolver_error;
+        why = std::string("libunbound could not start: ") + ub_strerror(rc);
+        if (log) {
+            std::string said;
+            std::rewind(log.get());
+            char line[512];
+            while (std::fgets(line, sizeof line, log.get()) != nullptr && said.size() < 2048) {
+                std::string_view l(line);
+                // "[time] libunbound[pid:thread] error: TEXT": the TEXT.
+                if (auto at = l.find("error: "); at != std::string_view::npos)
+                    l.remove_prefix(at + 7);
+                while (!l.empty() && (l.back() == '\n' || l.back() == '\r'))
+                    l.remove_suffix(1);
+                said.append(said.empty() ? "" : "; ").append(l);
+            }
+            if (!said.empty())
+                why += ": " + said;
+        }
+        return false;
     }
 
     template <class T>
@@ -418,6 +469,11 @@ private:
             a.error = errc::invalid_name;
             return a;
         }
+        if (!impl_) {
+            a.error = errc::resolver_error;
+            a.why_bogus = not_open;
+            return a;
+        }
         struct sync_op final : op_base {
             bool finished = false;
             int err = 0;
@@ -505,11 +561,13 @@ private:
             [this, type](auto handler, std::string name) {
                 using H = std::decay_t<decltype(handler)>;
                 auto im = impl_;
-                if (!valid_query_name(name)) {
+                if (!valid_query_name(name) || !im) {
                     answer<T> a;
                     a.name = name;
-                    a.error = errc::invalid_name;
-                    async_op<T, H>::deliver(std::move(handler), std::move(a), im->ex);
+                    a.error = im ? errc::invalid_name : errc::resolver_error;
+                    if (!im)
+                        a.why_bogus = not_open;
+                    async_op<T, H>::deliver(std::move(handler), std::move(a), ex_);
                     return;
                 }
                 auto op = std::make_unique<async_op<T, H>>(im, name, std::move(handler));
