@@ -4,11 +4,17 @@
 // bed's SMTP_TEST_DNS_ANCHOR; nothing leaves the machine.
 #include <smtp/dns/resolver.hpp>
 #include <smtp/protocol/mx.hpp>
+#include <smtp/cancellation.hpp>
 
 #define BOOST_TEST_MODULE live_dns_test
 #include <boost/test/unit_test.hpp>
 
 #include <boost/asio/bind_executor.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#endif
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <openssl/evp.h>
@@ -343,6 +349,45 @@ BOOST_AUTO_TEST_CASE(a_server_that_never_answers_times_out)
     io.run_for(5s);
     BOOST_TEST((got == dns::errc::timeout));
     BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+
+#if SMTP_HAS_CANCELLATION
+    // Per-operation cancellation ends a lookup at once with operation_aborted
+    // (the query is cancelled in libunbound), whatever the type: nothing of a
+    // lookup is left half-done. One not cancelled ends by its timeout.
+    o.timeout = 2s;
+    dns::resolver slow(io.get_executor(), o);
+    boost::asio::cancellation_signal terminal, total;
+    boost::system::error_code by_terminal, by_total, by_timeout;
+    slow.async_mx("multi.test", boost::asio::bind_cancellation_slot(terminal.slot(), [&](boost::system::error_code ec,
+                                                                                      dns::answer<dns::mx_record> a) {
+                      by_terminal = ec;
+                      BOOST_TEST(a.records.empty());
+                  }));
+    slow.async_txt("txt.test", boost::asio::bind_cancellation_slot(total.slot(), [&](boost::system::error_code ec,
+                                                                                  dns::answer<std::string>) {
+                       by_total = ec;
+                   }));
+    slow.async_a("mx1.multi.test",
+                 [&](boost::system::error_code ec, dns::answer<boost::asio::ip::address_v4>) { by_timeout = ec; });
+    boost::asio::steady_timer later(io, 100ms);
+    later.async_wait([&](boost::system::error_code) {
+        terminal.emit(boost::asio::cancellation_type::terminal);
+        total.emit(boost::asio::cancellation_type::total);
+    });
+    io.restart();
+    start = std::chrono::steady_clock::now();
+    io.run_for(1s);
+    BOOST_TEST((by_terminal == boost::asio::error::operation_aborted));
+    BOOST_TEST((by_total == boost::asio::error::operation_aborted));
+    BOOST_TEST(!by_timeout); // still waiting
+    io.run_for(5s);
+    BOOST_TEST((by_timeout == dns::errc::timeout));
+    BOOST_TEST((std::chrono::steady_clock::now() - start > 1500ms));
+    // A signal emitted after its lookup ended does nothing.
+    terminal.emit(boost::asio::cancellation_type::terminal);
+    io.restart();
+    io.poll();
+#endif
     ::close(s);
 }
 

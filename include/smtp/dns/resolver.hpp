@@ -15,6 +15,7 @@
 #ifndef SMTP_DNS_RESOLVER_HPP
 #define SMTP_DNS_RESOLVER_HPP
 
+#include <smtp/cancellation.hpp>
 #include <smtp/protocol/dane.hpp>
 #include <smtp/protocol/dns.hpp>
 #include <smtp/version.hpp>
@@ -22,6 +23,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/associated_cancellation_slot.hpp>
+#endif
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address_v4.hpp>
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -170,7 +175,8 @@ private:
     struct op_base {
         virtual ~op_base() = default;
         virtual void done(int err, ub_result* result) = 0;
-        int id = 0;
+        int id = 0;             // libunbound's, which it may give again to a later query
+        std::uint64_t serial = 0; // this resolver's own, never reused
     };
 
     struct impl : std::enable_shared_from_this<impl> {
@@ -180,6 +186,7 @@ private:
         boost::asio::posix::stream_descriptor pipe;
         bool waiting = false;
         std::map<int, std::unique_ptr<op_base>> ops; // async ones
+        std::uint64_t serials = 0;
 
         explicit impl(executor_type e) : ex(e), pipe(e) {}
         ~impl()
@@ -527,6 +534,39 @@ private:
             a.name = std::move(name);
         }
 
+        /// The handler's cancellation slot no longer leads here.
+        void clear_slot()
+        {
+#if SMTP_HAS_CANCELLATION
+            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            if (slot.is_connected())
+                slot.clear();
+#endif
+        }
+
+        /// Ends lookup `id` with `ec` (its timeout, or a cancellation), if it
+        /// is still pending (the same lookup: `serial`): libunbound forgets the query.
+        static void abandon(const std::weak_ptr<impl>& w, int id, std::uint64_t serial, boost::system::error_code ec,
+                            bool from_slot)
+        {
+            auto im = w.lock();
+            if (!im)
+                return;
+            auto it = im->ops.find(id);
+            if (it == im->ops.end() || it->second->serial != serial)
+                return;
+            ub_cancel(im->ctx, id);
+            auto op = std::move(it->second);
+            im->release(id);
+            auto* o = static_cast<async_op*>(op.get());
+            o->timer.cancel();
+            if (!from_slot) // the slot's own handler is running: it goes with the slot
+                o->clear_slot();
+            auto guard = std::move(o->work);
+            o->a.error = ec;
+            deliver(std::move(o->handler), std::move(o->a), im->ex);
+        }
+
         // The handler runs on its associated executor (the resolver's by
         // default), never inside ub_process or the caller's initiation.
         static void deliver(Handler h, answer<T> a, const executor_type& ex)
@@ -542,6 +582,7 @@ private:
         {
             fill(a, err, r);
             timer.cancel();
+            clear_slot();
             auto im = owner.lock();
             executor_type ex = im ? im->ex : timer.get_executor();
             // this object dies when the map lets go: move out first
@@ -580,23 +621,21 @@ private:
                     return;
                 }
                 const int id = raw->id;
+                const std::uint64_t serial = raw->serial = ++im->serials;
                 im->ops.emplace(id, std::move(op));
                 raw->timer.expires_after(im->timeout);
-                raw->timer.async_wait([w = std::weak_ptr<impl>(im), id](boost::system::error_code ec) {
-                    auto im = w.lock();
-                    if (ec || !im)
-                        return;
-                    auto it = im->ops.find(id);
-                    if (it == im->ops.end())
-                        return;
-                    ub_cancel(im->ctx, id);
-                    auto op = std::move(it->second);
-                    im->release(id);
-                    auto* o = static_cast<async_op<T, H>*>(op.get());
-                    auto guard = std::move(o->work);
-                    o->a.error = errc::timeout;
-                    async_op<T, H>::deliver(std::move(o->handler), std::move(o->a), im->ex);
+                raw->timer.async_wait([w = std::weak_ptr<impl>(im), id, serial](boost::system::error_code ec) {
+                    if (!ec)
+                        async_op<T, H>::abandon(w, id, serial, errc::timeout, false);
                 });
+#if SMTP_HAS_CANCELLATION
+                // Every type of cancellation ends the lookup (smtp/cancellation.hpp):
+                // nothing of it is left half-done, as with a pool's waiting message.
+                if (auto slot = boost::asio::get_associated_cancellation_slot(raw->handler); slot.is_connected())
+                    slot.assign([w = std::weak_ptr<impl>(im), id, serial](boost::asio::cancellation_type) {
+                        async_op<T, H>::abandon(w, id, serial, boost::asio::error::operation_aborted, true);
+                    });
+#endif
                 im->watch();
             },
             token, std::move(name));
