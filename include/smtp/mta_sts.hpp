@@ -20,6 +20,7 @@
 
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
+#include <smtp/cancellation.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/mta_sts.hpp>
@@ -28,6 +29,9 @@
 #include <smtp/version.hpp>
 
 #include <boost/asio/async_result.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/associated_cancellation_slot.hpp>
+#endif
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -91,7 +95,7 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
     response_reader reader;
     std::string request;
     std::array<char, 4096> buf{};
-    bool timed_out = false, done = false;
+    bool timed_out = false, cancelled = false, done = false;
     diagnostics* diag;
     std::chrono::milliseconds timeout{};
     std::size_t max_body;
@@ -142,6 +146,21 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
             self->layer.cancel();
             self->layer.close();
         });
+#if SMTP_HAS_CANCELLATION
+        // Any type of cancellation ends the fetch (nothing of it is left
+        // half-done): on the fetch's strand, as the timer does.
+        if (auto slot = boost::asio::get_associated_cancellation_slot(handler); slot.is_connected())
+            slot.assign([w = this->weak_from_this(), ex = timer.get_executor()](boost::asio::cancellation_type) {
+                boost::asio::dispatch(ex, [w] {
+                    auto self = w.lock();
+                    if (!self || self->done)
+                        return;
+                    self->cancelled = true;
+                    self->layer.cancel();
+                    self->layer.close();
+                });
+            });
+#endif
         layer.async_connect(options, [self = this->shared_from_this()](error_code ec) { self->connected(ec); });
     }
 
@@ -175,7 +194,7 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
 
     void got(error_code ec, std::size_t n)
     {
-        if (timed_out)
+        if (timed_out || cancelled)
             return finish(ec);
         response_reader::state s = reader.put(std::string_view(buf.data(), n));
         if (s == response_reader::state::need_more && ec) {
@@ -202,8 +221,14 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
         done = true;
         if (timed_out)
             ec = make_error_code(errc::fetch_timeout);
+        else if (cancelled)
+            ec = boost::asio::error::operation_aborted;
         timer.cancel();
         layer.close();
+#if SMTP_HAS_CANCELLATION
+        if (auto slot = boost::asio::get_associated_cancellation_slot(handler); slot.is_connected())
+            slot.clear();
+#endif
         if (diag) {
             diag->clear();
             if (ec)
@@ -278,6 +303,8 @@ auto initiate_fetch(boost::asio::any_io_executor ex, std::string_view domain, co
 /// diag, which must outlive the operation, gets what happened in words
 /// (diagnostics::detail_text(): the URL and the status, the Location of a
 /// redirect, the media type, the certificate's failure, ...).
+/// With SMTP_HAS_CANCELLATION, the cancellation slot bound to the handler
+/// ends the fetch (any type) with asio::error::operation_aborted.
 template <class CompletionToken>
 auto async_fetch_policy(boost::asio::any_io_executor ex, std::string_view domain, const fetch_options& o,
                         diagnostics& diag, CompletionToken&& token)
