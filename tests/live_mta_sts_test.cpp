@@ -27,6 +27,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -258,6 +259,20 @@ BOOST_AUTO_TEST_CASE(a_cancelled_fetch_ends_at_once)
     io.restart();
     io.poll();
     BOOST_TEST(calls == 1);
+
+    // Discovery passes the slot on to its fetch.
+    sts::policy_cache cache;
+    const std::vector<std::string> txt{"v=STSv1; id=slow;"};
+    std::optional<sts::discovery> found;
+    sts::async_discover(io.get_executor(), cache, domain, txt, {}, o,
+                        boost::asio::bind_cancellation_slot(signal.slot(), [&](sts::discovery d) { found = std::move(d); }));
+    later.expires_after(std::chrono::milliseconds(200));
+    later.async_wait([&](smtp::error_code) { signal.emit(boost::asio::cancellation_type::terminal); });
+    io.restart();
+    io.run_for(std::chrono::seconds(5));
+    BOOST_TEST_REQUIRE(found.has_value());
+    BOOST_TEST((found->fetch_error == boost::asio::error::operation_aborted), found->fetch_error.message());
+    BOOST_TEST(!found->policy.has_value());
 }
 #endif
 

@@ -31,6 +31,7 @@
 #include <boost/asio/async_result.hpp>
 #if SMTP_HAS_CANCELLATION
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #endif
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
@@ -387,7 +388,9 @@ inline discovery from_cache(const policy_cache& cache, std::string_view domain, 
 /// Discovery for `domain` (RFC 8461 3.3, 5.1): the TXT strings found at
 /// `_mta-sts.DOMAIN` (lookup_error: the lookup failed), the cache, and a
 /// fetch when the cache has no unexpired policy under the record's id.
-/// Completion: void(discovery). The cache must outlive the operation.
+/// Completion: void(discovery). The cache must outlive the operation. The
+/// cancellation slot bound to the handler reaches the fetch
+/// (SMTP_HAS_CANCELLATION): a cancelled one is fetch_error operation_aborted.
 template <class CompletionToken>
 auto async_discover(boost::asio::any_io_executor ex, policy_cache& cache, std::string_view domain,
                     std::span<const std::string> txt_records, error_code lookup_error, const fetch_options& o,
@@ -404,8 +407,15 @@ auto async_discover(boost::asio::any_io_executor ex, policy_cache& cache, std::s
             }
             auto diag = std::make_shared<diagnostics>(); // the handler keeps it until the fetch completes
             diagnostics& diag_ref = *diag;
+#if SMTP_HAS_CANCELLATION
+            // The caller's cancellation slot reaches the fetch (fetch_error: operation_aborted).
+            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            auto bind_slot = [slot](auto&& f) { return boost::asio::bind_cancellation_slot(slot, std::move(f)); };
+#else
+            auto bind_slot = [](auto&& f) { return std::move(f); };
+#endif
             async_fetch_policy(ex, dom, opts, diag_ref,
-                               boost::asio::bind_executor(hex, [h = std::move(handler), &cache, dom, id = step.id, diag](
+                               bind_slot(boost::asio::bind_executor(hex, [h = std::move(handler), &cache, dom, id = step.id, diag](
                                                                    error_code ec, policy p) mutable {
                                    discovery d;
                                    if (ec) {
@@ -417,7 +427,7 @@ auto async_discover(boost::asio::any_io_executor ex, policy_cache& cache, std::s
                                        d.policy = cache.fetched(dom, std::move(id), std::move(p)).policy;
                                    }
                                    std::move(h)(std::move(d));
-                               }));
+                               })));
         },
         token, std::string(domain), o);
 }
