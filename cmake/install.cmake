@@ -4,7 +4,10 @@
 #   <prefix>/share/cmake/smtp/smtpConfigVersion.cmake
 #   <prefix>/share/cmake/smtp/smtpTargets.cmake
 #   <prefix>/lib/libsmtp.a, smtpCompiledTargets.cmake  smtp::compiled (separate mode), when built
+#   <prefix>/share/cmake/smtp/smtpDnsTargets.cmake  smtp::dns (the resolver, libunbound), when it exists:
+#                                                   find_package(smtp CONFIG COMPONENTS dns)
 #   <prefix>/share/pkgconfig/smtp.pc                pkg-config --cflags --libs smtp
+#   <prefix>/share/pkgconfig/smtp-dns.pc            pkg-config --cflags --libs smtp-dns (smtp + libunbound)
 # The headers are architecture-independent (share/, not lib/); the compiled
 # library (SMTP_BUILD_COMPILED) is not: its archive goes to lib/.
 # All of it is relocatable: `cmake --install build --prefix /anywhere` works.
@@ -26,6 +29,14 @@ if(TARGET smtp_compiled)
   install(TARGETS smtp_compiled EXPORT smtpCompiledTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(EXPORT smtpCompiledTargets NAMESPACE smtp:: DESTINATION ${SMTP_INSTALL_CMAKEDIR})
   set(smtp_arch_independent)
+endif()
+
+# smtp::dns names libunbound by the imported target pkg-config made here
+# (PkgConfig::SMTP_UNBOUND); smtpConfig.cmake makes it again the same way.
+if(TARGET smtp_dns)
+  set_target_properties(smtp_dns PROPERTIES EXPORT_NAME dns)
+  install(TARGETS smtp_dns EXPORT smtpDnsTargets)
+  install(EXPORT smtpDnsTargets NAMESPACE smtp:: DESTINATION ${SMTP_INSTALL_CMAKEDIR})
 endif()
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/smtpConfig.cmake.in
@@ -60,3 +71,7 @@ endforeach()
 set(SMTP_PC_LIBS "${CMAKE_THREAD_LIBS_INIT}")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/smtp.pc.in ${PROJECT_BINARY_DIR}/smtp.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/smtp.pc DESTINATION ${SMTP_INSTALL_PKGCONFIGDIR})
+if(TARGET smtp_dns)
+  configure_file(${CMAKE_CURRENT_LIST_DIR}/smtp-dns.pc.in ${PROJECT_BINARY_DIR}/smtp-dns.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/smtp-dns.pc DESTINATION ${SMTP_INSTALL_PKGCONFIGDIR})
+endif()

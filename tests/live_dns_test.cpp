@@ -4,11 +4,17 @@
 // bed's SMTP_TEST_DNS_ANCHOR; nothing leaves the machine.
 #include <smtp/dns/resolver.hpp>
 #include <smtp/protocol/mx.hpp>
+#include <smtp/cancellation.hpp>
 
 #define BOOST_TEST_MODULE live_dns_test
 #include <boost/test/unit_test.hpp>
 
 #include <boost/asio/bind_executor.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#endif
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <openssl/evp.h>
@@ -343,6 +349,45 @@ BOOST_AUTO_TEST_CASE(a_server_that_never_answers_times_out)
     io.run_for(5s);
     BOOST_TEST((got == dns::errc::timeout));
     BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+
+#if SMTP_HAS_CANCELLATION
+    // Per-operation cancellation ends a lookup at once with operation_aborted
+    // (the query is cancelled in libunbound), whatever the type: nothing of a
+    // lookup is left half-done. One not cancelled ends by its timeout.
+    o.timeout = 2s;
+    dns::resolver slow(io.get_executor(), o);
+    boost::asio::cancellation_signal terminal, total;
+    boost::system::error_code by_terminal, by_total, by_timeout;
+    slow.async_mx("multi.test", boost::asio::bind_cancellation_slot(terminal.slot(), [&](boost::system::error_code ec,
+                                                                                      dns::answer<dns::mx_record> a) {
+                      by_terminal = ec;
+                      BOOST_TEST(a.records.empty());
+                  }));
+    slow.async_txt("txt.test", boost::asio::bind_cancellation_slot(total.slot(), [&](boost::system::error_code ec,
+                                                                                  dns::answer<std::string>) {
+                       by_total = ec;
+                   }));
+    slow.async_a("mx1.multi.test",
+                 [&](boost::system::error_code ec, dns::answer<boost::asio::ip::address_v4>) { by_timeout = ec; });
+    boost::asio::steady_timer later(io, 100ms);
+    later.async_wait([&](boost::system::error_code) {
+        terminal.emit(boost::asio::cancellation_type::terminal);
+        total.emit(boost::asio::cancellation_type::total);
+    });
+    io.restart();
+    start = std::chrono::steady_clock::now();
+    io.run_for(1s);
+    BOOST_TEST((by_terminal == boost::asio::error::operation_aborted));
+    BOOST_TEST((by_total == boost::asio::error::operation_aborted));
+    BOOST_TEST(!by_timeout); // still waiting
+    io.run_for(5s);
+    BOOST_TEST((by_timeout == dns::errc::timeout));
+    BOOST_TEST((std::chrono::steady_clock::now() - start > 1500ms));
+    // A signal emitted after its lookup ended does nothing.
+    terminal.emit(boost::asio::cancellation_type::terminal);
+    io.restart();
+    io.poll();
+#endif
     ::close(s);
 }
 
@@ -382,4 +427,29 @@ BOOST_AUTO_TEST_CASE(bad_names_and_options_are_refused_before_any_query)
     o = bed(env("SMTP_TEST_DNS_ANCHOR"));
     o.stubs = {{"test.", {"not an address"}}};
     BOOST_CHECK_THROW(dns::resolver(f.io.get_executor(), o), boost::system::system_error);
+
+    // libunbound reads a trust anchor's text, and most options' values, only
+    // when it starts, at the first query: the constructor starts it, so that a
+    // malformed one is refused here, with libunbound's words, not at the
+    // first lookup as an "initialization failure".
+    o = bed(env("SMTP_TEST_DNS_ANCHOR"));
+    o.trust_anchors = {"test. DS not a record"};
+    dns::resolver malformed(f.io.get_executor(), o, ec, why);
+    BOOST_TEST((ec == dns::errc::resolver_error));
+    BOOST_TEST(why.find("trust anchor") != std::string::npos, why);
+    BOOST_TEST(why.find("not a record") != std::string::npos, why);
+    // A resolver that did not open answers every lookup with that error.
+    BOOST_TEST((malformed.mx("multi.test").error == dns::errc::resolver_error));
+    BOOST_TEST(malformed.txt("txt.test").why_bogus.find("did not open") != std::string::npos);
+    boost::system::error_code late;
+    malformed.async_tlsa("mx1.multi.test", 25, [&](boost::system::error_code e, dns::answer<smtp::dane::tlsa_record>) { late = e; });
+    f.io.restart();
+    f.io.run_for(1s);
+    BOOST_TEST((late == dns::errc::resolver_error));
+
+    o = bed(env("SMTP_TEST_DNS_ANCHOR"));
+    o.unbound_options = {{"val-bogus-ttl:", "forever"}};
+    dns::resolver bad_option(f.io.get_executor(), o, ec, why);
+    BOOST_TEST((ec == dns::errc::resolver_error));
+    BOOST_TEST(why.find("val-bogus-ttl") != std::string::npos, why);
 }

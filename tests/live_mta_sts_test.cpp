@@ -14,6 +14,11 @@
 #include "live_servers.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#endif
 #include <boost/test/unit_test.hpp>
 
 #include <openssl/x509_vfy.h>
@@ -22,6 +27,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -225,6 +231,50 @@ BOOST_AUTO_TEST_CASE(slow_server_times_out)
     BOOST_TEST(diag.detail_text() == url_of("SLOW") + ": no complete answer within 300 ms");
     BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(5))); // the server waits 30 s
 }
+
+#if SMTP_HAS_CANCELLATION
+BOOST_AUTO_TEST_CASE(a_cancelled_fetch_ends_at_once)
+{
+    // The slow server again, with the whole minute allowed: a cancellation
+    // (any type: nothing of a fetch is left half-done) ends the fetch, once,
+    // with operation_aborted; a signal after that does nothing.
+    auto o = at("SLOW");
+    boost::asio::io_context io;
+    boost::asio::cancellation_signal signal;
+    smtp::error_code got;
+    int calls = 0;
+    sts::async_fetch_policy(io.get_executor(), domain, o,
+                            boost::asio::bind_cancellation_slot(signal.slot(), [&](smtp::error_code ec, sts::policy) {
+                                got = ec;
+                                ++calls;
+                            }));
+    boost::asio::steady_timer later(io, std::chrono::milliseconds(200));
+    later.async_wait([&](smtp::error_code) { signal.emit(boost::asio::cancellation_type::total); });
+    const auto start = std::chrono::steady_clock::now();
+    io.run_for(std::chrono::seconds(5));
+    BOOST_TEST(calls == 1);
+    BOOST_TEST((got == boost::asio::error::operation_aborted), got.message());
+    BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(3)));
+    signal.emit(boost::asio::cancellation_type::terminal);
+    io.restart();
+    io.poll();
+    BOOST_TEST(calls == 1);
+
+    // Discovery passes the slot on to its fetch.
+    sts::policy_cache cache;
+    const std::vector<std::string> txt{"v=STSv1; id=slow;"};
+    std::optional<sts::discovery> found;
+    sts::async_discover(io.get_executor(), cache, domain, txt, {}, o,
+                        boost::asio::bind_cancellation_slot(signal.slot(), [&](sts::discovery d) { found = std::move(d); }));
+    later.expires_after(std::chrono::milliseconds(200));
+    later.async_wait([&](smtp::error_code) { signal.emit(boost::asio::cancellation_type::terminal); });
+    io.restart();
+    io.run_for(std::chrono::seconds(5));
+    BOOST_TEST_REQUIRE(found.has_value());
+    BOOST_TEST((found->fetch_error == boost::asio::error::operation_aborted), found->fetch_error.message());
+    BOOST_TEST(!found->policy.has_value());
+}
+#endif
 
 BOOST_AUTO_TEST_CASE(bad_domain_refused_before_any_io)
 {

@@ -7,7 +7,7 @@
 /// with its completion handler (asio::bind_cancellation_slot, a coroutine's,
 /// an awaitable operator's) and passes it on to the I/O it does: the
 /// connect, the reads and writes, the TLS handshake, a pool's wait for a
-/// session. Terminal cancellation is supported (and every request that
+/// session, a DNS lookup of smtp::dns::resolver. Terminal cancellation is supported (and every request that
 /// includes it, such as cancellation_type::all); a request for partial or
 /// total cancellation alone is ignored, because no SMTP exchange can stop
 /// half-way and leave the session usable. A cancelled operation completes

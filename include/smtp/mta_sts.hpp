@@ -20,6 +20,7 @@
 
 #include <utility> // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 
+#include <smtp/cancellation.hpp>
 #include <smtp/options.hpp>
 #include <smtp/protocol/diagnostics.hpp>
 #include <smtp/protocol/mta_sts.hpp>
@@ -28,6 +29,10 @@
 #include <smtp/version.hpp>
 
 #include <boost/asio/async_result.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#endif
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -91,7 +96,7 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
     response_reader reader;
     std::string request;
     std::array<char, 4096> buf{};
-    bool timed_out = false, done = false;
+    bool timed_out = false, cancelled = false, done = false;
     diagnostics* diag;
     std::chrono::milliseconds timeout{};
     std::size_t max_body;
@@ -142,6 +147,21 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
             self->layer.cancel();
             self->layer.close();
         });
+#if SMTP_HAS_CANCELLATION
+        // Any type of cancellation ends the fetch (nothing of it is left
+        // half-done): on the fetch's strand, as the timer does.
+        if (auto slot = boost::asio::get_associated_cancellation_slot(handler); slot.is_connected())
+            slot.assign([w = this->weak_from_this(), ex = timer.get_executor()](boost::asio::cancellation_type) {
+                boost::asio::dispatch(ex, [w] {
+                    auto self = w.lock();
+                    if (!self || self->done)
+                        return;
+                    self->cancelled = true;
+                    self->layer.cancel();
+                    self->layer.close();
+                });
+            });
+#endif
         layer.async_connect(options, [self = this->shared_from_this()](error_code ec) { self->connected(ec); });
     }
 
@@ -175,7 +195,7 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
 
     void got(error_code ec, std::size_t n)
     {
-        if (timed_out)
+        if (timed_out || cancelled)
             return finish(ec);
         response_reader::state s = reader.put(std::string_view(buf.data(), n));
         if (s == response_reader::state::need_more && ec) {
@@ -202,8 +222,14 @@ struct fetch_op : std::enable_shared_from_this<fetch_op<Handler>> {
         done = true;
         if (timed_out)
             ec = make_error_code(errc::fetch_timeout);
+        else if (cancelled)
+            ec = boost::asio::error::operation_aborted;
         timer.cancel();
         layer.close();
+#if SMTP_HAS_CANCELLATION
+        if (auto slot = boost::asio::get_associated_cancellation_slot(handler); slot.is_connected())
+            slot.clear();
+#endif
         if (diag) {
             diag->clear();
             if (ec)
@@ -278,6 +304,8 @@ auto initiate_fetch(boost::asio::any_io_executor ex, std::string_view domain, co
 /// diag, which must outlive the operation, gets what happened in words
 /// (diagnostics::detail_text(): the URL and the status, the Location of a
 /// redirect, the media type, the certificate's failure, ...).
+/// With SMTP_HAS_CANCELLATION, the cancellation slot bound to the handler
+/// ends the fetch (any type) with asio::error::operation_aborted.
 template <class CompletionToken>
 auto async_fetch_policy(boost::asio::any_io_executor ex, std::string_view domain, const fetch_options& o,
                         diagnostics& diag, CompletionToken&& token)
@@ -360,7 +388,9 @@ inline discovery from_cache(const policy_cache& cache, std::string_view domain, 
 /// Discovery for `domain` (RFC 8461 3.3, 5.1): the TXT strings found at
 /// `_mta-sts.DOMAIN` (lookup_error: the lookup failed), the cache, and a
 /// fetch when the cache has no unexpired policy under the record's id.
-/// Completion: void(discovery). The cache must outlive the operation.
+/// Completion: void(discovery). The cache must outlive the operation. The
+/// cancellation slot bound to the handler reaches the fetch
+/// (SMTP_HAS_CANCELLATION): a cancelled one is fetch_error operation_aborted.
 template <class CompletionToken>
 auto async_discover(boost::asio::any_io_executor ex, policy_cache& cache, std::string_view domain,
                     std::span<const std::string> txt_records, error_code lookup_error, const fetch_options& o,
@@ -377,8 +407,15 @@ auto async_discover(boost::asio::any_io_executor ex, policy_cache& cache, std::s
             }
             auto diag = std::make_shared<diagnostics>(); // the handler keeps it until the fetch completes
             diagnostics& diag_ref = *diag;
+#if SMTP_HAS_CANCELLATION
+            // The caller's cancellation slot reaches the fetch (fetch_error: operation_aborted).
+            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            auto bind_slot = [slot](auto&& f) { return boost::asio::bind_cancellation_slot(slot, std::move(f)); };
+#else
+            auto bind_slot = [](auto&& f) { return std::move(f); };
+#endif
             async_fetch_policy(ex, dom, opts, diag_ref,
-                               boost::asio::bind_executor(hex, [h = std::move(handler), &cache, dom, id = step.id, diag](
+                               bind_slot(boost::asio::bind_executor(hex, [h = std::move(handler), &cache, dom, id = step.id, diag](
                                                                    error_code ec, policy p) mutable {
                                    discovery d;
                                    if (ec) {
@@ -390,7 +427,7 @@ auto async_discover(boost::asio::any_io_executor ex, policy_cache& cache, std::s
                                        d.policy = cache.fetched(dom, std::move(id), std::move(p)).policy;
                                    }
                                    std::move(h)(std::move(d));
-                               }));
+                               })));
         },
         token, std::string(domain), o);
 }

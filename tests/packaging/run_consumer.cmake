@@ -9,7 +9,9 @@
 # The CMake modes also build and run consumer_separate (separate mode, linked
 # with smtp::compiled).
 # Other variables: SOURCE_DIR, BUILD_DIR, PREFIX, WORK_DIR, GENERATOR,
-# MAKE_PROGRAM, CXX, PKG_CONFIG, VERSION (the project's).
+# MAKE_PROGRAM, CXX, PKG_CONFIG, VERSION (the project's), DNS (ON when the
+# build has smtp::dns: then find_package and pkgconfig also build and run
+# consumer/dns.cpp against the installed smtp::dns and smtp-dns.pc).
 cmake_minimum_required(VERSION 3.20)
 
 function(run)
@@ -60,12 +62,24 @@ if(MODE STREQUAL "pkgconfig")
   separate_arguments(libs UNIX_COMMAND "${libs}")
   run(${CXX} ${cflags} "-DSMTP_EXPECTED_VERSION=\"${VERSION}\"" ${consumer}/main.cpp -o ${WORK_DIR}/consumer ${libs})
   run(${WORK_DIR}/consumer)
+  if(DNS)
+    output(dns_cflags ${PKG_CONFIG} --cflags smtp-dns)
+    output(dns_libs ${PKG_CONFIG} --libs smtp-dns)
+    message(STATUS "pkg-config --libs smtp-dns: ${dns_libs}")
+    separate_arguments(dns_cflags UNIX_COMMAND "${dns_cflags}")
+    separate_arguments(dns_libs UNIX_COMMAND "${dns_libs}")
+    run(${CXX} ${dns_cflags} ${consumer}/dns.cpp -o ${WORK_DIR}/consumer_dns ${dns_libs})
+    run(${WORK_DIR}/consumer_dns)
+  endif()
   return()
 endif()
 
 set(args -DSMTP_CONSUMER_MODE=${MODE} -DSMTP_EXPECTED_VERSION=${VERSION} -DSMTP_EXPECTED_VERSION_MAJOR=${major})
 if(MODE STREQUAL "find_package")
   list(APPEND args -DCMAKE_PREFIX_PATH=${PREFIX} -DSMTP_EXPECTED_PREFIX=${PREFIX})
+  if(DNS)
+    list(APPEND args -DSMTP_CONSUMER_DNS=ON)
+  endif()
 elseif(MODE STREQUAL "add_subdirectory")
   list(APPEND args -DSMTP_SOURCE_DIR=${SOURCE_DIR})
 elseif(MODE STREQUAL "fetchcontent")
@@ -105,3 +119,6 @@ run(${CMAKE_COMMAND} -S ${consumer} -B ${WORK_DIR}/build -G ${GENERATOR} -DCMAKE
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel 1)
 run(${WORK_DIR}/build/consumer)
 run(${WORK_DIR}/build/consumer_separate)
+if(MODE STREQUAL "find_package" AND DNS)
+  run(${WORK_DIR}/build/consumer_dns)
+endif()

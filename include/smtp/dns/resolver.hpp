@@ -15,6 +15,7 @@
 #ifndef SMTP_DNS_RESOLVER_HPP
 #define SMTP_DNS_RESOLVER_HPP
 
+#include <smtp/cancellation.hpp>
 #include <smtp/protocol/dane.hpp>
 #include <smtp/protocol/dns.hpp>
 #include <smtp/version.hpp>
@@ -22,6 +23,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#if SMTP_HAS_CANCELLATION
+#include <boost/asio/associated_cancellation_slot.hpp>
+#endif
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address_v4.hpp>
@@ -37,6 +41,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -125,7 +131,7 @@ public:
             impl_->shutdown();
     }
 
-    executor_type get_executor() const { return impl_->ex; }
+    executor_type get_executor() const { return ex_; }
 
     // --- synchronous lookups ---------------------------------------------------------
     answer<mx_record> mx(std::string_view name) { return lookup<mx_record>(name, 15); }
@@ -169,7 +175,8 @@ private:
     struct op_base {
         virtual ~op_base() = default;
         virtual void done(int err, ub_result* result) = 0;
-        int id = 0;
+        int id = 0;             // libunbound's, which it may give again to a later query
+        std::uint64_t serial = 0; // this resolver's own, never reused
     };
 
     struct impl : std::enable_shared_from_this<impl> {
@@ -179,6 +186,7 @@ private:
         boost::asio::posix::stream_descriptor pipe;
         bool waiting = false;
         std::map<int, std::unique_ptr<op_base>> ops; // async ones
+        std::uint64_t serials = 0;
 
         explicit impl(executor_type e) : ex(e), pipe(e) {}
         ~impl()
@@ -234,7 +242,9 @@ private:
         }
     };
 
-    std::shared_ptr<impl> impl_;
+    executor_type ex_;
+    std::shared_ptr<impl> impl_; // none when the options were refused: every lookup is then resolver_error
+    static constexpr const char* not_open = "the resolver did not open: its options were refused";
 
     static std::string tlsa_name(std::string_view host, unsigned port)
     {
@@ -249,6 +259,7 @@ private:
     void open(executor_type ex, const resolver_options& o, boost::system::error_code& ec, std::string& why)
     {
         ec = {};
+        ex_ = ex;
         auto im = std::make_shared<impl>(ex);
         im->timeout = o.timeout;
         im->ctx = ub_ctx_create();
@@ -315,6 +326,8 @@ private:
         for (const auto& [opt, val] : o.unbound_options)
             if (!check(ub_ctx_set_option(im->ctx, opt.c_str(), val.c_str()), "option " + opt + " " + val))
                 return;
+        if (!start(im->ctx, ec, why))
+            return;
         // The descriptor gets a duplicate: closing it must not close unbound's pipe.
         const int fd = ::dup(ub_fd(im->ctx));
         if (fd < 0)
@@ -323,6 +336,51 @@ private:
         if (ec)
             return;
         impl_ = std::move(im);
+    }
+
+    /// libunbound reads the trust anchors' text (and applies the settings)
+    /// only when it starts, at its first query: one query that a local zone
+    /// of its own answers (no server is asked) starts it here, so that a malformed
+    /// anchor is refused by the constructor, with libunbound's words (what
+    /// it logs while starting, caught in a temporary file), and not at the
+    /// first lookup as an "initialization failure".
+    static bool start(ub_ctx* ctx, boost::system::error_code& ec, std::string& why)
+    {
+        static constexpr const char* name = "resolver-start.smtp.invalid.";
+        if (int rc = ub_ctx_set_option(ctx, "local-zone:", (std::string(name) + " static").c_str()); rc != 0) {
+            ec = errc::resolver_error;
+            why = std::string("libunbound: local-zone: ") + ub_strerror(rc);
+            return false;
+        }
+        std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(std::tmpfile(), std::fclose);
+        if (log)
+            ub_ctx_debugout(ctx, log.get());
+        ub_result* r = nullptr;
+        const int rc = ub_resolve(ctx, name, 1, 1, &r);
+        if (r)
+            ub_resolve_free(r);
+        ub_ctx_debugout(ctx, stderr); // libunbound's own default
+        if (rc == 0)
+            return true;
+        ec = errc::resolver_error;
+        why = std::string("libunbound could not start: ") + ub_strerror(rc);
+        if (log) {
+            std::string said;
+            std::rewind(log.get());
+            char line[512];
+            while (std::fgets(line, sizeof line, log.get()) != nullptr && said.size() < 2048) {
+                std::string_view l(line);
+                // "[time] libunbound[pid:thread] error: TEXT": the TEXT.
+                if (auto at = l.find("error: "); at != std::string_view::npos)
+                    l.remove_prefix(at + 7);
+                while (!l.empty() && (l.back() == '\n' || l.back() == '\r'))
+                    l.remove_suffix(1);
+                said.append(said.empty() ? "" : "; ").append(l);
+            }
+            if (!said.empty())
+                why += ": " + said;
+        }
+        return false;
     }
 
     template <class T>
@@ -418,6 +476,11 @@ private:
             a.error = errc::invalid_name;
             return a;
         }
+        if (!impl_) {
+            a.error = errc::resolver_error;
+            a.why_bogus = not_open;
+            return a;
+        }
         struct sync_op final : op_base {
             bool finished = false;
             int err = 0;
@@ -471,6 +534,39 @@ private:
             a.name = std::move(name);
         }
 
+        /// The handler's cancellation slot no longer leads here.
+        void clear_slot()
+        {
+#if SMTP_HAS_CANCELLATION
+            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            if (slot.is_connected())
+                slot.clear();
+#endif
+        }
+
+        /// Ends lookup `id` with `ec` (its timeout, or a cancellation), if it
+        /// is still pending (the same lookup: `serial`): libunbound forgets the query.
+        static void abandon(const std::weak_ptr<impl>& w, int id, std::uint64_t serial, boost::system::error_code ec,
+                            bool from_slot)
+        {
+            auto im = w.lock();
+            if (!im)
+                return;
+            auto it = im->ops.find(id);
+            if (it == im->ops.end() || it->second->serial != serial)
+                return;
+            ub_cancel(im->ctx, id);
+            auto op = std::move(it->second);
+            im->release(id);
+            auto* o = static_cast<async_op*>(op.get());
+            o->timer.cancel();
+            if (!from_slot) // the slot's own handler is running: it goes with the slot
+                o->clear_slot();
+            auto guard = std::move(o->work);
+            o->a.error = ec;
+            deliver(std::move(o->handler), std::move(o->a), im->ex);
+        }
+
         // The handler runs on its associated executor (the resolver's by
         // default), never inside ub_process or the caller's initiation.
         static void deliver(Handler h, answer<T> a, const executor_type& ex)
@@ -486,6 +582,7 @@ private:
         {
             fill(a, err, r);
             timer.cancel();
+            clear_slot();
             auto im = owner.lock();
             executor_type ex = im ? im->ex : timer.get_executor();
             // this object dies when the map lets go: move out first
@@ -505,11 +602,13 @@ private:
             [this, type](auto handler, std::string name) {
                 using H = std::decay_t<decltype(handler)>;
                 auto im = impl_;
-                if (!valid_query_name(name)) {
+                if (!valid_query_name(name) || !im) {
                     answer<T> a;
                     a.name = name;
-                    a.error = errc::invalid_name;
-                    async_op<T, H>::deliver(std::move(handler), std::move(a), im->ex);
+                    a.error = im ? errc::invalid_name : errc::resolver_error;
+                    if (!im)
+                        a.why_bogus = not_open;
+                    async_op<T, H>::deliver(std::move(handler), std::move(a), ex_);
                     return;
                 }
                 auto op = std::make_unique<async_op<T, H>>(im, name, std::move(handler));
@@ -522,23 +621,21 @@ private:
                     return;
                 }
                 const int id = raw->id;
+                const std::uint64_t serial = raw->serial = ++im->serials;
                 im->ops.emplace(id, std::move(op));
                 raw->timer.expires_after(im->timeout);
-                raw->timer.async_wait([w = std::weak_ptr<impl>(im), id](boost::system::error_code ec) {
-                    auto im = w.lock();
-                    if (ec || !im)
-                        return;
-                    auto it = im->ops.find(id);
-                    if (it == im->ops.end())
-                        return;
-                    ub_cancel(im->ctx, id);
-                    auto op = std::move(it->second);
-                    im->release(id);
-                    auto* o = static_cast<async_op<T, H>*>(op.get());
-                    auto guard = std::move(o->work);
-                    o->a.error = errc::timeout;
-                    async_op<T, H>::deliver(std::move(o->handler), std::move(o->a), im->ex);
+                raw->timer.async_wait([w = std::weak_ptr<impl>(im), id, serial](boost::system::error_code ec) {
+                    if (!ec)
+                        async_op<T, H>::abandon(w, id, serial, errc::timeout, false);
                 });
+#if SMTP_HAS_CANCELLATION
+                // Every type of cancellation ends the lookup (smtp/cancellation.hpp):
+                // nothing of it is left half-done, as with a pool's waiting message.
+                if (auto slot = boost::asio::get_associated_cancellation_slot(raw->handler); slot.is_connected())
+                    slot.assign([w = std::weak_ptr<impl>(im), id, serial](boost::asio::cancellation_type) {
+                        async_op<T, H>::abandon(w, id, serial, boost::asio::error::operation_aborted, true);
+                    });
+#endif
                 im->watch();
             },
             token, std::move(name));
