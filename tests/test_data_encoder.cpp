@@ -788,6 +788,35 @@ BOOST_AUTO_TEST_CASE(loops_agree_on_lines_of_998_and_999)
     }
 }
 
+BOOST_AUTO_TEST_CASE(loops_agree_on_the_limit_at_every_length_carried_into_the_block_loop)
+{
+    // A line begun in a first piece (its length carried over) that ends in a
+    // second piece long enough for the block loop, at the limit, one below
+    // and one above; small limits, 64 around the block's size, and limits
+    // too large for any line (the block loop takes them as 2^62).
+    const auto loops = runnable_loops();
+    const std::size_t huge = ~std::size_t(0);
+    for (std::size_t max_line : {std::size_t(1), std::size_t(2), std::size_t(63), std::size_t(64), std::size_t(65),
+                                 std::size_t(131), std::size_t(998), huge, huge / 2 + 7}) {
+        const std::size_t base = max_line > 2000 ? 1500 : max_line;
+        for (std::size_t len : {base - 1, base, base + 1}) {
+            for (std::string_view eol : {"\r\n", "\n", "\r", ""}) {
+                for (std::size_t first : {std::size_t(0), std::size_t(1), len / 2, len}) {
+                    if (first > len)
+                        continue;
+                    // Lines of one byte after it, under every limit.
+                    std::string in = "a\r\n" + std::string(len, 'x') + std::string(eol);
+                    while (in.size() < len + 300)
+                        in += "y\n.\r\n";
+                    const std::size_t cut = 3 + first;
+                    for (bool reject : {false, true})
+                        check_loops_agree(loops, in, {cut, in.size()}, options_of(max_line, reject));
+                }
+            }
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(loops_agree_on_random_inputs)
 {
     // 8-bit bytes, control bytes, CR, LF, CRLF and '.' at random, lines long

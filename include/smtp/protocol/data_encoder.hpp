@@ -348,15 +348,18 @@ private:
         // nothing).
         const char* p = c.p;
         // Addresses as integers: the output's distance from the input, and
-        // where the current line started (maybe in an earlier chunk, before
-        // `p`'s array), which pointers may not say.
+        // how far the current line may go (it may have started in an earlier
+        // chunk, before `p`'s array), which pointers may not say.
         const auto at = [](const char* q) { return reinterpret_cast<std::uintptr_t>(q); };
         // The output of input byte q is at out(q): the shift grows by one at
         // each stuffing dot and each bare line end.
         std::uintptr_t shift = at(c.o) - at(c.p);
         const auto out = [&shift, &at](const char* q) { return reinterpret_cast<char*>(at(q) + shift); };
-        // A line end at e is too far when at(e) - line_start > max_line.
-        std::uintptr_t line_start = at(p) - c.line_length;
+        // A line end at e is too far when at(e) > line_limit: the line's
+        // start plus max_line. (In 64 bits, and no limit taken as 2^62, so
+        // the sum never wraps: no line gets that long.)
+        const std::uint64_t max = std::min<std::uint64_t>(max_line, std::uint64_t(1) << 62);
+        std::uint64_t line_limit = at(p) + (max - std::min<std::uint64_t>(c.line_length, max));
         // Whole 64-byte blocks while at least block_reach bytes remain: one
         // mask finds every CR and LF in the block (among the few other bytes
         // <= 0x0D, which are passed over); the block is stored as it is.
@@ -386,12 +389,12 @@ private:
                     // CRLF: the output is right already (but an LF past the
                     // block's end: stored below).
                     m &= m - 1; // the LF's bit, or nothing when it is past the block
-                    if (at(e) - line_start > max_line) {
+                    if (at(e) > line_limit) {
                         ec = errc::data_line_too_long;
                         return;
                     }
                     const char* const next = e + 2;
-                    line_start = at(next);
+                    line_limit = at(next) + max;
                     resume = next;
                     if (*next == '.') {
                         *out(next) = '.';
@@ -408,16 +411,17 @@ private:
                     ec = ch == '\n' ? errc::data_bare_lf : errc::data_bare_cr;
                     return;
                 }
-                if (at(e) - line_start > max_line) {
+                if (at(e) > line_limit) {
                     ec = errc::data_line_too_long;
                     return;
                 }
-                char* const w = out(e);
-                std::memcpy(w, "\r\n", 2);
+                // CR LF and a stuffing dot in one store: the copy below
+                // starts after the dot when the next line starts with one,
+                // on it otherwise (no branch).
+                std::memcpy(out(e), "\r\n..", 4);
                 const char* const next = e + 1;
-                line_start = at(next);
+                line_limit = at(next) + max;
                 resume = next;
-                w[2] = '.'; // kept when the next line starts with a dot: no branch
                 shift += 1 + (*next == '.');
                 Ops::copy64(out(next), next);
             }
@@ -435,12 +439,11 @@ private:
             } else
                 p += 64;
         }
-        const std::size_t line_length = at(p) - line_start;
-        if (line_length > max_line) {
+        if (at(p) > line_limit) {
             ec = errc::data_line_too_long;
             return;
         }
-        c = {p, out(p), line_length, false};
+        c = {p, out(p), static_cast<std::size_t>(at(p) + max - line_limit), false};
     }
 
 #if SMTP_HAVE_SSE2
