@@ -308,9 +308,9 @@ def main():
         loop = LOOP_NAMES.get(int(samples.c(f"encoder/{i}", "loop")), "?")
         rows.append((f"smtp::data_encoder encode+finish ({loop})", i, "cpp", f"encoder/{i}",
                      samples.c(f"encoder/{i}"), None))
-        for name, bench in ENCODER_LOOPS.items():
+        for number, bench in enumerate(ENCODER_LOOPS.values(), start=1):  # numbered as the "loop" counter
             if f"{bench}/{i}" in samples.cpp:
-                rows.append((f"  the same, {name.upper()} loop forced", i, "cpp", f"{bench}/{i}",
+                rows.append((f"  the same, {LOOP_NAMES[number]} loop forced", i, "cpp", f"{bench}/{i}",
                              samples.c(f"{bench}/{i}"), None))
         rows.append(("memcpy (ceiling)", i, "cpp", f"memcpy/{i}", samples.c(f"memcpy/{i}"), None))
         rows.append(("Poco::Net::MailOutputStream" + ("" if meta[f"body_{i}"]["poco_matches_encoder"]
