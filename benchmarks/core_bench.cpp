@@ -7,8 +7,9 @@
 //   parser_cursor/{ehlo,mix}     reply_parser::cursor over the same buffer, next() per reply
 //   memchr_lines/{ehlo,mix}      counting the lines of that buffer with memchr
 //   encoder/{lf,crlf}            data_encoder::encode + finish over a 10 MiB body, on the
-//                                loop the encoder picks for this CPU (counter "loop": 1 SSE2, 2 AVX2)
-//   encoder_{sse2,avx2}/{lf,crlf} the same on each loop the CPU has, in the same run
+//                                loop the encoder picks for this CPU (counter "loop": 1 SSE2,
+//                                2 AVX2, 3 AVX-512)
+//   encoder_{sse2,avx2,avx512}/{lf,crlf} the same on each loop the CPU has, in the same run
 //   memcpy/{lf,crlf}             copying that body (the ceiling)
 //   poco_mail_stream/{lf,crlf}   Poco::Net::MailOutputStream over that body
 //   transaction/plan_{plain,dsn}  planning one small message's MAIL and RCPTs (two
@@ -462,7 +463,9 @@ void register_benchmarks()
     const struct {
         const char* name;
         encoder_isa isa;
-    } loops[] = {{"encoder_sse2/", encoder_isa::sse2}, {"encoder_avx2/", encoder_isa::avx2}};
+    } loops[] = {{"encoder_sse2/", encoder_isa::sse2},
+                 {"encoder_avx2/", encoder_isa::avx2},
+                 {"encoder_avx512/", encoder_isa::avx512}};
     for (const auto& l : loops)
         if (smtp::detail::cpu_has(l.isa))
             for (const auto& b : bodies)

@@ -44,12 +44,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # ratio -> (comparison, target); every input must meet it, so the headline is the worst input.
 TARGETS = {
-    # The encoder on the loop it picks for this CPU (encoder/*: AVX2 where the
-    # CPU has it, else SSE2); each loop is reported beside it (encoder_sse2/*,
-    # encoder_avx2/*), measured in the same run.
+    # The encoder on the loop it picks for this CPU (encoder/*: AVX-512 or AVX2
+    # where the CPU has it, else SSE2); each loop is reported beside it
+    # (encoder_sse2/*, encoder_avx2/*, encoder_avx512/*), measured in the same run.
     "encoder_vs_memcpy": (">=", 0.5),
     "encoder_sse2_vs_memcpy": None,
     "encoder_avx2_vs_memcpy": None,
+    "encoder_avx512_vs_memcpy": None,
     "encoder_vs_smtplib": (">=", 70.0),
     "encoder_vs_poco": None,  # reported, no target
     # The parser as a pipelining client uses it on a burst of replies: put_many
@@ -70,8 +71,8 @@ ENCODER_INPUTS = ("lf", "crlf")
 PARSER_INPUTS = ("ehlo", "mix")
 ENCODER_RATIOS = ("encoder_vs_memcpy", "encoder_vs_smtplib", "encoder_vs_poco")
 # loop -> its benchmark; a loop the CPU lacks is not measured, and not reported
-ENCODER_LOOPS = {"sse2": "encoder_sse2", "avx2": "encoder_avx2"}
-LOOP_NAMES = {1: "SSE2", 2: "AVX2"}  # core_bench's "loop" counter
+ENCODER_LOOPS = {"sse2": "encoder_sse2", "avx2": "encoder_avx2", "avx512": "encoder_avx512"}
+LOOP_NAMES = {1: "SSE2", 2: "AVX2", 3: "AVX-512"}  # core_bench's "loop" counter
 PARSER_RATIOS = ("parser_vs_memchr", "parser_vs_smtplib", "parser_single_put_vs_memchr",
                  "parser_single_put_vs_smtplib", "parser_cursor_vs_memchr", "parser_cursor_vs_smtplib")
 # ratio prefix -> the C++ benchmark it measures
@@ -85,7 +86,8 @@ METHOD = ("each ratio (value, verdict) = median over the rounds of that round's 
           "parser_single_put_vs_* = one put() per reply (parser/*), "
           "parser_cursor_vs_* = reply_parser::cursor (parser_cursor/*); "
           "encoder_vs_* = the encoder on the loop it picks for this CPU (encoder/*), "
-          "encoder_sse2_vs_memcpy / encoder_avx2_vs_memcpy = each loop forced (encoder_sse2/*, encoder_avx2/*)")
+          "encoder_sse2_vs_memcpy / encoder_avx2_vs_memcpy / encoder_avx512_vs_memcpy = each loop forced "
+          "(encoder_sse2/*, encoder_avx2/*, encoder_avx512/*)")
 
 
 def log(msg):
@@ -306,9 +308,9 @@ def main():
         loop = LOOP_NAMES.get(int(samples.c(f"encoder/{i}", "loop")), "?")
         rows.append((f"smtp::data_encoder encode+finish ({loop})", i, "cpp", f"encoder/{i}",
                      samples.c(f"encoder/{i}"), None))
-        for name, bench in ENCODER_LOOPS.items():
+        for number, bench in enumerate(ENCODER_LOOPS.values(), start=1):  # numbered as the "loop" counter
             if f"{bench}/{i}" in samples.cpp:
-                rows.append((f"  the same, {name.upper()} loop forced", i, "cpp", f"{bench}/{i}",
+                rows.append((f"  the same, {LOOP_NAMES[number]} loop forced", i, "cpp", f"{bench}/{i}",
                              samples.c(f"{bench}/{i}"), None))
         rows.append(("memcpy (ceiling)", i, "cpp", f"memcpy/{i}", samples.c(f"memcpy/{i}"), None))
         rows.append(("Poco::Net::MailOutputStream" + ("" if meta[f"body_{i}"]["poco_matches_encoder"]

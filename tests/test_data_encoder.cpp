@@ -1,7 +1,7 @@
 // Tests for the DATA encoder (RFC 5321 4.5.2, 4.1.1.4, 2.3.8): held against a
 // plain reference on generated inputs full of '.', CR and LF at every chunk
 // edge; the SMTP smuggling property; reject mode; the line limit. The cases
-// run on each form of the block loop (SSE2, AVX2), but the two whose pieces
+// run on each form of the block loop (SSE2, AVX2, AVX-512), but the two whose pieces
 // are too short for it; the loops are then held against each other and the
 // sixteen-byte loop alone.
 #define BOOST_TEST_MODULE data_encoder
@@ -20,7 +20,13 @@ SMTP_NAMESPACE_BEGIN
 namespace detail {
 std::ostream& operator<<(std::ostream& os, encoder_isa isa)
 {
-    return os << (isa == encoder_isa::avx2 ? "avx2" : isa == encoder_isa::sse2 ? "sse2" : "no block loop");
+    switch (isa) {
+    case encoder_isa::none: return os << "no block loop";
+    case encoder_isa::sse2: return os << "sse2";
+    case encoder_isa::avx2: return os << "avx2";
+    case encoder_isa::avx512: return os << "avx512";
+    }
+    return os << "encoder_isa " << static_cast<int>(isa);
 }
 } // namespace detail
 SMTP_NAMESPACE_END
@@ -31,8 +37,8 @@ using smtp::detail::encoder_isa;
 
 /// Every loop. The cases below run once on each block loop; the loops are
 /// held against each other (and the sixteen-byte loop alone) at the end.
-const encoder_isa every_isa[] = {encoder_isa::none, encoder_isa::sse2, encoder_isa::avx2};
-const encoder_isa block_loops[] = {encoder_isa::sse2, encoder_isa::avx2};
+const encoder_isa every_isa[] = {encoder_isa::none, encoder_isa::sse2, encoder_isa::avx2, encoder_isa::avx512};
+const encoder_isa block_loops[] = {encoder_isa::sse2, encoder_isa::avx2, encoder_isa::avx512};
 const auto every_loop = boost::unit_test::data::make(block_loops);
 
 /// The loop the encoders of the running case use.
@@ -627,7 +633,7 @@ BOOST_DATA_TEST_CASE(crlf_lines_keep_the_stored_block_right, every_loop, isa)
 
 namespace {
 
-/// The loops this CPU runs (AVX2 named when it is missing: not a silent pass).
+/// The loops this CPU runs (AVX2 or AVX-512 named when it is missing: not a silent pass).
 std::vector<encoder_isa> runnable_loops()
 {
     std::vector<encoder_isa> loops;
@@ -712,7 +718,9 @@ BOOST_AUTO_TEST_CASE(the_default_loop_is_the_widest_the_cpu_has)
     BOOST_TEST(smtp::detail::cpu_has(encoder_isa::none));
 #if SMTP_DATA_ENCODER_AVX2
     __builtin_cpu_init();
-    BOOST_TEST((best == encoder_isa::avx2) == (__builtin_cpu_supports("avx2") != 0));
+    const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi2");
+    BOOST_TEST((best == encoder_isa::avx512) == avx512);
+    BOOST_TEST((best == encoder_isa::avx2) == (!avx512 && __builtin_cpu_supports("avx2")));
 #endif
     BOOST_TEST_MESSAGE("this CPU runs the encoder on " << best);
 }
@@ -774,6 +782,35 @@ BOOST_AUTO_TEST_CASE(loops_agree_on_lines_of_998_and_999)
                     in += "tail\r\n";
                     check_loops_agree(loops, in, {in.size()}, limit);
                     check_loops_agree(loops, in, {lead + 500, in.size()}, limit);
+                }
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(loops_agree_on_the_limit_at_every_length_carried_into_the_block_loop)
+{
+    // A line begun in a first piece (its length carried over) that ends in a
+    // second piece long enough for the block loop, at the limit, one below
+    // and one above; small limits, 64 around the block's size, and limits
+    // too large for any line (the block loop takes them as 2^62).
+    const auto loops = runnable_loops();
+    const std::size_t huge = ~std::size_t(0);
+    for (std::size_t max_line : {std::size_t(1), std::size_t(2), std::size_t(63), std::size_t(64), std::size_t(65),
+                                 std::size_t(131), std::size_t(998), huge, huge / 2 + 7}) {
+        const std::size_t base = max_line > 2000 ? 1500 : max_line;
+        for (std::size_t len : {base - 1, base, base + 1}) {
+            for (std::string_view eol : {"\r\n", "\n", "\r", ""}) {
+                for (std::size_t first : {std::size_t(0), std::size_t(1), len / 2, len}) {
+                    if (first > len)
+                        continue;
+                    // Lines of one byte after it, under every limit.
+                    std::string in = "a\r\n" + std::string(len, 'x') + std::string(eol);
+                    while (in.size() < len + 300)
+                        in += "y\n.\r\n";
+                    const std::size_t cut = 3 + first;
+                    for (bool reject : {false, true})
+                        check_loops_agree(loops, in, {cut, in.size()}, options_of(max_line, reject));
                 }
             }
         }

@@ -260,10 +260,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!spans.ec && spans.out == plain.out, ctx + " room " + std::to_string(room));
     }
 
-    // Every loop the CPU runs (none, the block loop on SSE2, on AVX2) gives
-    // the same bytes, and in reject mode the same error.
+    // Every loop the CPU runs (none, the block loop on SSE2, AVX2, AVX-512)
+    // gives the same bytes, and in reject mode the same error.
     for (const auto isa : {smtp::detail::encoder_isa::none, smtp::detail::encoder_isa::sse2,
-                           smtp::detail::encoder_isa::avx2}) {
+                           smtp::detail::encoder_isa::avx2, smtp::detail::encoder_isa::avx512}) {
         if (!smtp::detail::cpu_has(isa))
             continue;
         const std::string c = ctx + " on loop " + std::to_string(static_cast<int>(isa));
