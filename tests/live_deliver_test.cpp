@@ -249,6 +249,25 @@ BOOST_FIXTURE_TEST_CASE(an_insecure_zone_gets_opportunistic_tls_reported_unprote
     BOOST_TEST(live::contains(got[0], "\"tls\": true"));
 }
 
+BOOST_FIXTURE_TEST_CASE(an_unsigned_domain_hosted_on_signed_mx_hosts_still_gets_dane, fixture)
+{
+    // RFC 7672 2.2.1: the MX answer of hosted.insecure.test is insecure, but
+    // its MX hosts live in a signed zone with secure addresses and TLSA
+    // records: DANE applies to them (with the MX host as the only reference
+    // name), so the forger at the first is passed over, not given the
+    // message under opportunistic TLS.
+    const stores before;
+    const auto r = send({"rcpt@hosted.insecure.test"}, options());
+    const auto& x = r.recipients[0];
+    BOOST_TEST(!r.domains[0].mx_secure);
+    BOOST_TEST((x.outcome == delivery::outcome::delivered), attempts_of(r.domains[0]));
+    BOOST_TEST(x.mx_host == "mx2.provider.test");
+    BOOST_TEST((x.protection == delivery::protection::dane_authenticated));
+    BOOST_TEST(tried(r.domains[0], "mx1.provider.test", smtp::tls_errc::dane_mismatch), attempts_of(r.domains[0]));
+    BOOST_TEST(live::records("FORGED").size() == before.forged);
+    BOOST_TEST(live::records("GOOD").size() == before.good + 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(null_mx_no_address_and_bogus_domains_make_no_connection, fixture)
 {
     const stores before;

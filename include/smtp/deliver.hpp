@@ -17,8 +17,8 @@
 /// Per domain (recipients grouped by domain, mx::group_by_domain): the MX
 /// lookup and mx::select (the implicit MX, the null MX), the MTA-STS policy
 /// (the `_mta-sts` TXT record, mta_sts::discover over the cache), then for
-/// each host in order: its addresses (AAAA, A), its TLSA records when the MX
-/// and address answers were DNSSEC-secure, delivery::rules_for() the
+/// each host in order: its addresses (AAAA, A), its TLSA records when the
+/// address answers were DNSSEC-secure, delivery::rules_for() the
 /// connection, and one SMTP transaction per address until the domain's
 /// recipients are settled (delivery::settle()). The rules and the reasons
 /// are in smtp/protocol/delivery.hpp and docs/delivery.md.
@@ -312,12 +312,15 @@ private:
                 finish_all(delivery::outcome::refused, none, {});
             return;
         }
-        // DANE (RFC 7672 2.2): TLSA only under a secure MX answer and
-        // secure addresses; at the CNAME-expanded name first (2.2.2).
+        // DANE (RFC 7672 2.2): TLSA only for secure addresses; at the
+        // CNAME-expanded name first (2.2.2). Also under an insecure MX
+        // answer (2.2.1 allows it): a domain that is not signed, hosted on
+        // MX hosts that are, gets their DANE, with the MX host as the only
+        // reference name (dane::reference_names).
         dane::host_decision tlsa;
         error_code tlsa_error;
         std::string base = h.name;
-        if (plan.secure && addresses_secure) {
+        if (addresses_secure) {
             auto answer = dns_.tlsa(canonical.empty() ? h.name : canonical, 25);
             if (!canonical.empty() && absent(answer.error) && answer.dnssec != dns::security::bogus)
                 answer = dns_.tlsa(h.name, 25);
