@@ -115,6 +115,28 @@ BOOST_AUTO_TEST_CASE(single_line_reply)
     BOOST_TEST(r.raw() == "250 OK\r\n");
 }
 
+BOOST_AUTO_TEST_CASE(an_owning_reply_assigned_in_place_is_the_copy)
+{
+    // What a result's entry holds after assign(): the same as a reply made
+    // from the view, whatever it held before (a longer, multi-line one here).
+    const auto first = feed_whole("550-5.1.1 no such user here, and a long line of text\r\n550 5.1.1 really\r\n");
+    const auto second = feed_whole("250 2.1.5 ok\r\n");
+    BOOST_REQUIRE(first.replies.size() == 1u);
+    BOOST_REQUIRE(second.replies.size() == 1u);
+    smtp::reply r = first.replies[0];
+    BOOST_TEST(r.status().has_value());
+    r.assign(second.replies[0].view());
+    const smtp::reply made(second.replies[0].view());
+    BOOST_TEST(r.raw() == made.raw());
+    BOOST_TEST(r.raw() == "250 2.1.5 ok\r\n");
+    BOOST_TEST(r.code().value() == 250u);
+    BOOST_TEST(r.line_count() == 1u);
+    BOOST_TEST(!r.is_multiline());
+    BOOST_REQUIRE(r.status().has_value());
+    BOOST_TEST(r.status()->to_string() == "2.1.5");
+    BOOST_TEST((r.status() == made.status()));
+}
+
 BOOST_AUTO_TEST_CASE(multi_line_reply_keeps_every_line)
 {
     const std::string ehlo = "250-mail.example.org\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250 HELP\r\n";

@@ -15,8 +15,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -177,18 +179,119 @@ BOOST_AUTO_TEST_CASE(the_socket_in_clear_is_named_and_the_others_are_not)
 {
     boost::asio::io_context io;
     smtp::transport::tls_layer<smtp::transport::tcp> t(io.get_executor());
-    BOOST_TEST(smtp::detail::sync_descriptor(t) == -1); // not connected
+    BOOST_TEST(smtp::detail::blocking_descriptor(t) == -1); // not connected
     peer p([](peer_conn& c) { c.drain(); });
     smtp::error_code seen = boost::asio::error::would_block;
     const auto o = p.options();
     t.async_connect(o, [&](smtp::error_code ec) { seen = ec; });
     io.run();
     BOOST_REQUIRE(!seen);
-    BOOST_TEST(smtp::detail::sync_descriptor(t) >= 0);
+    BOOST_TEST(smtp::detail::blocking_descriptor(t) >= 0);
     t.close();
-    BOOST_TEST(smtp::detail::sync_descriptor(t) == -1);
+    BOOST_TEST(smtp::detail::blocking_descriptor(t) == -1);
     smtp::transport::scripted s(io.get_executor(), std::make_shared<smtp::transport::script>());
-    BOOST_TEST(smtp::detail::sync_descriptor(s) == -1); // no socket: the reactor path
+    BOOST_TEST(smtp::detail::blocking_descriptor(s) == -1); // no socket: the reactor path
+}
+
+namespace {
+bool in_blocking_mode(int fd)
+{
+    return (::fcntl(fd, F_GETFL) & O_NONBLOCK) == 0;
+}
+long long receive_wait_us(int fd)
+{
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    BOOST_REQUIRE(::getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0);
+    return static_cast<long long>(tv.tv_sec) * 1'000'000 + tv.tv_usec;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(reads_block_in_recv_for_a_bounded_wait_and_asio_gets_its_mode_back)
+{
+    boost::asio::io_context io;
+    smtp::transport::tls_layer<smtp::transport::tcp> t(io.get_executor());
+    peer p([](peer_conn& c) {
+        c.line();
+        c.send("pong\r\n");
+        c.drain();
+    });
+    smtp::error_code seen = boost::asio::error::would_block;
+    const auto o = p.options();
+    t.async_connect(o, [&](smtp::error_code ec) { seen = ec; });
+    io.run();
+    BOOST_REQUIRE(!seen);
+    const int fd = t.next_layer().sync_descriptor();
+    BOOST_TEST(!in_blocking_mode(fd)); // as Asio left it after its connect
+    BOOST_TEST(receive_wait_us(fd) == 0); // no SO_RCVTIMEO yet: a blocking recv would wait for ever
+    BOOST_TEST(smtp::detail::blocking_descriptor(t) == fd);
+    BOOST_TEST(in_blocking_mode(fd));
+    BOOST_TEST(receive_wait_us(fd) == std::chrono::microseconds(smtp::detail::longest_blocking_recv).count());
+    // An asynchronous operation (as after STARTTLS) finds the socket as Asio wants it.
+    std::size_t n = 0;
+    char buf[16];
+    t.async_write(boost::asio::buffer("ping\r\n", 6), [](smtp::error_code, std::size_t) {});
+    t.async_read_some(boost::asio::buffer(buf), [&](smtp::error_code ec, std::size_t got) {
+        seen = ec;
+        n = got;
+    });
+    io.restart();
+    io.run();
+    BOOST_TEST(!seen);
+    BOOST_TEST(std::string(buf, n) == "pong\r\n");
+    BOOST_TEST(!in_blocking_mode(fd));
+    BOOST_TEST(smtp::detail::blocking_descriptor(t) == fd); // and the synchronous driver gets it back
+    BOOST_TEST(in_blocking_mode(fd));
+    t.close();
+}
+
+BOOST_AUTO_TEST_CASE(a_reply_slower_than_one_blocking_recv_and_a_deadline_past_several)
+{
+    const auto wait = smtp::detail::longest_blocking_recv;
+    smtp::error_code ec;
+    smtp::diagnostics diag;
+    {   // RCPT's reply comes after two of recv's waits: it is taken, the message goes.
+        peer p([&](peer_conn& c) {
+            greet(c);
+            c.line();
+            c.send("250 ok\r\n");
+            c.line();
+            std::this_thread::sleep_for(2 * wait + wait / 2);
+            c.send("250 ok\r\n");
+            c.line();
+            c.send("354 go ahead\r\n");
+            c.data();
+            c.send("250 queued\r\n");
+            if (c.line() == "QUIT\r\n")
+                c.send("221 bye\r\n");
+        });
+        auto o = p.options();
+        o.timeouts.rcpt = milliseconds(5000);
+        auto g = std::move(smtp::connect<clear>(o)).ehlo();
+        const auto result = g.sendmail("a@x.org", {"b@x.org"}, "hi\r\n", ec, diag);
+        BOOST_TEST(!ec, ec.message());
+        BOOST_TEST(result.queued());
+        std::move(g).quit();
+    }
+    {   // No reply, a limit of several of recv's waits: the timeout comes at the limit, not before.
+        peer p([](peer_conn& c) {
+            greet(c);
+            c.line();
+            c.send("250 ok\r\n");
+            c.drain();
+        });
+        auto o = p.options();
+        o.timeouts.rcpt = 2 * wait + wait / 4;
+        auto g = std::move(smtp::connect<clear>(o)).ehlo();
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto result = g.sendmail("a@x.org", {"b@x.org"}, "hi\r\n", ec, diag);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        BOOST_TEST(ec == errc::timeout);
+        BOOST_TEST(diag.detail_text() == "no reply to RCPT within " + std::to_string(o.timeouts.rcpt.count()) + " ms");
+        BOOST_TEST(result.outcome == smtp::transaction_outcome::not_sent);
+        BOOST_TEST((took >= o.timeouts.rcpt));
+        BOOST_TEST((took < o.timeouts.rcpt + std::chrono::seconds(2)));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_large_message_arrives_whole_through_a_full_socket_buffer)

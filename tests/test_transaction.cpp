@@ -599,6 +599,20 @@ BOOST_AUTO_TEST_CASE(lmtp_one_reply_per_accepted_recipient)
     BOOST_TEST(r.recipients[2].transient()); // accepted at RCPT, failed at delivery
     BOOST_TEST(r.recipients[2].decisive().code() == 452);
     BOOST_TEST(r.refused().size() == 2u);
+
+    // A copy of the result has its own delivery replies (optional_reply
+    // copies what it points to), and an entry stays a pointer's size.
+    smtp::transaction_result copy = r;
+    BOOST_REQUIRE(copy.recipients[0].delivery);
+    BOOST_TEST(&*copy.recipients[0].delivery != &*r.recipients[0].delivery);
+    BOOST_TEST(copy.recipients[0].delivery->raw() == r.recipients[0].delivery->raw());
+    BOOST_TEST(!copy.recipients[1].delivery);
+    copy.recipients[0].delivery = std::nullopt;
+    BOOST_TEST(!copy.recipients[0].delivery.has_value());
+    BOOST_TEST(r.recipients[0].delivery.has_value());
+    BOOST_TEST(r.recipients[0].delivery.value().code() == 250);
+    BOOST_CHECK_THROW(copy.recipients[0].delivery.value(), std::bad_optional_access);
+    static_assert(sizeof(smtp::optional_reply) == sizeof(void*));
 }
 
 BOOST_AUTO_TEST_CASE(lmtp_every_delivery_failed)

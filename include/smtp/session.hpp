@@ -809,7 +809,7 @@ public:
                     }
                 }
                 ++i;
-                ts.push_back(plan(m.from, m.to, text, m.options));
+                plan_into(ts, m.from, m.to, text, m.options);
             }
             if (!ec && !ts.empty()) // after a broken session, the rest are not sent
                 ec = detail::run(*c_, sansio::transactions(std::span<transaction>(ts)));
@@ -1380,6 +1380,15 @@ private:
                      const send_options& options) const
     {
         return plan<std::string_view>(from, to, message, options);
+    }
+    /// The same, planned in place at the end of `ts` (a transaction is
+    /// large: moving one in costs as much as a small message's reply handling).
+    void plan_into(std::vector<transaction>& ts, std::string_view from, std::span<const recipient> to,
+                   std::string_view message, const send_options& options) const
+    {
+        ts.emplace_back(from, to, message, options, detail::state_of(*c_).caps,
+                        session_facts{detail::transport_encrypted(*c_), detail::state_of(*c_).lmtp},
+                        detail::state_of(*c_).options.transactions, typename P::extensions{});
     }
 
     using auth_op = typename detail::auth_algorithm_for<typename P::auth>::type;

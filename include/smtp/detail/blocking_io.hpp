@@ -1,12 +1,15 @@
 // smtp/detail/blocking_io.hpp
 //
-// The synchronous driver's reads and writes on a socket in clear: a
-// readiness wait (poll, bounded by the connection's deadline) and then one
-// non-blocking recv or send, instead of a trip through Asio's reactor
-// (an epoll_wait to block, another after each completion, and the scheduler
-// around them). A synchronous session runs nothing else on its io_context
-// while it waits, so nothing is lost by blocking here; TLS, and transports
-// that do not name their socket, keep the reactor path.
+// The synchronous driver's reads and writes on a socket in clear, instead of
+// a trip through Asio's reactor (an epoll_wait to block, another after each
+// completion, and the scheduler around them). A synchronous session runs
+// nothing else on its io_context while it waits, so nothing is lost by
+// blocking here. A read is one blocking recv, as a hand-written client's:
+// the socket is in blocking mode for it, and SO_RCVTIMEO bounds each wait,
+// so that the deadline holds without a readiness wait (poll) before every
+// read. A write is a non-blocking send, with poll only when the socket's
+// buffer is full. TLS, and transports that do not name their socket, keep
+// the reactor path.
 #ifndef SMTP_DETAIL_BLOCKING_IO_HPP
 #define SMTP_DETAIL_BLOCKING_IO_HPP
 
@@ -33,15 +36,22 @@
 SMTP_NAMESPACE_BEGIN
 namespace detail {
 
+/// The longest a blocking recv waits (its socket's SO_RCVTIMEO): with less
+/// than this left before the deadline, a read waits in poll instead, so the
+/// deadline is kept to the millisecond; a reply that is slow to come costs
+/// one wake-up every such interval.
+inline constexpr std::chrono::milliseconds longest_blocking_recv{200};
+
 /// The transport's socket for the synchronous driver's direct reads and
-/// writes (transport::tcp in clear, under tls_layer before STARTTLS), or -1:
-/// then the driver goes through the transport's asynchronous operations.
+/// writes (transport::tcp in clear, under tls_layer before STARTTLS), in
+/// blocking mode with SO_RCVTIMEO at most longest_blocking_recv; or -1: then
+/// the driver goes through the transport's asynchronous operations.
 template <class Transport>
-int sync_descriptor(Transport& t) noexcept
+int blocking_descriptor(Transport& t) noexcept
 {
 #if SMTP_HAS_BLOCKING_IO
-    if constexpr (requires { { t.sync_descriptor() } -> std::same_as<int>; })
-        return t.sync_descriptor();
+    if constexpr (requires { { t.blocking_descriptor(std::chrono::microseconds(longest_blocking_recv)) } -> std::same_as<int>; })
+        return t.blocking_descriptor(std::chrono::microseconds(longest_blocking_recv));
 #endif
     (void)t;
     return -1;
@@ -76,22 +86,30 @@ inline blocking_result wait_ready(int fd, short events, std::chrono::steady_cloc
     }
 }
 
-/// Reads what has come, at most `b.size()` octets, after waiting for it;
-/// end of stream is boost::asio::error::eof, as Asio reports it.
+/// Reads what has come, at most `b.size()` octets, waiting for it until
+/// `deadline`; end of stream is boost::asio::error::eof, as Asio reports it.
+/// `fd` from blocking_descriptor(): recv itself waits (at most
+/// longest_blocking_recv) while more than that is left; then, or when
+/// recv's wait ended with nothing, poll waits, bounded by the deadline. (On
+/// a socket in non-blocking mode this is still right: recv finds nothing
+/// and poll waits.)
 inline blocking_result blocking_read_some(int fd, boost::asio::mutable_buffer b,
                                           std::chrono::steady_clock::time_point deadline)
 {
     for (;;) {
-        blocking_result w = wait_ready(fd, POLLIN, deadline);
-        if (w.ec)
-            return w;
-        const ssize_t r = ::recv(fd, b.data(), b.size(), MSG_DONTWAIT);
+        const bool wait_in_recv = std::chrono::steady_clock::now() + longest_blocking_recv <= deadline;
+        const ssize_t r = ::recv(fd, b.data(), b.size(), wait_in_recv ? 0 : MSG_DONTWAIT);
         if (r > 0)
             return {{}, static_cast<std::size_t>(r), false};
         if (r == 0)
             return {boost::asio::error::eof, 0, false};
-        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
             return {error_code(errno, boost::system::system_category()), 0, false};
+        blocking_result w = wait_ready(fd, POLLIN, deadline); // nothing came in recv's wait, or none was allowed
+        if (w.ec)
+            return w;
     }
 }
 

@@ -234,7 +234,7 @@ void drive(io_handler<Conn> h, error_code io_ec, std::size_t n)
         // A read or write of a synchronous run on a socket in clear: done
         // here, bounded by the deadline itself (no timer, no reactor).
         const int fd = r->blocking && (r->last == next_action::read || r->last == next_action::write)
-                           ? sync_descriptor(c->transport)
+                           ? blocking_descriptor(c->transport)
                            : -1;
         if (r->last != next_action::done && r->last != next_action::close) {
             if (st.new_deadline) {

@@ -227,13 +227,24 @@ class reply {
 public:
     reply() = default;
     explicit reply(const reply_view& v)
-        : raw_(v.raw()), line_count_(v.line_count()), code_(v.code()), status_(v.status())
+        : raw_(v.raw()), line_count_(static_cast<std::uint32_t>(v.line_count())), code_(v.code())
     {}
+    /// Becomes a copy of `v`, in this reply's own storage (no temporary:
+    /// a result's entries are filled so as their replies come).
+    reply& assign(const reply_view& v)
+    {
+        raw_.assign(v.raw());
+        line_count_ = static_cast<std::uint32_t>(v.line_count());
+        code_ = v.code();
+        return *this;
+    }
 
     reply_code code() const noexcept { return code_; }
     bool is_multiline() const noexcept { return line_count_ > 1; }
     std::size_t line_count() const noexcept { return line_count_; }
-    const std::optional<enhanced_status>& status() const noexcept { return status_; }
+    /// The enhanced status code at the start of the first line's text, if
+    /// any (read when asked, as reply_view's: most replies are never asked).
+    std::optional<enhanced_status> status() const noexcept { return view().status(); }
     std::string_view raw() const noexcept { return raw_; }
     reply_lines lines() const noexcept { return reply_lines(raw_); }
     std::string message() const { return view().message(); }
@@ -246,9 +257,8 @@ public:
 
 private:
     std::string raw_;
-    std::size_t line_count_ = 0;
+    std::uint32_t line_count_ = 0;
     reply_code code_{};
-    std::optional<enhanced_status> status_{};
 };
 
 SMTP_NAMESPACE_END

@@ -42,6 +42,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -82,9 +83,10 @@ inline bool is_throttle_signal(const reply& r) noexcept
     const unsigned c = r.code().value();
     if (c == 421 || c == 454)
         return true;
-    if (c / 100 != 4 || !r.status())
+    const std::optional<enhanced_status> status = r.status();
+    if (c / 100 != 4 || !status)
         return false;
-    const enhanced_status& s = *r.status();
+    const enhanced_status& s = *status;
     return s.subject == 7 || (s.subject == 4 && s.detail == 5) || (s.subject == 3 && s.detail == 2);
 }
 

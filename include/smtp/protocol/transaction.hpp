@@ -654,7 +654,7 @@ private:
 
     void on_mail(const reply_view& r)
     {
-        r_.mail_reply = reply(r);
+        r_.mail_reply.assign(r);
         mail_ok_ = r.code().is_positive();
         if (!mail_ok_) {
             fail_with(r_.mail_reply);
@@ -663,13 +663,13 @@ private:
     }
     void on_rcpt(std::size_t i, const reply_view& r)
     {
-        r_.recipients[i].rcpt_reply = reply(r);
+        r_.recipients[i].rcpt_reply.assign(r);
         if (r.code().is_positive())
             ++accepted_;
     }
     void on_data(const reply_view& r)
     {
-        r_.data_reply = reply(r);
+        r_.data_reply.assign(r);
         data_go_ = r.code() == 354;
         if (!data_go_ && mail_ok_ && accepted_ > 0)
             fail_with(r_.data_reply);
@@ -680,7 +680,7 @@ private:
             return on_final(r); // LMTP: the first recipient's reply
         if (!r.code().is_positive()) {
             if (!bdat_failed_ && mail_ok_ && accepted_ > 0) {
-                r_.final_reply = reply(r);
+                r_.final_reply.assign(r);
                 fail_with(r_.final_reply);
             }
             bdat_failed_ = true;
@@ -693,7 +693,7 @@ private:
     {
         if (!lmtp_) {
             final_seen_ = true;
-            r_.final_reply = reply(r);
+            r_.final_reply.assign(r);
             if (r.code().is_positive()) {
                 r_.outcome = transaction_outcome::queued;
             } else {
@@ -705,14 +705,14 @@ private:
         while (lmtp_next_ < r_.recipients.size() && !r_.recipients[lmtp_next_].rcpt_reply.code().is_positive())
             ++lmtp_next_;
         if (lmtp_next_ < r_.recipients.size())
-            r_.recipients[lmtp_next_++].delivery = reply(r);
+            r_.recipients[lmtp_next_++].delivery.emplace(r);
         ++lmtp_seen_;
         if (lmtp_seen_ < accepted_) { // more replies come
             expect(kind::end_of_data);
             return;
         }
         final_seen_ = true;
-        r_.final_reply = reply(r);
+        r_.final_reply.assign(r);
         if (r_.accepted_count() > 0) {
             r_.outcome = transaction_outcome::queued;
         } else {

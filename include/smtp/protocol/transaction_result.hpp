@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -38,10 +39,67 @@ inline std::ostream& operator<<(std::ostream& os, transaction_outcome o)
     return os << "?";
 }
 
+/// An optional reply kept on the heap: a pointer's size where a
+/// std::optional of a reply takes a reply's, for what most results leave
+/// empty (the LMTP delivery reply of each recipient: a send_all to many
+/// recipients keeps one entry for each of them, and keeping is what costs).
+/// Used as that std::optional would be; a copy copies the reply.
+class optional_reply {
+public:
+    optional_reply() noexcept = default;
+    optional_reply(std::nullopt_t) noexcept {}
+    optional_reply(reply r) : p_(std::make_unique<reply>(std::move(r))) {}
+    optional_reply(const optional_reply& o) : p_(o.p_ ? std::make_unique<reply>(*o.p_) : nullptr) {}
+    optional_reply(optional_reply&&) noexcept = default;
+    optional_reply& operator=(const optional_reply& o)
+    {
+        if (this != &o)
+            p_ = o.p_ ? std::make_unique<reply>(*o.p_) : nullptr;
+        return *this;
+    }
+    optional_reply& operator=(optional_reply&&) noexcept = default;
+    optional_reply& operator=(std::nullopt_t) noexcept
+    {
+        p_.reset();
+        return *this;
+    }
+    optional_reply& operator=(reply r)
+    {
+        emplace(std::move(r));
+        return *this;
+    }
+
+    bool has_value() const noexcept { return p_ != nullptr; }
+    explicit operator bool() const noexcept { return has_value(); }
+    const reply& operator*() const noexcept { return *p_; }
+    reply& operator*() noexcept { return *p_; }
+    const reply* operator->() const noexcept { return p_.get(); }
+    reply* operator->() noexcept { return p_.get(); }
+    const reply& value() const
+    {
+        if (!p_)
+            throw std::bad_optional_access();
+        return *p_;
+    }
+    reply& emplace(reply r)
+    {
+        if (p_)
+            *p_ = std::move(r);
+        else
+            p_ = std::make_unique<reply>(std::move(r));
+        return *p_;
+    }
+    reply& emplace(const reply_view& v) { return emplace(reply(v)); }
+    void reset() noexcept { p_.reset(); }
+
+private:
+    std::unique_ptr<reply> p_;
+};
+
 struct recipient_result {
     std::string address;
-    reply rcpt_reply{};             ///< the reply to RCPT TO; empty when none came
-    std::optional<reply> delivery{}; ///< LMTP: this recipient's reply after the data
+    reply rcpt_reply{};       ///< the reply to RCPT TO; empty when none came
+    optional_reply delivery{}; ///< LMTP: this recipient's reply after the data
 
     /// RCPT accepted (and, under LMTP, the message delivered).
     bool accepted() const noexcept { return decisive().code().is_positive(); }

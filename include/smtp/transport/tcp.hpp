@@ -53,6 +53,11 @@
 #include <utility>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/socket.h>
+#include <sys/time.h>
+#endif
+
 SMTP_NAMESPACE_BEGIN
 
 namespace transport {
@@ -145,6 +150,40 @@ public:
 #if defined(__unix__) || defined(__APPLE__)
         return socket_.is_open() ? static_cast<int>(socket_.native_handle()) : -1;
 #else
+        return -1;
+#endif
+    }
+
+    /// The same, with the socket in blocking mode for the synchronous
+    /// driver's reads: recv waits for the reply itself, and no readiness
+    /// wait (poll) goes before it, one system call less a read. A blocking
+    /// recv waits at most `longest_wait` (SO_RCVTIMEO), so the driver still
+    /// keeps its deadline. Asio puts the socket back in non-blocking mode
+    /// when an asynchronous operation starts on it (after STARTTLS, say).
+    /// -1 when closed, or when the mode or the wait cannot be set.
+    int blocking_descriptor(std::chrono::microseconds longest_wait) noexcept
+    {
+#if defined(__unix__) || defined(__APPLE__)
+        const int fd = sync_descriptor();
+        if (fd < 0 || (receive_wait_set_ && !socket_.native_non_blocking()))
+            return fd;
+        error_code ec;
+        socket_.native_non_blocking(false, ec);
+        if (ec)
+            return -1;
+        if (!receive_wait_set_) {
+            timeval tv{};
+            tv.tv_sec = static_cast<decltype(tv.tv_sec)>(longest_wait.count() / 1'000'000);
+            tv.tv_usec = static_cast<decltype(tv.tv_usec)>(longest_wait.count() % 1'000'000);
+            if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) {
+                socket_.native_non_blocking(true, ec);
+                return -1;
+            }
+            receive_wait_set_ = true;
+        }
+        return fd;
+#else
+        (void)longest_wait;
         return -1;
 #endif
     }
@@ -319,6 +358,7 @@ private:
                         self->attempts_[a.index].error = boost::asio::error::operation_aborted;
                     }
                 self->socket_ = std::move(s);
+                self->receive_wait_set_ = false; // a new socket: no SO_RCVTIMEO yet
                 // The client writes whole commands and groups of them:
                 // Nagle's algorithm would only hold the last piece back
                 // until the server's delayed ACK (tens of milliseconds).
@@ -383,6 +423,7 @@ private:
     resolve_function resolve_{};
     std::weak_ptr<race_base> race_{};
     std::vector<connect_attempt> attempts_{};
+    bool receive_wait_set_ = false; ///< the socket has its SO_RCVTIMEO (blocking_descriptor())
 };
 
 } // namespace transport

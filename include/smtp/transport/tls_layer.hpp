@@ -77,6 +77,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <concepts>
 #include <fstream>
 #include <memory>
@@ -856,6 +857,15 @@ public:
     {
         if constexpr (requires(Stream& s) { { s.sync_descriptor() } -> std::same_as<int>; })
             return tls_ ? -1 : plain_->stream().sync_descriptor();
+        else
+            return -1;
+    }
+    /// The same, the socket in blocking mode for reads (transport::tcp's
+    /// blocking_descriptor()).
+    int blocking_descriptor(std::chrono::microseconds longest_wait) noexcept
+    {
+        if constexpr (requires(Stream& s) { { s.blocking_descriptor(longest_wait) } -> std::same_as<int>; })
+            return tls_ ? -1 : plain_->stream().blocking_descriptor(longest_wait);
         else
             return -1;
     }
