@@ -3,7 +3,8 @@
 # by every target under tests/, tests/compile_fail/, examples/ and
 # benchmarks/ that links smtp::smtp or smtp::dns, unless the target sets
 # DISABLE_PRECOMPILE_HEADERS (header_self_contained: each header's own
-# translation unit must see only what the header includes; smtp_core_bench:
+# translation unit must see only what the header includes; test_message,
+# which checks that its header brings no Asio or OpenSSL; smtp_core_bench:
 # Poco's -D_XOPEN_SOURCE=500 changes the system headers). Included by the
 # top-level CMakeLists.txt after those directories, so a new test gets it too.
 #
