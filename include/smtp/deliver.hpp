@@ -285,24 +285,25 @@ private:
         std::vector<boost::asio::ip::address> addresses;
         bool addresses_secure = true;
         std::string canonical;
-        if (o_.ipv6) {
-            const auto aaaa = dns_.aaaa(h.name);
-            if (aaaa.error && !absent(aaaa.error))
-                return skip(aaaa.error, "AAAA lookup of " + h.name + ": " + aaaa.error.message() + " " + aaaa.why_bogus);
-            addresses_secure = addresses_secure && aaaa.secure();
-            for (const auto& a : aaaa.records)
-                addresses.emplace_back(a);
-            if (!aaaa.canonical_name.empty())
-                canonical = aaaa.canonical_name;
-        }
+        // One answer's addresses into the lists; false: it failed (skipped).
+        const auto take = [&](const auto& answer, const char* type) {
+            if (answer.error && !absent(answer.error)) {
+                skip(answer.error, std::string(type) + " lookup of " + h.name + ": " + answer.error.message() + " " +
+                                       answer.why_bogus);
+                return false;
+            }
+            addresses_secure = addresses_secure && answer.secure();
+            for (const auto& x : answer.records)
+                addresses.emplace_back(x);
+            if (!answer.canonical_name.empty())
+                canonical = answer.canonical_name;
+            return true;
+        };
+        if (o_.ipv6 && !take(dns_.aaaa(h.name), "AAAA"))
+            return;
         const auto a = dns_.a(h.name);
-        if (a.error && !absent(a.error))
-            return skip(a.error, "A lookup of " + h.name + ": " + a.error.message() + " " + a.why_bogus);
-        addresses_secure = addresses_secure && a.secure();
-        for (const auto& x : a.records)
-            addresses.emplace_back(x);
-        if (!a.canonical_name.empty())
-            canonical = a.canonical_name;
+        if (!take(a, "A"))
+            return;
         if (addresses.empty()) {
             const error_code none = a.error ? a.error : make_error_code(dns::errc::no_data);
             skip(none, "no address for " + h.name);
@@ -361,10 +362,7 @@ private:
         co.timeouts = o_.timeouts;
         co.tls = o_.tls;
         co.tls.dane = rules.dane;
-        const auto ep = transport::tcp::endpoint(addr, o_.port);
-        transport::tcp::resolve_function resolve = [ep](const std::string&, std::uint16_t, error_code&) {
-            return std::vector<transport::tcp::endpoint>{ep};
-        };
+        const transport::tcp::resolve_function resolve = transport::tcp::resolve_to(addr);
         const std::vector<std::string> to = pending();
         using verify_tls = policies<tls::starttls, tls::verify_peer>;
         using any_tls = policies<tls::starttls, tls::insecure_no_verify>;

@@ -259,9 +259,7 @@ inline connect_options fetch_connect_options(std::string_view domain, const fetc
         const auto addr = boost::asio::ip::make_address(o.address, ec);
         if (ec)
             return c;
-        resolve = [addr](const std::string&, std::uint16_t port, error_code&) {
-            return std::vector<transport::tcp::endpoint>{transport::tcp::endpoint(addr, port)};
-        };
+        resolve = transport::tcp::resolve_to(addr);
     }
     return c;
 }

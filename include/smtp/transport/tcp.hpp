@@ -72,6 +72,15 @@ public:
     /// resolver (getaddrinfo).
     using resolve_function = std::function<std::vector<endpoint>(const std::string& host, std::uint16_t port,
                                                                  error_code& ec)>;
+    /// A resolve_function that answers every name with `address` (at the
+    /// port asked): connect to a known address while the name stays the one
+    /// for SNI and the certificate check.
+    static resolve_function resolve_to(boost::asio::ip::address address)
+    {
+        return [address](const std::string&, std::uint16_t port, error_code&) {
+            return std::vector<endpoint>{endpoint(address, port)};
+        };
+    }
     /// The delay before the next address is tried while the previous attempt
     /// is still pending (RFC 8305 5 recommends 250 ms).
     static constexpr std::chrono::milliseconds attempt_delay{250};
